@@ -1,0 +1,1 @@
+"""Core building blocks: integer units, the seeded RNG tree and error types."""

@@ -1,0 +1,88 @@
+"""The event record: one fixed layout for every event the venue emits.
+
+One numpy structured dtype maps one-to-one onto the Arrow schema, so compiled kernels, Python and
+Parquet files share the layout with no conversion. All values are integers: prices in ticks,
+sizes in lots, money in micro-dollars. ``kind`` says what happened; the meaning of the generic
+columns per kind is documented on :class:`EventKind`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+EVENT_DTYPE = np.dtype(
+    [
+        ("ts_ns", "<i8"),  # simulated time, nanoseconds since the Unix epoch
+        ("seq", "<i8"),  # total order within the log, starting at 0
+        ("kind", "<i2"),  # EventKind
+        ("reason", "<i2"),  # RejectReason for rejections, else 0
+        ("instrument", "<i2"),  # index of the instrument in the venue
+        ("side", "<i1"),  # +1 buy/long, -1 sell/short, 0 none
+        ("liquidity", "<i1"),  # 1 maker, 2 taker, 0 not a fill
+        ("round", "<i4"),  # liquidation cascade round (0 outside the liquidation phase)
+        ("account", "<i8"),  # account the event is about, -1 if none
+        ("counterparty", "<i8"),  # the other account of a fill or ADL, -1 if none
+        ("order_id", "<i8"),  # order the event is about, -1 if none
+        ("price", "<i8"),  # ticks
+        ("qty", "<i8"),  # lots (signed position for position events)
+        ("notional", "<i8"),  # micro-dollars, |price x qty|
+        ("amount", "<i8"),  # micro-dollars: fee, PnL, transfer or balance, per kind
+    ]
+)
+
+
+class Side(IntEnum):
+    """Order side, also the sign of a position."""
+
+    BUY = 1
+    SELL = -1
+
+
+class EventKind(IntEnum):
+    """What an event records (``amount`` column meaning in brackets)."""
+
+    ORDER_ACCEPTED = 1
+    ORDER_REJECTED = 2  # reason says why
+    ORDER_FILLED = 3  # one per side of a trade [fee paid, negative for a rebate]
+    ORDER_CANCELLED = 4  # qty = size left that was cancelled
+    ORDER_EXPIRED = 5  # IOC/market remainder removed, qty = size removed
+    ORDER_AMENDED = 6  # qty = new size left
+    DEPOSITED = 10  # [amount credited]
+    WITHDRAWN = 11  # [amount debited]
+    MARK_PRICE_UPDATED = 20  # price = new mark
+    INDEX_PRICE_UPDATED = 21  # price = new index
+    FUNDING_RATE_SET = 22  # amount = rate in parts per billion per interval
+    FUNDING_PAID = 23  # [payment, positive = received]
+    LIQUIDATION_TRIGGERED = 30  # qty = position, amount = margin balance - maintenance
+    POSITION_LIQUIDATED = 31  # forced fill: qty = size closed [realised PnL]
+    LIQUIDATION_FEE_CHARGED = 32  # [fee to the insurance fund]
+    INSURANCE_FUND_PAID = 33  # [shortfall paid by the fund to the account]
+    BACKSTOP_TAKEOVER = 34  # counterparty = fund/vault account, price = transfer price
+    ADL_EXECUTED = 35  # account = deleveraged winner, counterparty = bankrupt account
+    BANKRUPTCY_UNCOVERED = 36  # [loss nobody could cover]
+    CASCADE_ROUND = 37  # round started: qty = accounts breached in the round
+
+
+class RejectReason(IntEnum):
+    """Why an order or command was refused (``reason`` column)."""
+
+    NONE = 0
+    NON_POSITIVE_SIZE = 1
+    OFF_LOT = 2
+    OFF_TICK = 3
+    UNKNOWN_ACCOUNT = 4
+    INSUFFICIENT_MARGIN = 5
+    REDUCE_ONLY_WOULD_INCREASE = 6
+    POST_ONLY_WOULD_CROSS = 7
+    FOK_NOT_FILLABLE = 8
+    OUTSIDE_PRICE_BAND = 9
+    UNKNOWN_ORDER = 10
+    SELF_TRADE = 11
+    NO_LIQUIDITY = 12
+    MAX_LEVERAGE = 13
+    NON_POSITIVE_PRICE = 14
+    BOOK_FULL = 15
+    AMEND_NOT_SMALLER = 16
+    ACCOUNT_LIQUIDATING = 17
