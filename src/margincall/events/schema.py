@@ -56,11 +56,11 @@ class EventKind(IntEnum):
     FUNDING_RATE_SET = 22  # amount = rate in parts per billion per interval
     FUNDING_PAID = 23  # [payment, positive = received]
     LIQUIDATION_TRIGGERED = 30  # qty = position, amount = margin balance - maintenance
-    POSITION_LIQUIDATED = 31  # forced fill: qty = size closed [realised PnL]
+    POSITION_LIQUIDATED = 31  # forced fill of the liquidated account [fee paid]
     LIQUIDATION_FEE_CHARGED = 32  # [fee to the insurance fund]
     INSURANCE_FUND_PAID = 33  # [shortfall paid by the fund to the account]
-    BACKSTOP_TAKEOVER = 34  # counterparty = fund/vault account, price = transfer price
-    ADL_EXECUTED = 35  # account = deleveraged winner, counterparty = bankrupt account
+    BACKSTOP_TAKEOVER = 34  # one per side: fund/vault takes a position at the transfer price
+    ADL_EXECUTED = 35  # one per side: winner and bankrupt account close at the ADL price
     BANKRUPTCY_UNCOVERED = 36  # [loss nobody could cover]
     CASCADE_ROUND = 37  # round started: qty = accounts breached in the round
 

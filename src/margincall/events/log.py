@@ -1,0 +1,121 @@
+"""The event log: a growable in-memory buffer, Arrow/Parquet I/O and the canonical digest.
+
+The canonical form of a log is its records in ``EVENT_DTYPE`` (little-endian, fixed layout), in
+``seq`` order. The digest is the SHA-256 of those bytes, so two runs agree byte for byte exactly
+when their digests agree, whichever process produced them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from margincall.core.errors import InvalidInputError
+from margincall.events.schema import EVENT_DTYPE, EventKind
+
+_KIND_NAMES = {int(k): k.name.lower() for k in EventKind}
+
+ARROW_SCHEMA = pa.schema([pa.field(name, pa.from_numpy_dtype(EVENT_DTYPE[name])) for name in EVENT_DTYPE.names])
+"""The Arrow schema of the integer columns, one field per ``EVENT_DTYPE`` field."""
+
+
+class EventLog:
+    """Events in ``seq`` order, kept in memory or only hashed.
+
+    Args:
+        keep: keep every record (``True``) or only count and hash them (``False``), which is
+            what very large runs and benchmarks use: the digest is the same either way.
+    """
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
+        self._chunks: list[np.ndarray] = []
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def extend(self, records: np.ndarray) -> None:
+        """Append records (already in ``EVENT_DTYPE`` and ``seq`` order)."""
+        if records.dtype != EVENT_DTYPE:
+            raise InvalidInputError("records.dtype", str(records.dtype), "EVENT_DTYPE")
+        if len(records) == 0:
+            return
+        records = np.ascontiguousarray(records)
+        self._hash.update(records.tobytes())
+        self.count += len(records)
+        if self.keep:
+            self._chunks.append(records.copy())
+
+    def records(self) -> np.ndarray:
+        """All records as one array (only when ``keep`` is set)."""
+        if not self.keep:
+            raise InvalidInputError("keep", False, "an EventLog created with keep=True")
+        if not self._chunks:
+            return np.empty(0, EVENT_DTYPE)
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0]
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the canonical bytes of every record so far."""
+        return self._hash.hexdigest()
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def digest(records: np.ndarray) -> str:
+    """SHA-256 (hex) of a record array in canonical form."""
+    return hashlib.sha256(np.ascontiguousarray(records.astype(EVENT_DTYPE, copy=False)).tobytes()).hexdigest()
+
+
+def to_arrow(records: np.ndarray, metadata: Mapping[str, str] | None = None) -> pa.Table:
+    """Records to an Arrow table: the integer columns plus ``kind_name``.
+
+    ``metadata`` (e.g. tick and lot size, so readers can turn ticks into prices) is stored in
+    the schema and comes back from :func:`read_parquet`.
+    """
+    cols = {name: pa.array(records[name]) for name in EVENT_DTYPE.names}
+    table = pa.table(cols, schema=ARROW_SCHEMA)
+    names = [_KIND_NAMES.get(int(k), f"kind_{int(k)}") for k in records["kind"]]
+    table = table.append_column("kind_name", pa.array(names, pa.string()).dictionary_encode())
+    if metadata:
+        table = table.replace_schema_metadata({k: str(v) for k, v in metadata.items()})
+    return table
+
+
+def write_parquet(records: np.ndarray, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
+    """Write records to a Parquet file atomically (temporary name, then rename)."""
+    path = Path(path)
+    table = to_arrow(records, metadata)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_parquet(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
+    """Read an event file back to records in ``EVENT_DTYPE`` and its metadata."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError("path", str(path), "an existing events.parquet file")
+    table = pq.read_table(path)
+    missing = [n for n in EVENT_DTYPE.names if n not in table.column_names]
+    if missing:
+        raise InvalidInputError("columns", missing, f"the event schema columns {EVENT_DTYPE.names}")
+    out = np.empty(table.num_rows, EVENT_DTYPE)
+    for name in EVENT_DTYPE.names:
+        out[name] = table.column(name).to_numpy()
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    return out, meta

@@ -1,0 +1,152 @@
+"""Auto-deleveraging: when no one else can take a bankrupt position, close opposite winners.
+
+Each venue orders the candidates its own way (scores in :mod:`margincall.venue.margin` have the
+readable formulas); all of them close at one price, the bankrupt account's bankruptcy price
+(Hyperliquid: the mark), with no fee. Candidates' open orders are cancelled first, as the
+venues do. The scan over accounts is O(accounts) but runs only when the fund has failed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from margincall.events.schema import EventKind
+from margincall.venue import book as bk
+from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, RNG
+from margincall.venue.ledger import INSURANCE_FUND, collateral, trade
+from margincall.venue.margin_int import maintenance_micros
+from margincall.venue.orders import settle_book
+from margincall.venue.params import ADL, ADL_BINANCE, ADL_BITMEX, ADL_DYDX, ADL_HYPERLIQUID, ADL_PRO_RATA, K
+
+K_ADL = int(EventKind.ADL_EXECUTED)
+K_FILLED = int(EventKind.ORDER_FILLED)
+
+
+@njit(cache=True)
+def next_random(meta) -> int:
+    """The venue's deterministic generator (64-bit LCG, Knuth's MMIX constants)."""
+    x = (meta[RNG] * 6364136223846793005 + 1442695040888963407) & 0x7FFFFFFFFFFFFFFF
+    meta[RNG] = x
+    return x >> 16
+
+
+@njit(cache=True)
+def adl_scores(acc, cands, mark, k, tiers, ranking):
+    """Score candidates (higher goes first) under the venue's ranking."""
+    m = cands.shape[0]
+    score = np.zeros(m, np.float64)
+    for i in range(m):
+        a = cands[i]
+        p = acc.pos[a]
+        value = abs(p) * mark * k
+        upnl = p * mark * k - acc.cost[a]
+        coll = collateral(acc, a)
+        equity = coll + upnl
+        if ranking == ADL_BINANCE:
+            pnl_pct = max(0, upnl) / max(1_000_000, coll)
+            mm = maintenance_micros(value, tiers.floor, tiers.mmr_ppm, tiers.cum)
+            ratio = 0.0 if equity <= 0 else mm / equity
+            score[i] = pnl_pct * ratio
+        elif ranking == ADL_BITMEX:
+            pnl_pct = upnl / max(1, abs(acc.cost[a]))
+            lev = value / max(1, equity) if equity > 0 else 1e18
+            score[i] = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+        elif ranking == ADL_HYPERLIQUID:
+            idx = (value / max(1, abs(acc.cost[a]))) * (value / max(1, equity) if equity > 0 else 1e18)
+            # winners first: the docs rank opposite-side users in profit
+            score[i] = idx + (1e30 if upnl > 0 else 0.0)
+    return score
+
+
+@njit(cache=True)
+def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd):
+    """Close account ``a``'s whole position against opposite positions at ``price``.
+
+    Returns ``(out, n, bout, closed_lots)``; fewer lots than the position are closed only when
+    the opposite side is exhausted (or, for dYdX, every remaining candidate fails the check).
+    """
+    p = acc.pos[a]
+    if p == 0:
+        return out, n, bout, 0
+    k = params[K]
+    side = 1 if p > 0 else -1
+    mark = meta[MARK]
+    total = meta[N_ACCOUNTS]
+    count = 0
+    for b in range(total):
+        if b != a and b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * side < 0:
+            count += 1
+    cands = np.empty(count, np.int64)
+    j = 0
+    for b in range(total):
+        if b != a and b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * side < 0:
+            cands[j] = b
+            j += 1
+    ranking = params[ADL]
+    remaining = abs(p)
+    closed = 0
+    if count == 0:
+        return out, n, bout, 0
+    if ranking == ADL_PRO_RATA:
+        opp = 0
+        for i in range(count):
+            opp += abs(acc.pos[cands[i]])
+        target = min(remaining, opp)
+        alloc = np.zeros(count, np.int64)
+        given = 0
+        for i in range(count):
+            alloc[i] = (target * abs(acc.pos[cands[i]])) // opp
+            given += alloc[i]
+        i = 0
+        while given < target:
+            if alloc[i] < abs(acc.pos[cands[i]]):
+                alloc[i] += 1
+                given += 1
+            i = (i + 1) % count
+        order = np.arange(count)
+    else:
+        alloc = np.zeros(0, np.int64)
+        if ranking == ADL_DYDX:
+            start = next_random(meta) % count
+            order = (np.arange(count) + start) % count
+        else:
+            score = adl_scores(acc, cands, mark, k, tiers, ranking)
+            order = np.argsort(-score, kind="mergesort")
+    for oi in range(count):
+        if remaining == 0:
+            break
+        i = order[oi]
+        w = cands[i]
+        x = alloc[i] if ranking == ADL_PRO_RATA else min(remaining, abs(acc.pos[w]))
+        if x == 0:
+            continue
+        if ranking == ADL_DYDX and not _not_riskier(acc, w, side * x, price, mark, k, tiers):
+            continue
+        bout, nb = bk.cancel_account(book, w, bout, 0)
+        out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
+        out, n = trade(acc, idx, meta, params, tiers, out, n, a, w, -side, price, x, 0, 0, K_ADL, K_ADL,
+                       -1, -1, rnd)
+        remaining -= x
+        closed += x
+    return out, n, bout, closed
+
+
+@njit(cache=True)
+def _not_riskier(acc, w, dq, price, mark, k, tiers) -> bool:
+    """dYdX's rule for a counterparty: its maintenance may not grow and its ratio not worsen.
+
+    ``dq`` is the counterparty's signed change of position, traded at ``price`` and valued at
+    ``mark`` (the oracle).
+    """
+    p = acc.pos[w]
+    mark_value = abs(p) * mark * k
+    mm0 = maintenance_micros(mark_value, tiers.floor, tiers.mmr_ppm, tiers.cum)
+    nc0 = collateral(acc, w) + p * mark * k - acc.cost[w]
+    p1 = p + dq
+    mm1 = maintenance_micros(abs(p1) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+    nc1 = nc0 + dq * (mark - price) * k
+    if mm1 > mm0:
+        return False
+    # riskier iff nc1 * mm0 < nc0 * mm1 (compared in floats: both sides are products of int64s)
+    return not (float(nc1) * mm0 < float(nc0) * mm1)

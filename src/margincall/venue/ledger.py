@@ -1,0 +1,183 @@
+"""Compiled bookkeeping shared by every venue kernel: events, fills, transfers, the index.
+
+Every change of money goes through a function here, in pairs, so the ledger identity holds
+after every event: sum(wallet + iso_margin) + fees collected - sum(cost) == net deposits.
+(Open PnL sums to -sum(cost) at any common price because long and short sizes are equal.)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from margincall.events.schema import EVENT_DTYPE, EventKind
+from margincall.venue import liq_index
+from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, SEQ, TS, Accounts
+from margincall.venue.margin_int import PPM, initial_margin_micros, liquidation_key, mul_div_ceil, mul_div_floor
+from margincall.venue.params import INSTRUMENT, K
+
+INSURANCE_FUND = 0
+"""Account id of the insurance fund (and, for Hyperliquid, the backstop liquidator vault)."""
+
+K_DEPOSITED = int(EventKind.DEPOSITED)
+K_FILLED = int(EventKind.ORDER_FILLED)
+K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
+K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
+
+
+class Tiers(NamedTuple):
+    """Margin tiers as integer arrays (floor and cum in micro-dollars, rate in ppm)."""
+
+    floor: np.ndarray
+    mmr_ppm: np.ndarray
+    cum: np.ndarray
+    imr_ppm: np.ndarray
+
+
+def empty_events(n: int) -> np.ndarray:
+    """An event buffer for ``n`` records."""
+    return np.zeros(n, EVENT_DTYPE)
+
+
+@njit(cache=True)
+def _grow(out: np.ndarray) -> np.ndarray:
+    bigger = np.zeros(max(64, out.shape[0] * 2), out.dtype)
+    bigger[: out.shape[0]] = out
+    return bigger
+
+
+@njit(cache=True)
+def emit(out, n, meta, params, kind, reason, side, liquidity, rnd, account, counterparty,
+         order_id, price, qty, notional, amount):
+    """Append one event, stamping the time and the next sequence number."""
+    if n == out.shape[0]:
+        out = _grow(out)
+    r = out[n]
+    r["ts_ns"] = meta[TS]
+    r["seq"] = meta[SEQ]
+    meta[SEQ] += 1
+    r["kind"] = kind
+    r["reason"] = reason
+    r["instrument"] = params[INSTRUMENT]
+    r["side"] = side
+    r["liquidity"] = liquidity
+    r["round"] = rnd
+    r["account"] = account
+    r["counterparty"] = counterparty
+    r["order_id"] = order_id
+    r["price"] = price
+    r["qty"] = qty
+    r["notional"] = notional
+    r["amount"] = amount
+    return out, n + 1
+
+
+@njit(cache=True, inline="always")
+def collateral(acc: Accounts, a: int) -> int:
+    """Money backing account ``a``'s position: the isolated margin or the whole wallet."""
+    if acc.flags[a] & ISOLATED:
+        return acc.iso_margin[a]
+    return acc.wallet[a]
+
+
+@njit(cache=True, inline="always")
+def add_collateral(acc: Accounts, a: int, amount: int) -> None:
+    if acc.flags[a] & ISOLATED:
+        acc.iso_margin[a] += amount
+    else:
+        acc.wallet[a] += amount
+
+
+@njit(cache=True)
+def fee_micros(notional: int, ppm: int) -> int:
+    """A fee at ``ppm`` of a notional; charges round up, rebates (negative rates) round down."""
+    if ppm >= 0:
+        return mul_div_ceil(notional, ppm, PPM)
+    return -mul_div_floor(notional, -ppm, PPM)
+
+
+@njit(cache=True)
+def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int, tiers: Tiers) -> int:
+    """Change account ``a``'s position by ``dq`` lots at ``price``; returns realised PnL.
+
+    Realised PnL and the fee go to the account's collateral; the fee's counterpart is booked by
+    the caller. Closing removes entry cost in proportion, so ``wallet - cost`` changes by
+    exactly the cash of the trade (the ledger identity). Isolated accounts move initial margin
+    from the wallet when they grow and get it back when they are flat.
+    """
+    p = acc.pos[a]
+    q = abs(dq)
+    s = 1 if dq > 0 else -1
+    realized = 0
+    opened = q
+    if p != 0 and (p > 0) != (dq > 0):
+        closing = min(q, abs(p))
+        c = acc.cost[a]
+        ap = abs(p)
+        # floor(c * closing / |p|) without overflow: c = (c // |p|) * |p| + c % |p|
+        removed = (c // ap) * closing + ((c % ap) * closing) // ap
+        cash = -s * closing * price * k
+        realized = cash - removed
+        acc.cost[a] -= removed
+        acc.pos[a] += s * closing
+        opened = q - closing
+    if opened > 0:
+        acc.cost[a] += s * opened * price * k
+        acc.pos[a] += s * opened
+    add_collateral(acc, a, realized - fee)
+    if acc.flags[a] & ISOLATED:
+        if opened > 0:
+            lev = max(1, acc.leverage[a])
+            im = initial_margin_micros(opened * price * k, (PPM + lev - 1) // lev)
+            move = min(im, max(acc.wallet[a], 0))
+            acc.wallet[a] -= move
+            acc.iso_margin[a] += move
+        if acc.pos[a] == 0 and acc.iso_margin[a] > 0:
+            acc.wallet[a] += acc.iso_margin[a]
+            acc.iso_margin[a] = 0
+    return realized
+
+
+@njit(cache=True)
+def reindex(acc: Accounts, idx, a: int, params, tiers: Tiers) -> None:
+    """Put account ``a`` back in the liquidation index under its current key."""
+    p = acc.pos[a]
+    if p == 0 or a == INSURANCE_FUND or not (acc.flags[a] & EXISTS):
+        liq_index.remove(idx, a)
+        return
+    key = liquidation_key(collateral(acc, a), p, acc.cost[a], params[K], tiers.floor, tiers.mmr_ppm, tiers.cum)
+    liq_index.insert(idx, a, 1 if p > 0 else -1, key)
+
+
+@njit(cache=True)
+def trade(acc, idx, meta, params, tiers, out, n, taker, maker, taker_side, price, qty,
+          taker_fee, maker_fee, taker_kind, maker_kind, taker_order, maker_order, rnd):
+    """Book one trade between two accounts, emit one event per side, reindex both.
+
+    Fees go to the venue (``meta[FEES]``). Either kind may be ORDER_FILLED,
+    POSITION_LIQUIDATED, BACKSTOP_TAKEOVER or ADL_EXECUTED; the ``amount`` of each event is the
+    fee that account paid (negative for a rebate).
+    """
+    k = params[K]
+    notional = qty * price * k
+    apply_fill(acc, taker, taker_side * qty, price, k, taker_fee, tiers)
+    apply_fill(acc, maker, -taker_side * qty, price, k, maker_fee, tiers)
+    meta[FEES] += taker_fee + maker_fee
+    meta[LAST] = price
+    out, n = emit(out, n, meta, params, taker_kind, 0, taker_side, 2, rnd, taker, maker,
+                  taker_order, price, qty, notional, taker_fee)
+    out, n = emit(out, n, meta, params, maker_kind, 0, -taker_side, 1, rnd, maker, taker,
+                  maker_order, price, qty, notional, maker_fee)
+    reindex(acc, idx, taker, params, tiers)
+    reindex(acc, idx, maker, params, tiers)
+    return out, n
+
+
+@njit(cache=True)
+def transfer(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
+    """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers)."""
+    add_collateral(acc, payer, -amount)
+    add_collateral(acc, payee, amount)
+    return emit(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)

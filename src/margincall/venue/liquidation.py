@@ -1,0 +1,299 @@
+"""The liquidation engine: find breached accounts through the index, close them by the rules.
+
+One call of :func:`liquidation_round` is one cascade round at the current mark: collect the
+accounts whose key the mark has reached, check each exactly, and take the breached ones through
+their venue's waterfall, most under water first:
+
+1. cancel the account's open orders;
+2. the book: a forced IOC order (Binance: at the bankruptcy price, stepping down the tiers;
+   dYdX: at the fillable price, a capped portion; Hyperliquid: a market order, 20% slices for
+   large positions; BitMEX skips this and goes to 3);
+3. fees: Binance's clearance fee and dYdX's capped fee go to the insurance fund, only out of
+   what is left above bankruptcy;
+4. takeover: the insurance fund (Hyperliquid: the backstop vault below 2/3 of maintenance)
+   takes what is left at the bankruptcy price, if its equity stays non-negative;
+5. ADL when it cannot; a loss still left is paid by the fund, or recorded as uncovered.
+
+Forced fills move the last price; the caller recomputes the mark and runs another round until a
+round finds no one (see :meth:`margincall.venue.engine.Venue.run_liquidations`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from margincall.events.schema import EventKind
+from margincall.venue import book as bk
+from margincall.venue import liq_index
+from margincall.venue.accounts import MARK, TS, UNCOVERED
+from margincall.venue.adl import deleverage
+from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, reindex, trade, transfer
+from margincall.venue.margin_int import (
+    PPM,
+    bankruptcy_price_ticks,
+    is_breached,
+    liquidation_key,
+    maintenance_micros,
+    margin_excess,
+    mul_div_ceil,
+    tier_of,
+)
+from margincall.venue.orders import settle_book
+from margincall.venue.params import (
+    ADL_AT_MARK,
+    BA_PPM,
+    BACKSTOP_DEN,
+    BACKSTOP_NUM,
+    BAND_PPM,
+    COOLDOWN_NS,
+    K,
+    LIQ_FEE_PPM,
+    MAX_LIQ_FEE_PPM,
+    MAX_TICK,
+    MIN_NOTIONAL,
+    MIN_TICK,
+    PARTIAL_PPM,
+    PARTIAL_THRESHOLD,
+    POLICY,
+    POLICY_BINANCE,
+    POLICY_BITMEX,
+    POLICY_DYDX,
+    POLICY_HYPERLIQUID,
+    PORTION_PPM,
+    SMMR_PPM,
+    STRICT,
+)
+
+K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
+K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
+K_FEE = int(EventKind.LIQUIDATION_FEE_CHARGED)
+K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
+K_TAKEOVER = int(EventKind.BACKSTOP_TAKEOVER)
+K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
+K_ROUND = int(EventKind.CASCADE_ROUND)
+K_FILLED = int(EventKind.ORDER_FILLED)
+
+
+@njit(cache=True)
+def excess_of(acc, a, mark, params, tiers) -> int:
+    """Margin balance minus maintenance of account ``a`` at ``mark``."""
+    return margin_excess(collateral(acc, a), acc.pos[a], acc.cost[a], mark, params[K],
+                         tiers.floor, tiers.mmr_ppm, tiers.cum)
+
+
+@njit(cache=True)
+def _clamp_price(params, price) -> int:
+    return min(max(price, params[MIN_TICK]), params[MAX_TICK])
+
+
+@njit(cache=True)
+def _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, rnd):
+    """A reduce-only IOC for the liquidated account; returns fills (lots and tick-lots)."""
+    side = -1 if acc.pos[a] > 0 else 1
+    qty = min(qty, abs(acc.pos[a]))
+    _, bout, nb = bk.submit(book, a, side, _clamp_price(params, limit), qty, bk.TIF_IOC, bk.STP_NONE, bout, 0)
+    out, n, filled, ticklots = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd)
+    return out, n, bout, filled, ticklots
+
+
+@njit(cache=True)
+def _bankruptcy_price(acc, a, params) -> int:
+    bp = bankruptcy_price_ticks(collateral(acc, a), acc.pos[a], acc.cost[a], params[K])
+    return max(bp, 1)
+
+
+@njit(cache=True)
+def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """Hand the rest of the position to the fund at the bankruptcy price, else deleverage."""
+    p = acc.pos[a]
+    if p == 0:
+        return out, n, bout
+    k = params[K]
+    mark = meta[MARK]
+    price = _bankruptcy_price(acc, a, params)
+    f = INSURANCE_FUND
+    fund_equity_after = (acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * mark * k)
+    if fund_equity_after >= 0:
+        out, n = trade(acc, idx, meta, params, tiers, out, n, a, f, -1 if p > 0 else 1, price, abs(p),
+                       0, 0, K_TAKEOVER, K_TAKEOVER, -1, -1, rnd)
+        return out, n, bout
+    adl_price = mark if params[ADL_AT_MARK] else price
+    out, n, bout, _ = deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd)
+    return out, n, bout
+
+
+@njit(cache=True)
+def cover_loss(acc, meta, params, out, n, a, rnd):
+    """A flat account left below zero is paid up by the fund, or its loss is recorded."""
+    if acc.pos[a] != 0:
+        return out, n
+    c = collateral(acc, a)
+    if c >= 0:
+        return out, n
+    f = INSURANCE_FUND
+    pay = min(-c, max(acc.wallet[f], 0))
+    if pay > 0:
+        out, n = transfer(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
+    left = -collateral(acc, a)
+    if left > 0:
+        meta[UNCOVERED] += left
+        out, n = emit(out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left)
+    return out, n
+
+
+@njit(cache=True)
+def _charge_fee(acc, meta, params, out, n, a, fee, rnd):
+    """Charge a liquidation fee to the fund, never more than what is left above zero."""
+    fee = min(fee, max(collateral(acc, a), 0))
+    if fee > 0:
+        out, n = transfer(acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK])
+    return out, n
+
+
+@njit(cache=True)
+def _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    k = params[K]
+    mark = meta[MARK]
+    for _ in range(tiers.floor.shape[0] + 1):
+        p = acc.pos[a]
+        if p == 0:
+            break
+        t = tier_of(abs(p) * mark * k, tiers.floor)
+        size = abs(p)
+        if t > 0:  # step down into the tier below, not a full close
+            keep = (tiers.floor[t] - 1) // (mark * k)
+            size = max(1, abs(p) - keep)
+        limit = _bankruptcy_price(acc, a, params)
+        out, n, bout, filled, ticklots = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+        if filled > 0:
+            fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
+            out, n = _charge_fee(acc, meta, params, out, n, a, fee, rnd)
+        if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
+            break
+    if acc.pos[a] != 0 and is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
+        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    return out, n, bout
+
+
+@njit(cache=True)
+def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    k = params[K]
+    mark = meta[MARK]
+    p = acc.pos[a]
+    q = abs(p)
+    notional = q * mark * k
+    cap = max(params[MIN_NOTIONAL], (notional // PPM) * params[PORTION_PPM])
+    size = q if notional <= cap else max(1, cap // (mark * k))
+    mm0 = maintenance_micros(notional, tiers.floor, tiers.mmr_ppm, tiers.cum)
+    tnc0 = collateral(acc, a) + p * mark * k - acc.cost[a]
+    # fillable price: between the oracle and the bankruptcy side, by how deep the account is
+    abr = 0.0 if mm0 == 0 else min(1.0, max(0.0, params[BA_PPM] / PPM * (1.0 - tnc0 / mm0)))
+    shift = abr * params[SMMR_PPM] / PPM * mm0 / (q * k)
+    limit = int(np.ceil(mark - shift)) if p > 0 else int(np.floor(mark + shift))
+    out, n, bout, filled, ticklots = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+    if filled > 0:
+        # the account should get its bankruptcy quote BQ for the closed part: the rest of its
+        # collateral stays in proportion to the maintenance it still needs
+        p1 = acc.pos[a]
+        mm1 = maintenance_micros(abs(p1) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        d_nnv = (p1 - p) * mark * k
+        bq = -d_nnv - ((tnc0 * (mm0 - mm1)) // mm0 if mm0 > 0 else 0)
+        quote = ticklots * k if p > 0 else -ticklots * k
+        surplus = quote - bq
+        if surplus > 0:
+            fee = min(mul_div_ceil(abs(quote), params[MAX_LIQ_FEE_PPM], PPM), surplus)
+            out, n = _charge_fee(acc, meta, params, out, n, a, fee, rnd)
+        elif surplus < 0:
+            pay = min(-surplus, max(acc.wallet[INSURANCE_FUND], 0))
+            if pay > 0:
+                out, n = transfer(acc, meta, params, out, n, K_IF_PAID, INSURANCE_FUND, a, pay, rnd, mark)
+    elif tnc0 < 0:
+        out, n, bout, _ = deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a,
+                                     _bankruptcy_price(acc, a, params), rnd)
+    acc.last_partial_ns[a] = meta[TS]  # one liquidation per account per block
+    return out, n, bout
+
+
+@njit(cache=True)
+def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    k = params[K]
+    mark = meta[MARK]
+    p = acc.pos[a]
+    q = abs(p)
+    size = q
+    if q * mark * k > params[PARTIAL_THRESHOLD] and meta[TS] - acc.last_partial_ns[a] >= params[COOLDOWN_NS]:
+        size = max(1, (q * params[PARTIAL_PPM]) // PPM)
+        acc.last_partial_ns[a] = meta[TS]
+    band = (mark * params[BAND_PPM]) // PPM
+    limit = mark - band if p > 0 else mark + band
+    out, n, bout, _, _ = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+    p = acc.pos[a]
+    if p != 0:
+        equity = collateral(acc, a) + p * mark * k - acc.cost[a]
+        mm = maintenance_micros(abs(p) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        if equity * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
+            out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    return out, n, bout
+
+
+@njit(cache=True)
+def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """Take one breached account through its venue's waterfall."""
+    mark = meta[MARK]
+    ex = excess_of(acc, a, mark, params, tiers)
+    out, n = emit(out, n, meta, params, K_TRIGGERED, 0, 1 if acc.pos[a] > 0 else -1, 0, rnd, a, -1, -1,
+                  mark, acc.pos[a], abs(acc.pos[a]) * mark * params[K], ex)
+    bout, nb = bk.cancel_account(book, a, bout, 0)
+    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
+    policy = params[POLICY]
+    if policy == POLICY_BITMEX:
+        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    elif policy == POLICY_BINANCE:
+        out, n, bout = _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    elif policy == POLICY_DYDX:
+        out, n, bout = _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    elif policy == POLICY_HYPERLIQUID:
+        out, n, bout = _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    out, n = cover_loss(acc, meta, params, out, n, a, rnd)
+    reindex(acc, idx, a, params, tiers)
+    return out, n, bout
+
+
+@njit(cache=True)
+def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd):
+    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``."""
+    mark = meta[MARK]
+    k = params[K]
+    strict = params[STRICT] != 0
+    cand, m = liq_index.collect(idx, mark, cand)
+    if m == 0:
+        return out, n, bout, cand, 0
+    accounts = np.sort(cand[:m])
+    depth = np.empty(m, np.float64)
+    for i in range(m):
+        a = accounts[i]
+        ex = excess_of(acc, a, mark, params, tiers)
+        mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        depth[i] = ex / max(mm, 1)
+    order = np.argsort(depth, kind="mergesort")
+    breached = 0
+    for i in range(m):
+        a = accounts[order[i]]
+        if acc.pos[a] == 0:
+            continue
+        ok = not is_breached(excess_of(acc, a, mark, params, tiers), strict)
+        done = params[POLICY] == POLICY_DYDX and acc.last_partial_ns[a] == meta[TS]
+        if ok or done:
+            # not (or no longer) breached: back in, keyed one tick past the mark so the next
+            # price move checks it again
+            key = liquidation_key(collateral(acc, a), acc.pos[a], acc.cost[a], k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+            key = min(key, mark - 1) if acc.pos[a] > 0 else max(key, mark + 1)
+            liq_index.insert(idx, a, 1 if acc.pos[a] > 0 else -1, key)
+            continue
+        if breached == 0:
+            out, n = emit(out, n, meta, params, K_ROUND, 0, 0, 0, rnd, -1, -1, -1, mark, m, 0, 0)
+        breached += 1
+        liq_index.remove(idx, a)
+        out, n, bout = liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    return out, n, bout, cand, breached

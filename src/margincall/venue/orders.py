@@ -1,0 +1,124 @@
+"""Order entry on the venue: pre-trade checks, the book, and settlement of what it returns.
+
+Checks that need the account (existence, reduce-only, initial margin, leverage limits) happen
+here, before the book sees the order; checks of the order itself (size, price band, post-only,
+FOK) happen in the book. A refused order changes nothing and leaves one ORDER_REJECTED event.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from margincall.events.schema import EventKind, RejectReason
+from margincall.venue import book as bk
+from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
+from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, trade
+from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
+from margincall.venue.params import K, MAKER_FEE_PPM
+
+K_FILLED = int(EventKind.ORDER_FILLED)
+K_REJECTED = int(EventKind.ORDER_REJECTED)
+R_UNKNOWN_ACCOUNT = int(RejectReason.UNKNOWN_ACCOUNT)
+R_REDUCE_ONLY = int(RejectReason.REDUCE_ONLY_WOULD_INCREASE)
+R_MARGIN = int(RejectReason.INSUFFICIENT_MARGIN)
+R_MAX_LEVERAGE = int(RejectReason.MAX_LEVERAGE)
+
+
+@njit(cache=True)
+def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
+    """Turn the book's records into venue events, booking every trade.
+
+    Returns ``(out, n, filled_lots, filled_ticklots)`` for the taker order.
+    """
+    k = params[K]
+    filled = 0
+    ticklots = 0
+    for i in range(nb):
+        r = bout[i]
+        kind = r["kind"]
+        if kind == K_FILLED:
+            taker = r["account"]
+            maker = r["maker_account"]
+            qty = r["qty"]
+            price = r["price"]
+            notional = qty * price * k
+            t_fee = 0 if taker == INSURANCE_FUND else fee_micros(notional, taker_fee_ppm)
+            m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, params[MAKER_FEE_PPM])
+            out, n = trade(acc, idx, meta, params, tiers, out, n, taker, maker, r["side"], price, qty,
+                           t_fee, m_fee, taker_kind, K_FILLED, r["order_id"], r["maker_order_id"], rnd)
+            filled += qty
+            ticklots += qty * price
+        else:
+            out, n = emit(out, n, meta, params, kind, r["reason"], r["side"], 0, rnd, r["account"], -1,
+                          r["order_id"], r["price"], r["qty"], r["qty"] * r["price"] * k, 0)
+    return out, n, filled, ticklots
+
+
+@njit(cache=True)
+def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
+    return emit(out, n, meta, params, K_REJECTED, reason, side, 0, 0, account, -1, -1, price, qty,
+                qty * price * params[K], amount)
+
+
+@njit(cache=True)
+def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -> tuple:
+    """Initial margin an order would need beyond the account's equity (0 if it fits).
+
+    The worst case counts the position plus all open orders on the side that grows it, at the
+    higher of the order price and the mark. Orders that do not grow the worst case need nothing
+    (a reducing order is always allowed). Returns ``(shortfall, reason)``.
+    """
+    p = acc.pos[a]
+    ob = book.open_buy_lots[a]
+    os_ = book.open_sell_lots[a]
+    long_before = max(0, p + ob)
+    short_before = max(0, -(p - os_))
+    if side > 0:
+        long_after = long_before + qty
+        short_after = short_before
+    else:
+        long_after = long_before
+        short_after = short_before + qty
+    worst_before = max(long_before, short_before)
+    worst_after = max(long_after, short_after)
+    if worst_after <= worst_before:
+        return 0, 0
+    ref = max(price, mark)
+    notional = worst_after * ref * k
+    lev = max(1, acc.leverage[a])
+    imr = (PPM + lev - 1) // lev
+    t = tier_of(notional, tiers.floor)
+    if imr < tiers.imr_ppm[t]:
+        return notional, R_MAX_LEVERAGE
+    need = initial_margin_micros(notional, imr)
+    equity = collateral(acc, a) + p * mark * k - acc.cost[a]
+    if acc.flags[a] & 2:  # isolated: the free wallet can be moved in
+        equity += acc.wallet[a]
+    if equity >= need:
+        return 0, 0
+    return need - equity, R_MARGIN
+
+
+@njit(cache=True)
+def place_order(acc, idx, book, meta, params, tiers, out, n, bout, a, side, price, qty, tif, stp,
+                reduce_only, taker_fee_ppm):
+    """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
+    k = params[K]
+    if a < 0 or a >= meta[N_ACCOUNTS] or not (acc.flags[a] & EXISTS):
+        out, n = _reject(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
+        return -1, out, n, bout
+    if qty > 0 and price > 0:
+        if reduce_only:
+            p = acc.pos[a]
+            if p == 0 or (p > 0) == (side > 0):
+                out, n = _reject(out, n, meta, params, a, side, price, qty, R_REDUCE_ONLY, 0)
+                return -1, out, n, bout
+            qty = min(qty, abs(p))
+        else:
+            short, reason = margin_shortfall(acc, book, a, side, price, qty, meta[MARK], k, tiers)
+            if short > 0:
+                out, n = _reject(out, n, meta, params, a, side, price, qty, reason, short)
+                return -1, out, n, bout
+    oid, bout, nb = bk.submit(book, a, side, price, qty, tif, stp, bout, 0)
+    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0)
+    return oid, out, n, bout
