@@ -1,0 +1,1 @@
+"""Venue rules: margin formulas, liquidation prices and ADL rankings of each exchange."""
