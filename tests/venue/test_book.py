@@ -70,7 +70,7 @@ def test_empty_book_reports_zero_best_prices(make_book):
 def test_order_ids_are_positive_unique_and_increase_with_submission(make_book):
     b = make_book(capacity=2)
     ids = []
-    for i in range(6):
+    for _ in range(6):
         oid, _ = b.submit(0, BUY, 95, 1)
         ids.append(oid)
         b.cancel(oid)
@@ -123,7 +123,7 @@ def test_fills_follow_price_then_time_priority(make_book):
     first, _ = b.submit(0, SELL, 102, 1)
     second, _ = b.submit(1, SELL, 102, 1)
     better, _ = b.submit(2, SELL, 101, 1)
-    t, ev = b.submit(3, BUY, 102, 3)
+    _, ev = b.submit(3, BUY, 102, 3)
     assert [r["maker_order_id"] for r in ev[1:]] == [better, first, second]
     assert [int(r["price"]) for r in ev[1:]] == [101, 102, 102]
 
@@ -484,7 +484,7 @@ def test_kernels_are_callable_from_other_njit_code():
         n = 0
         _, out, n = bk.submit(state, 0, SELL, 101, 5, 0, 0, out, n)
         _, out, n = bk.submit(state, 1, BUY, 101, 2, 1, 0, out, n)
-        filled, ticklots = bk.walk(state, BUY, 10, 110)
+        filled, _ = bk.walk(state, BUY, 10, 110)
         depth = bk.depth_lots(state, SELL, 100, 110) + bk.level_lots(state, SELL, 101)
         return bk.best_ask(state), bk.best_bid(state), bk.resting_count(state), filled, depth, n
 
@@ -494,7 +494,9 @@ def test_kernels_are_callable_from_other_njit_code():
 
 def test_invariant_checker_passes_after_mixed_activity():
     b = OrderBook(90, 110, 16, 3)
-    ids = [b.submit(i % 3, BUY if i % 2 else SELL, 95 + (i * 7) % 11, 1 + i % 4)[0] for i in range(20)]
+    ids = [
+        b.submit(i % 3, BUY if i % 2 else SELL, 95 + (i * 7) % 11, 1 + i % 4)[0] for i in range(20)
+    ]
     b.amend(ids[3], 9)
     b.cancel(ids[5])
     b.cancel_account(1)
@@ -502,3 +504,29 @@ def test_invariant_checker_passes_after_mixed_activity():
     b.check_invariants()
     bb, ba = b.best_bid(), b.best_ask()
     assert bb == 0 or ba == 0 or bb < ba
+
+
+def test_process_messages_grows_out_and_matches_the_reference_on_a_random_stream():
+    rng = np.random.default_rng(7)
+    n = 3000
+    msgs = np.zeros(n, MESSAGE_DTYPE)
+    msgs["op"] = rng.choice([OP_SUBMIT, OP_SUBMIT, OP_CANCEL, OP_AMEND], n)
+    msgs["account"] = rng.integers(0, 4, n)
+    msgs["side"] = rng.choice([BUY, SELL], n)
+    msgs["price"] = rng.integers(92, 109, n)
+    msgs["qty"] = rng.integers(1, 8, n)
+    msgs["tif"] = rng.choice([0, 0, 0, TIF_IOC, TIF_FOK, TIF_POST_ONLY], n)
+    msgs["stp"] = rng.integers(0, 4, n)
+    msgs["ref"] = np.where(msgs["op"] == OP_SUBMIT, -1, rng.integers(0, n, n))
+    msgs["order_id"] = -1
+    sweep = np.arange(500, n, 500)  # huge market orders: more than 64 records from one message
+    msgs["op"][sweep], msgs["tif"][sweep], msgs["qty"][sweep] = OP_SUBMIT, TIF_IOC, 10_000
+    msgs["price"][sweep] = np.where(msgs["side"][sweep] == BUY, 110, 90)
+    ours = OrderBook(90, 110, 400, 4)
+    ours._out = np.empty(1, BOOK_EVENT_DTYPE)
+    ref = ReferenceOrderBook(90, 110, 400, 4)
+    ev = ours.process_messages(msgs)
+    assert ev.tolist() == ref.process_messages(msgs).tolist()
+    assert len(ev) > 3000 and ours._out.shape[0] >= len(ev)
+    assert ours.levels(BUY) == ref.levels(BUY) and ours.levels(SELL) == ref.levels(SELL)
+    ours.check_invariants()

@@ -40,17 +40,21 @@ class EventLog:
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def extend(self, records: np.ndarray) -> None:
-        """Append records (already in ``EVENT_DTYPE`` and ``seq`` order)."""
+    def extend(self, records: np.ndarray, owned: bool = False) -> None:
+        """Append records (already in ``EVENT_DTYPE`` and ``seq`` order).
+
+        ``owned`` says the caller hands the array over and will not change it, so it is kept
+        without a copy.
+        """
         if records.dtype != EVENT_DTYPE:
             raise InvalidInputError("records.dtype", str(records.dtype), "EVENT_DTYPE")
         if len(records) == 0:
             return
         records = np.ascontiguousarray(records)
-        self._hash.update(records.tobytes())
+        self._hash.update(memoryview(records).cast("B"))
         self.count += len(records)
         if self.keep:
-            self._chunks.append(records.copy())
+            self._chunks.append(records if owned else records.copy())
 
     def records(self) -> np.ndarray:
         """All records as one array (only when ``keep`` is set)."""

@@ -47,14 +47,41 @@ class Accounts(NamedTuple):
     last_partial_ns: np.ndarray  # int64: time of the last partial liquidation (Hyperliquid)
 
 
-def new_accounts(capacity: int) -> Accounts:
-    """Zeroed arrays for ``capacity`` accounts."""
-    return Accounts(
-        wallet=np.zeros(capacity, np.int64),
-        iso_margin=np.zeros(capacity, np.int64),
-        pos=np.zeros(capacity, np.int64),
-        cost=np.zeros(capacity, np.int64),
-        leverage=np.ones(capacity, np.int32),
-        flags=np.zeros(capacity, np.int8),
-        last_partial_ns=np.full(capacity, np.iinfo(np.int64).min // 2, np.int64),
+ROW_BYTES = 64
+"""Bytes per account row: every per-account field of the accounts and the liquidation index
+shares one cache line, so touching an account costs one memory access, not one per field."""
+
+
+def account_rows(capacity: int) -> np.ndarray:
+    """One zeroed, cache-line-aligned row of ``ROW_BYTES`` bytes per account (uint8, 2-D)."""
+    raw = np.zeros(capacity * ROW_BYTES + ROW_BYTES, np.uint8)
+    start = (-raw.ctypes.data) % ROW_BYTES
+    return raw[start : start + capacity * ROW_BYTES].reshape(capacity, ROW_BYTES)
+
+
+def field(rows: np.ndarray, offset: int, dtype: type) -> np.ndarray:
+    """A strided view of one field of every row."""
+    width = np.dtype(dtype).itemsize
+    return rows[:, offset : offset + width].view(dtype)[:, 0]
+
+
+def new_accounts(capacity: int, rows: np.ndarray | None = None) -> Accounts:
+    """Zeroed accounts for ``capacity`` accounts, in ``rows`` (see :func:`account_rows`).
+
+    Row layout (bytes): 0 wallet, 8 iso_margin, 16 pos, 24 cost, 32-47 the liquidation index
+    (key, next, prev), 48 flags, 49 index side, 52 leverage, 56 last_partial_ns.
+    """
+    if rows is None:
+        rows = account_rows(capacity)
+    acc = Accounts(
+        wallet=field(rows, 0, np.int64),
+        iso_margin=field(rows, 8, np.int64),
+        pos=field(rows, 16, np.int64),
+        cost=field(rows, 24, np.int64),
+        leverage=field(rows, 52, np.int32),
+        flags=field(rows, 48, np.int8),
+        last_partial_ns=field(rows, 56, np.int64),
     )
+    acc.leverage[:] = 1
+    acc.last_partial_ns[:] = np.iinfo(np.int64).min // 2
+    return acc

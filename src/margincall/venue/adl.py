@@ -17,7 +17,15 @@ from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, RNG
 from margincall.venue.ledger import INSURANCE_FUND, collateral, trade
 from margincall.venue.margin_int import maintenance_micros
 from margincall.venue.orders import settle_book
-from margincall.venue.params import ADL, ADL_BINANCE, ADL_BITMEX, ADL_DYDX, ADL_HYPERLIQUID, ADL_PRO_RATA, K
+from margincall.venue.params import (
+    ADL,
+    ADL_BINANCE,
+    ADL_BITMEX,
+    ADL_DYDX,
+    ADL_HYPERLIQUID,
+    ADL_PRO_RATA,
+    K,
+)
 
 K_ADL = int(EventKind.ADL_EXECUTED)
 K_FILLED = int(EventKind.ORDER_FILLED)
@@ -54,8 +62,10 @@ def adl_scores(acc, cands, mark, k, tiers, ranking):
             score[i] = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
         elif ranking == ADL_HYPERLIQUID:
             idx = (value / max(1, abs(acc.cost[a]))) * (value / max(1, equity) if equity > 0 else 1e18)
-            # winners first: the docs rank opposite-side users in profit
-            score[i] = idx + (1e30 if upnl > 0 else 0.0)
+            # winners first: the docs rank opposite-side users in profit. Losers map into
+            # (-1, 0) in the same order (adding a large bonus instead would round every
+            # winner's index away in float64 and leave them in id order)
+            score[i] = idx if upnl > 0 else -1.0 / (1.0 + idx)
     return score
 
 

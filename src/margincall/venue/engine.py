@@ -36,7 +36,8 @@ from margincall.events.log import EventLog
 from margincall.events.schema import EVENT_DTYPE, EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue import funding as fnd
-from margincall.venue import liq_index, params as P
+from margincall.venue import liq_index
+from margincall.venue import params as P
 from margincall.venue.accounts import (
     DEPOSITS,
     EXISTS,
@@ -51,8 +52,10 @@ from margincall.venue.accounts import (
     SEQ,
     TS,
     UNCOVERED,
+    account_rows,
     new_accounts,
 )
+from margincall.venue.borrowed import borrow_state
 from margincall.venue.commands import (
     AmendOrder,
     CancelAll,
@@ -66,9 +69,16 @@ from margincall.venue.commands import (
     Withdraw,
 )
 from margincall.venue.instrument import Instrument, Rulebook, load_rulebook
-from margincall.venue.ledger import INSURANCE_FUND, Tiers, collateral, emit, empty_events, reindex, trade
-from margincall.venue.liquidation import liquidation_round
-from margincall.venue.orders import margin_shortfall, place_order, settle_book
+from margincall.venue.ledger import (
+    INSURANCE_FUND,
+    Tiers,
+    collateral,
+    emit,
+    reindex,
+    trade,
+)
+from margincall.venue.liquidation import liquidation_rounds
+from margincall.venue.orders import margin_shortfall, place_order, settle_book_entry
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {"none": bk.STP_NONE, "expire_taker": bk.STP_EXPIRE_TAKER, "expire_maker": bk.STP_EXPIRE_MAKER,
@@ -165,33 +175,40 @@ class Venue:
         self.tiers = build_tiers(self.instrument)
         self.k = int(self.params[P.K])
         self.capacity = capacity + 1
-        self.acc = new_accounts(self.capacity)
+        rows = account_rows(self.capacity)
+        self.acc = new_accounts(self.capacity, rows)
         self.book = bk.new_book(self.min_tick, self.max_tick, order_capacity, self.capacity)
-        self.index = liq_index.new_index(self.capacity, self.max_tick)
+        self.index = liq_index.new_index(self.capacity, self.max_tick, rows=rows)
         self.meta = np.zeros(META_SIZE, np.int64)
         self.meta[RNG] = int(RngTree(seed).child("venue").sequence.generate_state(1, np.uint64)[0] >> 2)
         self.meta[INDEX] = self.meta[MARK] = index
         self.log = EventLog(keep=keep_events)
-        self._out = empty_events(1 << 12)
+        self._liq_out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 12, bk.BOOK_EVENT_DTYPE)
         self._cand = np.zeros(1 << 12, np.int64)
         self._basis: list[int] = []
         self._premiums: list[int] = []
         self.funding_rate_ppb = 0
+        self._mark_inputs = (index, index)
         # account 0: the insurance fund (and Hyperliquid's backstop vault)
         self.open_account(insurance_fund_usd, leverage=1)
 
     # ---- plumbing ------------------------------------------------------------------------
 
+    @staticmethod
+    def _buffer(size: int = 64) -> np.ndarray:
+        """A fresh event buffer for one kernel call (kernels grow it when needed)."""
+        return np.empty(size, EVENT_DTYPE)
+
     def _flush(self, out: np.ndarray, n: int) -> np.ndarray:
-        self._out = out if out.shape[0] >= self._out.shape[0] else self._out
-        records = out[:n].copy()
-        self.log.extend(records)
+        # a small result would pin its whole buffer: copy it out
+        records = out[:n] if 2 * n >= out.shape[0] else out[:n].copy()
+        self.log.extend(records, owned=True)
         return records
 
     def _emit(self, kind: EventKind, account: int = -1, *, reason: int = 0, side: int = 0, price: int = 0,
               qty: int = 0, amount: int = 0, order_id: int = -1) -> np.ndarray:
-        out, n = emit(self._out, 0, self.meta, self.params, int(kind), reason, side, 0, 0, account, -1,
+        out, n = emit(self._buffer(), 0, self.meta, self.params, int(kind), reason, side, 0, 0, account, -1,
                       order_id, price, qty, abs(qty * price * self.k), amount)
         return self._flush(out, n)
 
@@ -202,7 +219,10 @@ class Venue:
         return int(account)
 
     def _money(self, amount: Number, field: str) -> int:
-        micros = usd_to_micros(amount, "exact") if not isinstance(amount, float) else usd_to_micros(amount)
+        try:
+            micros = usd_to_micros(amount, "exact") if not isinstance(amount, float) else usd_to_micros(amount)
+        except InvalidInputError:
+            raise InvalidInputError(field, amount, "a positive whole number of micro-dollars") from None
         if micros <= 0:
             raise InvalidInputError(field, amount, "a positive amount of dollars")
         return micros
@@ -253,6 +273,7 @@ class Venue:
                 p2 = index + (sum(self._basis) // len(self._basis) if self._basis else 0)
                 last = int(self.meta[LAST]) or index
                 mark = sorted((p1, p2, last))[1]
+                self._mark_inputs = (p1, p2)
         mark = min(max(mark, self.min_tick), self.max_tick)
         if mark == self.meta[MARK]:
             return np.empty(0, EVENT_DTYPE)
@@ -375,8 +396,8 @@ class Venue:
         if lots is None or ticks is None:
             reason = RejectReason.OFF_LOT if lots is None else RejectReason.OFF_TICK
             return self._emit(EventKind.ORDER_REJECTED, int(account), reason=int(reason), side=s)
-        oid, out, n, self._bout = place_order(
-            self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._out, 0, self._bout,
+        _, out, n, self._bout = place_order(
+            self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._buffer(), 0, self._bout,
             int(account), s, ticks, lots, tif_code, _STP[stp], reduce_only, int(self.params[P.TAKER_FEE_PPM]))
         return self._flush(out, n)
 
@@ -400,8 +421,9 @@ class Venue:
         return self._settle(nb)
 
     def _settle(self, nb: int) -> np.ndarray:
-        out, n, _, _ = settle_book(self.acc, self.index, self.meta, self.params, self.tiers, self._out, 0,
-                                   self._bout, nb, _K_FILLED, int(self.params[P.TAKER_FEE_PPM]), 0)
+        out, n, _, _ = settle_book_entry(self.acc, self.index, self.book, self.meta, self.params, self.tiers,
+                                         self._buffer(), 0, self._bout, nb, _K_FILLED,
+                                         int(self.params[P.TAKER_FEE_PPM]), 0)
         return self._flush(out, n)
 
     def block_trades(self, accounts: np.ndarray, lots: np.ndarray, price: Number, counterparty: int) -> np.ndarray:
@@ -424,7 +446,7 @@ class Venue:
             i = int(np.flatnonzero(sizes == 0)[0])
             raise InvalidInputError(f"lots[{i}]", 0, "a non-zero number of lots")
         ticks = self.scale.price_to_ticks(price)
-        out, n = _block_trades(self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._out, 0,
+        out, n = _block_trades(self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._buffer(), 0,
                                acc_ids, sizes, ticks, c)
         return self._flush(out, n)
 
@@ -493,7 +515,7 @@ class Venue:
         events.append(rec)
         if dust:
             events.append(self._emit(EventKind.FUNDING_PAID, INSURANCE_FUND, amount=int(dust)))
-        _reindex_all(self.acc, self.index, self.params, self.tiers, n_acc)
+        _reindex_all(self.acc, self.index, self.book, self.meta, self.params, self.tiers, n_acc)
         return np.concatenate(events)
 
     # ---- liquidations ------------------------------------------------------------------------
@@ -502,20 +524,24 @@ class Venue:
         """Cascade rounds at the current mark until a round finds no one; then the fund unloads.
 
         Between rounds the mark is recomputed (forced fills move the last price, which Binance's
-        median mark follows), so one price break can take several rounds.
+        median mark follows), so one price break can take several rounds. With
+        ``keep_events=False`` the returned array is a view of a buffer that the next call reuses.
         """
-        parts = []
-        max_rounds = int(self.params[P.MAX_ROUNDS])
-        for rnd in range(1, max_rounds + 1):
-            out, n, self._bout, self._cand, breached = liquidation_round(
-                self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._out, 0, self._bout,
-                self._cand, rnd)
-            parts.append(self._flush(out, n))
-            if breached == 0:
-                break
-            parts.append(self.update_mark())
-        parts.append(self._unload_fund())
-        return np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+        follow = self.rulebook.mark == "median"
+        p1, p2 = self._mark_inputs
+        out, n, self._bout, self._cand, _, _ = liquidation_rounds(
+            self.acc, self.index, self.book, self.meta, self.params, self.tiers,
+            self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]), 0,
+            self._bout, self._cand, p1, p2, follow)
+        if out.shape[0] > self._liq_out.shape[0]:
+            self._liq_out = out
+        if self.log.keep:
+            events = self._flush(out, n)
+        else:  # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
+            events = out[:n]
+            self.log.extend(events)
+        unloaded = self._unload_fund()
+        return np.concatenate([events, unloaded]) if len(unloaded) else events
 
     def _unload_fund(self) -> np.ndarray:
         """The fund sells what it took over into the book, inside the price band."""
@@ -556,6 +582,10 @@ class Venue:
         raise InvalidInputError("command", command, "a command from margincall.venue.commands")
 
     # ---- views -------------------------------------------------------------------------------
+
+    @property
+    def index_price(self) -> Decimal:
+        return self.scale.ticks_to_price(int(self.meta[INDEX]))
 
     @property
     def mark_price(self) -> Decimal:
@@ -618,7 +648,8 @@ class Venue:
 
 
 @njit(cache=True)
-def _reindex_all(acc, idx, params, tiers, n_acc):
+def _reindex_all(acc, idx, book, meta, params, tiers, n_acc):
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
     for a in range(n_acc):
         if acc.pos[a] != 0 or idx.side[a] != 0:
             reindex(acc, idx, a, params, tiers)
@@ -626,6 +657,7 @@ def _reindex_all(acc, idx, params, tiers, n_acc):
 
 @njit(cache=True)
 def _block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, price, c):
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
     k = params[K_SLOT]
     for i in range(accounts.shape[0]):
         a = accounts[i]

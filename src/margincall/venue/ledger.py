@@ -15,7 +15,13 @@ from numba import njit
 from margincall.events.schema import EVENT_DTYPE, EventKind
 from margincall.venue import liq_index
 from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, SEQ, TS, Accounts
-from margincall.venue.margin_int import PPM, initial_margin_micros, liquidation_key, mul_div_ceil, mul_div_floor
+from margincall.venue.margin_int import (
+    PPM,
+    initial_margin_micros,
+    liquidation_key,
+    mul_div_ceil,
+    mul_div_floor,
+)
 from margincall.venue.params import INSTRUMENT, K
 
 INSURANCE_FUND = 0
@@ -48,29 +54,29 @@ def _grow(out: np.ndarray) -> np.ndarray:
     return bigger
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def emit(out, n, meta, params, kind, reason, side, liquidity, rnd, account, counterparty,
          order_id, price, qty, notional, amount):
     """Append one event, stamping the time and the next sequence number."""
     if n == out.shape[0]:
         out = _grow(out)
-    r = out[n]
-    r["ts_ns"] = meta[TS]
-    r["seq"] = meta[SEQ]
+    # indexing the array per field is far faster in numba than writing through a record view
+    out[n]["ts_ns"] = meta[TS]
+    out[n]["seq"] = meta[SEQ]
     meta[SEQ] += 1
-    r["kind"] = kind
-    r["reason"] = reason
-    r["instrument"] = params[INSTRUMENT]
-    r["side"] = side
-    r["liquidity"] = liquidity
-    r["round"] = rnd
-    r["account"] = account
-    r["counterparty"] = counterparty
-    r["order_id"] = order_id
-    r["price"] = price
-    r["qty"] = qty
-    r["notional"] = notional
-    r["amount"] = amount
+    out[n]["kind"] = kind
+    out[n]["reason"] = reason
+    out[n]["instrument"] = params[INSTRUMENT]
+    out[n]["side"] = side
+    out[n]["liquidity"] = liquidity
+    out[n]["round"] = rnd
+    out[n]["account"] = account
+    out[n]["counterparty"] = counterparty
+    out[n]["order_id"] = order_id
+    out[n]["price"] = price
+    out[n]["qty"] = qty
+    out[n]["notional"] = notional
+    out[n]["amount"] = amount
     return out, n + 1
 
 
@@ -90,7 +96,7 @@ def add_collateral(acc: Accounts, a: int, amount: int) -> None:
         acc.wallet[a] += amount
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fee_micros(notional: int, ppm: int) -> int:
     """A fee at ``ppm`` of a notional; charges round up, rebates (negative rates) round down."""
     if ppm >= 0:
@@ -98,7 +104,7 @@ def fee_micros(notional: int, ppm: int) -> int:
     return -mul_div_floor(notional, -ppm, PPM)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int, tiers: Tiers) -> int:
     """Change account ``a``'s position by ``dq`` lots at ``price``; returns realised PnL.
 
@@ -140,7 +146,7 @@ def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int, tie
     return realized
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reindex(acc: Accounts, idx, a: int, params, tiers: Tiers) -> None:
     """Put account ``a`` back in the liquidation index under its current key."""
     p = acc.pos[a]
@@ -175,7 +181,7 @@ def trade(acc, idx, meta, params, tiers, out, n, taker, maker, taker_side, price
     return out, n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def transfer(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
     """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers)."""
     add_collateral(acc, payer, -amount)

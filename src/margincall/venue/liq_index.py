@@ -33,22 +33,35 @@ class LiqIndex(NamedTuple):
     meta: np.ndarray  # int64: TOP, BOTTOM, SHIFT, NBUCKETS
 
 
-def new_index(n_accounts: int, max_tick: int, buckets: int = 1 << 16) -> LiqIndex:
-    """An empty index for ``n_accounts`` accounts and prices up to ``max_tick``."""
+def new_index(n_accounts: int, max_tick: int, buckets: int = 1 << 16, rows: np.ndarray | None = None) -> LiqIndex:
+    """An empty index for ``n_accounts`` accounts and prices up to ``max_tick``.
+
+    ``rows`` (from :func:`margincall.venue.accounts.account_rows`) puts the per-account fields in
+    the accounts' own cache lines.
+    """
+    from margincall.venue.accounts import account_rows, field
+
     shift = 0
     while (max_tick >> shift) >= buckets:
         shift += 1
     nb = (max_tick >> shift) + 2
     meta = np.array([-1, nb, shift, nb], dtype=np.int64)
-    return LiqIndex(
-        key=np.full(n_accounts, -1, np.int64),
-        side=np.zeros(n_accounts, np.int8),
-        nxt=np.full(n_accounts, NONE, np.int32),
-        prv=np.full(n_accounts, NONE, np.int32),
+    if rows is None:
+        rows = account_rows(n_accounts)
+    idx = LiqIndex(
+        key=field(rows, 32, np.int64),
+        side=field(rows, 49, np.int8),
+        nxt=field(rows, 40, np.int32),
+        prv=field(rows, 44, np.int32),
         head_long=np.full(nb, NONE, np.int32),
         head_short=np.full(nb, NONE, np.int32),
         meta=meta,
     )
+    idx.key[:] = -1
+    idx.side[:] = 0
+    idx.nxt[:] = NONE
+    idx.prv[:] = NONE
+    return idx
 
 
 @njit(cache=True, inline="always")
@@ -60,7 +73,7 @@ def _bucket(idx: LiqIndex, key: int) -> int:
     return b if b < nb else nb - 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def remove(idx: LiqIndex, a: int) -> None:
     """Take account ``a`` out of the index (no-op when it is not in)."""
     s = idx.side[a]
@@ -82,7 +95,7 @@ def remove(idx: LiqIndex, a: int) -> None:
     idx.key[a] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def insert(idx: LiqIndex, a: int, side: int, key: int) -> None:
     """Put account ``a`` in the long (+1) or short (-1) lists under ``key`` (replacing any entry)."""
     remove(idx, a)

@@ -26,8 +26,9 @@ from numba import njit
 from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue import liq_index
-from margincall.venue.accounts import MARK, TS, UNCOVERED
+from margincall.venue.accounts import LAST, MARK, TS, UNCOVERED
 from margincall.venue.adl import deleverage
+from margincall.venue.borrowed import borrow_state
 from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, reindex, trade, transfer
 from margincall.venue.margin_int import (
     PPM,
@@ -37,6 +38,7 @@ from margincall.venue.margin_int import (
     maintenance_micros,
     margin_excess,
     mul_div_ceil,
+    mul_div_floor,
     tier_of,
 )
 from margincall.venue.orders import settle_book
@@ -47,9 +49,9 @@ from margincall.venue.params import (
     BACKSTOP_NUM,
     BAND_PPM,
     COOLDOWN_NS,
-    K,
     LIQ_FEE_PPM,
     MAX_LIQ_FEE_PPM,
+    MAX_ROUNDS,
     MAX_TICK,
     MIN_NOTIONAL,
     MIN_TICK,
@@ -63,6 +65,7 @@ from margincall.venue.params import (
     PORTION_PPM,
     SMMR_PPM,
     STRICT,
+    K,
 )
 
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
@@ -73,16 +76,17 @@ K_TAKEOVER = int(EventKind.BACKSTOP_TAKEOVER)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 K_ROUND = int(EventKind.CASCADE_ROUND)
 K_FILLED = int(EventKind.ORDER_FILLED)
+K_MARK = int(EventKind.MARK_PRICE_UPDATED)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def excess_of(acc, a, mark, params, tiers) -> int:
     """Margin balance minus maintenance of account ``a`` at ``mark``."""
     return margin_excess(collateral(acc, a), acc.pos[a], acc.cost[a], mark, params[K],
                          tiers.floor, tiers.mmr_ppm, tiers.cum)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clamp_price(params, price) -> int:
     return min(max(price, params[MIN_TICK]), params[MAX_TICK])
 
@@ -97,7 +101,7 @@ def _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, lim
     return out, n, bout, filled, ticklots
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bankruptcy_price(acc, a, params) -> int:
     bp = bankruptcy_price_ticks(collateral(acc, a), acc.pos[a], acc.cost[a], params[K])
     return max(bp, 1)
@@ -142,10 +146,15 @@ def cover_loss(acc, meta, params, out, n, a, rnd):
     return out, n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _charge_fee(acc, meta, params, out, n, a, fee, rnd):
-    """Charge a liquidation fee to the fund, never more than what is left above zero."""
-    fee = min(fee, max(collateral(acc, a), 0))
+    """Charge a liquidation fee to the fund, never more than what is left above zero.
+
+    What is left is the margin balance at the mark (collateral plus the open PnL of any part of
+    the position still open), so a fee never pushes the rest of the position past bankruptcy.
+    """
+    left = collateral(acc, a) + acc.pos[a] * meta[MARK] * params[K] - acc.cost[a]
+    fee = min(fee, max(left, 0))
     if fee > 0:
         out, n = transfer(acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK])
     return out, n
@@ -183,7 +192,7 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     p = acc.pos[a]
     q = abs(p)
     notional = q * mark * k
-    cap = max(params[MIN_NOTIONAL], (notional // PPM) * params[PORTION_PPM])
+    cap = max(params[MIN_NOTIONAL], mul_div_floor(notional, params[PORTION_PPM], PPM))
     size = q if notional <= cap else max(1, cap // (mark * k))
     mm0 = maintenance_micros(notional, tiers.floor, tiers.mmr_ppm, tiers.cum)
     tnc0 = collateral(acc, a) + p * mark * k - acc.cost[a]
@@ -262,7 +271,11 @@ def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
 
 @njit(cache=True)
 def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd):
-    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``."""
+    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``.
+
+    ``liquidated`` counts the breached accounts whose position the round changed (an account
+    the book cannot take and no backstop applies to is not counted, so rounds do not repeat).
+    """
     mark = meta[MARK]
     k = params[K]
     strict = params[STRICT] != 0
@@ -278,6 +291,7 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
         depth[i] = ex / max(mm, 1)
     order = np.argsort(depth, kind="mergesort")
     breached = 0
+    progressed = 0
     for i in range(m):
         a = accounts[order[i]]
         if acc.pos[a] == 0:
@@ -286,14 +300,49 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
         done = params[POLICY] == POLICY_DYDX and acc.last_partial_ns[a] == meta[TS]
         if ok or done:
             # not (or no longer) breached: back in, keyed one tick past the mark so the next
-            # price move checks it again
+            # price move checks it again; a dYdX account done for this block keeps its real key
+            # so the next block (same oracle) takes it again
             key = liquidation_key(collateral(acc, a), acc.pos[a], acc.cost[a], k, tiers.floor, tiers.mmr_ppm, tiers.cum)
-            key = min(key, mark - 1) if acc.pos[a] > 0 else max(key, mark + 1)
+            if ok:
+                key = min(key, mark - 1) if acc.pos[a] > 0 else max(key, mark + 1)
             liq_index.insert(idx, a, 1 if acc.pos[a] > 0 else -1, key)
             continue
         if breached == 0:
             out, n = emit(out, n, meta, params, K_ROUND, 0, 0, 0, rnd, -1, -1, -1, mark, m, 0, 0)
         breached += 1
         liq_index.remove(idx, a)
+        before = acc.pos[a]
         out, n, bout = liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    return out, n, bout, cand, breached
+        if acc.pos[a] != before:
+            progressed += 1
+    # only a round that changed a position can make another round find something new
+    return out, n, bout, cand, progressed
+
+
+@njit(cache=True)
+def liquidation_rounds(acc, idx, book, meta, params, tiers, out, n, bout, cand, p1, p2, follow_last):
+    """Cascade rounds until one finds no breach (at most ``MAX_ROUNDS``).
+
+    With ``follow_last`` (Binance's median mark) the mark is recomputed between rounds as the
+    median of the two index-based prices ``p1``, ``p2`` and the last trade, which the forced fills
+    move: that is how one break can cascade within a step. Other marks come from outside and do
+    not move between rounds. Returns ``(out, n, bout, cand, liquidated, rounds)``.
+    """
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    total = 0
+    rounds = 0
+    for rnd in range(1, params[MAX_ROUNDS] + 1):
+        out, n, bout, cand, breached = liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd)
+        rounds = rnd
+        total += breached
+        if breached == 0:
+            break
+        if follow_last:
+            last = meta[LAST] if meta[LAST] > 0 else meta[MARK]
+            lo = min(p1, p2)
+            hi = max(p1, p2)
+            mark = _clamp_price(params, min(max(last, lo), hi))
+            if mark != meta[MARK]:
+                meta[MARK] = mark
+                out, n = emit(out, n, meta, params, K_MARK, 0, 0, 0, rnd, -1, -1, -1, mark, 0, 0, 0)
+    return out, n, bout, cand, total, rounds

@@ -33,7 +33,7 @@ def mul_div_floor(a: int, b: int, d: int) -> int:
     return q * b + (r * b) // d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tier_of(notional: int, floors: np.ndarray) -> int:
     """Index of the margin tier whose floor is the largest one <= notional."""
     t = 0
@@ -43,7 +43,7 @@ def tier_of(notional: int, floors: np.ndarray) -> int:
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def maintenance_micros(
     notional: int, floors: np.ndarray, mmr_ppm: np.ndarray, cum: np.ndarray
 ) -> int:
@@ -66,7 +66,7 @@ def unrealized_micros(pos: int, cost: int, price: int, k: int) -> int:
     return pos * price * k - cost
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def margin_excess(
     collateral: int,
     pos: int,
@@ -84,13 +84,13 @@ def margin_excess(
     return bal - maintenance_micros(notional_micros(pos, price, k), floors, mmr_ppm, cum)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_breached(excess: int, strict: bool) -> bool:
     """Binance and BitMEX liquidate at balance <= maintenance; dYdX and Hyperliquid at <."""
     return excess < 0 if strict else excess <= 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def liquidation_key(
     collateral: int,
     pos: int,
@@ -140,7 +140,7 @@ def liquidation_key(
     return max(int(np.ceil(best)) - 2, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bankruptcy_price_ticks(collateral: int, pos: int, cost: int, k: int) -> int:
     """Price where the margin balance reaches zero, rounded against the closing order.
 
@@ -159,7 +159,7 @@ def bankruptcy_price_ticks(collateral: int, pos: int, cost: int, k: int) -> int:
     return num // (q * k)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def initial_margin_micros(notional: int, imr_ppm: int) -> int:
     """Initial margin of a notional at an initial-margin rate (rounded up)."""
     return mul_div_ceil(notional, imr_ppm, PPM)

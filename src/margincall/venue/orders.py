@@ -12,9 +12,10 @@ from numba import njit
 from margincall.events.schema import EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
+from margincall.venue.borrowed import borrow_state
 from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, trade
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
-from margincall.venue.params import K, MAKER_FEE_PPM
+from margincall.venue.params import MAKER_FEE_PPM, K
 
 K_FILLED = int(EventKind.ORDER_FILLED)
 K_REJECTED = int(EventKind.ORDER_REJECTED)
@@ -34,23 +35,22 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
     filled = 0
     ticklots = 0
     for i in range(nb):
-        r = bout[i]
-        kind = r["kind"]
+        kind = bout[i]["kind"]
         if kind == K_FILLED:
-            taker = r["account"]
-            maker = r["maker_account"]
-            qty = r["qty"]
-            price = r["price"]
+            taker = bout[i]["account"]
+            maker = bout[i]["maker_account"]
+            qty = bout[i]["qty"]
+            price = bout[i]["price"]
             notional = qty * price * k
             t_fee = 0 if taker == INSURANCE_FUND else fee_micros(notional, taker_fee_ppm)
             m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, params[MAKER_FEE_PPM])
-            out, n = trade(acc, idx, meta, params, tiers, out, n, taker, maker, r["side"], price, qty,
-                           t_fee, m_fee, taker_kind, K_FILLED, r["order_id"], r["maker_order_id"], rnd)
+            out, n = trade(acc, idx, meta, params, tiers, out, n, taker, maker, bout[i]["side"], price, qty,
+                           t_fee, m_fee, taker_kind, K_FILLED, bout[i]["order_id"], bout[i]["maker_order_id"], rnd)
             filled += qty
             ticklots += qty * price
         else:
-            out, n = emit(out, n, meta, params, kind, r["reason"], r["side"], 0, rnd, r["account"], -1,
-                          r["order_id"], r["price"], r["qty"], r["qty"] * r["price"] * k, 0)
+            out, n = emit(out, n, meta, params, kind, bout[i]["reason"], bout[i]["side"], 0, rnd, bout[i]["account"], -1,
+                          bout[i]["order_id"], bout[i]["price"], bout[i]["qty"], bout[i]["qty"] * bout[i]["price"] * k, 0)
     return out, n, filled, ticklots
 
 
@@ -103,6 +103,7 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
 def place_order(acc, idx, book, meta, params, tiers, out, n, bout, a, side, price, qty, tif, stp,
                 reduce_only, taker_fee_ppm):
     """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
     k = params[K]
     if a < 0 or a >= meta[N_ACCOUNTS] or not (acc.flags[a] & EXISTS):
         out, n = _reject(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
@@ -122,3 +123,10 @@ def place_order(acc, idx, book, meta, params, tiers, out, n, bout, a, side, pric
     oid, bout, nb = bk.submit(book, a, side, price, qty, tif, stp, bout, 0)
     out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0)
     return oid, out, n, bout
+
+
+@njit(cache=True)
+def settle_book_entry(acc, idx, book, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
+    """:func:`settle_book` called from Python (on borrowed views of the state)."""
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    return settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd)

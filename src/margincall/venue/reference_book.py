@@ -37,7 +37,7 @@ __all__ = ["ReferenceOrderBook"]
 Record = tuple[int, int, int, int, int, int, int, int, int, int]
 
 
-@dataclass
+@dataclass(eq=False)  # orders compare by identity (deque.remove)
 class _Order:
     order_id: int
     account: int
@@ -135,9 +135,8 @@ class ReferenceOrderBook:
             opposite = self._best(-side)
             if opposite and self._crosses(side, price, opposite):
                 reason = RejectReason.POST_ONLY_WOULD_CROSS
-        elif tif == TIF_FOK:
-            if self._fillable(account, side, price, qty, stp) < qty:
-                reason = RejectReason.FOK_NOT_FILLABLE
+        elif tif == TIF_FOK and self._fillable(account, side, price, qty, stp) < qty:
+            reason = RejectReason.FOK_NOT_FILLABLE
         if reason == RejectReason.NONE and rests and not self.free_slots:
             reason = RejectReason.BOOK_FULL
         if reason != RejectReason.NONE:
@@ -208,7 +207,18 @@ class ReferenceOrderBook:
             if remaining > 0:
                 reason = RejectReason.SELF_TRADE if self_trade_stop else RejectReason.NONE
                 records.append(
-                    (EventKind.ORDER_EXPIRED, reason, oid, account, side, price, remaining, -1, -1, 0)
+                    (
+                        EventKind.ORDER_EXPIRED,
+                        reason,
+                        oid,
+                        account,
+                        side,
+                        price,
+                        remaining,
+                        -1,
+                        -1,
+                        0,
+                    )
                 )
             if rests:
                 self.free_slots.append(slot)
@@ -218,7 +228,18 @@ class ReferenceOrderBook:
         """Cancel a resting order."""
         order = self.orders.get(order_id)
         if order is None:
-            rec = (EventKind.ORDER_REJECTED, RejectReason.UNKNOWN_ORDER, order_id, -1, 0, 0, 0, -1, -1, 0)
+            rec: Record = (
+                EventKind.ORDER_REJECTED,
+                RejectReason.UNKNOWN_ORDER,
+                order_id,
+                -1,
+                0,
+                0,
+                0,
+                -1,
+                -1,
+                0,
+            )
             return self._records([rec])
         rec = (
             EventKind.ORDER_CANCELLED,
@@ -247,7 +268,18 @@ class ReferenceOrderBook:
             reason = RejectReason.AMEND_NOT_SMALLER
         if reason != RejectReason.NONE:
             if order is None:
-                rec = (EventKind.ORDER_REJECTED, reason, order_id, -1, 0, 0, new_qty, -1, -1, 0)
+                rec: Record = (
+                    EventKind.ORDER_REJECTED,
+                    reason,
+                    order_id,
+                    -1,
+                    0,
+                    0,
+                    new_qty,
+                    -1,
+                    -1,
+                    0,
+                )
             else:
                 rec = (
                     EventKind.ORDER_REJECTED,
@@ -285,7 +317,18 @@ class ReferenceOrderBook:
     def cancel_account(self, account: int) -> np.ndarray:
         """Cancel all resting orders of an account, oldest (smallest id) first."""
         if not 0 <= account < self.n_accounts:
-            rec = (EventKind.ORDER_REJECTED, RejectReason.UNKNOWN_ACCOUNT, -1, account, 0, 0, 0, -1, -1, 0)
+            rec = (
+                EventKind.ORDER_REJECTED,
+                RejectReason.UNKNOWN_ACCOUNT,
+                -1,
+                account,
+                0,
+                0,
+                0,
+                -1,
+                -1,
+                0,
+            )
             return self._records([rec])
         records: list[Record] = []
         for oid in sorted(o.order_id for o in self.orders.values() if o.account == account):

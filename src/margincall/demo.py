@@ -1,0 +1,109 @@
+"""A scripted price drop through the venue engine: the default job of ``make demo``.
+
+A population of leveraged accounts (80% long by default, leverage drawn from 2x to the
+rulebook's maximum, sizes from one to a hundred lots of 0.001 BTC) opens positions against a
+market maker at one price. The index then falls step by step; at each step the maker re-quotes a
+ladder of bids under the new price and the venue's liquidation engine closes every breached
+account by its rulebook. Nothing here is an agent model: the flow is fixed, only the venue acts.
+The agent-based simulator (``margincall simulate``) builds on the same engine.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import numpy as np
+
+from margincall.core.errors import InvalidInputError
+from margincall.core.rng import RngTree
+from margincall.core.units import micros_to_usd
+from margincall.events.schema import EventKind
+from margincall.venue.engine import Venue
+
+START_PRICE = 60_000
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one price step did."""
+
+    step: int
+    index_price: float
+    mark_price: float
+    liquidated_accounts: int
+    liquidated_long_usd: float
+    liquidated_short_usd: float
+    takeovers: int
+    adl: int
+    rounds: int
+    insurance_fund_usd: float
+
+
+def build_market(accounts: int, *, rulebook: str = "binance", seed: int = 7, long_share: float = 0.8,
+                 keep_events: bool = True, insurance_fund_usd: float = 50_000_000) -> tuple[Venue, int]:
+    """A venue with ``accounts`` leveraged accounts holding positions opened at 60,000.
+
+    Returns the venue and the market maker's account id.
+    """
+    if accounts < 1:
+        raise InvalidInputError("accounts", accounts, "at least 1 account")
+    if not 0.0 <= long_share <= 1.0:
+        raise InvalidInputError("long_share", long_share, "a share between 0 and 1")
+    rng = RngTree(seed).generator("demo.population")
+    v = Venue(rulebook, "BTCUSDT", price=START_PRICE, capacity=accounts + 1, insurance_fund_usd=insurance_fund_usd,
+              keep_events=keep_events, order_capacity=1 << 12, price_window=(0.5, 1.5), seed=seed)
+    mm = v.open_account(10_000_000_000, leverage=1)
+    lot = v.scale.lot_size
+    one_milli = round(0.001 / float(lot))  # lots per 0.001 BTC on this rulebook's grid
+    lots = rng.integers(1, 101, accounts) * max(one_milli, 1)
+    side = np.where(rng.random(accounts) < long_share, 1, -1)
+    lev = rng.integers(2, int(v.instrument.tiers[0].max_leverage) + 1, accounts)
+    ticks = v.scale.price_to_ticks(START_PRICE)
+    notional = lots * ticks * v.k
+    deposits = -(-notional // lev) + notional // 1000  # initial margin plus 0.1% for fees
+    step = 1_000_000
+    for i in range(0, accounts, step):  # in chunks, so set-up events never pile up
+        ids = v.open_accounts(deposits[i : i + step], leverage=lev[i : i + step])
+        v.block_trades(ids, side[i : i + step] * lots[i : i + step], START_PRICE, mm)
+    del lots, side, lev, notional, deposits
+    gc.collect()
+    return v, mm
+
+
+def price_drop(v: Venue, mm: int, *, drop: float = 0.15, steps: int = 100, levels: int = 20,
+               level_btc: float = 2_000.0, step_seconds: int = 60):
+    """Lower the index by ``drop`` in ``steps`` equal steps; yields a :class:`Step` per step."""
+    if not 0.0 < drop < 0.5:
+        raise InvalidInputError("drop", drop, "a fraction between 0 and 0.5")
+    if steps < 1:
+        raise InvalidInputError("steps", steps, "at least 1 step")
+    kinds = {k: int(k) for k in EventKind}
+    lot_btc = float(v.scale.lot_size)
+    size = f"{round(level_btc / lot_btc) * v.scale.lot_size}"
+    tick = float(v.scale.tick_size)
+    for s in range(1, steps + 1):
+        price = START_PRICE * (1 - drop * s / steps)
+        v.advance(v.now_ns + step_seconds * 1_000_000_000)
+        v.cancel_all(mm)
+        for j in range(levels):
+            level = round(price * (1 - 0.0005 * j) / tick) * v.scale.tick_size
+            v.submit_order(mm, "buy", size, level)
+        v.set_index_price(round(price / tick) * v.scale.tick_size)
+        v.update_mark()
+        ev = v.run_liquidations()
+        kind = ev["kind"]
+        trig = ev[kind == kinds[EventKind.LIQUIDATION_TRIGGERED]]
+        notional = trig["notional"]
+        yield Step(
+            step=s,
+            index_price=float(v.index_price),
+            mark_price=float(v.mark_price),
+            liquidated_accounts=len(trig),
+            liquidated_long_usd=float(micros_to_usd(int(notional[trig["side"] > 0].sum()))),
+            liquidated_short_usd=float(micros_to_usd(int(notional[trig["side"] < 0].sum()))),
+            takeovers=int((kind == kinds[EventKind.BACKSTOP_TAKEOVER]).sum()) // 2,
+            adl=int((kind == kinds[EventKind.ADL_EXECUTED]).sum()) // 2,
+            rounds=int(ev["round"].max()) if len(ev) else 0,
+            insurance_fund_usd=float(v.insurance_fund_usd),
+        )

@@ -1,0 +1,163 @@
+"""The event log: Parquet round trip, atomic writes, and one digest whether records are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from margincall.core.errors import InvalidInputError
+from margincall.events import log as log_module
+from margincall.events.log import EventLog, digest, read_parquet, to_arrow, write_parquet
+from margincall.events.schema import EVENT_DTYPE, EventKind
+
+META = {"tick_size": "0.1", "lot_size": "0.001", "rulebook": "binance"}
+
+
+def _records(n: int = 257, seed: int = 0) -> np.ndarray:
+    """Records with every column filled, extreme int64 values included."""
+    rng = np.random.default_rng(seed)
+    rec = np.zeros(n, EVENT_DTYPE)
+    for name in EVENT_DTYPE.names:
+        info = np.iinfo(EVENT_DTYPE[name])
+        rec[name] = rng.integers(info.min, info.max, n, dtype=EVENT_DTYPE[name], endpoint=True)
+    rec["seq"] = np.arange(n)
+    kinds = np.array([int(k) for k in EventKind], np.int16)
+    rec["kind"] = kinds[np.arange(n) % len(kinds)]
+    rec["amount"][0] = np.iinfo(np.int64).min
+    rec["notional"][1] = np.iinfo(np.int64).max
+    return rec
+
+
+def _files(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+def test_parquet_round_trip_gives_identical_records_and_metadata(tmp_path):
+    rec = _records()
+    path = write_parquet(rec, tmp_path / "events.parquet", META)
+    back, meta = read_parquet(path)
+    assert back.dtype == EVENT_DTYPE
+    assert back.tobytes() == rec.tobytes()
+    assert digest(back) == digest(rec)
+    assert meta == META
+    assert _files(tmp_path) == ["events.parquet"]  # no temporary file left behind
+
+
+def test_an_empty_log_round_trips(tmp_path):
+    rec = np.empty(0, EVENT_DTYPE)
+    back, meta = read_parquet(write_parquet(rec, tmp_path / "e.parquet"))
+    assert len(back) == 0 and back.dtype == EVENT_DTYPE
+    assert meta == {}
+
+
+def test_the_file_carries_readable_kind_names(tmp_path):
+    rec = _records(5)
+    write_parquet(rec, tmp_path / "e.parquet")
+    names = pq.read_table(tmp_path / "e.parquet").column("kind_name").to_pylist()
+    assert names == [EventKind(int(k)).name.lower() for k in rec["kind"]]
+
+
+def test_writing_into_a_missing_directory_fails_and_creates_nothing(tmp_path):
+    target = tmp_path / "missing" / "events.parquet"
+    with pytest.raises(OSError):
+        write_parquet(_records(), target)
+    assert not target.exists()
+    assert _files(tmp_path) == []
+
+
+def test_writing_below_a_file_fails_and_creates_nothing(tmp_path):
+    (tmp_path / "plain").write_text("not a directory")
+    with pytest.raises(OSError):
+        write_parquet(_records(), tmp_path / "plain" / "events.parquet")
+    assert _files(tmp_path) == ["plain"]
+
+
+def test_a_write_that_fails_halfway_leaves_no_partial_file_and_keeps_the_old_one(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "events.parquet"
+    old = _records(10, seed=1)
+    write_parquet(old, target, META)
+    before = target.read_bytes()
+
+    def broken_write(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 half a file")  # something is on disk when it fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(log_module.pq, "write_table", broken_write)
+    with pytest.raises(OSError, match="No space left"):
+        write_parquet(_records(50), target, META)
+    assert target.read_bytes() == before
+    assert _files(tmp_path) == ["events.parquet"]
+    monkeypatch.undo()
+    back, meta = read_parquet(target)
+    assert back.tobytes() == old.tobytes() and meta == META
+
+
+def test_an_interrupted_write_also_cleans_up(tmp_path, monkeypatch):
+    def interrupted(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(log_module.pq, "write_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_parquet(_records(), tmp_path / "events.parquet")
+    assert _files(tmp_path) == []
+
+
+def test_reading_a_missing_file_names_the_path(tmp_path):
+    with pytest.raises(InvalidInputError) as e:
+        read_parquet(tmp_path / "nope.parquet")
+    assert e.value.field == "path"
+
+
+def test_reading_a_file_without_the_event_columns_names_them(tmp_path):
+    table = to_arrow(_records(3)).drop_columns(["amount"])
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(InvalidInputError) as e:
+        read_parquet(tmp_path / "bad.parquet")
+    assert e.value.field == "columns"
+    assert e.value.value == ["amount"]
+
+
+def test_the_digest_is_the_same_whether_records_are_kept_or_only_hashed():
+    rec = _records(1000)
+    kept, hashed = EventLog(keep=True), EventLog(keep=False)
+    for lo, hi in [(0, 1), (1, 1), (1, 300), (300, 301), (301, 1000)]:  # uneven chunks
+        kept.extend(rec[lo:hi])
+        hashed.extend(rec[lo:hi])
+    assert hashed.digest() == digest(kept.records()) == kept.digest() == digest(rec)
+    assert len(hashed) == len(kept) == 1000
+    assert kept.records().tobytes() == rec.tobytes()
+
+
+def test_the_digest_sees_every_byte_and_the_order():
+    rec = _records(20)
+    changed = rec.copy()
+    changed["amount"][7] += 1
+    assert digest(changed) != digest(rec)
+    assert digest(rec[::-1]) != digest(rec)
+
+
+def test_a_non_contiguous_view_hashes_like_its_copy():
+    rec = _records(40)
+    log = EventLog(keep=False)
+    log.extend(rec[::2])
+    assert log.digest() == digest(rec[::2].copy())
+
+
+def test_a_log_that_only_hashes_refuses_to_return_records():
+    log = EventLog(keep=False)
+    log.extend(_records(3))
+    with pytest.raises(InvalidInputError) as e:
+        log.records()
+    assert e.value.field == "keep"
+
+
+def test_records_of_another_dtype_are_refused():
+    with pytest.raises(InvalidInputError) as e:
+        EventLog().extend(np.zeros(3, np.int64))
+    assert e.value.field == "records.dtype"
