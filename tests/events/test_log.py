@@ -161,3 +161,26 @@ def test_records_of_another_dtype_are_refused():
     with pytest.raises(InvalidInputError) as e:
         EventLog().extend(np.zeros(3, np.int64))
     assert e.value.field == "records.dtype"
+
+
+def test_the_file_carries_dollar_columns_derived_from_the_exact_integers(tmp_path):
+    records = np.zeros(2, EVENT_DTYPE)
+    records["kind"] = [int(EventKind.ORDER_FILLED), int(EventKind.POSITION_LIQUIDATED)]
+    records["price"] = [652_661, 600_000]  # ticks of 0.1
+    records["qty"] = [250, 1]  # lots of 0.001
+    records["notional"] = [16_316_525_000, 60_000_000]
+    records["amount"] = [-1, 8_158_263]
+    write_parquet(records, tmp_path / "e.parquet", {"tick_size": "0.1", "lot_size": "0.001"})
+    table = pq.read_table(tmp_path / "e.parquet")
+    assert table.column("notional_usd").to_pylist() == [16_316.525, 60.0]
+    assert table.column("amount_usd").to_pylist() == [-0.000001, 8.158263]
+    assert table.column("price_usd").to_pylist() == pytest.approx([65_266.1, 60_000.0], rel=1e-12)
+    assert table.column("qty_base").to_pylist() == pytest.approx([0.25, 0.001], rel=1e-12)
+    back, _ = read_parquet(tmp_path / "e.parquet")
+    assert back.tobytes() == records.tobytes()
+
+
+def test_a_file_without_a_grid_has_no_price_or_size_in_dollars(tmp_path):
+    write_parquet(np.zeros(1, EVENT_DTYPE), tmp_path / "e.parquet")
+    names = pq.read_table(tmp_path / "e.parquet").column_names
+    assert "notional_usd" in names and "price_usd" not in names and "qty_base" not in names

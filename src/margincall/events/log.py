@@ -80,15 +80,28 @@ def digest(records: np.ndarray) -> str:
 
 
 def to_arrow(records: np.ndarray, metadata: Mapping[str, str] | None = None) -> pa.Table:
-    """Records to an Arrow table: the integer columns plus ``kind_name``.
+    """Records to an Arrow table: the integer columns plus derived convenience columns.
 
-    ``metadata`` (e.g. tick and lot size, so readers can turn ticks into prices) is stored in
-    the schema and comes back from :func:`read_parquet`.
+    Derived: ``kind_name``, ``notional_usd`` and ``amount_usd`` (floats, for reading; the
+    integer columns stay the exact record), and ``price_usd`` and ``qty_base`` when
+    ``metadata`` gives ``tick_size`` and ``lot_size``. ``metadata`` is stored in the schema and
+    comes back from :func:`read_parquet`.
     """
     cols = {name: pa.array(records[name]) for name in EVENT_DTYPE.names}
     table = pa.table(cols, schema=ARROW_SCHEMA)
-    names = [_KIND_NAMES.get(int(k), f"kind_{int(k)}") for k in records["kind"]]
-    table = table.append_column("kind_name", pa.array(names, pa.string()).dictionary_encode())
+    lut = np.full(1 << 16, -1, np.int32)  # kind (int16, offset to be non-negative) -> name index
+    for i, k in enumerate(EventKind):
+        lut[int(k) + (1 << 15)] = i
+    idx = lut[records["kind"].astype(np.int32) + (1 << 15)]
+    names = pa.array([_KIND_NAMES[int(k)] for k in EventKind], pa.string())
+    kind_col = pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32(), mask=idx < 0), names)
+    table = table.append_column("kind_name", kind_col)
+    table = table.append_column("notional_usd", pa.array(records["notional"] / 1e6))
+    table = table.append_column("amount_usd", pa.array(records["amount"] / 1e6))
+    if metadata and "tick_size" in metadata and "lot_size" in metadata:
+        tick, lot = float(metadata["tick_size"]), float(metadata["lot_size"])
+        table = table.append_column("price_usd", pa.array(records["price"] * tick))
+        table = table.append_column("qty_base", pa.array(records["qty"] * lot))
     if metadata:
         table = table.replace_schema_metadata({k: str(v) for k, v in metadata.items()})
     return table

@@ -315,17 +315,17 @@ def _grow(out, n):
 
 @njit(cache=True)
 def _put(out, n, kind, reason, order_id, account, side, price, qty, maker_id, maker_acct, leaves):
-    r = out[n]
-    r.kind = kind
-    r.reason = reason
-    r.order_id = order_id
-    r.account = account
-    r.side = side
-    r.price = price
-    r.qty = qty
-    r.maker_order_id = maker_id
-    r.maker_account = maker_acct
-    r.leaves = leaves
+    # one field at a time through the array: numba writes through a record view far slower
+    out[n]["kind"] = kind
+    out[n]["reason"] = reason
+    out[n]["order_id"] = order_id
+    out[n]["account"] = account
+    out[n]["side"] = side
+    out[n]["price"] = price
+    out[n]["qty"] = qty
+    out[n]["maker_order_id"] = maker_id
+    out[n]["maker_account"] = maker_acct
+    out[n]["leaves"] = leaves
 
 
 @njit(cache=True)
@@ -846,33 +846,32 @@ def process_messages(book, msgs, out, n_out):
         if out.shape[0] - n_out < 64:  # kernels may grow it: take over the grown array
             managed = _grow(out, n_out)
             out = _unmanaged(managed)
-        m = msgs[i]
-        op = m.op
+        op = msgs[i]["op"]
         ids[i] = -1
         if op == OP_SUBMIT:
             oid, out, n_out = submit(
                 book,
-                np.int64(m.account),
-                np.int64(m.side),
-                np.int64(m.price),
-                np.int64(m.qty),
-                np.int64(m.tif),
-                np.int64(m.stp),
+                np.int64(msgs[i]["account"]),
+                np.int64(msgs[i]["side"]),
+                np.int64(msgs[i]["price"]),
+                np.int64(msgs[i]["qty"]),
+                np.int64(msgs[i]["tif"]),
+                np.int64(msgs[i]["stp"]),
                 out,
                 n_out,
             )
             ids[i] = oid
         elif op == OP_CANCEL or op == OP_AMEND:  # noqa: SIM109
-            ref = m.ref
-            target = np.int64(m.order_id)
+            ref = msgs[i]["ref"]
+            target = np.int64(msgs[i]["order_id"])
             if ref >= 0:
                 target = ids[ref] if ref < i else np.int64(-1)
             if op == OP_CANCEL:
                 out, n_out = cancel(book, target, out, n_out)
             else:
-                out, n_out = amend(book, target, np.int64(m.qty), out, n_out)
+                out, n_out = amend(book, target, np.int64(msgs[i]["qty"]), out, n_out)
         elif op == OP_CANCEL_ACCOUNT:
-            out, n_out = cancel_account(book, np.int64(m.account), out, n_out)
+            out, n_out = cancel_account(book, np.int64(msgs[i]["account"]), out, n_out)
         else:
             raise ValueError("unknown message op")
         if out.shape[0] != managed.shape[0]:  # a kernel grew `out` (more than 64 records)
