@@ -3,7 +3,14 @@
 Each venue orders the candidates its own way (scores in :mod:`margincall.venue.margin` have the
 readable formulas); all of them close at one price, the bankrupt account's bankruptcy price
 (Hyperliquid: the mark), with no fee. Candidates' open orders are cancelled first, as the
-venues do. The scan over accounts is O(accounts) but runs only when the fund has failed.
+venues do.
+
+The ranked queue of each side is a snapshot taken at the first ADL of a cascade (one
+:func:`margincall.venue.liquidation.liquidation_rounds` call) and consumed from the front, the
+way exchanges publish ADL queue positions: building it costs one pass over the accounts, and
+every further ADL in the cascade costs only the positions it closes. A queue that runs dry is
+rebuilt once, to pick up positions opened since. Pro-rata allocation is the exception: it
+spreads each event over every live opposite position, O(those positions) per event.
 """
 
 from __future__ import annotations
@@ -15,17 +22,10 @@ from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, RNG
 from margincall.venue.ledger import INSURANCE_FUND, collateral, trade
+from margincall.venue.liq_index import ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
 from margincall.venue.margin_int import maintenance_micros
 from margincall.venue.orders import settle_book
-from margincall.venue.params import (
-    ADL,
-    ADL_BINANCE,
-    ADL_BITMEX,
-    ADL_DYDX,
-    ADL_HYPERLIQUID,
-    ADL_PRO_RATA,
-    K,
-)
+from margincall.venue.params import ADL, ADL_BINANCE, ADL_BITMEX, ADL_DYDX, ADL_HYPERLIQUID, ADL_PRO_RATA, K
 
 K_ADL = int(EventKind.ADL_EXECUTED)
 K_FILLED = int(EventKind.ORDER_FILLED)
@@ -69,6 +69,67 @@ def adl_scores(acc, cands, mark, k, tiers, ranking):
     return score
 
 
+
+@njit(cache=True)
+def reset_queues(idx) -> None:
+    """Forget both queue snapshots (start of a cascade)."""
+    idx.adl_meta[ADL_LONG_N] = -1
+    idx.adl_meta[ADL_SHORT_N] = -1
+
+
+@njit(cache=True)
+def _build_queue(acc, idx, meta, params, tiers, held):
+    """Snapshot the holders of ``held`` (+1 longs, -1 shorts) in the venue's order.
+
+    Longs fill ``adl_slots`` from the front and shorts from the back (together they never
+    exceed the number of accounts). Returns ``(start, count)``.
+    """
+    total = meta[N_ACCOUNTS]
+    count = 0
+    for b in range(total):
+        if b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * held > 0:
+            count += 1
+    cands = np.empty(count, np.int64)
+    j = 0
+    for b in range(total):
+        if b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * held > 0:
+            cands[j] = b
+            j += 1
+    ranking = params[ADL]
+    if ranking != ADL_DYDX and ranking != ADL_PRO_RATA and count > 0:
+        score = adl_scores(acc, cands, meta[MARK], params[K], tiers, ranking)
+        cands = cands[np.argsort(-score, kind="mergesort")]
+    cap = idx.adl_slots.shape[0]
+    start = 0 if held > 0 else cap - count
+    for i in range(count):
+        idx.adl_slots[start + i] = cands[i]
+    if held > 0:
+        idx.adl_meta[ADL_LONG_N] = count
+        idx.adl_meta[ADL_LONG_PTR] = 0
+    else:
+        idx.adl_meta[ADL_SHORT_N] = count
+        idx.adl_meta[ADL_SHORT_PTR] = 0
+    return start, count
+
+
+@njit(cache=True)
+def _queue(acc, idx, meta, params, tiers, held, rebuild):
+    n_slot = ADL_LONG_N if held > 0 else ADL_SHORT_N
+    if idx.adl_meta[n_slot] < 0 or rebuild:
+        return _build_queue(acc, idx, meta, params, tiers, held)
+    count = idx.adl_meta[n_slot]
+    start = 0 if held > 0 else idx.adl_slots.shape[0] - count
+    return start, count
+
+
+@njit(cache=True)
+def _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd):
+    bout, nb = bk.cancel_account(book, w, bout, 0)
+    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
+    out, n = trade(acc, idx, meta, params, tiers, out, n, a, w, -side, price, x, 0, 0, K_ADL, K_ADL, -1, -1, rnd)
+    return out, n, bout
+
+
 @njit(cache=True)
 def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd):
     """Close account ``a``'s whole position against opposite positions at ``price``.
@@ -81,64 +142,73 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
         return out, n, bout, 0
     k = params[K]
     side = 1 if p > 0 else -1
+    held = -side
     mark = meta[MARK]
-    total = meta[N_ACCOUNTS]
-    count = 0
-    for b in range(total):
-        if b != a and b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * side < 0:
-            count += 1
-    cands = np.empty(count, np.int64)
-    j = 0
-    for b in range(total):
-        if b != a and b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * side < 0:
-            cands[j] = b
-            j += 1
     ranking = params[ADL]
     remaining = abs(p)
     closed = 0
-    if count == 0:
-        return out, n, bout, 0
-    if ranking == ADL_PRO_RATA:
-        opp = 0
-        for i in range(count):
-            opp += abs(acc.pos[cands[i]])
-        target = min(remaining, opp)
-        alloc = np.zeros(count, np.int64)
-        given = 0
-        for i in range(count):
-            alloc[i] = (target * abs(acc.pos[cands[i]])) // opp
-            given += alloc[i]
-        i = 0
-        while given < target:
-            if alloc[i] < abs(acc.pos[cands[i]]):
-                alloc[i] += 1
-                given += 1
-            i = (i + 1) % count
-        order = np.arange(count)
-    else:
-        alloc = np.zeros(0, np.int64)
-        if ranking == ADL_DYDX:
-            start = next_random(meta) % count
-            order = (np.arange(count) + start) % count
-        else:
-            score = adl_scores(acc, cands, mark, k, tiers, ranking)
-            order = np.argsort(-score, kind="mergesort")
-    for oi in range(count):
+    ptr_slot = ADL_LONG_PTR if held > 0 else ADL_SHORT_PTR
+    for attempt in range(2):  # the snapshot, then one fresh snapshot if it ran dry
         if remaining == 0:
             break
-        i = order[oi]
-        w = cands[i]
-        x = alloc[i] if ranking == ADL_PRO_RATA else min(remaining, abs(acc.pos[w]))
-        if x == 0:
+        start, count = _queue(acc, idx, meta, params, tiers, held, attempt == 1)
+        if count == 0:
             continue
-        if ranking == ADL_DYDX and not _not_riskier(acc, w, side * x, price, mark, k, tiers):
-            continue
-        bout, nb = bk.cancel_account(book, w, bout, 0)
-        out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-        out, n = trade(acc, idx, meta, params, tiers, out, n, a, w, -side, price, x, 0, 0, K_ADL, K_ADL,
-                       -1, -1, rnd)
-        remaining -= x
-        closed += x
+        if ranking == ADL_PRO_RATA:
+            opp = 0
+            for i in range(count):
+                w = idx.adl_slots[start + i]
+                if w != a and acc.pos[w] * held > 0:
+                    opp += abs(acc.pos[w])
+            if opp == 0:
+                continue
+            target = min(remaining, opp)
+            given = 0
+            for i in range(count):  # floor shares first, in queue (account) order
+                w = idx.adl_slots[start + i]
+                if w == a or acc.pos[w] * held <= 0:
+                    continue
+                x = (target * abs(acc.pos[w])) // opp
+                if x > 0:
+                    out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                    given += x
+            i = 0
+            while given < target:  # then the remainder, one lot each, in account order
+                w = idx.adl_slots[start + i]
+                if w != a and acc.pos[w] * held > 0:
+                    out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, 1, rnd)
+                    given += 1
+                i = (i + 1) % count
+            remaining -= given
+            closed += given
+        elif ranking == ADL_DYDX:
+            offset = next_random(meta) % count
+            for j in range(count):
+                if remaining == 0:
+                    break
+                w = idx.adl_slots[start + (offset + j) % count]
+                if w == a or acc.pos[w] * held <= 0:
+                    continue
+                x = min(remaining, abs(acc.pos[w]))
+                if not _not_riskier(acc, w, side * x, price, mark, k, tiers):
+                    continue
+                out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                remaining -= x
+                closed += x
+        else:
+            i = idx.adl_meta[ptr_slot]
+            while i < count and remaining > 0:
+                w = idx.adl_slots[start + i]
+                if w == a or acc.pos[w] * held <= 0:
+                    i += 1
+                    continue
+                x = min(remaining, abs(acc.pos[w]))
+                out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                remaining -= x
+                closed += x
+                if acc.pos[w] * held <= 0:
+                    i += 1
+            idx.adl_meta[ptr_slot] = i
     return out, n, bout, closed
 
 

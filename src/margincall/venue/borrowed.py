@@ -64,7 +64,7 @@ def borrow_index(acc: Accounts, idx: LiqIndex) -> LiqIndex:
     r32 = _rows(acc).view(np.int32).reshape((n, ROW_BYTES // 4))
     r8 = _rows(acc).view(np.int8).reshape((n, ROW_BYTES))
     return LiqIndex(r64[:, 4], r8[:, 49], r32[:, 10], r32[:, 11], borrow(idx.head_long), borrow(idx.head_short),
-                    borrow(idx.meta))
+                    borrow(idx.meta), borrow(idx.adl_slots), borrow(idx.adl_meta))
 
 
 @njit(cache=True)

@@ -1,5 +1,8 @@
 """Accounts indexed by liquidation price, so a price move visits only the accounts it breaches.
 
+The same structure keeps the ADL queue snapshots (:mod:`margincall.venue.adl`): both are
+indexes of accounts that the liquidation engine walks.
+
 Each account with a position sits in one bucket of one side: longs under the highest price that
 may liquidate them, shorts under the lowest. Buckets are ranges of ``2**shift`` ticks holding
 doubly-linked lists, so insert and remove are O(1) and a price move scans only the buckets it
@@ -19,6 +22,10 @@ TOP = 0  # highest possibly non-empty long bucket
 BOTTOM = 1  # lowest possibly non-empty short bucket
 SHIFT = 2
 NBUCKETS = 3
+ADL_LONG_N = 0  # accounts in the long-holders' ADL queue snapshot (-1: none taken)
+ADL_LONG_PTR = 1  # first entry of that queue not yet used up
+ADL_SHORT_N = 2
+ADL_SHORT_PTR = 3
 
 
 class LiqIndex(NamedTuple):
@@ -31,6 +38,8 @@ class LiqIndex(NamedTuple):
     head_long: np.ndarray  # int32 per bucket
     head_short: np.ndarray  # int32 per bucket
     meta: np.ndarray  # int64: TOP, BOTTOM, SHIFT, NBUCKETS
+    adl_slots: np.ndarray  # int32 per account: ADL queue snapshots (see margincall.venue.adl)
+    adl_meta: np.ndarray  # int64: ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
 
 
 def new_index(n_accounts: int, max_tick: int, buckets: int = 1 << 16, rows: np.ndarray | None = None) -> LiqIndex:
@@ -56,6 +65,8 @@ def new_index(n_accounts: int, max_tick: int, buckets: int = 1 << 16, rows: np.n
         head_long=np.full(nb, NONE, np.int32),
         head_short=np.full(nb, NONE, np.int32),
         meta=meta,
+        adl_slots=np.zeros(n_accounts, np.int32),
+        adl_meta=np.array([-1, 0, -1, 0], dtype=np.int64),
     )
     idx.key[:] = -1
     idx.side[:] = 0

@@ -27,7 +27,7 @@ from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue import liq_index
 from margincall.venue.accounts import LAST, MARK, TS, UNCOVERED
-from margincall.venue.adl import deleverage
+from margincall.venue.adl import deleverage, reset_queues
 from margincall.venue.borrowed import borrow_state
 from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, reindex, trade, transfer
 from margincall.venue.margin_int import (
@@ -329,6 +329,7 @@ def liquidation_rounds(acc, idx, book, meta, params, tiers, out, n, bout, cand, 
     not move between rounds. Returns ``(out, n, bout, cand, liquidated, rounds)``.
     """
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    reset_queues(idx)
     total = 0
     rounds = 0
     for rnd in range(1, params[MAX_ROUNDS] + 1):
