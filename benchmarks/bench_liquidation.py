@@ -26,8 +26,16 @@ START = 60_000
 
 def build(n: int, seed: int = 7, rulebook: str = "binance") -> tuple[Venue, int]:
     rng = np.random.default_rng(seed)
-    v = Venue(rulebook, "BTCUSDT", price=START, capacity=n + 1, insurance_fund_usd=50_000_000,
-              keep_events=False, order_capacity=1 << 12, price_window=(0.5, 1.5))
+    v = Venue(
+        rulebook,
+        "BTCUSDT",
+        price=START,
+        capacity=n + 1,
+        insurance_fund_usd=50_000_000,
+        keep_events=False,
+        order_capacity=1 << 12,
+        price_window=(0.5, 1.5),
+    )
     mm = v.open_account(10_000_000_000, leverage=1)
     lots = rng.integers(1, 101, n)  # 0.001 .. 0.1 BTC
     side = np.where(rng.random(n) < 0.8, 1, -1)
@@ -72,7 +80,11 @@ def run() -> list[dict]:
     return [
         {"name": "liquidation_sweep_seconds", "value": round(seconds, 3), "unit": "s"},
         {"name": "liquidation_sweep_liquidations", "value": liquidations, "unit": "accounts"},
-        {"name": "liquidation_sweep_rate", "value": round(liquidations / seconds), "unit": "liquidations/s"},
+        {
+            "name": "liquidation_sweep_rate",
+            "value": round(liquidations / seconds),
+            "unit": "liquidations/s",
+        },
         {"name": "liquidation_sweep_events", "value": events, "unit": "events"},
     ]
 

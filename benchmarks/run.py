@@ -32,7 +32,13 @@ def _child(path: str, queue: mp.Queue) -> None:
     try:
         rows = _load(Path(path)).run()
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append({"name": f"{Path(path).stem.removeprefix('bench_')}_peak_rss", "value": round(peak_mib, 1), "unit": "MiB"})
+        rows.append(
+            {
+                "name": f"{Path(path).stem.removeprefix('bench_')}_peak_rss",
+                "value": round(peak_mib, 1),
+                "unit": "MiB",
+            }
+        )
         queue.put(("ok", rows))
     except BaseException as exc:  # report, do not hang the parent
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -45,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     modules = sorted(HERE.glob("bench_*.py"))
     groups = {p: getattr(_load(p), "GROUP", "misc") for p in modules}
     if args.only and args.only not in set(groups.values()):
-        print(f"unknown group {args.only!r}: expected one of {sorted(set(groups.values()))}", file=sys.stderr)
+        print(
+            f"unknown group {args.only!r}: expected one of {sorted(set(groups.values()))}",
+            file=sys.stderr,
+        )
         return 2
     failed = False
     ctx = mp.get_context("spawn")

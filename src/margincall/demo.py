@@ -31,8 +31,9 @@ class Step:
     step: int
     index_price: float
     mark_price: float
-    liquidated_accounts: int
-    liquidated_long_usd: float
+    liquidated_accounts: int  # accounts liquidated for the first time in this step
+    attempts: int  # liquidation triggers (a partly liquidated account can trigger again)
+    liquidated_long_usd: float  # notional of long positions force-closed (book, fund or ADL)
     liquidated_short_usd: float
     takeovers: int
     adl: int
@@ -40,8 +41,15 @@ class Step:
     insurance_fund_usd: float
 
 
-def build_market(accounts: int, *, rulebook: str = "binance", seed: int = 7, long_share: float = 0.8,
-                 keep_events: bool = True, insurance_fund_usd: float = 50_000_000) -> tuple[Venue, int]:
+def build_market(
+    accounts: int,
+    *,
+    rulebook: str = "binance",
+    seed: int = 7,
+    long_share: float = 0.8,
+    keep_events: bool = True,
+    insurance_fund_usd: float = 50_000_000,
+) -> tuple[Venue, int]:
     """A venue with ``accounts`` leveraged accounts holding positions opened at 60,000.
 
     Returns the venue and the market maker's account id.
@@ -51,8 +59,17 @@ def build_market(accounts: int, *, rulebook: str = "binance", seed: int = 7, lon
     if not 0.0 <= long_share <= 1.0:
         raise InvalidInputError("long_share", long_share, "a share between 0 and 1")
     rng = RngTree(seed).generator("demo.population")
-    v = Venue(rulebook, "BTCUSDT", price=START_PRICE, capacity=accounts + 1, insurance_fund_usd=insurance_fund_usd,
-              keep_events=keep_events, order_capacity=1 << 12, price_window=(0.5, 1.5), seed=seed)
+    v = Venue(
+        rulebook,
+        "BTCUSDT",
+        price=START_PRICE,
+        capacity=accounts + 1,
+        insurance_fund_usd=insurance_fund_usd,
+        keep_events=keep_events,
+        order_capacity=1 << 12,
+        price_window=(0.5, 1.5),
+        seed=seed,
+    )
     mm = v.open_account(10_000_000_000, leverage=1)
     lot = v.scale.lot_size
     one_milli = round(0.001 / float(lot))  # lots per 0.001 BTC on this rulebook's grid
@@ -71,14 +88,30 @@ def build_market(accounts: int, *, rulebook: str = "binance", seed: int = 7, lon
     return v, mm
 
 
-def price_drop(v: Venue, mm: int, *, drop: float = 0.15, steps: int = 100, levels: int = 20,
-               level_btc: float = 2_000.0, step_seconds: int = 60):
+def price_drop(
+    v: Venue,
+    mm: int,
+    *,
+    drop: float = 0.15,
+    steps: int = 100,
+    levels: int = 20,
+    level_btc: float = 2_000.0,
+    step_seconds: int = 60,
+):
     """Lower the index by ``drop`` in ``steps`` equal steps; yields a :class:`Step` per step."""
     if not 0.0 < drop < 0.5:
         raise InvalidInputError("drop", drop, "a fraction between 0 and 0.5")
     if steps < 1:
         raise InvalidInputError("steps", steps, "at least 1 step")
     kinds = {k: int(k) for k in EventKind}
+    forced = np.array(
+        [
+            kinds[EventKind.POSITION_LIQUIDATED],
+            kinds[EventKind.BACKSTOP_TAKEOVER],
+            kinds[EventKind.ADL_EXECUTED],
+        ]
+    )
+    seen = np.zeros(v.capacity, bool)
     lot_btc = float(v.scale.lot_size)
     size = f"{round(level_btc / lot_btc) * v.scale.lot_size}"
     tick = float(v.scale.tick_size)
@@ -93,15 +126,20 @@ def price_drop(v: Venue, mm: int, *, drop: float = 0.15, steps: int = 100, level
         v.update_mark()
         ev = v.run_liquidations()
         kind = ev["kind"]
-        trig = ev[kind == kinds[EventKind.LIQUIDATION_TRIGGERED]]
-        notional = trig["notional"]
+        trig = ev[kind == kinds[EventKind.LIQUIDATION_TRIGGERED]]["account"]
+        new = np.unique(trig[~seen[trig]])
+        seen[new] = True
+        # the liquidated account is the taker of its forced fills; a long is closed by a sell
+        closes = ev[np.isin(kind, forced) & (ev["liquidity"] == 2)]
+        notional = closes["notional"]
         yield Step(
             step=s,
             index_price=float(v.index_price),
             mark_price=float(v.mark_price),
-            liquidated_accounts=len(trig),
-            liquidated_long_usd=float(micros_to_usd(int(notional[trig["side"] > 0].sum()))),
-            liquidated_short_usd=float(micros_to_usd(int(notional[trig["side"] < 0].sum()))),
+            liquidated_accounts=len(new),
+            attempts=len(trig),
+            liquidated_long_usd=float(micros_to_usd(int(notional[closes["side"] < 0].sum()))),
+            liquidated_short_usd=float(micros_to_usd(int(notional[closes["side"] > 0].sum()))),
             takeovers=int((kind == kinds[EventKind.BACKSTOP_TAKEOVER]).sum()) // 2,
             adl=int((kind == kinds[EventKind.ADL_EXECUTED]).sum()) // 2,
             rounds=int(ev["round"].max()) if len(ev) else 0,

@@ -21,8 +21,11 @@ from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EVENT_DTYPE, EventKind
 
 _KIND_NAMES = {int(k): k.name.lower() for k in EventKind}
+_FIELDS: tuple[str, ...] = tuple(EVENT_DTYPE.names or ())
 
-ARROW_SCHEMA = pa.schema([pa.field(name, pa.from_numpy_dtype(EVENT_DTYPE[name])) for name in EVENT_DTYPE.names])
+ARROW_SCHEMA = pa.schema(
+    [pa.field(name, pa.from_numpy_dtype(EVENT_DTYPE[name])) for name in _FIELDS]
+)
 """The Arrow schema of the integer columns, one field per ``EVENT_DTYPE`` field."""
 
 
@@ -51,7 +54,7 @@ class EventLog:
         if len(records) == 0:
             return
         records = np.ascontiguousarray(records)
-        self._hash.update(memoryview(records).cast("B"))
+        self._hash.update(memoryview(records).cast("B"))  # type: ignore[arg-type]
         self.count += len(records)
         if self.keep:
             self._chunks.append(records if owned else records.copy())
@@ -76,7 +79,9 @@ class EventLog:
 
 def digest(records: np.ndarray) -> str:
     """SHA-256 (hex) of a record array in canonical form."""
-    return hashlib.sha256(np.ascontiguousarray(records.astype(EVENT_DTYPE, copy=False)).tobytes()).hexdigest()
+    return hashlib.sha256(
+        np.ascontiguousarray(records.astype(EVENT_DTYPE, copy=False)).tobytes()
+    ).hexdigest()
 
 
 def to_arrow(records: np.ndarray, metadata: Mapping[str, str] | None = None) -> pa.Table:
@@ -87,7 +92,7 @@ def to_arrow(records: np.ndarray, metadata: Mapping[str, str] | None = None) -> 
     ``metadata`` gives ``tick_size`` and ``lot_size``. ``metadata`` is stored in the schema and
     comes back from :func:`read_parquet`.
     """
-    cols = {name: pa.array(records[name]) for name in EVENT_DTYPE.names}
+    cols = {name: pa.array(records[name]) for name in _FIELDS}
     table = pa.table(cols, schema=ARROW_SCHEMA)
     lut = np.full(1 << 16, -1, np.int32)  # kind (int16, offset to be non-negative) -> name index
     for i, k in enumerate(EventKind):
@@ -107,7 +112,9 @@ def to_arrow(records: np.ndarray, metadata: Mapping[str, str] | None = None) -> 
     return table
 
 
-def write_parquet(records: np.ndarray, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
+def write_parquet(
+    records: np.ndarray, path: str | Path, metadata: Mapping[str, str] | None = None
+) -> Path:
     """Write records to a Parquet file atomically (temporary name, then rename)."""
     path = Path(path)
     table = to_arrow(records, metadata)
@@ -115,6 +122,9 @@ def write_parquet(records: np.ndarray, path: str | Path, metadata: Mapping[str, 
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -128,11 +138,11 @@ def read_parquet(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     if not path.is_file():
         raise InvalidInputError("path", str(path), "an existing events.parquet file")
     table = pq.read_table(path)
-    missing = [n for n in EVENT_DTYPE.names if n not in table.column_names]
+    missing = [n for n in _FIELDS if n not in table.column_names]
     if missing:
-        raise InvalidInputError("columns", missing, f"the event schema columns {EVENT_DTYPE.names}")
+        raise InvalidInputError("columns", missing, f"the event schema columns {_FIELDS}")
     out = np.empty(table.num_rows, EVENT_DTYPE)
-    for name in EVENT_DTYPE.names:
+    for name in _FIELDS:
         out[name] = table.column(name).to_numpy()
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     return out, meta

@@ -25,7 +25,15 @@ from margincall.venue.ledger import INSURANCE_FUND, collateral, trade
 from margincall.venue.liq_index import ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
 from margincall.venue.margin_int import maintenance_micros
 from margincall.venue.orders import settle_book
-from margincall.venue.params import ADL, ADL_BINANCE, ADL_BITMEX, ADL_DYDX, ADL_HYPERLIQUID, ADL_PRO_RATA, K
+from margincall.venue.params import (
+    ADL,
+    ADL_BINANCE,
+    ADL_BITMEX,
+    ADL_DYDX,
+    ADL_HYPERLIQUID,
+    ADL_PRO_RATA,
+    K,
+)
 
 K_ADL = int(EventKind.ADL_EXECUTED)
 K_FILLED = int(EventKind.ORDER_FILLED)
@@ -61,13 +69,14 @@ def adl_scores(acc, cands, mark, k, tiers, ranking):
             lev = value / max(1, equity) if equity > 0 else 1e18
             score[i] = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
         elif ranking == ADL_HYPERLIQUID:
-            idx = (value / max(1, abs(acc.cost[a]))) * (value / max(1, equity) if equity > 0 else 1e18)
+            idx = (value / max(1, abs(acc.cost[a]))) * (
+                value / max(1, equity) if equity > 0 else 1e18
+            )
             # winners first: the docs rank opposite-side users in profit. Losers map into
             # (-1, 0) in the same order (adding a large bonus instead would round every
             # winner's index away in float64 and leave them in id order)
             score[i] = idx if upnl > 0 else -1.0 / (1.0 + idx)
     return score
-
 
 
 @njit(cache=True)
@@ -126,7 +135,27 @@ def _queue(acc, idx, meta, params, tiers, held, rebuild):
 def _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd):
     bout, nb = bk.cancel_account(book, w, bout, 0)
     out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-    out, n = trade(acc, idx, meta, params, tiers, out, n, a, w, -side, price, x, 0, 0, K_ADL, K_ADL, -1, -1, rnd)
+    out, n = trade(
+        acc,
+        idx,
+        meta,
+        params,
+        tiers,
+        out,
+        n,
+        a,
+        w,
+        -side,
+        price,
+        x,
+        0,
+        0,
+        K_ADL,
+        K_ADL,
+        -1,
+        -1,
+        rnd,
+    )
     return out, n, bout
 
 
@@ -170,13 +199,17 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                     continue
                 x = (target * abs(acc.pos[w])) // opp
                 if x > 0:
-                    out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                    out, n, bout = _close(
+                        acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
+                    )
                     given += x
             i = 0
             while given < target:  # then the remainder, one lot each, in account order
                 w = idx.adl_slots[start + i]
                 if w != a and acc.pos[w] * held > 0:
-                    out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, 1, rnd)
+                    out, n, bout = _close(
+                        acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, 1, rnd
+                    )
                     given += 1
                 i = (i + 1) % count
             remaining -= given
@@ -192,7 +225,9 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                 x = min(remaining, abs(acc.pos[w]))
                 if not _not_riskier(acc, w, side * x, price, mark, k, tiers):
                     continue
-                out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                out, n, bout = _close(
+                    acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
+                )
                 remaining -= x
                 closed += x
         else:
@@ -203,7 +238,9 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                     i += 1
                     continue
                 x = min(remaining, abs(acc.pos[w]))
-                out, n, bout = _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd)
+                out, n, bout = _close(
+                    acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
+                )
                 remaining -= x
                 closed += x
                 if acc.pos[w] * held <= 0:

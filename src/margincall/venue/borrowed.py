@@ -35,14 +35,14 @@ def data_ptr(typingctx, arr):
 @njit(cache=True)
 def borrow(a):
     """A borrowed view of a C-contiguous array."""
-    return carray(data_ptr(a), a.shape)
+    return carray(data_ptr(a), a.shape)  # type: ignore[call-arg]
 
 
 @njit(cache=True)
 def _rows(acc):
     # the wallet field sits at byte 0 of each row: its data pointer is the rows' base
     n = acc.wallet.shape[0]
-    base = carray(data_ptr(acc.wallet), (n * (ROW_BYTES // 8),))
+    base = carray(data_ptr(acc.wallet), (n * (ROW_BYTES // 8),))  # type: ignore[call-arg]
     return base
 
 
@@ -63,12 +63,28 @@ def borrow_index(acc: Accounts, idx: LiqIndex) -> LiqIndex:
     r64 = _rows(acc).reshape((n, ROW_BYTES // 8))
     r32 = _rows(acc).view(np.int32).reshape((n, ROW_BYTES // 4))
     r8 = _rows(acc).view(np.int8).reshape((n, ROW_BYTES))
-    return LiqIndex(r64[:, 4], r8[:, 49], r32[:, 10], r32[:, 11], borrow(idx.head_long), borrow(idx.head_short),
-                    borrow(idx.meta), borrow(idx.adl_slots), borrow(idx.adl_meta))
+    return LiqIndex(
+        r64[:, 4],
+        r8[:, 49],
+        r32[:, 10],
+        r32[:, 11],
+        borrow(idx.head_long),
+        borrow(idx.head_short),
+        borrow(idx.meta),
+        borrow(idx.adl_slots),
+        borrow(idx.adl_meta),
+    )
 
 
 @njit(cache=True)
 def borrow_state(acc, idx, book, meta, params, tiers):
     """Borrowed views of the whole venue state, for one entry kernel."""
     t = Tiers(borrow(tiers.floor), borrow(tiers.mmr_ppm), borrow(tiers.cum), borrow(tiers.imr_ppm))
-    return (borrow_accounts(acc), borrow_index(acc, idx), _unmanaged_book(book), borrow(meta), borrow(params), t)
+    return (
+        borrow_accounts(acc),
+        borrow_index(acc, idx),
+        _unmanaged_book(book),
+        borrow(meta),
+        borrow(params),
+        t,
+    )

@@ -82,6 +82,13 @@ class SetIndexPrice:
 
 
 Command = (
-    OpenAccount | Deposit | Withdraw | SetLeverage | SubmitOrder | CancelOrder | AmendOrder | CancelAll
+    OpenAccount
+    | Deposit
+    | Withdraw
+    | SetLeverage
+    | SubmitOrder
+    | CancelOrder
+    | AmendOrder
+    | CancelAll
     | SetIndexPrice
 )

@@ -81,14 +81,20 @@ from margincall.venue.liquidation import liquidation_rounds
 from margincall.venue.orders import margin_shortfall, place_order, settle_book_entry
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
-_STP = {"none": bk.STP_NONE, "expire_taker": bk.STP_EXPIRE_TAKER, "expire_maker": bk.STP_EXPIRE_MAKER,
-        "expire_both": bk.STP_EXPIRE_BOTH}
+_STP = {
+    "none": bk.STP_NONE,
+    "expire_taker": bk.STP_EXPIRE_TAKER,
+    "expire_maker": bk.STP_EXPIRE_MAKER,
+    "expire_both": bk.STP_EXPIRE_BOTH,
+}
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
 _K_FILLED = int(EventKind.ORDER_FILLED)
 PPB = 1_000_000_000
 
 
-def build_params(rulebook: Rulebook, inst: Instrument, min_tick: int, max_tick: int, max_rounds: int) -> np.ndarray:
+def build_params(
+    rulebook: Rulebook, inst: Instrument, min_tick: int, max_tick: int, max_rounds: int
+) -> np.ndarray:
     """The rulebook as the int64 parameter array the kernels read (see :mod:`params`)."""
     liq = rulebook.liquidation
     p = np.zeros(P.SIZE, np.int64)
@@ -168,10 +174,14 @@ class Venue:
             raise InvalidInputError("price", price, "a positive price")
         lo, hi = price_window
         if not 0 < lo < 1 < hi:
-            raise InvalidInputError("price_window", price_window, "(low, high) with 0 < low < 1 < high")
+            raise InvalidInputError(
+                "price_window", price_window, "(low, high) with 0 < low < 1 < high"
+            )
         self.min_tick = max(1, int(index * lo))
         self.max_tick = int(index * hi) + 1
-        self.params = build_params(self.rulebook, self.instrument, self.min_tick, self.max_tick, max_rounds)
+        self.params = build_params(
+            self.rulebook, self.instrument, self.min_tick, self.max_tick, max_rounds
+        )
         self.tiers = build_tiers(self.instrument)
         self.k = int(self.params[P.K])
         self.capacity = capacity + 1
@@ -180,7 +190,9 @@ class Venue:
         self.book = bk.new_book(self.min_tick, self.max_tick, order_capacity, self.capacity)
         self.index = liq_index.new_index(self.capacity, self.max_tick, rows=rows)
         self.meta = np.zeros(META_SIZE, np.int64)
-        self.meta[RNG] = int(RngTree(seed).child("venue").sequence.generate_state(1, np.uint64)[0] >> 2)
+        self.meta[RNG] = int(
+            RngTree(seed).child("venue").sequence.generate_state(1, np.uint64)[0] >> 2
+        )
         self.meta[INDEX] = self.meta[MARK] = index
         self.log = EventLog(keep=keep_events)
         self._liq_out = np.empty(1 << 10, EVENT_DTYPE)
@@ -206,23 +218,60 @@ class Venue:
         self.log.extend(records, owned=True)
         return records
 
-    def _emit(self, kind: EventKind, account: int = -1, *, reason: int = 0, side: int = 0, price: int = 0,
-              qty: int = 0, amount: int = 0, order_id: int = -1) -> np.ndarray:
-        out, n = emit(self._buffer(), 0, self.meta, self.params, int(kind), reason, side, 0, 0, account, -1,
-                      order_id, price, qty, abs(qty * price * self.k), amount)
+    def _emit(
+        self,
+        kind: EventKind,
+        account: int = -1,
+        *,
+        reason: int = 0,
+        side: int = 0,
+        price: int = 0,
+        qty: int = 0,
+        amount: int = 0,
+        order_id: int = -1,
+    ) -> np.ndarray:
+        out, n = emit(
+            self._buffer(),
+            0,
+            self.meta,
+            self.params,
+            int(kind),
+            reason,
+            side,
+            0,
+            0,
+            account,
+            -1,
+            order_id,
+            price,
+            qty,
+            abs(qty * price * self.k),
+            amount,
+        )
         return self._flush(out, n)
 
     def _check_account(self, account: int, field: str = "account") -> int:
-        if (isinstance(account, bool) or not isinstance(account, int | np.integer) or not
-                0 <= account < self.meta[N_ACCOUNTS]):
-            raise InvalidInputError(field, account, f"an open account id in 0..{self.meta[N_ACCOUNTS] - 1}")
+        if (
+            isinstance(account, bool)
+            or not isinstance(account, int | np.integer)
+            or not 0 <= account < self.meta[N_ACCOUNTS]
+        ):
+            raise InvalidInputError(
+                field, account, f"an open account id in 0..{self.meta[N_ACCOUNTS] - 1}"
+            )
         return int(account)
 
     def _money(self, amount: Number, field: str) -> int:
         try:
-            micros = usd_to_micros(amount, "exact") if not isinstance(amount, float) else usd_to_micros(amount)
+            micros = (
+                usd_to_micros(amount, "exact")
+                if not isinstance(amount, float)
+                else usd_to_micros(amount)
+            )
         except InvalidInputError:
-            raise InvalidInputError(field, amount, "a positive whole number of micro-dollars") from None
+            raise InvalidInputError(
+                field, amount, "a positive whole number of micro-dollars"
+            ) from None
         if micros <= 0:
             raise InvalidInputError(field, amount, "a positive amount of dollars")
         return micros
@@ -236,15 +285,21 @@ class Venue:
     def advance(self, ts_ns: int) -> None:
         """Move the simulated clock forward (never back)."""
         if ts_ns < self.meta[TS]:
-            raise InvalidInputError("ts_ns", ts_ns, f"a time at or after the current {int(self.meta[TS])}")
+            raise InvalidInputError(
+                "ts_ns", ts_ns, f"a time at or after the current {int(self.meta[TS])}"
+            )
         self.meta[TS] = ts_ns
 
     def set_index_price(self, price: Number) -> np.ndarray:
         """Set the index (or oracle) price from outside the venue."""
         ticks = self.scale.price_to_ticks(price, "nearest")
         if not self.min_tick <= ticks <= self.max_tick:
-            raise InvalidInputError("price", price, f"a price inside the venue's window "
-                                    f"{self.scale.ticks_to_price(self.min_tick)}..{self.scale.ticks_to_price(self.max_tick)}")
+            raise InvalidInputError(
+                "price",
+                price,
+                f"a price inside the venue's window "
+                f"{self.scale.ticks_to_price(self.min_tick)}..{self.scale.ticks_to_price(self.max_tick)}",
+            )
         self.meta[INDEX] = ticks
         return self._emit(EventKind.INDEX_PRICE_UPDATED, price=ticks)
 
@@ -282,19 +337,35 @@ class Venue:
 
     # ---- accounts --------------------------------------------------------------------------
 
-    def open_account(self, deposit_usd: Number = 0, *, isolated: bool = False, leverage: int = 20) -> int:
+    def open_account(
+        self, deposit_usd: Number = 0, *, isolated: bool = False, leverage: int = 20
+    ) -> int:
         """Open an account (with a first deposit) and return its id."""
-        return int(self.open_accounts(np.array([usd_to_micros(deposit_usd)], np.int64),
-                                      isolated=isolated, leverage=leverage)[0])
+        return int(
+            self.open_accounts(
+                np.array([usd_to_micros(deposit_usd)], np.int64),
+                isolated=isolated,
+                leverage=leverage,
+            )[0]
+        )
 
-    def open_accounts(self, deposits_micros: np.ndarray, *, isolated: bool | np.ndarray = False,
-                      leverage: int | np.ndarray = 20) -> np.ndarray:
+    def open_accounts(
+        self,
+        deposits_micros: np.ndarray,
+        *,
+        isolated: bool | np.ndarray = False,
+        leverage: int | np.ndarray = 20,
+    ) -> np.ndarray:
         """Open many accounts at once (deposits in micro-dollars); returns their ids."""
         dep = np.asarray(deposits_micros, dtype=np.int64)
         n = dep.shape[0]
         first = int(self.meta[N_ACCOUNTS])
         if first + n > self.capacity:
-            raise InvalidInputError("accounts", first + n, f"at most {self.capacity - 1} accounts (the venue's capacity)")
+            raise InvalidInputError(
+                "accounts",
+                first + n,
+                f"at most {self.capacity - 1} accounts (the venue's capacity)",
+            )
         if (dep < 0).any():
             bad = int(np.flatnonzero(dep < 0)[0])
             raise InvalidInputError(f"deposits[{bad}]", int(dep[bad]), "a non-negative amount")
@@ -302,7 +373,9 @@ class Venue:
         max_lev = int(self.instrument.tiers[0].max_leverage)
         if ((lev < 1) | (lev > max_lev)).any():
             bad = int(np.flatnonzero((lev < 1) | (lev > max_lev))[0])
-            raise InvalidInputError(f"leverage[{bad}]", int(lev[bad]), f"an integer from 1 to {max_lev}")
+            raise InvalidInputError(
+                f"leverage[{bad}]", int(lev[bad]), f"an integer from 1 to {max_lev}"
+            )
         ids = np.arange(first, first + n, dtype=np.int64)
         iso = np.broadcast_to(np.asarray(isolated, dtype=bool), (n,))
         self.acc.wallet[ids] = dep
@@ -337,7 +410,12 @@ class Venue:
         m = self._money(amount_usd, "amount_usd")
         free = self.available_micros(a)
         if m > free:
-            return self._emit(EventKind.ORDER_REJECTED, a, reason=int(RejectReason.INSUFFICIENT_MARGIN), amount=m - free)
+            return self._emit(
+                EventKind.ORDER_REJECTED,
+                a,
+                reason=int(RejectReason.INSUFFICIENT_MARGIN),
+                amount=m - free,
+            )
         self.acc.wallet[a] -= m
         self.meta[DEPOSITS] -= m
         events = self._emit(EventKind.WITHDRAWN, a, amount=m)
@@ -359,14 +437,27 @@ class Venue:
         """Choose the leverage for new exposure (initial margin = notional / leverage)."""
         a = self._check_account(account)
         max_lev = int(self.instrument.tiers[0].max_leverage)
-        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= max_lev:
+        if (
+            isinstance(leverage, bool)
+            or not isinstance(leverage, int)
+            or not 1 <= leverage <= max_lev
+        ):
             raise InvalidInputError("leverage", leverage, f"an integer from 1 to {max_lev}")
         self.acc.leverage[a] = leverage
 
     # ---- orders ------------------------------------------------------------------------------
 
-    def submit_order(self, account: int, side: str, qty: Number, price: Number | None = None, *,
-                     tif: str = "gtc", reduce_only: bool = False, stp: str = "expire_maker") -> np.ndarray:
+    def submit_order(
+        self,
+        account: int,
+        side: str,
+        qty: Number,
+        price: Number | None = None,
+        *,
+        tif: str = "gtc",
+        reduce_only: bool = False,
+        stp: str = "expire_maker",
+    ) -> np.ndarray:
         """Submit a limit order, or a market order when ``price`` is None; returns its events.
 
         A market order is an IOC limited to the rulebook's price band around the mark.
@@ -385,8 +476,8 @@ class Venue:
         if price is None:
             mark = int(self.meta[MARK])
             band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
-            ticks: int | None = mark + band if s > 0 else mark - band
-            ticks = min(max(int(ticks), self.min_tick), self.max_tick)
+            limit = mark + band if s > 0 else mark - band
+            ticks: int | None = min(max(limit, self.min_tick), self.max_tick)
             tif_code = bk.TIF_IOC
         else:
             pd = to_decimal(price, "price")
@@ -397,8 +488,24 @@ class Venue:
             reason = RejectReason.OFF_LOT if lots is None else RejectReason.OFF_TICK
             return self._emit(EventKind.ORDER_REJECTED, int(account), reason=int(reason), side=s)
         _, out, n, self._bout = place_order(
-            self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._buffer(), 0, self._bout,
-            int(account), s, ticks, lots, tif_code, _STP[stp], reduce_only, int(self.params[P.TAKER_FEE_PPM]))
+            self.acc,
+            self.index,
+            self.book,
+            self.meta,
+            self.params,
+            self.tiers,
+            self._buffer(),
+            0,
+            self._bout,
+            int(account),
+            s,
+            ticks,
+            lots,
+            tif_code,
+            _STP[stp],
+            reduce_only,
+            int(self.params[P.TAKER_FEE_PPM]),
+        )
         return self._flush(out, n)
 
     def cancel_order(self, order_id: int) -> np.ndarray:
@@ -410,7 +517,9 @@ class Venue:
         """Change a resting order's size (smaller keeps its queue place)."""
         qd = to_decimal(qty, "qty") / self.scale.lot_size
         if qd != qd.to_integral_value():
-            return self._emit(EventKind.ORDER_REJECTED, reason=int(RejectReason.OFF_LOT), order_id=int(order_id))
+            return self._emit(
+                EventKind.ORDER_REJECTED, reason=int(RejectReason.OFF_LOT), order_id=int(order_id)
+            )
         self._bout, nb = bk.amend(self.book, int(order_id), int(qd), self._bout, 0)
         return self._settle(nb)
 
@@ -421,12 +530,26 @@ class Venue:
         return self._settle(nb)
 
     def _settle(self, nb: int) -> np.ndarray:
-        out, n, _, _ = settle_book_entry(self.acc, self.index, self.book, self.meta, self.params, self.tiers,
-                                         self._buffer(), 0, self._bout, nb, _K_FILLED,
-                                         int(self.params[P.TAKER_FEE_PPM]), 0)
+        out, n, _, _ = settle_book_entry(
+            self.acc,
+            self.index,
+            self.book,
+            self.meta,
+            self.params,
+            self.tiers,
+            self._buffer(),
+            0,
+            self._bout,
+            nb,
+            _K_FILLED,
+            int(self.params[P.TAKER_FEE_PPM]),
+            0,
+        )
         return self._flush(out, n)
 
-    def block_trades(self, accounts: np.ndarray, lots: np.ndarray, price: Number, counterparty: int) -> np.ndarray:
+    def block_trades(
+        self, accounts: np.ndarray, lots: np.ndarray, price: Number, counterparty: int
+    ) -> np.ndarray:
         """Off-book trades between many accounts and one counterparty at one price.
 
         How a starting state is built (as an opening auction would): account ``accounts[i]``
@@ -437,17 +560,33 @@ class Venue:
         acc_ids = np.asarray(accounts, dtype=np.int64)
         sizes = np.asarray(lots, dtype=np.int64)
         if acc_ids.shape != sizes.shape:
-            raise InvalidInputError("lots", sizes.shape, f"the same shape as accounts {acc_ids.shape}")
+            raise InvalidInputError(
+                "lots", sizes.shape, f"the same shape as accounts {acc_ids.shape}"
+            )
         bad = (acc_ids < 1) | (acc_ids >= self.meta[N_ACCOUNTS]) | (acc_ids == c)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"accounts[{i}]", int(acc_ids[i]), "an open account other than the counterparty")
+            raise InvalidInputError(
+                f"accounts[{i}]", int(acc_ids[i]), "an open account other than the counterparty"
+            )
         if (sizes == 0).any():
             i = int(np.flatnonzero(sizes == 0)[0])
             raise InvalidInputError(f"lots[{i}]", 0, "a non-zero number of lots")
         ticks = self.scale.price_to_ticks(price)
-        out, n = _block_trades(self.acc, self.index, self.book, self.meta, self.params, self.tiers, self._buffer(), 0,
-                               acc_ids, sizes, ticks, c)
+        out, n = _block_trades(
+            self.acc,
+            self.index,
+            self.book,
+            self.meta,
+            self.params,
+            self.tiers,
+            self._buffer(),
+            0,
+            acc_ids,
+            sizes,
+            ticks,
+            c,
+        )
         return self._flush(out, n)
 
     # ---- funding ------------------------------------------------------------------------------
@@ -485,14 +624,23 @@ class Venue:
             else:
                 w = np.arange(1, len(samples) + 1, dtype=np.int64)
                 premium = int((np.asarray(samples, np.int64) * w).sum() // w.sum())
-                rate_ppb = fnd.funding_rate_ppb(premium, inst.funding_interest_ppb, inst.funding_clamp_ppb,
-                                                rb.funding_interval_hours, inst.funding_cap_ppb)
+                rate_ppb = fnd.funding_rate_ppb(
+                    premium,
+                    inst.funding_interest_ppb,
+                    inst.funding_clamp_ppb,
+                    rb.funding_interval_hours,
+                    inst.funding_cap_ppb,
+                )
         self._premiums = []
         self.funding_rate_ppb = int(rate_ppb)
-        events = [self._emit(EventKind.FUNDING_RATE_SET, amount=int(rate_ppb), price=int(self.meta[MARK]))]
+        events = [
+            self._emit(EventKind.FUNDING_RATE_SET, amount=int(rate_ppb), price=int(self.meta[MARK]))
+        ]
         n_acc = int(self.meta[N_ACCOUNTS])
         pos = self.acc.pos[:n_acc]
-        payments, dust = fnd.funding_payments_micros(pos, int(self.meta[MARK]), self.k, int(rate_ppb))
+        payments, dust = fnd.funding_payments_micros(
+            pos, int(self.meta[MARK]), self.k, int(rate_ppb)
+        )
         payments = np.asarray(payments, np.int64)
         iso = (self.acc.flags[:n_acc] & ISOLATED) != 0
         self.acc.iso_margin[:n_acc] += np.where(iso, payments, 0)
@@ -530,9 +678,20 @@ class Venue:
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
         out, n, self._bout, self._cand, _, _ = liquidation_rounds(
-            self.acc, self.index, self.book, self.meta, self.params, self.tiers,
-            self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]), 0,
-            self._bout, self._cand, p1, p2, follow)
+            self.acc,
+            self.index,
+            self.book,
+            self.meta,
+            self.params,
+            self.tiers,
+            self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]),
+            0,
+            self._bout,
+            self._cand,
+            p1,
+            p2,
+            follow,
+        )
         if out.shape[0] > self._liq_out.shape[0]:
             self._liq_out = out
         if self.log.keep:
@@ -552,8 +711,9 @@ class Venue:
         band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
         side = -1 if p > 0 else 1
         limit = min(max(mark - band if p > 0 else mark + band, self.min_tick), self.max_tick)
-        _, self._bout, nb = bk.submit(self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE,
-                                      self._bout, 0)
+        _, self._bout, nb = bk.submit(
+            self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE, self._bout, 0
+        )
         return self._settle(nb)
 
     # ---- commands ----------------------------------------------------------------------------
@@ -613,7 +773,9 @@ class Venue:
             "isolated_margin_usd": micros_to_usd(int(self.acc.iso_margin[a])),
             "unrealized_pnl_usd": micros_to_usd(p * mark * self.k - cost),
             "margin_balance_usd": micros_to_usd(coll + p * mark * self.k - cost),
-            "liquidation_key": self.scale.ticks_to_price(int(self.index.key[a])) if self.index.side[a] else None,
+            "liquidation_key": self.scale.ticks_to_price(int(self.index.key[a]))
+            if self.index.side[a]
+            else None,
         }
 
     def ledger_gap(self) -> int:
@@ -622,7 +784,11 @@ class Venue:
         sum(wallet + isolated margin) + venue fees - sum(entry cost) - net deposits.
         """
         n = int(self.meta[N_ACCOUNTS])
-        held = int(self.acc.wallet[:n].sum()) + int(self.acc.iso_margin[:n].sum()) + int(self.meta[FEES])
+        held = (
+            int(self.acc.wallet[:n].sum())
+            + int(self.acc.iso_margin[:n].sum())
+            + int(self.meta[FEES])
+        )
         return held - int(self.acc.cost[:n].sum()) - int(self.meta[DEPOSITS])
 
     def check_invariants(self) -> None:
@@ -640,7 +806,9 @@ class Venue:
         coll = np.where(self.acc.flags[:n] & ISOLATED, self.acc.iso_margin[:n], self.acc.wallet[:n])
         flat_negative = int(-coll[(self.acc.pos[:n] == 0) & (coll < 0)].sum())
         if flat_negative > self.meta[UNCOVERED]:
-            raise InvariantViolation(f"{flat_negative} micro-dollars below zero without a covering event")
+            raise InvariantViolation(
+                f"{flat_negative} micro-dollars below zero without a covering event"
+            )
 
     def digest(self) -> str:
         """SHA-256 of the canonical event log so far."""
@@ -666,11 +834,46 @@ def _block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, p
         s1, r1 = margin_shortfall(acc, book, a, side, price, q, meta[MARK], k, tiers)
         s2, r2 = margin_shortfall(acc, book, c, -side, price, q, meta[MARK], k, tiers)
         if s1 > 0 or s2 > 0:
-            out, n = emit(out, n, meta, params, K_REJECTED, r1 if s1 > 0 else r2, side, 0, 0, a, c, -1, price, q,
-                          q * price * k, max(s1, s2))
+            out, n = emit(
+                out,
+                n,
+                meta,
+                params,
+                K_REJECTED,
+                r1 if s1 > 0 else r2,
+                side,
+                0,
+                0,
+                a,
+                c,
+                -1,
+                price,
+                q,
+                q * price * k,
+                max(s1, s2),
+            )
             continue
-        out, n = trade(acc, idx, meta, params, tiers, out, n, a, c, side, price, q, 0, 0, K_FILLED_SLOT, K_FILLED_SLOT,
-                       -1, -1, 0)
+        out, n = trade(
+            acc,
+            idx,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            a,
+            c,
+            side,
+            price,
+            q,
+            0,
+            0,
+            K_FILLED_SLOT,
+            K_FILLED_SLOT,
+            -1,
+            -1,
+            0,
+        )
     return out, n
 
 

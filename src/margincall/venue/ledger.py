@@ -55,8 +55,24 @@ def _grow(out: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def emit(out, n, meta, params, kind, reason, side, liquidity, rnd, account, counterparty,
-         order_id, price, qty, notional, amount):
+def emit(
+    out,
+    n,
+    meta,
+    params,
+    kind,
+    reason,
+    side,
+    liquidity,
+    rnd,
+    account,
+    counterparty,
+    order_id,
+    price,
+    qty,
+    notional,
+    amount,
+):
     """Append one event, stamping the time and the next sequence number."""
     if n == out.shape[0]:
         out = _grow(out)
@@ -153,13 +169,34 @@ def reindex(acc: Accounts, idx, a: int, params, tiers: Tiers) -> None:
     if p == 0 or a == INSURANCE_FUND or not (acc.flags[a] & EXISTS):
         liq_index.remove(idx, a)
         return
-    key = liquidation_key(collateral(acc, a), p, acc.cost[a], params[K], tiers.floor, tiers.mmr_ppm, tiers.cum)
+    key = liquidation_key(
+        collateral(acc, a), p, acc.cost[a], params[K], tiers.floor, tiers.mmr_ppm, tiers.cum
+    )
     liq_index.insert(idx, a, 1 if p > 0 else -1, key)
 
 
 @njit(cache=True)
-def trade(acc, idx, meta, params, tiers, out, n, taker, maker, taker_side, price, qty,
-          taker_fee, maker_fee, taker_kind, maker_kind, taker_order, maker_order, rnd):
+def trade(
+    acc,
+    idx,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    taker,
+    maker,
+    taker_side,
+    price,
+    qty,
+    taker_fee,
+    maker_fee,
+    taker_kind,
+    maker_kind,
+    taker_order,
+    maker_order,
+    rnd,
+):
     """Book one trade between two accounts, emit one event per side, reindex both.
 
     Fees go to the venue (``meta[FEES]``). Either kind may be ORDER_FILLED,
@@ -172,10 +209,42 @@ def trade(acc, idx, meta, params, tiers, out, n, taker, maker, taker_side, price
     apply_fill(acc, maker, -taker_side * qty, price, k, maker_fee, tiers)
     meta[FEES] += taker_fee + maker_fee
     meta[LAST] = price
-    out, n = emit(out, n, meta, params, taker_kind, 0, taker_side, 2, rnd, taker, maker,
-                  taker_order, price, qty, notional, taker_fee)
-    out, n = emit(out, n, meta, params, maker_kind, 0, -taker_side, 1, rnd, maker, taker,
-                  maker_order, price, qty, notional, maker_fee)
+    out, n = emit(
+        out,
+        n,
+        meta,
+        params,
+        taker_kind,
+        0,
+        taker_side,
+        2,
+        rnd,
+        taker,
+        maker,
+        taker_order,
+        price,
+        qty,
+        notional,
+        taker_fee,
+    )
+    out, n = emit(
+        out,
+        n,
+        meta,
+        params,
+        maker_kind,
+        0,
+        -taker_side,
+        1,
+        rnd,
+        maker,
+        taker,
+        maker_order,
+        price,
+        qty,
+        notional,
+        maker_fee,
+    )
     reindex(acc, idx, taker, params, tiers)
     reindex(acc, idx, maker, params, tiers)
     return out, n

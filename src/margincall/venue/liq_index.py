@@ -42,7 +42,9 @@ class LiqIndex(NamedTuple):
     adl_meta: np.ndarray  # int64: ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
 
 
-def new_index(n_accounts: int, max_tick: int, buckets: int = 1 << 16, rows: np.ndarray | None = None) -> LiqIndex:
+def new_index(
+    n_accounts: int, max_tick: int, buckets: int = 1 << 16, rows: np.ndarray | None = None
+) -> LiqIndex:
     """An empty index for ``n_accounts`` accounts and prices up to ``max_tick``.
 
     ``rows`` (from :func:`margincall.venue.accounts.account_rows`) puts the per-account fields in

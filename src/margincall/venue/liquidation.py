@@ -82,8 +82,16 @@ K_MARK = int(EventKind.MARK_PRICE_UPDATED)
 @njit(cache=True, inline="always")
 def excess_of(acc, a, mark, params, tiers) -> int:
     """Margin balance minus maintenance of account ``a`` at ``mark``."""
-    return margin_excess(collateral(acc, a), acc.pos[a], acc.cost[a], mark, params[K],
-                         tiers.floor, tiers.mmr_ppm, tiers.cum)
+    return margin_excess(
+        collateral(acc, a),
+        acc.pos[a],
+        acc.cost[a],
+        mark,
+        params[K],
+        tiers.floor,
+        tiers.mmr_ppm,
+        tiers.cum,
+    )
 
 
 @njit(cache=True, inline="always")
@@ -96,8 +104,12 @@ def _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, lim
     """A reduce-only IOC for the liquidated account; returns fills (lots and tick-lots)."""
     side = -1 if acc.pos[a] > 0 else 1
     qty = min(qty, abs(acc.pos[a]))
-    _, bout, nb = bk.submit(book, a, side, _clamp_price(params, limit), qty, bk.TIF_IOC, bk.STP_NONE, bout, 0)
-    out, n, filled, ticklots = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd)
+    _, bout, nb = bk.submit(
+        book, a, side, _clamp_price(params, limit), qty, bk.TIF_IOC, bk.STP_NONE, bout, 0
+    )
+    out, n, filled, ticklots = settle_book(
+        acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd
+    )
     return out, n, bout, filled, ticklots
 
 
@@ -117,13 +129,34 @@ def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     mark = meta[MARK]
     price = _bankruptcy_price(acc, a, params)
     f = INSURANCE_FUND
-    fund_equity_after = (acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * mark * k)
+    fund_equity_after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * mark * k
     if fund_equity_after >= 0:
-        out, n = trade(acc, idx, meta, params, tiers, out, n, a, f, -1 if p > 0 else 1, price, abs(p),
-                       0, 0, K_TAKEOVER, K_TAKEOVER, -1, -1, rnd)
+        out, n = trade(
+            acc,
+            idx,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            a,
+            f,
+            -1 if p > 0 else 1,
+            price,
+            abs(p),
+            0,
+            0,
+            K_TAKEOVER,
+            K_TAKEOVER,
+            -1,
+            -1,
+            rnd,
+        )
         return out, n, bout
     adl_price = mark if params[ADL_AT_MARK] else price
-    out, n, bout, _ = deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd)
+    out, n, bout, _ = deleverage(
+        acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd
+    )
     return out, n, bout
 
 
@@ -142,7 +175,9 @@ def cover_loss(acc, meta, params, out, n, a, rnd):
     left = -collateral(acc, a)
     if left > 0:
         meta[UNCOVERED] += left
-        out, n = emit(out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left)
+        out, n = emit(
+            out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left
+        )
     return out, n
 
 
@@ -174,11 +209,15 @@ def _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
             keep = (tiers.floor[t] - 1) // (mark * k)
             size = max(1, abs(p) - keep)
         limit = _bankruptcy_price(acc, a, params)
-        out, n, bout, filled, ticklots = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+        out, n, bout, filled, ticklots = _forced_order(
+            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+        )
         if filled > 0:
             fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
             out, n = _charge_fee(acc, meta, params, out, n, a, fee, rnd)
-        if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
+        if filled == 0 or not is_breached(
+            excess_of(acc, a, mark, params, tiers), params[STRICT] != 0
+        ):
             break
     if acc.pos[a] != 0 and is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
         out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
@@ -200,7 +239,9 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     abr = 0.0 if mm0 == 0 else min(1.0, max(0.0, params[BA_PPM] / PPM * (1.0 - tnc0 / mm0)))
     shift = abr * params[SMMR_PPM] / PPM * mm0 / (q * k)
     limit = int(np.ceil(mark - shift)) if p > 0 else int(np.floor(mark + shift))
-    out, n, bout, filled, ticklots = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+    out, n, bout, filled, ticklots = _forced_order(
+        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+    )
     if filled > 0:
         # the account should get its bankruptcy quote BQ for the closed part: the rest of its
         # collateral stays in proportion to the maintenance it still needs
@@ -216,10 +257,24 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
         elif surplus < 0:
             pay = min(-surplus, max(acc.wallet[INSURANCE_FUND], 0))
             if pay > 0:
-                out, n = transfer(acc, meta, params, out, n, K_IF_PAID, INSURANCE_FUND, a, pay, rnd, mark)
+                out, n = transfer(
+                    acc, meta, params, out, n, K_IF_PAID, INSURANCE_FUND, a, pay, rnd, mark
+                )
     elif tnc0 < 0:
-        out, n, bout, _ = deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a,
-                                     _bankruptcy_price(acc, a, params), rnd)
+        out, n, bout, _ = deleverage(
+            acc,
+            idx,
+            book,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            bout,
+            a,
+            _bankruptcy_price(acc, a, params),
+            rnd,
+        )
     acc.last_partial_ns[a] = meta[TS]  # one liquidation per account per block
     return out, n, bout
 
@@ -231,18 +286,25 @@ def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     p = acc.pos[a]
     q = abs(p)
     size = q
-    if q * mark * k > params[PARTIAL_THRESHOLD] and meta[TS] - acc.last_partial_ns[a] >= params[COOLDOWN_NS]:
+    if (
+        q * mark * k > params[PARTIAL_THRESHOLD]
+        and meta[TS] - acc.last_partial_ns[a] >= params[COOLDOWN_NS]
+    ):
         size = max(1, (q * params[PARTIAL_PPM]) // PPM)
         acc.last_partial_ns[a] = meta[TS]
     band = (mark * params[BAND_PPM]) // PPM
     limit = mark - band if p > 0 else mark + band
-    out, n, bout, _, _ = _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd)
+    out, n, bout, _, _ = _forced_order(
+        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+    )
     p = acc.pos[a]
     if p != 0:
         equity = collateral(acc, a) + p * mark * k - acc.cost[a]
         mm = maintenance_micros(abs(p) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
         if equity * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
-            out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+            out, n, bout = takeover_or_adl(
+                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
+            )
     return out, n, bout
 
 
@@ -251,8 +313,24 @@ def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     """Take one breached account through its venue's waterfall."""
     mark = meta[MARK]
     ex = excess_of(acc, a, mark, params, tiers)
-    out, n = emit(out, n, meta, params, K_TRIGGERED, 0, 1 if acc.pos[a] > 0 else -1, 0, rnd, a, -1, -1,
-                  mark, acc.pos[a], abs(acc.pos[a]) * mark * params[K], ex)
+    out, n = emit(
+        out,
+        n,
+        meta,
+        params,
+        K_TRIGGERED,
+        0,
+        1 if acc.pos[a] > 0 else -1,
+        0,
+        rnd,
+        a,
+        -1,
+        -1,
+        mark,
+        acc.pos[a],
+        abs(acc.pos[a]) * mark * params[K],
+        ex,
+    )
     bout, nb = bk.cancel_account(book, a, bout, 0)
     out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
     policy = params[POLICY]
@@ -302,7 +380,15 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
             # not (or no longer) breached: back in, keyed one tick past the mark so the next
             # price move checks it again; a dYdX account done for this block keeps its real key
             # so the next block (same oracle) takes it again
-            key = liquidation_key(collateral(acc, a), acc.pos[a], acc.cost[a], k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+            key = liquidation_key(
+                collateral(acc, a),
+                acc.pos[a],
+                acc.cost[a],
+                k,
+                tiers.floor,
+                tiers.mmr_ppm,
+                tiers.cum,
+            )
             if ok:
                 key = min(key, mark - 1) if acc.pos[a] > 0 else max(key, mark + 1)
             liq_index.insert(idx, a, 1 if acc.pos[a] > 0 else -1, key)
@@ -320,7 +406,9 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
 
 
 @njit(cache=True)
-def liquidation_rounds(acc, idx, book, meta, params, tiers, out, n, bout, cand, p1, p2, follow_last):
+def liquidation_rounds(
+    acc, idx, book, meta, params, tiers, out, n, bout, cand, p1, p2, follow_last
+):
     """Cascade rounds until one finds no breach (at most ``MAX_ROUNDS``).
 
     With ``follow_last`` (Binance's median mark) the mark is recomputed between rounds as the
@@ -333,7 +421,9 @@ def liquidation_rounds(acc, idx, book, meta, params, tiers, out, n, bout, cand, 
     total = 0
     rounds = 0
     for rnd in range(1, params[MAX_ROUNDS] + 1):
-        out, n, bout, cand, breached = liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd)
+        out, n, bout, cand, breached = liquidation_round(
+            acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd
+        )
         rounds = rnd
         total += breached
         if breached == 0:

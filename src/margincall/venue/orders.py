@@ -44,20 +44,71 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
             notional = qty * price * k
             t_fee = 0 if taker == INSURANCE_FUND else fee_micros(notional, taker_fee_ppm)
             m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, params[MAKER_FEE_PPM])
-            out, n = trade(acc, idx, meta, params, tiers, out, n, taker, maker, bout[i]["side"], price, qty,
-                           t_fee, m_fee, taker_kind, K_FILLED, bout[i]["order_id"], bout[i]["maker_order_id"], rnd)
+            out, n = trade(
+                acc,
+                idx,
+                meta,
+                params,
+                tiers,
+                out,
+                n,
+                taker,
+                maker,
+                bout[i]["side"],
+                price,
+                qty,
+                t_fee,
+                m_fee,
+                taker_kind,
+                K_FILLED,
+                bout[i]["order_id"],
+                bout[i]["maker_order_id"],
+                rnd,
+            )
             filled += qty
             ticklots += qty * price
         else:
-            out, n = emit(out, n, meta, params, kind, bout[i]["reason"], bout[i]["side"], 0, rnd, bout[i]["account"], -1,
-                          bout[i]["order_id"], bout[i]["price"], bout[i]["qty"], bout[i]["qty"] * bout[i]["price"] * k, 0)
+            out, n = emit(
+                out,
+                n,
+                meta,
+                params,
+                kind,
+                bout[i]["reason"],
+                bout[i]["side"],
+                0,
+                rnd,
+                bout[i]["account"],
+                -1,
+                bout[i]["order_id"],
+                bout[i]["price"],
+                bout[i]["qty"],
+                bout[i]["qty"] * bout[i]["price"] * k,
+                0,
+            )
     return out, n, filled, ticklots
 
 
 @njit(cache=True)
 def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
-    return emit(out, n, meta, params, K_REJECTED, reason, side, 0, 0, account, -1, -1, price, qty,
-                qty * price * params[K], amount)
+    return emit(
+        out,
+        n,
+        meta,
+        params,
+        K_REJECTED,
+        reason,
+        side,
+        0,
+        0,
+        account,
+        -1,
+        -1,
+        price,
+        qty,
+        qty * price * params[K],
+        amount,
+    )
 
 
 @njit(cache=True)
@@ -100,8 +151,25 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
 
 
 @njit(cache=True)
-def place_order(acc, idx, book, meta, params, tiers, out, n, bout, a, side, price, qty, tif, stp,
-                reduce_only, taker_fee_ppm):
+def place_order(
+    acc,
+    idx,
+    book,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    bout,
+    a,
+    side,
+    price,
+    qty,
+    tif,
+    stp,
+    reduce_only,
+    taker_fee_ppm,
+):
     """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
     k = params[K]
@@ -121,12 +189,18 @@ def place_order(acc, idx, book, meta, params, tiers, out, n, bout, a, side, pric
                 out, n = _reject(out, n, meta, params, a, side, price, qty, reason, short)
                 return -1, out, n, bout
     oid, bout, nb = bk.submit(book, a, side, price, qty, tif, stp, bout, 0)
-    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0)
+    out, n, _, _ = settle_book(
+        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
+    )
     return oid, out, n, bout
 
 
 @njit(cache=True)
-def settle_book_entry(acc, idx, book, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
+def settle_book_entry(
+    acc, idx, book, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
+):
     """:func:`settle_book` called from Python (on borrowed views of the state)."""
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    return settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd)
+    return settle_book(
+        acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
+    )

@@ -36,7 +36,12 @@ POLICY_BINANCE = 0
 POLICY_BITMEX = 1
 POLICY_DYDX = 2
 POLICY_HYPERLIQUID = 3
-POLICIES = {"binance": POLICY_BINANCE, "bitmex": POLICY_BITMEX, "dydx": POLICY_DYDX, "hyperliquid": POLICY_HYPERLIQUID}
+POLICIES = {
+    "binance": POLICY_BINANCE,
+    "bitmex": POLICY_BITMEX,
+    "dydx": POLICY_DYDX,
+    "hyperliquid": POLICY_HYPERLIQUID,
+}
 
 ADL_BINANCE = 0  # leverage-PnL quantile
 ADL_BITMEX = 1  # PnL% x effective leverage
