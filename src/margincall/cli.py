@@ -107,12 +107,13 @@ def liquidation_price(
     except InvalidInputError as exc:
         _fail(exc)
         return
-    table = Table(title=f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f}")
+    table = Table()
     table.add_column("price")
     table.add_column("USD", justify="right")
     table.add_row("liquidation", "none" if lp != lp else f"{lp:,.2f}")
     table.add_row("bankruptcy", "none" if bp != bp else f"{bp:,.2f}")
     console.print(table)
+    console.print(f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f} with {wallet:,.2f} USD of isolated margin")
 
 
 @app.command()
@@ -184,9 +185,9 @@ def demo(
     for col in (
         "step",
         "index",
-        "new liquidated",
-        "long closed $M",
-        "short closed $M",
+        "liquidated",
+        "long $M",
+        "short $M",
         "takeovers",
         "ADL",
         "rounds",
