@@ -113,7 +113,9 @@ def liquidation_price(
     table.add_row("liquidation", "none" if lp != lp else f"{lp:,.2f}")
     table.add_row("bankruptcy", "none" if bp != bp else f"{bp:,.2f}")
     console.print(table)
-    console.print(f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f} with {wallet:,.2f} USD of isolated margin")
+    console.print(
+        f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f} with {wallet:,.2f} USD of isolated margin"
+    )
 
 
 @app.command()
