@@ -55,11 +55,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import carray, njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EventKind, RejectReason
+from margincall.venue.pointers import borrow
 
 __all__ = [
     "BOOK_EVENT_DTYPE",
@@ -267,24 +267,6 @@ def new_book(min_tick: int, max_tick: int, order_capacity: int, n_accounts: int)
 # reference-counts every array of a tuple argument on each call, with atomic instructions.
 
 
-@intrinsic
-def _data_ptr(typingctx, arr):
-    """Pointer to the first element of a C-contiguous array."""
-    ptr_type = types.CPointer(arr.dtype)
-    sig = ptr_type(arr)
-
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        return builder.bitcast(data, context.get_value_type(ptr_type))
-
-    return sig, codegen
-
-
-@njit(cache=True)
-def _unmanaged(a):
-    return carray(_data_ptr(a), a.shape)  # type: ignore[call-arg]
-
-
 @njit(cache=True)
 def _unmanaged_book(book):
     """The same state through views that numba does not reference-count.
@@ -295,14 +277,14 @@ def _unmanaged_book(book):
     shared. Only valid while ``book`` itself is alive (for the duration of the calling kernel).
     """
     return BookState(
-        _unmanaged(book.meta),
-        _unmanaged(book.orders),
-        _unmanaged(book.levels),
-        _unmanaged(book.accounts),
-        _unmanaged(book.open_buy_lots),
-        _unmanaged(book.open_sell_lots),
-        _unmanaged(book.open_buy_ticklots),
-        _unmanaged(book.open_sell_ticklots),
+        borrow(book.meta),
+        borrow(book.orders),
+        borrow(book.levels),
+        borrow(book.accounts),
+        borrow(book.open_buy_lots),
+        borrow(book.open_sell_lots),
+        borrow(book.open_buy_ticklots),
+        borrow(book.open_sell_ticklots),
     )
 
 
@@ -841,11 +823,11 @@ def process_messages(book, msgs, out, n_out):
     # `out` too is used through an unmanaged view; `managed` keeps the array that owns it
     # (the caller's, or the latest one a kernel grew) alive and is what we return
     managed = out
-    out = _unmanaged(managed)
+    out = borrow(managed)
     for i in range(n):
         if out.shape[0] - n_out < 64:  # kernels may grow it: take over the grown array
             managed = _grow(out, n_out)
-            out = _unmanaged(managed)
+            out = borrow(managed)
         op = msgs[i]["op"]
         ids[i] = -1
         if op == OP_SUBMIT:
@@ -876,7 +858,7 @@ def process_messages(book, msgs, out, n_out):
             raise ValueError("unknown message op")
         if out.shape[0] != managed.shape[0]:  # a kernel grew `out` (more than 64 records)
             managed = out
-            out = _unmanaged(managed)
+            out = borrow(managed)
     return managed, n_out
 
 

@@ -10,32 +10,13 @@ arrays it came from are alive, i.e. for the duration of the kernel call that mad
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, types
-from numba.extending import intrinsic
+from numba import carray, njit
 
 from margincall.venue.accounts import ROW_BYTES, Accounts
 from margincall.venue.book import _unmanaged_book
 from margincall.venue.ledger import Tiers
 from margincall.venue.liq_index import LiqIndex
-
-
-@intrinsic
-def data_ptr(typingctx, arr):
-    """Pointer to the first element of an array."""
-    ptr_type = types.CPointer(arr.dtype)
-    sig = ptr_type(arr)
-
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        return builder.bitcast(data, context.get_value_type(ptr_type))
-
-    return sig, codegen
-
-
-@njit(cache=True)
-def borrow(a):
-    """A borrowed view of a C-contiguous array."""
-    return carray(data_ptr(a), a.shape)  # type: ignore[call-arg]
+from margincall.venue.pointers import borrow, data_ptr
 
 
 @njit(cache=True)

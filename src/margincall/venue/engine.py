@@ -207,6 +207,11 @@ class Venue:
 
     # ---- plumbing ------------------------------------------------------------------------
 
+    @property
+    def _state(self) -> tuple:
+        """What every kernel takes, in order: accounts, index, book, meta, params, tiers."""
+        return (self.acc, self.index, self.book, self.meta, self.params, self.tiers)
+
     @staticmethod
     def _buffer(size: int = 64) -> np.ndarray:
         """A fresh event buffer for one kernel call (kernels grow it when needed)."""
@@ -488,12 +493,7 @@ class Venue:
             reason = RejectReason.OFF_LOT if lots is None else RejectReason.OFF_TICK
             return self._emit(EventKind.ORDER_REJECTED, int(account), reason=int(reason), side=s)
         _, out, n, self._bout = place_order(
-            self.acc,
-            self.index,
-            self.book,
-            self.meta,
-            self.params,
-            self.tiers,
+            *self._state,
             self._buffer(),
             0,
             self._bout,
@@ -531,12 +531,7 @@ class Venue:
 
     def _settle(self, nb: int) -> np.ndarray:
         out, n, _, _ = settle_book_entry(
-            self.acc,
-            self.index,
-            self.book,
-            self.meta,
-            self.params,
-            self.tiers,
+            *self._state,
             self._buffer(),
             0,
             self._bout,
@@ -574,12 +569,7 @@ class Venue:
             raise InvalidInputError(f"lots[{i}]", 0, "a non-zero number of lots")
         ticks = self.scale.price_to_ticks(price)
         out, n = _block_trades(
-            self.acc,
-            self.index,
-            self.book,
-            self.meta,
-            self.params,
-            self.tiers,
+            *self._state,
             self._buffer(),
             0,
             acc_ids,
@@ -663,7 +653,7 @@ class Venue:
         events.append(rec)
         if dust:
             events.append(self._emit(EventKind.FUNDING_PAID, INSURANCE_FUND, amount=int(dust)))
-        _reindex_all(self.acc, self.index, self.book, self.meta, self.params, self.tiers, n_acc)
+        _reindex_all(*self._state, n_acc)
         return np.concatenate(events)
 
     # ---- liquidations ------------------------------------------------------------------------
@@ -678,12 +668,7 @@ class Venue:
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
         out, n, self._bout, self._cand, _, _ = liquidation_rounds(
-            self.acc,
-            self.index,
-            self.book,
-            self.meta,
-            self.params,
-            self.tiers,
+            *self._state,
             self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]),
             0,
             self._bout,
