@@ -612,3 +612,44 @@ def test_hyperliquid_adl_closes_winners_first_at_the_mark_and_records_the_uncove
     uncovered = of(ev, K.BANKRUPTCY_UNCOVERED)
     assert uncovered["amount"].tolist() == [1_000 * USD] and uncovered["account"].tolist() == [t]
     assert math.isclose(float(v.meta[9]), 1e9)
+
+
+def _variant(tmp_path, name: str, old: str, new: str) -> str:
+    """A copy of a packaged rulebook with one line changed; returns its path."""
+    from importlib.resources import files
+
+    text = (files("margincall.venue") / "rulebooks" / f"{name}.toml").read_text()
+    assert old in text
+    path = tmp_path / f"{name}-variant.toml"
+    path.write_text(text.replace(old, new))
+    return str(path)
+
+
+def test_binance_without_step_down_closes_a_large_position_in_one_order(tmp_path):
+    rb = _variant(tmp_path, "binance", "partial_to_lower_tier = true", "partial_to_lower_tier = false")
+    v = Venue(rb, "BTCUSDT", price=60_000, insurance_fund_usd=1_000_000)
+    mm = v.open_account(100_000_000)
+    # the same 5 BTC position as the step-down test, but one order for the whole position
+    t = open_long(v, 10_000, 5_000, 50, mm)
+    v.submit_order(mm, "buy", "10", "58300")
+    ev = step(v, "58323.2")
+    assert of(ev, K.ORDER_ACCEPTED, t)["qty"].tolist() == [5_000]
+    # bankruptcy ceil((3e11 - 1e10) / 500,000) = 580,000 <= the 58,300 bid: all 5,000 lots fill
+    assert of(ev, K.POSITION_LIQUIDATED)["qty"].tolist() == [5_000]
+    assert v.acc.pos[t] == 0
+    assert len(of(ev, K.BACKSTOP_TAKEOVER)) == 0
+
+
+def test_dydx_liquidates_no_more_than_the_per_block_notional_cap():
+    v = venue("dydx")
+    mm = v.open_account(100_000_000)
+    # 40 BTC at 60,000 (2.4M USD) on 100,000 USD: TNC < MMR once 39.52 m < 2.3M, i.e. below
+    # 58,198. At 58,000 a 10% portion (232,000 USD) is above the 100,000 USD per-block cap,
+    # so the slice is the cap: floor(1e11 / (58,000 x 100)) = 17,241 lots of 0.0001 BTC
+    t = open_long(v, 100_000, 400_000, 50, mm)
+    v.submit_order(mm, "buy", "100", "58000")
+    ev = step(v, 58_000)
+    assert of(ev, K.LIQUIDATION_TRIGGERED, t).shape[0] == 1
+    sizes = of(ev, K.ORDER_ACCEPTED, t)["qty"].tolist()
+    assert sizes == [17_241]
+    assert v.acc.pos[t] == 400_000 - 17_241

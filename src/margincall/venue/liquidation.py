@@ -48,6 +48,7 @@ from margincall.venue.params import (
     BACKSTOP_DEN,
     BACKSTOP_NUM,
     BAND_PPM,
+    BLOCK_NOTIONAL_CAP,
     COOLDOWN_NS,
     LIQ_FEE_PPM,
     MAX_LIQ_FEE_PPM,
@@ -64,6 +65,7 @@ from margincall.venue.params import (
     POLICY_HYPERLIQUID,
     PORTION_PPM,
     SMMR_PPM,
+    STEP_DOWN,
     STRICT,
     K,
 )
@@ -205,7 +207,7 @@ def _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
             break
         t = tier_of(abs(p) * mark * k, tiers.floor)
         size = abs(p)
-        if t > 0:  # step down into the tier below, not a full close
+        if t > 0 and params[STEP_DOWN]:  # step down into the tier below, not a full close
             keep = (tiers.floor[t] - 1) // (mark * k)
             size = max(1, abs(p) - keep)
         limit = _bankruptcy_price(acc, a, params)
@@ -231,7 +233,9 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     p = acc.pos[a]
     q = abs(p)
     notional = q * mark * k
+    # dYdX: the larger of a minimum and a portion of the position, within the per-block budget
     cap = max(params[MIN_NOTIONAL], mul_div_floor(notional, params[PORTION_PPM], PPM))
+    cap = min(cap, params[BLOCK_NOTIONAL_CAP])
     size = q if notional <= cap else max(1, cap // (mark * k))
     mm0 = maintenance_micros(notional, tiers.floor, tiers.mmr_ppm, tiers.cum)
     tnc0 = collateral(acc, a) + p * mark * k - acc.cost[a]

@@ -29,8 +29,9 @@ ADL_AT_MARK = 19  # 1: ADL closes at the mark (Hyperliquid), 0: at the bankruptc
 MIN_TICK = 20  # lowest price the book accepts
 MAX_TICK = 21  # highest price the book accepts
 INSTRUMENT = 22  # instrument index written in events
-PRO_RATA = 23  # unused slot kept for layout stability
-SIZE = 24
+STEP_DOWN = 23  # Binance: 1 to reduce a large position tier by tier before a full close
+BLOCK_NOTIONAL_CAP = 24  # dYdX: most notional liquidated per account per block, micro-dollars
+SIZE = 25
 
 POLICY_BINANCE = 0
 POLICY_BITMEX = 1
