@@ -69,6 +69,7 @@ from margincall.venue.params import (
     STRICT,
     K,
 )
+from margincall.venue.pointers import prefetch
 
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
 K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
@@ -78,6 +79,7 @@ K_TAKEOVER = int(EventKind.BACKSTOP_TAKEOVER)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 K_ROUND = int(EventKind.CASCADE_ROUND)
 K_FILLED = int(EventKind.ORDER_FILLED)
+PREFETCH = 8  # accounts ahead whose memory is requested early
 K_MARK = int(EventKind.MARK_PRICE_UPDATED)
 
 
@@ -367,6 +369,8 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
     accounts = np.sort(cand[:m])
     depth = np.empty(m, np.float64)
     for i in range(m):
+        if i + PREFETCH < m:
+            prefetch(acc.wallet, accounts[i + PREFETCH])
         a = accounts[i]
         ex = excess_of(acc, a, mark, params, tiers)
         mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
@@ -375,6 +379,12 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
     breached = 0
     progressed = 0
     for i in range(m):
+        if (
+            i + PREFETCH < m
+        ):  # the next accounts' rows and book entries: memory, not compute, is the cost
+            ahead = accounts[order[i + PREFETCH]]
+            prefetch(acc.wallet, ahead)
+            prefetch(book.accounts, ahead)
         a = accounts[order[i]]
         if acc.pos[a] == 0:
             continue

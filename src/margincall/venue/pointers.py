@@ -29,3 +29,24 @@ def data_ptr(typingctx, arr):
 def borrow(a):
     """A borrowed view of a C-contiguous array."""
     return carray(data_ptr(a), a.shape)  # type: ignore[call-arg]
+
+
+@intrinsic
+def prefetch(typingctx, arr, index):
+    """Ask the CPU to start loading ``arr[index]`` into cache (no effect on results)."""
+    sig = types.void(arr, index)
+
+    def codegen(context, builder, signature, args):
+        import llvmlite.ir as ir
+        from numba.core import cgutils
+
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
