@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pytest
 
-from margincall.events.schema import EventKind
+from margincall.events.schema import EventKind, RejectReason
 from margincall.venue.accounts import TS
 from margincall.venue.engine import Venue
 from margincall.venue.margin import (
@@ -626,7 +626,9 @@ def _variant(tmp_path, name: str, old: str, new: str) -> str:
 
 
 def test_binance_without_step_down_closes_a_large_position_in_one_order(tmp_path):
-    rb = _variant(tmp_path, "binance", "partial_to_lower_tier = true", "partial_to_lower_tier = false")
+    rb = _variant(
+        tmp_path, "binance", "partial_to_lower_tier = true", "partial_to_lower_tier = false"
+    )
     v = Venue(rb, "BTCUSDT", price=60_000, insurance_fund_usd=1_000_000)
     mm = v.open_account(100_000_000)
     # the same 5 BTC position as the step-down test, but one order for the whole position
@@ -653,3 +655,37 @@ def test_dydx_liquidates_no_more_than_the_per_block_notional_cap():
     sizes = of(ev, K.ORDER_ACCEPTED, t)["qty"].tolist()
     assert sizes == [17_241]
     assert v.acc.pos[t] == 400_000 - 17_241
+
+
+def test_bitmex_fok_steps_a_high_tier_position_down_and_stops_once_safe():
+    v = venue("bitmex")
+    mm = v.open_account(100_000_000)
+    # 40 XBT at 60,000 (2.4M USD, risk step 2: mmr 0.85%, cum 10,000) on 100,000 USD:
+    # excess = 100,000 + 40 (m - 60,000) - (0.34 m - 10,000) <= 0 -> m <= 57,740.8
+    t = open_long(v, 100_000, 40_000, 25, mm)
+    v.submit_order(mm, "buy", "10", "57600")
+    ev = step(v, "57700")
+    # keep floor((2e12 - 1) / 57,700,000) = 34,662 lots under the step; a FOK for 5,338 lots at
+    # the bankruptcy price 57,500 fills at the 57,600 bid. Then equity 7,466.2 USD is above the
+    # first step's maintenance (0.35% of 1,999,997.4 = 7,000), so the engine stops there
+    accepted = of(ev, K.ORDER_ACCEPTED, t)
+    assert accepted["qty"].tolist() == [5_338] and accepted["price"].tolist() == [115_000]
+    assert of(ev, K.POSITION_LIQUIDATED)["qty"].tolist() == [5_338]
+    assert len(of(ev, K.BACKSTOP_TAKEOVER)) == 0
+    assert v.acc.pos[t] == 34_662
+
+
+def test_bitmex_fok_that_cannot_fill_leaves_the_whole_position_to_the_engine():
+    v = venue("bitmex")
+    mm = v.open_account(100_000_000)
+    t = open_long(v, 100_000, 40_000, 25, mm)
+    v.submit_order(mm, "buy", "1", "57600")  # one XBT: the 5,338-lot FOK cannot fill whole
+    ev = step(v, "57700")
+    assert of(ev, K.ORDER_REJECTED, t)["reason"].tolist() == [int(RejectReason.FOK_NOT_FILLABLE)]
+    assert len(of(ev, K.POSITION_LIQUIDATED)) == 0
+    takeover = of(ev, K.BACKSTOP_TAKEOVER)
+    assert takeover["account"].tolist() == [t, FUND] and takeover["qty"].tolist() == [
+        40_000,
+        40_000,
+    ]
+    assert v.acc.pos[t] == 0

@@ -118,7 +118,8 @@ def build_params(
     p[P.COOLDOWN_NS] = int(liq.get("partial_cooldown_seconds", 0)) * 1_000_000_000
     p[P.MAX_ROUNDS] = max_rounds
     p[P.ADL_AT_MARK] = 1 if rulebook.adl_close_price in ("mark", "oracle") else 0
-    p[P.STEP_DOWN] = 1 if liq.get("partial_to_lower_tier", False) else 0
+    step_down = liq.get("partial_to_lower_tier", False) or liq.get("high_tier_order_type") == "fok"
+    p[P.STEP_DOWN] = 1 if step_down else 0
     cap = liq.get("max_notional_liquidated_per_block_usd")
     p[P.BLOCK_NOTIONAL_CAP] = usd_to_micros(cap) if cap is not None else np.iinfo(np.int64).max
     p[P.MIN_TICK] = min_tick

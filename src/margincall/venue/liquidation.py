@@ -104,12 +104,14 @@ def _clamp_price(params, price) -> int:
 
 
 @njit(cache=True)
-def _forced_order(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, rnd):
-    """A reduce-only IOC for the liquidated account; returns fills (lots and tick-lots)."""
+def _forced_order(
+    acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, rnd, tif=bk.TIF_IOC
+):
+    """A reduce-only IOC (or FOK) for the liquidated account; returns fills (lots, tick-lots)."""
     side = -1 if acc.pos[a] > 0 else 1
     qty = min(qty, abs(acc.pos[a]))
     _, bout, nb = bk.submit(
-        book, a, side, _clamp_price(params, limit), qty, bk.TIF_IOC, bk.STP_NONE, bout, 0
+        book, a, side, _clamp_price(params, limit), qty, tif, bk.STP_NONE, bout, 0
     )
     out, n, filled, ticklots = settle_book(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd
@@ -229,6 +231,27 @@ def _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
 
 
 @njit(cache=True)
+def _bitmex(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    k = params[K]
+    mark = meta[MARK]
+    p = acc.pos[a]
+    t = tier_of(abs(p) * mark * k, tiers.floor)
+    if t > 0 and params[STEP_DOWN]:
+        # above the first risk limit: a fill-or-kill order at the bankruptcy price sized to drop
+        # into the tier below; if it cannot fill whole, nothing trades
+        keep = (tiers.floor[t] - 1) // (mark * k)
+        size = max(1, abs(p) - keep)
+        limit = _bankruptcy_price(acc, a, params)
+        out, n, bout, _, _ = _forced_order(
+            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd, bk.TIF_FOK
+        )
+        if not is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
+            return out, n, bout
+    # the engine takes over what is left, with its maintenance margin, at the bankruptcy price
+    return takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+
+
+@njit(cache=True)
 def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     k = params[K]
     mark = meta[MARK]
@@ -341,7 +364,7 @@ def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
     policy = params[POLICY]
     if policy == POLICY_BITMEX:
-        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        out, n, bout = _bitmex(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
     elif policy == POLICY_BINANCE:
         out, n, bout = _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
     elif policy == POLICY_DYDX:

@@ -29,7 +29,7 @@ ADL_AT_MARK = 19  # 1: ADL closes at the mark (Hyperliquid), 0: at the bankruptc
 MIN_TICK = 20  # lowest price the book accepts
 MAX_TICK = 21  # highest price the book accepts
 INSTRUMENT = 22  # instrument index written in events
-STEP_DOWN = 23  # Binance: 1 to reduce a large position tier by tier before a full close
+STEP_DOWN = 23  # 1: reduce a large position into a lower tier first (Binance IOC, BitMEX FOK)
 BLOCK_NOTIONAL_CAP = 24  # dYdX: most notional liquidated per account per block, micro-dollars
 SIZE = 25
 
