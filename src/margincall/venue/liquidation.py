@@ -7,15 +7,16 @@ their venue's waterfall, most under water first:
 1. cancel the account's open orders;
 2. the book: a forced IOC order (Binance: at the bankruptcy price, stepping down the tiers;
    dYdX: at the fillable price, a capped portion; Hyperliquid: a market order, 20% slices for
-   large positions; BitMEX skips this and goes to 3);
+   large positions; BitMEX: only above the first risk limit, a fill-or-kill at the bankruptcy
+   price into the step below);
 3. fees: Binance's clearance fee and dYdX's capped fee go to the insurance fund, only out of
    what is left above bankruptcy;
 4. takeover: the insurance fund (Hyperliquid: the backstop vault below 2/3 of maintenance)
    takes what is left at the bankruptcy price, if its equity stays non-negative;
 5. ADL when it cannot; a loss still left is paid by the fund, or recorded as uncovered.
 
-Forced fills move the last price; the caller recomputes the mark and runs another round until a
-round finds no one (see :meth:`margincall.venue.engine.Venue.run_liquidations`).
+Forced fills move the last price; :func:`liquidation_rounds` recomputes the mark (when it follows
+the last trade) and runs another round until a round changes no position.
 """
 
 from __future__ import annotations
