@@ -133,13 +133,16 @@ def demo(
     ] = False,
 ) -> None:
     """Drop the index through a leveraged market and watch the venue liquidate it, step by step."""
-    from margincall.demo import build_market, price_drop
+    from margincall.demo import build_market, check_drop, price_drop
 
     if out is not None and out.exists() and any(out.iterdir()):
         _fail(InvalidInputError("out", str(out), "a new or empty folder"))
     t0 = time.perf_counter()
     try:
-        with console.status(f"opening {accounts:,} accounts on {rulebook}..."):
+        check_drop(drop, steps)
+        with console.status(
+            f"opening {accounts:,} accounts on {rulebook} (the first run also compiles the engine)..."
+        ):
             v, mm = build_market(
                 accounts, rulebook=rulebook, seed=seed, keep_events=out is not None
             )

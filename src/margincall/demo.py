@@ -1,7 +1,7 @@
 """A scripted price drop through the venue engine: the default job of ``make demo``.
 
-A population of leveraged accounts (80% long by default, leverage drawn from 2x to the
-rulebook's maximum, sizes from one to a hundred lots of 0.001 BTC) opens positions against a
+A population of leveraged accounts (80% long by default, leverage drawn uniformly between 2x and
+the rulebook's maximum, sizes from 0.001 to 0.1 BTC) opens positions against a
 market maker at one price. The index then falls step by step; at each step the maker re-quotes a
 ladder of bids under the new price and the venue's liquidation engine closes every breached
 account by its rulebook. Nothing here is an agent model: the flow is fixed, only the venue acts.
@@ -75,10 +75,15 @@ def build_market(
     one_milli = round(0.001 / float(lot))  # lots per 0.001 BTC on this rulebook's grid
     lots = rng.integers(1, 101, accounts) * max(one_milli, 1)
     side = np.where(rng.random(accounts) < long_share, 1, -1)
-    lev = rng.integers(2, int(v.instrument.tiers[0].max_leverage) + 1, accounts)
+    max_lev = int(v.instrument.tiers[0].max_leverage)
+    lev_real = rng.uniform(2.0, max_lev, accounts)  # continuous, so liquidation prices spread out
+    lev = np.minimum(np.ceil(lev_real).astype(np.int64), max_lev)  # the account's setting
     ticks = v.scale.price_to_ticks(START_PRICE)
     notional = lots * ticks * v.k
-    deposits = -(-notional // lev) + notional // 1000  # initial margin plus 0.1% for fees
+    # margin for the drawn leverage (at least the setting's initial margin) plus 0.1% for fees
+    deposits = (
+        np.maximum((notional / lev_real).astype(np.int64), -(-notional // lev)) + notional // 1000
+    )
     step = 1_000_000
     for i in range(0, accounts, step):  # in chunks, so set-up events never pile up
         ids = v.open_accounts(deposits[i : i + step], leverage=lev[i : i + step])
@@ -86,6 +91,27 @@ def build_market(
     del lots, side, lev, notional, deposits
     gc.collect()
     return v, mm
+
+
+def check_drop(drop: float, steps: int) -> None:
+    """Refuse a drop schedule the demo cannot run (before any work is done)."""
+    if not 0.0 < drop < 0.5:
+        raise InvalidInputError("drop", drop, "a fraction between 0 and 0.5")
+    if steps < 1:
+        raise InvalidInputError("steps", steps, "at least 1 step")
+
+
+def drop_to(v: Venue, mm: int, price: float, *, levels: int = 20, level_btc: float = 2_000.0):
+    """One step: the maker re-quotes a bid ladder under ``price``, the index moves there, the mark
+    follows and the venue liquidates; returns the step's events."""
+    size = f"{round(level_btc / float(v.scale.lot_size)) * v.scale.lot_size}"
+    tick = float(v.scale.tick_size)
+    v.cancel_all(mm)
+    for j in range(levels):  # 0.05% apart
+        v.submit_order(mm, "buy", size, round(price * (1 - 0.0005 * j) / tick) * v.scale.tick_size)
+    v.set_index_price(round(price / tick) * v.scale.tick_size)
+    v.update_mark()
+    return v.run_liquidations()
 
 
 def price_drop(
@@ -99,10 +125,7 @@ def price_drop(
     step_seconds: int = 60,
 ):
     """Lower the index by ``drop`` in ``steps`` equal steps; yields a :class:`Step` per step."""
-    if not 0.0 < drop < 0.5:
-        raise InvalidInputError("drop", drop, "a fraction between 0 and 0.5")
-    if steps < 1:
-        raise InvalidInputError("steps", steps, "at least 1 step")
+    check_drop(drop, steps)
     kinds = {k: int(k) for k in EventKind}
     forced = np.array(
         [
@@ -112,19 +135,10 @@ def price_drop(
         ]
     )
     seen = np.zeros(v.capacity, bool)
-    lot_btc = float(v.scale.lot_size)
-    size = f"{round(level_btc / lot_btc) * v.scale.lot_size}"
-    tick = float(v.scale.tick_size)
     for s in range(1, steps + 1):
         price = START_PRICE * (1 - drop * s / steps)
         v.advance(v.now_ns + step_seconds * 1_000_000_000)
-        v.cancel_all(mm)
-        for j in range(levels):
-            level = round(price * (1 - 0.0005 * j) / tick) * v.scale.tick_size
-            v.submit_order(mm, "buy", size, level)
-        v.set_index_price(round(price / tick) * v.scale.tick_size)
-        v.update_mark()
-        ev = v.run_liquidations()
+        ev = drop_to(v, mm, price, levels=levels, level_btc=level_btc)
         kind = ev["kind"]
         trig = ev[kind == kinds[EventKind.LIQUIDATION_TRIGGERED]]["account"]
         new = np.unique(trig[~seen[trig]])
