@@ -27,7 +27,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
@@ -55,7 +54,6 @@ from margincall.venue.accounts import (
     account_rows,
     new_accounts,
 )
-from margincall.venue.borrowed import borrow_state
 from margincall.venue.commands import (
     AmendOrder,
     CancelAll,
@@ -75,10 +73,10 @@ from margincall.venue.ledger import (
     collateral,
     emit,
     reindex,
-    trade,
 )
 from margincall.venue.liquidation import liquidation_rounds
-from margincall.venue.orders import margin_shortfall, place_order, settle_book_entry
+from margincall.venue.orders import block_trades as block_trades_kernel
+from margincall.venue.orders import place_order, reindex_all, settle_book_entry
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {
@@ -212,7 +210,7 @@ class Venue:
     # ---- plumbing ------------------------------------------------------------------------
 
     @property
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[Any, ...]:
         """What every kernel takes, in order: accounts, index, book, meta, params, tiers."""
         return (self.acc, self.index, self.book, self.meta, self.params, self.tiers)
 
@@ -496,7 +494,7 @@ class Venue:
         if lots is None or ticks is None:
             reason = RejectReason.OFF_LOT if lots is None else RejectReason.OFF_TICK
             return self._emit(EventKind.ORDER_REJECTED, int(account), reason=int(reason), side=s)
-        _, out, n, self._bout = place_order(
+        _, out, n, self._bout = place_order(  # type: ignore[call-arg]
             *self._state,
             self._buffer(),
             0,
@@ -534,7 +532,7 @@ class Venue:
         return self._settle(nb)
 
     def _settle(self, nb: int) -> np.ndarray:
-        out, n, _, _ = settle_book_entry(
+        out, n, _, _ = settle_book_entry(  # type: ignore[call-arg]
             *self._state,
             self._buffer(),
             0,
@@ -572,7 +570,7 @@ class Venue:
             i = int(np.flatnonzero(sizes == 0)[0])
             raise InvalidInputError(f"lots[{i}]", 0, "a non-zero number of lots")
         ticks = self.scale.price_to_ticks(price)
-        out, n = _block_trades(
+        out, n = block_trades_kernel(  # type: ignore[call-arg]
             *self._state,
             self._buffer(),
             0,
@@ -657,7 +655,7 @@ class Venue:
         events.append(rec)
         if dust:
             events.append(self._emit(EventKind.FUNDING_PAID, INSURANCE_FUND, amount=int(dust)))
-        _reindex_all(*self._state, n_acc)
+        reindex_all(*self._state, n_acc)  # type: ignore[call-arg]
         return np.concatenate(events)
 
     # ---- liquidations ------------------------------------------------------------------------
@@ -671,7 +669,7 @@ class Venue:
         """
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
-        out, n, self._bout, self._cand, _, _ = liquidation_rounds(
+        out, n, self._bout, self._cand, _, _ = liquidation_rounds(  # type: ignore[call-arg]
             *self._state,
             self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]),
             0,
@@ -802,70 +800,3 @@ class Venue:
     def digest(self) -> str:
         """SHA-256 of the canonical event log so far."""
         return self.log.digest()
-
-
-@njit(cache=True)
-def _reindex_all(acc, idx, book, meta, params, tiers, n_acc):
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    for a in range(n_acc):
-        if acc.pos[a] != 0 or idx.side[a] != 0:
-            reindex(acc, idx, a, params, tiers)
-
-
-@njit(cache=True)
-def _block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, price, c):
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    k = params[K_SLOT]
-    for i in range(accounts.shape[0]):
-        a = accounts[i]
-        side = 1 if lots[i] > 0 else -1
-        q = abs(lots[i])
-        s1, r1 = margin_shortfall(acc, book, a, side, price, q, meta[MARK], k, tiers)
-        s2, r2 = margin_shortfall(acc, book, c, -side, price, q, meta[MARK], k, tiers)
-        if s1 > 0 or s2 > 0:
-            out, n = emit(
-                out,
-                n,
-                meta,
-                params,
-                K_REJECTED,
-                r1 if s1 > 0 else r2,
-                side,
-                0,
-                0,
-                a,
-                c,
-                -1,
-                price,
-                q,
-                q * price * k,
-                max(s1, s2),
-            )
-            continue
-        out, n = trade(
-            acc,
-            idx,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            a,
-            c,
-            side,
-            price,
-            q,
-            0,
-            0,
-            K_FILLED_SLOT,
-            K_FILLED_SLOT,
-            -1,
-            -1,
-            0,
-        )
-    return out, n
-
-
-K_SLOT = P.K
-K_FILLED_SLOT = _K_FILLED
-K_REJECTED = int(EventKind.ORDER_REJECTED)

@@ -394,7 +394,7 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
     depth = np.empty(m, np.float64)
     for i in range(m):
         if i + PREFETCH < m:
-            prefetch(acc.wallet, accounts[i + PREFETCH])
+            prefetch(acc.wallet, accounts[i + PREFETCH])  # type: ignore[call-arg]
         a = accounts[i]
         ex = excess_of(acc, a, mark, params, tiers)
         mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
@@ -407,7 +407,7 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
             i + PREFETCH < m
         ):  # the next accounts' rows and book entries: memory, not compute, is the cost
             ahead = accounts[order[i + PREFETCH]]
-            prefetch(acc.wallet, ahead)
+            prefetch(acc.wallet, ahead)  # type: ignore[call-arg]
             prefetch(book.accounts, ahead)
         a = accounts[order[i]]
         if acc.pos[a] == 0:

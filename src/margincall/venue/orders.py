@@ -13,7 +13,7 @@ from margincall.events.schema import EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
 from margincall.venue.borrowed import borrow_state
-from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, trade
+from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, reindex, trade
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
 from margincall.venue.params import MAKER_FEE_PPM, K
 
@@ -204,3 +204,70 @@ def settle_book_entry(
     return settle_book(
         acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
     )
+
+
+@njit(cache=True)
+def reindex_all(acc, idx, book, meta, params, tiers, n_acc):
+    """Re-key every account with a position (after funding moved every balance)."""
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    for a in range(n_acc):
+        if acc.pos[a] != 0 or idx.side[a] != 0:
+            reindex(acc, idx, a, params, tiers)
+
+
+@njit(cache=True)
+def block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, price, c):
+    """Off-book trades of many accounts with one counterparty at one price, margin-checked.
+
+    A refused trade leaves one ORDER_REJECTED event and changes nothing.
+    """
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    k = params[K]
+    for i in range(accounts.shape[0]):
+        a = accounts[i]
+        side = 1 if lots[i] > 0 else -1
+        q = abs(lots[i])
+        s1, r1 = margin_shortfall(acc, book, a, side, price, q, meta[MARK], k, tiers)
+        s2, r2 = margin_shortfall(acc, book, c, -side, price, q, meta[MARK], k, tiers)
+        if s1 > 0 or s2 > 0:
+            out, n = emit(
+                out,
+                n,
+                meta,
+                params,
+                K_REJECTED,
+                r1 if s1 > 0 else r2,
+                side,
+                0,
+                0,
+                a,
+                c,
+                -1,
+                price,
+                q,
+                q * price * k,
+                max(s1, s2),
+            )
+            continue
+        out, n = trade(
+            acc,
+            idx,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            a,
+            c,
+            side,
+            price,
+            q,
+            0,
+            0,
+            K_FILLED,
+            K_FILLED,
+            -1,
+            -1,
+            0,
+        )
+    return out, n
