@@ -257,6 +257,21 @@ class Venue:
         )
         return self._flush(out, n)
 
+    def _bulk_events(self, kind: EventKind, accounts: np.ndarray, **columns: Any) -> np.ndarray:
+        """One event per account, built column-wise (millions of accounts, no loop)."""
+        n = len(accounts)
+        rec = np.zeros(n, EVENT_DTYPE)
+        rec["ts_ns"] = self.meta[TS]
+        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + n)
+        rec["kind"] = int(kind)
+        rec["account"] = accounts
+        rec["counterparty"] = rec["order_id"] = -1
+        for name, values in columns.items():
+            rec[name] = values
+        self.meta[SEQ] += n
+        self.log.extend(rec, owned=True)
+        return rec
+
     def _check_account(self, account: int, field: str = "account") -> int:
         if (
             isinstance(account, bool)
@@ -390,15 +405,7 @@ class Venue:
         self.acc.flags[ids] = EXISTS | np.where(iso, ISOLATED, 0).astype(np.int8)
         self.meta[N_ACCOUNTS] = first + n
         self.meta[DEPOSITS] += int(dep.sum())
-        rec = np.zeros(n, EVENT_DTYPE)
-        rec["ts_ns"] = self.meta[TS]
-        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + n)
-        rec["kind"] = int(EventKind.DEPOSITED)
-        rec["account"] = ids
-        rec["counterparty"] = rec["order_id"] = -1
-        rec["amount"] = dep
-        self.meta[SEQ] += n
-        self.log.extend(rec)
+        self._bulk_events(EventKind.DEPOSITED, ids, amount=dep)
         return ids
 
     def deposit(self, account: int, amount_usd: Number) -> np.ndarray:
@@ -639,20 +646,18 @@ class Venue:
         self.acc.wallet[:n_acc] += np.where(iso, 0, payments)
         self.acc.wallet[INSURANCE_FUND] += dust
         paid = np.flatnonzero(payments)
-        rec = np.zeros(len(paid), EVENT_DTYPE)
-        rec["ts_ns"] = self.meta[TS]
-        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + len(paid))
-        self.meta[SEQ] += len(paid)
-        rec["kind"] = int(EventKind.FUNDING_PAID)
-        rec["account"] = paid
-        rec["counterparty"] = rec["order_id"] = -1
-        rec["side"] = np.sign(pos[paid])
-        rec["price"] = self.meta[MARK]
-        rec["qty"] = pos[paid]
-        rec["notional"] = np.abs(pos[paid]) * self.meta[MARK] * self.k
-        rec["amount"] = payments[paid]
-        self.log.extend(rec)
-        events.append(rec)
+        mark = int(self.meta[MARK])
+        events.append(
+            self._bulk_events(
+                EventKind.FUNDING_PAID,
+                paid,
+                side=np.sign(pos[paid]),
+                price=mark,
+                qty=pos[paid],
+                notional=np.abs(pos[paid]) * mark * self.k,
+                amount=payments[paid],
+            )
+        )
         if dust:
             events.append(self._emit(EventKind.FUNDING_PAID, INSURANCE_FUND, amount=int(dust)))
         reindex_all(*self._state, n_acc)  # type: ignore[call-arg]

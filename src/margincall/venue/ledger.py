@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from margincall.events.schema import EVENT_DTYPE, EventKind
+from margincall.events.schema import EventKind
 from margincall.venue import liq_index
 from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, SEQ, TS, Accounts
 from margincall.venue.margin_int import (
@@ -40,11 +40,6 @@ class Tiers(NamedTuple):
     mmr_ppm: np.ndarray
     cum: np.ndarray
     imr_ppm: np.ndarray
-
-
-def empty_events(n: int) -> np.ndarray:
-    """An event buffer for ``n`` records."""
-    return np.zeros(n, EVENT_DTYPE)
 
 
 @njit(cache=True)

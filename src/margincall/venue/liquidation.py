@@ -339,10 +339,9 @@ def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
 
 
 @njit(cache=True)
-def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
-    """Take one breached account through its venue's waterfall."""
+def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
+    """Take one breached account (margin excess ``ex`` at the mark) through its venue's waterfall."""
     mark = meta[MARK]
-    ex = excess_of(acc, a, mark, params, tiers)
     out, n = emit(
         out,
         n,
@@ -412,7 +411,8 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
         a = accounts[order[i]]
         if acc.pos[a] == 0:
             continue
-        ok = not is_breached(excess_of(acc, a, mark, params, tiers), strict)
+        ex = excess_of(acc, a, mark, params, tiers)
+        ok = not is_breached(ex, strict)
         done = params[POLICY] == POLICY_DYDX and acc.last_partial_ns[a] == meta[TS]
         if ok or done:
             # not (or no longer) breached: back in, keyed one tick past the mark so the next
@@ -436,7 +436,7 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
         breached += 1
         liq_index.remove(idx, a)
         before = acc.pos[a]
-        out, n, bout = liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        out, n, bout = liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
         if acc.pos[a] != before:
             progressed += 1
     # only a round that changed a position can make another round find something new
