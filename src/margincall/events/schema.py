@@ -63,6 +63,12 @@ class EventKind(IntEnum):
     ADL_EXECUTED = 35  # one per side: winner and bankrupt account close at the ADL price
     BANKRUPTCY_UNCOVERED = 36  # [loss nobody could cover]
     CASCADE_ROUND = 37  # round started: qty = accounts breached in the round
+    # snapshots of venue state, taken by the simulation kernel (one of each per snapshot time)
+    DEPTH_SNAPSHOT = 40  # price = book mid; notional = bids within 1% below [asks within 1% above]
+    OPEN_INTEREST_SNAPSHOT = 41  # price = mark; qty = open interest (lots, one side); notional = OI
+    INSURANCE_FUND_SNAPSHOT = 42  # [insurance fund balance]
+    ACCOUNTS_SNAPSHOT = 43  # qty = accounts holding a long [accounts holding a short]
+    FUNDING_SNAPSHOT = 44  # [funding rate the premium samples so far point to, ppb per interval]
 
 
 class RejectReason(IntEnum):

@@ -76,7 +76,13 @@ from margincall.venue.ledger import (
 )
 from margincall.venue.liquidation import liquidation_rounds
 from margincall.venue.orders import block_trades as block_trades_kernel
-from margincall.venue.orders import place_order, reindex_all, settle_book_entry
+from margincall.venue.orders import (
+    place_order,
+    place_orders,
+    position_stats,
+    reindex_all,
+    settle_book_entry,
+)
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {
@@ -236,6 +242,7 @@ class Venue:
         qty: int = 0,
         amount: int = 0,
         order_id: int = -1,
+        notional: int | None = None,
     ) -> np.ndarray:
         out, n = emit(
             self._buffer(),
@@ -252,7 +259,7 @@ class Venue:
             order_id,
             price,
             qty,
-            abs(qty * price * self.k),
+            abs(qty * price * self.k) if notional is None else notional,
             amount,
         )
         return self._flush(out, n)
@@ -517,6 +524,65 @@ class Venue:
         )
         return self._flush(out, n)
 
+    def submit_orders(
+        self,
+        accounts: np.ndarray,
+        sides: np.ndarray,
+        lots: np.ndarray,
+        prices: np.ndarray,
+        *,
+        tifs: np.ndarray | None = None,
+        reduce_only: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Many orders in one call, in array order, each handled exactly as :meth:`submit_order`.
+
+        Integer arrays: ``sides`` +1/-1, ``lots`` in lots, ``prices`` in ticks (0: a market
+        order), ``tifs`` ``TIF_*`` codes of :mod:`margincall.venue.book` (default GTC),
+        ``reduce_only`` booleans. This is how agents' commands reach the book at scale.
+        """
+        n = len(accounts)
+        arrays = {
+            "accounts": np.ascontiguousarray(accounts, np.int64),
+            "sides": np.ascontiguousarray(sides, np.int64),
+            "lots": np.ascontiguousarray(lots, np.int64),
+            "prices": np.ascontiguousarray(prices, np.int64),
+            "tifs": np.ascontiguousarray(np.zeros(n, np.int64) if tifs is None else tifs, np.int64),
+            "reduce_only": np.ascontiguousarray(
+                np.zeros(n, np.bool_) if reduce_only is None else reduce_only, np.bool_
+            ),
+        }
+        for name, arr in arrays.items():
+            if arr.shape != (n,):
+                raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
+        if n and not np.isin(arrays["sides"], (-1, 1)).all():
+            raise InvalidInputError("sides", arrays["sides"], "+1 (buy) or -1 (sell) values")
+        if n and ((arrays["tifs"] < 0) | (arrays["tifs"] > 3)).any():
+            raise InvalidInputError("tifs", arrays["tifs"], "TIF_* codes 0..3")
+        if n and (arrays["prices"] < 0).any():
+            raise InvalidInputError("prices", arrays["prices"], "ticks >= 0 (0: market)")
+        if n == 0:
+            return np.empty(0, EVENT_DTYPE)
+        _, out, m, self._bout = place_orders(  # type: ignore[call-arg]
+            *self._state,
+            self._buffer(max(64, 4 * n)),
+            0,
+            self._bout,
+            arrays["accounts"],
+            arrays["sides"],
+            arrays["prices"],
+            arrays["lots"],
+            arrays["tifs"],
+            _STP["expire_maker"],
+            arrays["reduce_only"],
+            int(self.params[P.TAKER_FEE_PPM]),
+        )
+        return self._flush(out, m)
+
+    def cancel_accounts(self, accounts: np.ndarray) -> np.ndarray:
+        """Cancel every resting order of each account (in array order)."""
+        parts = [self.cancel_all(int(a)) for a in accounts]
+        return np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+
     def cancel_order(self, order_id: int) -> np.ndarray:
         """Cancel a resting order (an unknown id gives ORDER_REJECTED / UNKNOWN_ORDER)."""
         self._bout, nb = bk.cancel(self.book, int(order_id), self._bout, 0)
@@ -732,6 +798,62 @@ class Venue:
             case SetIndexPrice(price=p):
                 return self.set_index_price(p)
         raise InvalidInputError("command", command, "a command from margincall.venue.commands")
+
+    # ---- snapshots -----------------------------------------------------------------------------
+
+    def predicted_funding_ppb(self) -> int:
+        """The funding rate the premium samples taken so far in this interval point to."""
+        rb, inst = self.rulebook, self.instrument
+        samples = self._premiums or [0]
+        if rb.funding_formula == "dydx":
+            p8 = sum(samples) // len(samples) + inst.funding_interest_ppb
+            p8 = max(-inst.funding_clamp_ppb, min(inst.funding_clamp_ppb, p8))
+            return (1 if p8 >= 0 else -1) * (abs(p8) * rb.funding_interval_hours // 8)
+        w = np.arange(1, len(samples) + 1, dtype=np.int64)
+        premium = int((np.asarray(samples, np.int64) * w).sum() // w.sum())
+        return fnd.funding_rate_ppb(
+            premium,
+            inst.funding_interest_ppb,
+            inst.funding_clamp_ppb,
+            rb.funding_interval_hours,
+            inst.funding_cap_ppb,
+        )
+
+    def depth_micros(self, fraction: float = 0.01) -> tuple[int, int, int]:
+        """``(mid, bids, asks)``: the book mid in ticks and the resting notional within
+        ``fraction`` of it on each side (micro-dollars)."""
+        bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
+        mid = (bid + ask) // 2 if bid and ask else (bid or ask or int(self.meta[MARK]))
+        width = int(mid * fraction)
+        lv = self.book.levels
+        lo = max(mid - width, self.min_tick)
+        hi = min(mid + width, self.max_tick)
+        prices = np.arange(lo, hi + 1, dtype=np.int64)
+        sl = slice(lo - self.min_tick, hi - self.min_tick + 1)
+        bids = int((lv[0, sl, bk.L_LOTS] * prices).sum()) * self.k
+        asks = int((lv[1, sl, bk.L_LOTS] * prices).sum()) * self.k
+        return mid, bids, asks
+
+    def snapshot(self) -> np.ndarray:
+        """Record the state the reports need as events: ±1% depth, open interest, the insurance
+        fund, accounts long and short, and the funding rate in the making."""
+        n = int(self.meta[N_ACCOUNTS])
+        oi, longs, shorts = position_stats(self.acc.pos, n)
+        mid, bids, asks = self.depth_micros(0.01)
+        mark = int(self.meta[MARK])
+        return np.concatenate(
+            [
+                self._emit(EventKind.DEPTH_SNAPSHOT, price=mid, notional=bids, amount=asks),
+                self._emit(EventKind.OPEN_INTEREST_SNAPSHOT, price=mark, qty=int(oi)),
+                self._emit(
+                    EventKind.INSURANCE_FUND_SNAPSHOT,
+                    INSURANCE_FUND,
+                    amount=int(collateral(self.acc, INSURANCE_FUND)),
+                ),
+                self._emit(EventKind.ACCOUNTS_SNAPSHOT, qty=int(longs), amount=int(shorts)),
+                self._emit(EventKind.FUNDING_SNAPSHOT, amount=self.predicted_funding_ppb()),
+            ]
+        )
 
     # ---- views -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ FOK) happen in the book. A refused order changes nothing and leaves one ORDER_RE
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from margincall.events.schema import EventKind, RejectReason
@@ -15,7 +16,7 @@ from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
 from margincall.venue.borrowed import borrow_state
 from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, reindex, trade
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
-from margincall.venue.params import MAKER_FEE_PPM, K
+from margincall.venue.params import BAND_PPM, MAKER_FEE_PPM, MAX_TICK, MIN_TICK, K
 
 K_FILLED = int(EventKind.ORDER_FILLED)
 K_REJECTED = int(EventKind.ORDER_REJECTED)
@@ -151,7 +152,7 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
 
 
 @njit(cache=True)
-def place_order(
+def _place(
     acc,
     idx,
     book,
@@ -170,8 +171,6 @@ def place_order(
     reduce_only,
     taker_fee_ppm,
 ):
-    """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
     k = params[K]
     if a < 0 or a >= meta[N_ACCOUNTS] or not (acc.flags[a] & EXISTS):
         out, n = _reject(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
@@ -193,6 +192,104 @@ def place_order(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
     )
     return oid, out, n, bout
+
+
+@njit(cache=True)
+def place_order(
+    acc,
+    idx,
+    book,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    bout,
+    a,
+    side,
+    price,
+    qty,
+    tif,
+    stp,
+    reduce_only,
+    taker_fee_ppm,
+):
+    """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    return _place(
+        acc,
+        idx,
+        book,
+        meta,
+        params,
+        tiers,
+        out,
+        n,
+        bout,
+        a,
+        side,
+        price,
+        qty,
+        tif,
+        stp,
+        reduce_only,
+        taker_fee_ppm,
+    )
+
+
+@njit(cache=True)
+def place_orders(
+    acc,
+    idx,
+    book,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    bout,
+    accounts,
+    sides,
+    prices,
+    lots,
+    tifs,
+    stp,
+    reduce_only,
+    taker_fee_ppm,
+):
+    """Orders in sequence, each exactly as :func:`place_order`; a price of 0 is a market order
+    (an IOC limited to the price band around the mark). Returns ``(order_ids, out, n, bout)``."""
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    ids = np.full(accounts.shape[0], -1, np.int64)
+    for i in range(accounts.shape[0]):
+        price = prices[i]
+        tif = tifs[i]
+        if price == 0:
+            mark = meta[MARK]
+            band = (mark * params[BAND_PPM]) // PPM
+            price = mark + band if sides[i] > 0 else mark - band
+            price = min(max(price, params[MIN_TICK]), params[MAX_TICK])
+            tif = bk.TIF_IOC
+        ids[i], out, n, bout = _place(
+            acc,
+            idx,
+            book,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            bout,
+            accounts[i],
+            sides[i],
+            price,
+            lots[i],
+            tif,
+            stp,
+            reduce_only[i],
+            taker_fee_ppm,
+        )
+    return ids, out, n, bout
 
 
 @njit(cache=True)
@@ -271,3 +368,20 @@ def block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, pr
             0,
         )
     return out, n
+
+
+@njit(cache=True)
+def position_stats(pos, n):
+    """``(open_interest_lots, accounts_long, accounts_short)`` over the first ``n`` accounts
+    (account 0, the insurance fund, included: it holds positions it took over)."""
+    oi = 0
+    longs = 0
+    shorts = 0
+    for a in range(n):
+        p = pos[a]
+        if p > 0:
+            oi += p
+            longs += 1
+        elif p < 0:
+            shorts += 1
+    return oi, longs, shorts
