@@ -14,7 +14,7 @@ from numba import njit
 
 from margincall.events.schema import EventKind
 from margincall.venue import liq_index
-from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, SEQ, TS, Accounts
+from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, MARK, SEQ, TS, UNCOVERED, Accounts
 from margincall.venue.margin_int import (
     PPM,
     initial_margin_micros,
@@ -31,6 +31,7 @@ K_DEPOSITED = int(EventKind.DEPOSITED)
 K_FILLED = int(EventKind.ORDER_FILLED)
 K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
+K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 
 
 class Tiers(NamedTuple):
@@ -251,3 +252,24 @@ def transfer(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
     add_collateral(acc, payer, -amount)
     add_collateral(acc, payee, amount)
     return emit(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)
+
+
+@njit(cache=True)
+def cover_loss(acc, meta, params, out, n, a, rnd):
+    """A flat account left below zero is paid up by the fund, or its loss is recorded."""
+    if acc.pos[a] != 0:
+        return out, n
+    c = collateral(acc, a)
+    if c >= 0:
+        return out, n
+    f = INSURANCE_FUND
+    pay = min(-c, max(acc.wallet[f], 0))
+    if pay > 0:
+        out, n = transfer(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
+    left = -collateral(acc, a)
+    if left > 0:
+        meta[UNCOVERED] += left
+        out, n = emit(
+            out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left
+        )
+    return out, n

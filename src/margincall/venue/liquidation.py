@@ -27,10 +27,18 @@ from numba import njit
 from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue import liq_index
-from margincall.venue.accounts import LAST, MARK, TS, UNCOVERED
+from margincall.venue.accounts import LAST, MARK, TS
 from margincall.venue.adl import deleverage, reset_queues
 from margincall.venue.borrowed import borrow_state
-from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, reindex, trade, transfer
+from margincall.venue.ledger import (
+    INSURANCE_FUND,
+    collateral,
+    cover_loss,
+    emit,
+    reindex,
+    trade,
+    transfer,
+)
 from margincall.venue.margin_int import (
     PPM,
     bankruptcy_price_ticks,
@@ -77,7 +85,6 @@ K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
 K_FEE = int(EventKind.LIQUIDATION_FEE_CHARGED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_TAKEOVER = int(EventKind.BACKSTOP_TAKEOVER)
-K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 K_ROUND = int(EventKind.CASCADE_ROUND)
 K_FILLED = int(EventKind.ORDER_FILLED)
 PREFETCH = 8  # accounts ahead whose memory is requested early
@@ -165,27 +172,6 @@ def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
         acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd
     )
     return out, n, bout
-
-
-@njit(cache=True)
-def cover_loss(acc, meta, params, out, n, a, rnd):
-    """A flat account left below zero is paid up by the fund, or its loss is recorded."""
-    if acc.pos[a] != 0:
-        return out, n
-    c = collateral(acc, a)
-    if c >= 0:
-        return out, n
-    f = INSURANCE_FUND
-    pay = min(-c, max(acc.wallet[f], 0))
-    if pay > 0:
-        out, n = transfer(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
-    left = -collateral(acc, a)
-    if left > 0:
-        meta[UNCOVERED] += left
-        out, n = emit(
-            out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left
-        )
-    return out, n
 
 
 @njit(cache=True, inline="always")

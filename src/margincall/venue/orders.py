@@ -14,7 +14,15 @@ from margincall.events.schema import EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
 from margincall.venue.borrowed import borrow_state
-from margincall.venue.ledger import INSURANCE_FUND, collateral, emit, fee_micros, reindex, trade
+from margincall.venue.ledger import (
+    INSURANCE_FUND,
+    collateral,
+    cover_loss,
+    emit,
+    fee_micros,
+    reindex,
+    trade,
+)
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
 from margincall.venue.params import BAND_PPM, MAKER_FEE_PPM, MAX_TICK, MIN_TICK, K
 
@@ -191,6 +199,8 @@ def _place(
     out, n, _, _ = settle_book(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
     )
+    if a != INSURANCE_FUND:  # a close past bankruptcy (a stop in a gap): the fund covers it
+        out, n = cover_loss(acc, meta, params, out, n, a, 0)
     return oid, out, n, bout
 
 
