@@ -226,3 +226,153 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@app.command()
+def scenarios() -> None:
+    """List the scenario presets, one line each."""
+    from margincall.sim.scenario import preset_summaries
+
+    table = Table(title="Scenario presets")
+    table.add_column("name")
+    table.add_column("description")
+    for name, text in preset_summaries():
+        table.add_row(name, text)
+    console.print(table)
+
+
+scenario_app = typer.Typer(
+    help="Scenario presets: show one to copy and edit.", no_args_is_help=True
+)
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("show")
+def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) -> None:
+    """Print a preset's TOML (save it, edit it, pass the file to `margincall simulate`)."""
+    from margincall.sim.scenario import preset_text
+
+    try:
+        text = preset_text(name)
+    except InvalidInputError as exc:
+        _fail(exc)
+        return
+    sys.stdout.write(text)
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="a preset name or a scenario TOML file")],
+    seed: Annotated[int, typer.Option(help="seed of every random draw in the run")] = 1,
+    hours: Annotated[float | None, typer.Option(help="simulated hours (default: scenario)")] = None,
+    accounts: Annotated[
+        int | None,
+        typer.Option(help="leveraged accounts: how finely the market is divided, not its size"),
+    ] = None,
+    rulebook: Annotated[
+        str | None, typer.Option(help="binance, bitmex, dydx, hyperliquid (default: scenario)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="run folder to write")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run a scenario through the agents and the venue; print its summary, write its run folder."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from margincall.sim.run_folder import check_out_dir, to_jsonable, write_run
+    from margincall.sim.run_folder import simulate as run_sim
+    from margincall.sim.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario).with_overrides(
+            hours=hours, accounts=accounts, rulebook=rulebook
+        )
+        if (
+            sc.run.rulebook not in ("binance", "bitmex", "dydx", "hyperliquid")
+            and not Path(sc.run.rulebook).is_file()
+        ):
+            raise InvalidInputError(
+                "rulebook", sc.run.rulebook, "binance, bitmex, dydx, hyperliquid or a TOML file"
+            )
+        if out is not None:
+            check_out_dir(out, force)
+    except InvalidInputError as exc:
+        _fail(exc)
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TextColumn("liquidations {task.fields[liq]:,}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"{sc.name} seed {seed}", total=1.0, clock="setting up", liq=0)
+
+        def progress(step: int, steps: int, liq: int) -> None:
+            h = step / steps * sc.run.hours
+            bar.update(task, completed=step / steps, clock=f"{h:5.1f} h simulated", liq=liq)
+
+        try:
+            if out is not None:
+                summary = write_run(out, sc, seed, force=force, progress=progress)
+            else:
+                summary = run_sim(sc, seed, progress)[1]
+        except InvalidInputError as exc:
+            _fail(exc)
+            return
+    summary = to_jsonable(summary)
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    _print_summary(summary, out)
+
+
+def _print_summary(s: dict, out: Path | None) -> None:
+    def usd(x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+
+    p, liq, oi, fund = (
+        s["price"],
+        s["liquidations"],
+        s["open_interest_usd"],
+        s["insurance_fund_usd"],
+    )
+    table = Table(
+        title=f"{s['scenario']}: {s['hours']:g} h, {s['accounts']:,} accounts, "
+        f"{s['rulebook']}, seed {s['seed']}"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    total = liq["total_usd"] or 0.0
+    long_share = liq["long_usd"] / total if total else 0.0
+    rows = [
+        ("price start -> end", f"{p['start']:,.0f} -> {p['end']:,.0f}"),
+        ("price low (time)", f"{p['min']:,.0f} ({p['min_ts']})"),
+        ("liquidated, long / short", f"{usd(liq['long_usd'])} / {usd(liq['short_usd'])}"),
+        ("long share", f"{long_share:.0%}"),
+        ("accounts liquidated", f"{liq['accounts']:,}"),
+        ("largest liquidation", usd(liq["largest_usd"])),
+        ("peak hour", usd(liq["peak_hour_usd"])),
+        ("open interest", f"{usd(oi['start'])} -> {usd(oi['end'])}"),
+        ("insurance fund (min)", f"{usd(fund['end'])} ({usd(fund['min'])})"),
+        ("ADL events", f"{s['adl']['events']:,}"),
+        (
+            "funding min / max",
+            f"{s['funding_rate']['min']:.4%} / {s['funding_rate']['max']:.4%}"
+            if s["funding_rate"]["min"] is not None
+            else "-",
+        ),
+        (
+            "money conserved, OI balanced",
+            f"{s['invariants']['money_conserved']}, {s['invariants']['open_interest_balanced']}",
+        ),
+        ("wall time", f"{s['wall_seconds']:.1f} s"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+    if out is not None:
+        console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")

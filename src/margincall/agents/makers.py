@@ -1,0 +1,87 @@
+"""Market makers: a ladder of resting orders around the index that thins in a crash.
+
+Each maker quotes ``levels`` prices per side between ``half_spread_bps`` and ``max_distance``
+from its centre; the cumulative size within a distance d follows ``depth_1pct·(d/1%)^β``
+(visible BTC depth grows sub-linearly with distance, β ≈ 0.4-0.7, cascade-models.md §0/§2.3).
+The centre is the index shifted against the maker's inventory (skew). Depth is scaled by a
+stress factor that falls as realised volatility rises above calm and as the maker's losses
+grow, and the ladder widens by the same factor: the book thins exactly when the cascade needs
+it (§2.4: 30% to 98% of depth withdrawn at the worst of a crash).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from margincall.agents.index import SECONDS_PER_YEAR
+from margincall.agents.orders import Orders
+from margincall.agents.view import MarketView
+
+
+class Makers:
+    """All market makers of a run (one account each)."""
+
+    def __init__(self, params, accounts: np.ndarray, capital_usd: float) -> None:
+        self.p = params
+        self.accounts = accounts
+        self.capital = capital_usd
+        n = params.levels
+        d = np.geomspace(params.half_spread_bps * 1e-4, params.max_distance, n)
+        cum = params.depth_1pct_usd * (d / 0.01) ** params.depth_exponent / params.count
+        self.distances = d
+        self.sizes_usd = np.diff(np.concatenate([[0.0], cum]))
+        self.var = (params.calm_vol_annual**2) / SECONDS_PER_YEAR  # per second
+        self.last_price = 0
+        self.centre = np.zeros(len(accounts))
+        self.factor = np.ones(len(accounts))
+        self.inventory = np.zeros(len(accounts), np.int64)
+        self.decay = 0.0
+
+    def stress_factor(self, view: MarketView, m: int) -> float:
+        """Share of calm depth this maker shows now."""
+        p = self.p
+        vol = math.sqrt(self.var * SECONDS_PER_YEAR)
+        excess = max(0.0, vol / p.calm_vol_annual - 1.0)
+        f = 1.0 / (1.0 + p.vol_sensitivity * excess * excess)
+        loss = max(0.0, self.capital - view.equity_usd(int(self.accounts[m])))
+        f /= 1.0 + loss / p.loss_withdraw_usd
+        return max(p.min_depth_share, min(1.0, f))
+
+    def observe(self, view: MarketView) -> None:
+        """Update realised volatility from the mark (EWMA of squared returns): the mark is a
+        median, so one print far through a thin book does not read as volatility."""
+        price = view.mark
+        if self.last_price:
+            r = math.log(price / self.last_price)
+            a = 1 - 0.5 ** (view.step_seconds / (self.p.vol_half_life_minutes * 60))
+            self.var = (1 - a) * self.var + a * r * r / view.step_seconds
+        self.last_price = price
+
+    def act(self, view: MarketView, orders: Orders) -> None:
+        """Re-quote the makers whose centre, stress or inventory moved enough."""
+        self.observe(view)
+        p = self.p
+        for m, a in enumerate(self.accounts):
+            a = int(a)
+            inv_usd = view.position_usd(a)
+            centre = view.index * (1 - p.skew_bps_per_musd * 1e-4 * inv_usd / 1e6)
+            f = self.stress_factor(view, m)
+            moved = abs(centre - self.centre[m]) > p.requote_bps * 1e-4 * centre
+            if not (
+                moved
+                or abs(f - self.factor[m]) > 0.05 * self.factor[m]
+                or int(view.pos[a]) != self.inventory[m]
+            ):
+                continue
+            self.centre[m], self.factor[m], self.inventory[m] = centre, f, int(view.pos[a])
+            orders.cancel_first.append(a)
+            widen = 1.0 / math.sqrt(f)
+            for d, usd in zip(self.distances, self.sizes_usd, strict=True):
+                dd = d * widen
+                bid = int(centre * (1 - dd))
+                ask = math.ceil(centre * (1 + dd))
+                lots = view.usd_to_lots(usd * f, bid)
+                orders.limit(a, 1, lots, bid)
+                orders.limit(a, -1, lots, ask)

@@ -1,0 +1,69 @@
+"""Order batches: what agents return, as arrays (one row per order)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from margincall.venue.book import TIF_GTC, TIF_IOC
+
+
+@dataclass
+class Orders:
+    """Orders to submit in array order. ``price`` in ticks, 0 for a market order."""
+
+    account: list[int] = field(default_factory=list)
+    side: list[int] = field(default_factory=list)
+    lots: list[int] = field(default_factory=list)
+    price: list[int] = field(default_factory=list)
+    tif: list[int] = field(default_factory=list)
+    reduce_only: list[bool] = field(default_factory=list)
+    cancel_first: list[int] = field(default_factory=list)  # accounts whose orders go first
+
+    def limit(self, account: int, side: int, lots: int, price: int) -> None:
+        if lots > 0:
+            self._add(account, side, lots, price, TIF_GTC, False)
+
+    def ioc(self, account: int, side: int, lots: int, price: int) -> None:
+        """Immediate-or-cancel at a limit price (a market order with a slippage cap)."""
+        if lots > 0:
+            self._add(account, side, lots, price, TIF_IOC, False)
+
+    def market(self, account: int, side: int, lots: int, reduce_only: bool = False) -> None:
+        if lots > 0:
+            self._add(account, side, lots, 0, TIF_IOC, reduce_only)
+
+    def _add(self, account, side, lots, price, tif, reduce_only) -> None:
+        self.account.append(int(account))
+        self.side.append(int(side))
+        self.lots.append(int(lots))
+        self.price.append(int(price))
+        self.tif.append(int(tif))
+        self.reduce_only.append(bool(reduce_only))
+
+    def extend_market(
+        self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, reduce_only: bool
+    ) -> None:
+        """Many market orders at once."""
+        keep = lots > 0
+        n = int(keep.sum())
+        self.account.extend(accounts[keep].tolist())
+        self.side.extend(sides[keep].tolist())
+        self.lots.extend(lots[keep].tolist())
+        self.price.extend([0] * n)
+        self.tif.extend([TIF_IOC] * n)
+        self.reduce_only.extend([reduce_only] * n)
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "accounts": np.asarray(self.account, np.int64),
+            "sides": np.asarray(self.side, np.int64),
+            "lots": np.asarray(self.lots, np.int64),
+            "prices": np.asarray(self.price, np.int64),
+            "tifs": np.asarray(self.tif, np.int64),
+            "reduce_only": np.asarray(self.reduce_only, np.bool_),
+        }

@@ -1,0 +1,172 @@
+"""Leveraged trader populations as arrays: who holds what, at which entry, leverage and stop.
+
+Two cohorts (reference: cascade-models.md §3.4): retail (many small accounts at 10-125x, long
+biased) and capital (few large accounts, mostly under 7x). Entries are spread over the days
+before the start along the scenario's price drift, so liquidation prices are spread out;
+accounts whose liquidation or stop price the market has already passed are gone (they were
+closed on the way), as in a real market. The arbitrage desk takes the other side of the net
+position (cash-and-carry: short perp, long spot), so open interest balances.
+
+Positions are opened as block trades at their entry price (the venue's mark set to that price
+while they open), then the venue's prices are moved to the start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from margincall.core.errors import InvalidInputError
+
+
+@dataclass
+class Cohorts:
+    """What was opened: per account, in venue ids."""
+
+    ids: np.ndarray  # account ids
+    cohort: np.ndarray  # 0 retail, 1 capital
+    side: np.ndarray  # +1 long, -1 short
+    lots: np.ndarray  # position size, lots
+    entry: np.ndarray  # entry price, ticks
+    leverage: np.ndarray  # leverage at entry (float)
+    liq_price: np.ndarray  # approximate liquidation price at the start, USD (the map)
+    stop: np.ndarray  # stop price in ticks, 0 for none
+
+
+def _tier_arrays(instrument) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    floors = np.array([float(t.floor_usd) for t in instrument.tiers])
+    max_lev = np.array([float(t.max_leverage) for t in instrument.tiers])
+    mmr = np.array([float(t.mmr) for t in instrument.tiers])
+    return floors, max_lev, mmr
+
+
+def draw_cohort(c, n: int, gross_usd: float, start: float, rng: np.random.Generator):
+    """Draw ``n`` accounts of cohort ``c`` holding about ``gross_usd`` of notional (long plus
+    short). Returns a dict of arrays: side, notional (USD), leverage (before the tier cap),
+    entry (USD), stop distance (fraction, 0 for none), isolated."""
+    size = rng.lognormal(0.0, c.size_sigma, n)
+    u = rng.random(n)
+    tau = rng.random(n)
+    noise = rng.normal(0.0, 0.015, n) * np.sqrt(tau)
+    dist = rng.uniform(c.stop_distance_min, c.stop_distance_max, n)
+    has_stop = rng.random(n) < c.stop_loss_share
+    return {
+        "side": np.where(rng.random(n) < c.long_share, 1, -1),
+        "notional": size / size.sum() * gross_usd if n else size,
+        "leverage": c.leverage_min * (c.leverage_max / c.leverage_min) ** (u**c.leverage_shape),
+        # entries over the last entry_days, along the drift (older entries at the older price)
+        "entry": start * np.exp(-math.log1p(c.entry_drift) * tau + noise),
+        "stop": np.where(has_stop, dist, 0.0),
+        "isolated": rng.random(n) < c.isolated_share,
+    }
+
+
+def _margin_terms(d: dict, instrument) -> tuple[np.ndarray, np.ndarray]:
+    """Leverage capped by the tier of each notional, and the approximate liquidation price
+    (isolated one-way formula, cascade-models.md §0)."""
+    floors, max_lev, mmr_t = _tier_arrays(instrument)
+    tier = np.clip(np.searchsorted(floors, d["notional"], side="right") - 1, 0, len(floors) - 1)
+    lev = np.minimum(d["leverage"], max_lev[tier])
+    mmr = mmr_t[tier]
+    e, side = d["entry"], d["side"]
+    liq = np.where(side > 0, e * (1 - 1 / lev) / (1 - mmr), e * (1 + 1 / lev) / (1 + mmr))
+    return lev, liq
+
+
+def _balanced_scale(d: dict, open_interest: float) -> float:
+    longs = d["notional"][d["side"] > 0].sum()
+    shorts = d["notional"][d["side"] < 0].sum()
+    return open_interest / max(longs, shorts)
+
+
+def open_population(scenario, venue, desk: int, rng_tree) -> Cohorts:
+    """Open both cohorts in ``venue`` against the arbitrage ``desk`` account."""
+    pop, market = scenario.population, scenario.market
+    n = scenario.run.accounts
+    start = market.start_price
+    n_cap = round(n * pop.capital.share_of_accounts)
+    parts = []
+    for k, (c, m) in enumerate(((pop.retail, n - n_cap), (pop.capital, n_cap))):
+        gross = 2 * market.open_interest_usd * c.share_of_open_interest
+        d = draw_cohort(c, m, gross, start, rng_tree.generator(f"population.{k}"))
+        d["cohort"] = np.full(m, k)
+        parts.append(d)
+    d = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    if len(d["side"]) == 0 or _balanced_scale(d, 1.0) == np.inf:
+        raise InvalidInputError("population", 0, "cohorts holding some open interest")
+    # accounts whose liquidation or stop the market has already passed were closed on the way
+    d["notional"] *= _balanced_scale(d, market.open_interest_usd)
+    lev, liq = _margin_terms(d, venue.instrument)
+    side, stop = d["side"], d["stop"]
+    stop_px = np.where(side > 0, d["entry"] * (1 - stop), d["entry"] * (1 + stop))
+    alive = np.where(side > 0, liq < start * 0.995, liq > start * 1.005)
+    alive &= (stop == 0) | np.where(side > 0, stop_px < start * 0.999, stop_px > start * 1.001)
+    d = {key: v[alive] for key, v in d.items()}
+    # the survivors hold the target open interest (the desk balances the sides)
+    d["notional"] *= _balanced_scale(d, market.open_interest_usd)
+    lev, liq = _margin_terms(d, venue.instrument)
+    side, entry, iso = d["side"], d["entry"], d["isolated"]
+    stop = np.where(
+        d["stop"] > 0, np.where(side > 0, entry * (1 - d["stop"]), entry * (1 + d["stop"])), 0.0
+    )
+    scale = venue.scale
+    tick, lot = float(scale.tick_size), float(scale.lot_size)
+    entry_t = np.clip(
+        np.round(entry / tick).astype(np.int64), venue.min_tick + 1, venue.max_tick - 1
+    )
+    lots = np.maximum(np.round(d["notional"] / (entry_t * tick) / lot).astype(np.int64), 1)
+    k = venue.k
+    max_lev = int(venue.instrument.tiers[0].max_leverage)
+    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_lev)
+    value = lots * entry_t * k  # micro-dollars at entry
+    deposits = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 2000
+    ids = np.empty(len(side), np.int64)
+    chunk = 1_000_000
+    for i in range(0, len(side), chunk):
+        ids[i : i + chunk] = venue.open_accounts(
+            deposits[i : i + chunk], isolated=iso[i : i + chunk], leverage=setting[i : i + chunk]
+        )
+    # block trades by entry price in 0.05% buckets, farthest from the start first, so the last
+    # trade (the venue's last price) is the one nearest the start
+    bucket = np.round(np.log(entry_t) / 0.0005).astype(np.int64)
+    b0 = round(math.log(start / tick) / 0.0005)
+    order = np.lexsort((ids, bucket, -np.abs(bucket - b0)))
+    cuts = np.flatnonzero(np.diff(bucket[order])) + 1  # buckets are contiguous in this order
+    for grp in np.split(order, cuts):
+        price_t = int(np.median(entry_t[grp]))
+        venue.set_index_price(scale.ticks_to_price(price_t))
+        venue.update_mark()
+        venue.block_trades(ids[grp], side[grp] * lots[grp], scale.ticks_to_price(price_t), desk)
+        entry_t[grp] = price_t
+    venue.set_index_price(scale.ticks_to_price(scale.price_to_ticks(start, "nearest")))
+    venue.update_mark()
+    stop_t = np.where(stop > 0, np.round(stop / tick), 0).astype(np.int64)
+    return Cohorts(ids, d["cohort"], side, lots, entry_t, lev, liq, stop_t)
+
+
+class StopBook:
+    """Stop-loss orders of a population, sorted by trigger price: each step costs only the
+    stops the price crossed (a market reduce-only close of the whole position)."""
+
+    def __init__(self, ids: np.ndarray, side: np.ndarray, stop: np.ndarray) -> None:
+        has = stop > 0
+        lo = has & (side > 0)  # long stops: sell when the price falls to them
+        o = np.argsort(-stop[lo], kind="stable")
+        self.long_ids, self.long_px = ids[lo][o], stop[lo][o]
+        sh = has & (side < 0)
+        o = np.argsort(stop[sh], kind="stable")
+        self.short_ids, self.short_px = ids[sh][o], stop[sh][o]
+        self.li = 0
+        self.si = 0
+
+    def triggered(self, price: int) -> tuple[np.ndarray, np.ndarray]:
+        """Accounts whose stop the price has reached since the last call: (long, short) ids."""
+        j = max(self.li, int(np.searchsorted(-self.long_px, -price, side="right")))
+        longs = self.long_ids[self.li : j]
+        self.li = j
+        j = max(self.si, int(np.searchsorted(self.short_px, price, side="right")))
+        shorts = self.short_ids[self.si : j]
+        self.si = j
+        return longs, shorts

@@ -1,0 +1,147 @@
+"""Takers: the arbitrage desk, noise and momentum traders, directional perp flow, stop-losses.
+
+All of them send market orders (IOC inside the venue's price band).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from margincall.agents.orders import Orders
+from margincall.agents.view import MarketView
+
+
+class Arbitrage:
+    """Basis arbitrage: buys the perp when it trades below the index (selling spot to hedge),
+    sells it when above. Its spot hedges are net spot flow, which moves the index: this is how
+    forced selling on the perp reaches spot. It also holds the population's net position."""
+
+    def __init__(self, params, account: int) -> None:
+        self.p = params
+        self.account = account
+        self.spot_flow_usd = 0.0  # hedge of the perp it bought or sold last step, USD
+        self.pos = None
+
+    def hedge(self, view: MarketView) -> float:
+        """Spot flow hedging what the desk's perp position did since the last step (fills of
+        its own orders): sold spot for perp bought, and the reverse."""
+        pos = int(view.pos[self.account])
+        if self.pos is None:
+            self.pos = pos
+        filled = pos - self.pos
+        self.pos = pos
+        self.spot_flow_usd = -filled * view.mark * view.k / 1e6 * self.p.hedge_share
+        return self.spot_flow_usd
+
+    def act(self, view: MarketView, orders: Orders) -> None:
+        p = self.p
+        basis_bps = (view.mid - view.index) / view.index * 1e4
+        gap = abs(basis_bps) - p.threshold_bps
+        if gap <= 0:
+            return
+        usd = min(gap * p.usd_per_bps, p.max_usd_per_step)
+        side = 1 if basis_bps < 0 else -1
+        lots = view.usd_to_lots(usd)
+        # only at prices that still leave the threshold: buy below index - threshold, sell above
+        limit = int(view.index * (1 - side * p.threshold_bps * 1e-4))
+        orders.ioc(self.account, side, lots, limit)
+
+
+class Noise:
+    """Random market orders at a Poisson rate, lognormal sizes; each account leans toward
+    reducing its own position so inventories stay bounded."""
+
+    def __init__(self, params, accounts: np.ndarray, rng: np.random.Generator) -> None:
+        self.p = params
+        self.accounts = accounts
+        self.rng = rng
+
+    def act(self, view: MarketView, orders: Orders) -> None:
+        p = self.p
+        if len(self.accounts) == 0 or p.usd_per_hour <= 0:
+            return
+        rate = p.usd_per_hour / p.order_usd / 3600 * view.step_seconds
+        k = int(self.rng.poisson(rate))
+        if k == 0:
+            return
+        who = self.accounts[self.rng.integers(0, len(self.accounts), k)]
+        usd = p.order_usd * self.rng.lognormal(-0.5, 1.0, k)
+        u = self.rng.random(k)
+        for a, x, ui in zip(who.tolist(), usd.tolist(), u.tolist(), strict=True):
+            lean = max(-0.4, min(0.4, view.position_usd(a) / (4 * p.capital_usd)))
+            side = -1 if ui < 0.5 + lean else 1
+            limit = int(view.mid * (1 + side * p.slippage))
+            orders.ioc(a, side, view.usd_to_lots(x), limit)
+
+
+class Momentum:
+    """Trend followers: each holds a target position proportional to the return over the
+    lookback, and trades toward it (capped per step)."""
+
+    def __init__(self, params, accounts: np.ndarray, step_seconds: float) -> None:
+        self.p = params
+        self.accounts = accounts
+        self.history: deque[int] = deque(
+            maxlen=max(1, int(params.lookback_minutes * 60 / step_seconds)) + 1
+        )
+
+    def act(self, view: MarketView, orders: Orders) -> None:
+        self.history.append(view.mark)
+        if len(self.accounts) == 0 or len(self.history) < self.history.maxlen:
+            return
+        p = self.p
+        move_bps = math.log(self.history[-1] / self.history[0]) * 1e4
+        target = p.usd_per_bps * move_bps / len(self.accounts)
+        cap = p.max_usd_per_step / len(self.accounts)
+        limit = 3 * p.capital_usd  # never beyond about 3x its capital
+        target = max(-limit, min(limit, target))
+        for a in self.accounts.tolist():
+            diff = target - view.position_usd(a)
+            usd = min(abs(diff), cap)
+            if usd >= 0.01 * cap:
+                side = 1 if diff > 0 else -1
+                orders.ioc(a, side, view.usd_to_lots(usd), int(view.mid * (1 + side * p.slippage)))
+
+
+class PerpFlow:
+    """Directional perp takers from the scenario's schedule (USD per hour, signed)."""
+
+    def __init__(self, windows, account: int) -> None:
+        self.windows = windows
+        self.account = account
+        self.carry = 0.0
+
+    def act(self, view: MarketView, orders: Orders, hour: float) -> None:
+        usd = sum(w.usd_per_hour for w in self.windows if w.start_hour <= hour < w.end_hour)
+        self.carry += usd * view.step_seconds / 3600
+        lots = view.usd_to_lots(abs(self.carry))
+        if lots > 0:
+            side = 1 if self.carry > 0 else -1
+            orders.market(self.account, side, lots)
+            self.carry -= side * lots * view.mark * view.k / 1e6
+
+
+def spot_flow_usd(windows, hour: float, step_seconds: float) -> float:
+    """Net exogenous spot flow in one step (USD; negative = selling)."""
+    return sum(w.usd_per_hour for w in windows if w.start_hour <= hour < w.end_hour) * (
+        step_seconds / 3600
+    )
+
+
+def stop_orders(view: MarketView, stops, orders: Orders) -> int:
+    """Market reduce-only closes for every stop the last price has crossed; returns how many."""
+    price = view.last or view.mark
+    longs, shorts = stops.triggered(price)
+    n = 0
+    for ids, side in ((longs, -1), (shorts, 1)):
+        if len(ids) == 0:
+            continue
+        pos = np.asarray(view.pos[ids])
+        live = (pos > 0) if side < 0 else (pos < 0)
+        ids = ids[live]
+        orders.extend_market(ids, np.full(len(ids), side), np.abs(pos[live]), True)
+        n += len(ids)
+    return n

@@ -1,0 +1,1 @@
+"""The cascade simulator: scenarios, the kernel (phase order per timestamp) and run folders."""

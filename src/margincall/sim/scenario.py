@@ -1,0 +1,289 @@
+"""Scenarios: every input of a simulation, as a validated pydantic model read from TOML.
+
+A scenario fixes the market in dollars (open interest, depth, flows), not in accounts: the
+number of accounts only sets how finely that market is divided, so dollar figures stay
+comparable when ``--accounts`` changes. Every field says its unit. Presets live in
+``margincall/sim/presets/*.toml`` with the sources of their figures in comments.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from margincall.core.errors import InvalidInputError
+
+Positive = Annotated[float, Field(gt=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Run(_Model):
+    """How long, how fine and on which venue."""
+
+    hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24.0  # simulated hours
+    step_seconds: Annotated[int, Field(ge=1, le=3600)] = 5  # kernel step, seconds
+    accounts: Annotated[int, Field(ge=100, le=20_000_000)] = 200_000  # leveraged accounts
+    rulebook: str = "binance"  # binance, bitmex, dydx, hyperliquid or a rulebook TOML path
+    symbol: str = "BTCUSDT"
+    start: datetime = datetime(2026, 2, 5, tzinfo=UTC)  # simulated start time (UTC)
+    snapshot_seconds: Annotated[int, Field(ge=1, le=3600)] = 60  # state snapshots, seconds
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+
+class Market(_Model):
+    """The market at the start."""
+
+    start_price: Positive = 73_000.0  # index and perp price at the start, USD
+    open_interest_usd: Positive = 50e9  # open interest (one side), USD
+    insurance_fund_usd: Annotated[float, Field(ge=0)] = 1e9  # the venue's fund, USD
+
+
+class IndexProcess(_Model):
+    """Spot (index) price: GARCH(1,1) returns with Student-t shocks, plus the price impact of
+    net spot flow (exogenous flow and the arbitrageur's hedges), partly transient."""
+
+    vol_annual: Positive = 0.45  # unconditional volatility, annualised fraction
+    garch_alpha: Annotated[float, Field(ge=0, lt=1)] = 0.06  # weight of the last squared shock
+    garch_beta: Annotated[float, Field(ge=0, lt=1)] = 0.93  # persistence of variance
+    t_dof: Annotated[float, Field(gt=2, le=100)] = 4.0  # Student-t degrees of freedom
+    impact_bps_per_musd: Annotated[float, Field(ge=0)] = 0.5  # spot impact, bps per $1M net
+    impact_permanent: Share = 0.5  # share of spot impact that never decays
+    impact_half_life_minutes: Positive = 30.0  # decay of the transient part, minutes
+
+    @model_validator(mode="after")
+    def _stationary(self) -> IndexProcess:
+        if self.garch_alpha + self.garch_beta >= 1:
+            raise ValueError(
+                f"garch_alpha + garch_beta = {self.garch_alpha + self.garch_beta}: "
+                "expected < 1 (a stationary variance)"
+            )
+        return self
+
+
+class FlowWindow(_Model):
+    """Net spot flow over a window of hours (negative = selling)."""
+
+    start_hour: Annotated[float, Field(ge=0)]
+    end_hour: Positive
+    usd_per_hour: float  # net spot buying (+) or selling (-), USD per hour
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FlowWindow:
+        if self.end_hour <= self.start_hour:
+            raise ValueError(f"end_hour {self.end_hour} must be after start_hour {self.start_hour}")
+        return self
+
+
+class Shock(_Model):
+    """A news shock: the index jumps by ``move`` at ``hour``."""
+
+    hour: Annotated[float, Field(ge=0)]
+    move: Annotated[float, Field(gt=-0.5, lt=0.5)]  # fraction, e.g. -0.02
+
+
+class Flow(_Model):
+    """Exogenous flow: spot/ETF selling or buying and news, and directional perp takers."""
+
+    spot: list[FlowWindow] = []
+    shocks: list[Shock] = []
+    perp: list[FlowWindow] = []  # net perp taker flow (market orders), USD per hour
+
+
+class Makers(_Model):
+    """Market makers: a ladder around the index whose depth thins with volatility and losses."""
+
+    count: Annotated[int, Field(ge=1, le=64)] = 4
+    depth_1pct_usd: Positive = 60e6  # resting size within 1% of mid, each side, calm, USD
+    depth_exponent: Annotated[float, Field(gt=0, le=2)] = 0.5  # depth(d) ∝ d^exponent
+    levels: Annotated[int, Field(ge=2, le=200)] = 24  # price levels per side per maker
+    max_distance: Annotated[float, Field(gt=0, le=0.5)] = 0.04  # farthest level, fraction
+    half_spread_bps: Positive = 1.0  # nearest level, bps from the centre
+    skew_bps_per_musd: Annotated[float, Field(ge=0)] = 0.05  # centre shift per $1M inventory
+    calm_vol_annual: Positive = 0.45  # realised volatility at which depth is full
+    vol_sensitivity: Annotated[float, Field(ge=0)] = 1.5  # depth / (1 + s·(σ/σ_calm - 1)²)
+    loss_withdraw_usd: Positive = 50e6  # loss at which a maker quotes half its depth
+    min_depth_share: Share = 0.05  # depth never falls below this share of calm
+    vol_half_life_minutes: Positive = 10.0  # realised-volatility estimator half-life
+    capital_usd: Positive = 2e9  # each maker's deposit, USD
+    requote_bps: Annotated[float, Field(ge=0)] = 2.0  # re-quote when the centre moves this much
+
+
+class Cohort(_Model):
+    """A population of leveraged traders, held as arrays."""
+
+    share_of_open_interest: Share  # of market.open_interest_usd
+    share_of_accounts: Share  # of run.accounts
+    long_share: Share  # share of the cohort's notional that is long
+    leverage_min: Annotated[float, Field(ge=1)]  # x
+    leverage_max: Annotated[float, Field(ge=1)]  # x
+    leverage_shape: Positive = 1.0  # draws are min·(max/min)^(u^shape): >1 favours low leverage
+    size_sigma: Annotated[float, Field(ge=0, le=4)] = 1.2  # lognormal spread of notional
+    isolated_share: Share = 0.0  # accounts on isolated margin
+    stop_loss_share: Share = 0.0  # accounts with a stop-loss
+    stop_distance_min: Annotated[float, Field(gt=0, lt=0.5)] = 0.02  # from entry, fraction
+    stop_distance_max: Annotated[float, Field(gt=0, lt=0.5)] = 0.08
+    entry_days: Annotated[float, Field(ge=0, le=60)] = 7.0  # entries spread over these days
+    entry_drift: Annotated[float, Field(gt=-0.5, lt=0.5)] = 0.0  # price change over those days
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Cohort:
+        if self.leverage_max < self.leverage_min:
+            raise ValueError(f"leverage_max {self.leverage_max} < leverage_min {self.leverage_min}")
+        if self.stop_distance_max < self.stop_distance_min:
+            raise ValueError(
+                f"stop_distance_max {self.stop_distance_max} < "
+                f"stop_distance_min {self.stop_distance_min}"
+            )
+        return self
+
+
+class Population(_Model):
+    """The leveraged traders: a retail cohort and a capital cohort. The arbitrage desk holds
+    whatever net position they leave (cash-and-carry: short perp against long spot)."""
+
+    retail: Cohort = Cohort(
+        share_of_open_interest=0.35,
+        share_of_accounts=0.97,
+        long_share=0.7,
+        leverage_min=10,
+        leverage_max=125,
+        leverage_shape=1.5,
+        stop_loss_share=0.2,
+    )
+    capital: Cohort = Cohort(
+        share_of_open_interest=0.45,
+        share_of_accounts=0.03,
+        long_share=0.55,
+        leverage_min=1.5,
+        leverage_max=20,
+        leverage_shape=2.5,
+        size_sigma=1.5,
+        stop_loss_share=0.3,
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Population:
+        oi = self.retail.share_of_open_interest + self.capital.share_of_open_interest
+        acc = self.retail.share_of_accounts + self.capital.share_of_accounts
+        if oi > 1:
+            raise ValueError(f"cohorts hold {oi:.3f} of open interest: expected at most 1")
+        if abs(acc - 1) > 1e-9:
+            raise ValueError(f"cohort shares of accounts sum to {acc:.3f}: expected 1")
+        return self
+
+
+class Arbitrage(_Model):
+    """Basis arbitrage: trades the perp back toward the index and hedges in spot."""
+
+    threshold_bps: Annotated[float, Field(ge=0)] = 3.0  # act beyond this basis
+    usd_per_bps: Annotated[float, Field(ge=0)] = 2e6  # perp notional per bps beyond threshold
+    max_usd_per_step: Annotated[float, Field(ge=0)] = 50e6
+    hedge_share: Share = 1.0  # share of its perp trades hedged in spot (moves the index)
+    capital_usd: Positive = 20e9
+
+
+class Noise(_Model):
+    """Noise traders: random market orders."""
+
+    accounts: Annotated[int, Field(ge=0, le=100_000)] = 200
+    usd_per_hour: Annotated[float, Field(ge=0)] = 1.5e9  # gross volume, USD per hour
+    order_usd: Positive = 50_000.0  # median order size (lognormal, sigma 1)
+    slippage: Annotated[float, Field(gt=0, le=0.1)] = 0.005  # worst price vs mid, fraction
+    capital_usd: Positive = 5e6  # each account's deposit
+
+
+class Momentum(_Model):
+    """Momentum traders: buy after a rise, sell after a fall."""
+
+    accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
+    lookback_minutes: Positive = 5.0
+    usd_per_bps: Annotated[float, Field(ge=0)] = 100_000.0  # market order per bps of move
+    max_usd_per_step: Annotated[float, Field(ge=0)] = 5e6
+    slippage: Annotated[float, Field(gt=0, le=0.1)] = 0.005  # worst price vs mid, fraction
+    capital_usd: Positive = 20e6
+
+
+class Scenario(_Model):
+    """Everything a run needs besides the seed."""
+
+    name: str = "custom"
+    description: str = ""
+    run: Run = Run()
+    market: Market = Market()
+    index: IndexProcess = IndexProcess()
+    flow: Flow = Flow()
+    makers: Makers = Makers()
+    population: Population = Population()
+    arbitrage: Arbitrage = Arbitrage()
+    noise: Noise = Noise()
+    momentum: Momentum = Momentum()
+
+    def with_overrides(self, **run: Any) -> Scenario:
+        """A copy with ``run`` fields replaced (``None`` values are ignored), validated."""
+        fields = {k: v for k, v in run.items() if v is not None}
+        data = self.model_dump()
+        data["run"].update(fields)
+        return parse_scenario(data, f"scenario {self.name}")
+
+
+PRESETS = ("calm", "flash-crash", "feb-2026")
+
+
+def _error_message(exc: ValidationError, source: str) -> InvalidInputError:
+    e = exc.errors()[0]
+    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    value = e.get("input")
+    return InvalidInputError(f"{source}: {where}", value, e["msg"].removeprefix("Value error, "))
+
+
+def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario dict; errors name the field, the value and what was expected."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _error_message(exc, source) from None
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of a preset."""
+    if name not in PRESETS:
+        raise InvalidInputError("scenario", name, f"one of the presets {', '.join(PRESETS)}")
+    return (resources.files("margincall.sim") / "presets" / f"{name}.toml").read_text("utf-8")
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A preset by name, or a scenario TOML file by path."""
+    text = None
+    source = str(name_or_path)
+    if str(name_or_path) in PRESETS:
+        text = preset_text(str(name_or_path))
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise InvalidInputError(
+                "scenario", source, f"a preset ({', '.join(PRESETS)}) or an existing TOML file"
+            )
+        text = path.read_text("utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError("scenario", source, f"valid TOML ({exc})") from None
+    return parse_scenario(data, source)
+
+
+def preset_summaries() -> list[tuple[str, str]]:
+    """``(name, one-line description)`` of every preset."""
+    return [(n, load_scenario(n).description) for n in PRESETS]
