@@ -190,6 +190,8 @@ O_ANEXT = 7
 L_HEAD = 0
 L_TAIL = 1
 L_LOTS = 2
+L_BLOCK = 3  # at the first tick of each 64-tick block: how many of its levels hold orders
+BLOCK = 64
 # account columns
 A_HEAD = 0
 A_TAIL = 1
@@ -355,6 +357,7 @@ def _level_append(orders, levels, slot, si, li):
         orders[tail, O_NEXT] = slot
     else:
         levels[si, li, L_HEAD] = slot
+        levels[si, li - (li & (BLOCK - 1)), L_BLOCK] += 1
     levels[si, li, L_TAIL] = slot
 
 
@@ -370,28 +373,45 @@ def _level_unlink(orders, levels, slot, si, li):
         orders[nx, O_PREV] = p
     else:
         levels[si, li, L_TAIL] = p
+    if p < 0 and nx < 0:
+        levels[si, li - (li & (BLOCK - 1)), L_BLOCK] -= 1
 
 
 @njit(cache=True)
 def _rescan_best(meta, levels, si, from_price):
-    """Best price of side ``si`` searching away from the spread starting at ``from_price``."""
+    """Best price of side ``si`` searching away from the spread starting at ``from_price``.
+
+    Blocks of 64 ticks with no order are skipped by their count, so a wide gap between
+    levels (a thin book in a crash) costs a block per 64 ticks, not a look at every tick.
+    """
     mn = meta[_M_MIN_TICK]
     if si == 0:
-        p = from_price
-        while p >= mn:
-            if levels[0, p - mn, L_HEAD] >= 0:
-                meta[_M_BEST_BID] = p
-                return
-            p -= 1
+        i = from_price - mn
+        while i >= 0:
+            b = i - (i & (BLOCK - 1))
+            if levels[0, b, L_BLOCK] == 0:
+                i = b - 1
+                continue
+            while i >= b:
+                if levels[0, i, L_HEAD] >= 0:
+                    meta[_M_BEST_BID] = mn + i
+                    return
+                i -= 1
         meta[_M_BEST_BID] = 0
     else:
-        mx = meta[_M_MAX_TICK]
-        p = from_price
-        while p <= mx:
-            if levels[1, p - mn, L_HEAD] >= 0:
-                meta[_M_BEST_ASK] = p
-                return
-            p += 1
+        n = meta[_M_MAX_TICK] - mn + 1
+        i = from_price - mn
+        while i < n:
+            b = i - (i & (BLOCK - 1))
+            if levels[1, b, L_BLOCK] == 0:
+                i = b + BLOCK
+                continue
+            end = min(b + BLOCK, n)
+            while i < end:
+                if levels[1, i, L_HEAD] >= 0:
+                    meta[_M_BEST_ASK] = mn + i
+                    return
+                i += 1
         meta[_M_BEST_ASK] = 0
 
 
@@ -904,6 +924,11 @@ def check_invariants(book: BookState) -> None:
         empty = levels[si, :, L_HEAD] < 0
         if np.any(levels[si, empty, L_LOTS] != 0) or np.any(levels[si, empty, L_TAIL] != -1):
             raise InvariantViolation("empty level with lots or a tail")
+        n_ticks = levels.shape[1]
+        pad = (-n_ticks) % BLOCK
+        used = np.concatenate([~empty, np.zeros(pad, bool)]).reshape(-1, BLOCK).sum(axis=1)
+        if np.any(levels[si, ::BLOCK, L_BLOCK] != used):
+            raise InvariantViolation("a block's count of non-empty levels is wrong")
         if best != int(meta[_M_BEST_BID if si == 0 else _M_BEST_ASK]):
             raise InvariantViolation(f"best price of side index {si} is stale")
     bb, ba = int(meta[_M_BEST_BID]), int(meta[_M_BEST_ASK])
