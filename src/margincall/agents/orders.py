@@ -20,6 +20,7 @@ class Orders:
     tif: list[int] = field(default_factory=list)
     reduce_only: list[bool] = field(default_factory=list)
     cancel_first: list[int] = field(default_factory=list)  # accounts whose orders go first
+    chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # array blocks, in order
 
     def limit(self, account: int, side: int, lots: int, price: int) -> None:
         if lots > 0:
@@ -33,6 +34,38 @@ class Orders:
     def market(self, account: int, side: int, lots: int, reduce_only: bool = False) -> None:
         if lots > 0:
             self._add(account, side, lots, 0, TIF_IOC, reduce_only)
+
+    def limits(self, account: int, side: np.ndarray, lots: np.ndarray, price: np.ndarray) -> None:
+        """A block of GTC limit orders of one account (zero sizes are skipped)."""
+        self._flush_rows()
+        keep = lots > 0
+        n = int(keep.sum())
+        self.chunks.append(
+            (
+                np.full(n, account, np.int64),
+                side[keep].astype(np.int64),
+                lots[keep].astype(np.int64),
+                price[keep].astype(np.int64),
+                np.full(n, TIF_GTC, np.int64),
+                np.zeros(n, np.bool_),
+            )
+        )
+
+    def _flush_rows(self) -> None:
+        if self.account:
+            self.chunks.append(
+                (
+                    np.asarray(self.account, np.int64),
+                    np.asarray(self.side, np.int64),
+                    np.asarray(self.lots, np.int64),
+                    np.asarray(self.price, np.int64),
+                    np.asarray(self.tif, np.int64),
+                    np.asarray(self.reduce_only, np.bool_),
+                )
+            )
+            for rows in (self.account, self.side, self.lots, self.price, self.tif):
+                rows.clear()
+            self.reduce_only.clear()
 
     def _add(self, account, side, lots, price, tif, reduce_only) -> None:
         self.account.append(int(account))
