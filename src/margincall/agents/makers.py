@@ -36,7 +36,7 @@ class Makers:
         self.last_price = 0
         self.centre = np.zeros(len(accounts))
         self.factor = np.ones(len(accounts))
-        self.inventory = np.zeros(len(accounts), np.int64)
+        self.placed = np.zeros((len(accounts), 2), np.int64)  # lots per side at the last quote
         self.decay = 0.0
 
     def stress_factor(self, view: MarketView, m: int) -> float:
@@ -69,19 +69,23 @@ class Makers:
             centre = view.index * (1 - p.skew_bps_per_musd * 1e-4 * inv_usd / 1e6)
             f = self.stress_factor(view, m)
             moved = abs(centre - self.centre[m]) > p.requote_bps * 1e-4 * centre
-            if not (
-                moved
-                or abs(f - self.factor[m]) > 0.05 * self.factor[m]
-                or int(view.pos[a]) != self.inventory[m]
-            ):
-                continue
-            self.centre[m], self.factor[m], self.inventory[m] = centre, f, int(view.pos[a])
+            eaten = (
+                view.open_bid_lots[a] < self.placed[m, 0] // 2
+                or view.open_ask_lots[a] < self.placed[m, 1] // 2
+            )
+            if not (moved or eaten or abs(f - self.factor[m]) > 0.1 * self.factor[m]):
+                continue  # inventory acts through the skew of the centre
+            self.centre[m], self.factor[m] = centre, f
             orders.cancel_first.append(a)
-            widen = 1.0 / math.sqrt(f)
-            for d, usd in zip(self.distances, self.sizes_usd, strict=True):
-                dd = d * widen
-                bid = int(centre * (1 - dd))
-                ask = math.ceil(centre * (1 + dd))
-                lots = view.usd_to_lots(usd * f, bid)
-                orders.limit(a, 1, lots, bid)
-                orders.limit(a, -1, lots, ask)
+            dd = self.distances / math.sqrt(f)  # wider as well as thinner
+            bids = np.floor(centre * (1 - dd)).astype(np.int64)
+            asks = np.ceil(centre * (1 + dd)).astype(np.int64)
+            lots = (self.sizes_usd * f * 1e6 // (bids * view.k)).astype(np.int64)
+            n = len(dd)
+            self.placed[m] = int(lots.sum())
+            orders.limits(
+                a,
+                np.tile(np.array([1, -1], np.int64), n),
+                np.repeat(lots, 2),
+                np.column_stack([bids, asks]).ravel(),
+            )

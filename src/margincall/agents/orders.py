@@ -79,24 +79,45 @@ class Orders:
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, reduce_only: bool
     ) -> None:
         """Many market orders at once."""
+        self._flush_rows()
         keep = lots > 0
         n = int(keep.sum())
-        self.account.extend(accounts[keep].tolist())
-        self.side.extend(sides[keep].tolist())
-        self.lots.extend(lots[keep].tolist())
-        self.price.extend([0] * n)
-        self.tif.extend([TIF_IOC] * n)
-        self.reduce_only.extend([reduce_only] * n)
+        self.chunks.append(
+            (
+                accounts[keep].astype(np.int64),
+                sides[keep].astype(np.int64),
+                lots[keep].astype(np.int64),
+                np.zeros(n, np.int64),
+                np.full(n, TIF_IOC, np.int64),
+                np.full(n, reduce_only, np.bool_),
+            )
+        )
+
+    def extend_ioc(
+        self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, prices: np.ndarray
+    ) -> None:
+        """Many immediate-or-cancel orders at limit prices at once."""
+        self._flush_rows()
+        keep = lots > 0
+        n = int(keep.sum())
+        self.chunks.append(
+            (
+                accounts[keep].astype(np.int64),
+                sides[keep].astype(np.int64),
+                lots[keep].astype(np.int64),
+                prices[keep].astype(np.int64),
+                np.full(n, TIF_IOC, np.int64),
+                np.zeros(n, np.bool_),
+            )
+        )
 
     def __len__(self) -> int:
-        return len(self.account)
+        return len(self.account) + sum(len(c[0]) for c in self.chunks)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "accounts": np.asarray(self.account, np.int64),
-            "sides": np.asarray(self.side, np.int64),
-            "lots": np.asarray(self.lots, np.int64),
-            "prices": np.asarray(self.price, np.int64),
-            "tifs": np.asarray(self.tif, np.int64),
-            "reduce_only": np.asarray(self.reduce_only, np.bool_),
-        }
+        """Every order, in the order added, as the arrays of ``Venue.submit_orders``."""
+        self._flush_rows()
+        names = ("accounts", "sides", "lots", "prices", "tifs", "reduce_only")
+        if not self.chunks:
+            return {k: np.empty(0, np.bool_ if k == "reduce_only" else np.int64) for k in names}
+        return {k: np.concatenate([c[i] for c in self.chunks]) for i, k in enumerate(names)}

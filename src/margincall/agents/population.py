@@ -33,6 +33,7 @@ class Cohorts:
     leverage: np.ndarray  # leverage at entry (float)
     liq_price: np.ndarray  # approximate liquidation price at the start, USD (the map)
     stop: np.ndarray  # stop price in ticks, 0 for none
+    entrants: Entrants | None = None  # accounts opening during the run
 
 
 def _tier_arrays(instrument) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,7 +144,62 @@ def open_population(scenario, venue, desk: int, rng_tree) -> Cohorts:
     venue.set_index_price(scale.ticks_to_price(scale.price_to_ticks(start, "nearest")))
     venue.update_mark()
     stop_t = np.where(stop > 0, np.round(stop / tick), 0).astype(np.int64)
-    return Cohorts(ids, d["cohort"], side, lots, entry_t, lev, liq, stop_t)
+    cohorts = Cohorts(ids, d["cohort"], side, lots, entry_t, lev, liq, stop_t)
+    cohorts.entrants = open_entrants(scenario, venue, n_cap, rng_tree)
+    return cohorts
+
+
+@dataclass
+class Entrants:
+    """Accounts that open their position during the run, with a market order at a drawn
+    time: dip buyers and breakdown sellers, the fresh leverage a bounce or the next leg liquidates.
+    Sorted by entry step."""
+
+    ids: np.ndarray
+    side: np.ndarray
+    lots: np.ndarray
+    step: np.ndarray  # kernel step of the entry (1-based)
+    next: int = 0
+
+    def due(self, step: int) -> slice:
+        """The entrants whose entry step has come (each once)."""
+        j = int(np.searchsorted(self.step, step, side="right"))
+        sl = slice(self.next, j)
+        self.next = j
+        return sl
+
+
+def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
+    """Open (funded, flat) the intraday entrants of both cohorts."""
+    pop, market, run = scenario.population, scenario.market, scenario.run
+    steps = max(1, round(run.hours * 3600 / run.step_seconds))
+    start = market.start_price
+    tick, lot = float(venue.scale.tick_size), float(venue.scale.lot_size)
+    parts = []
+    for k, (c, m) in enumerate(((pop.retail, run.accounts - n_cap), (pop.capital, n_cap))):
+        e = round(m * c.intraday_share)
+        if e == 0:
+            continue
+        rng = rng_tree.generator(f"population.{k}.intraday")
+        gross = 2 * market.open_interest_usd * c.share_of_open_interest * e / max(m, 1)
+        d = draw_cohort(c, e, gross, start, rng)
+        d["entry"] = np.full(e, start)
+        lev, _ = _margin_terms(d, venue.instrument)
+        side = np.where(rng.random(e) < c.intraday_long_share, 1, -1)
+        step = rng.integers(1, steps + 1, e)
+        parts.append((d["notional"], lev, side, step, d["isolated"]))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return Entrants(empty, empty, empty, empty)
+    notional, lev, side, step, iso = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    lots = np.maximum(np.round(notional / start / lot).astype(np.int64), 1)
+    max_lev = int(venue.instrument.tiers[0].max_leverage)
+    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_lev)
+    value = lots * round(start / tick) * venue.k
+    deposits = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 500
+    ids = venue.open_accounts(deposits, isolated=iso, leverage=setting)
+    order = np.argsort(step, kind="stable")
+    return Entrants(ids[order], side[order], lots[order], step[order])
 
 
 class StopBook:

@@ -6,7 +6,6 @@ All of them send market orders (IOC inside the venue's price band).
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import numpy as np
 
@@ -70,40 +69,55 @@ class Noise:
         who = self.accounts[self.rng.integers(0, len(self.accounts), k)]
         usd = p.order_usd * self.rng.lognormal(-0.5, 1.0, k)
         u = self.rng.random(k)
-        for a, x, ui in zip(who.tolist(), usd.tolist(), u.tolist(), strict=True):
-            lean = max(-0.4, min(0.4, view.position_usd(a) / (4 * p.capital_usd)))
-            side = -1 if ui < 0.5 + lean else 1
-            limit = int(view.mid * (1 + side * p.slippage))
-            orders.ioc(a, side, view.usd_to_lots(x), limit)
+        usd_per_lot = view.mark * view.k / 1e6
+        lean = np.clip(view.pos[who] * usd_per_lot / (4 * p.capital_usd), -0.4, 0.4)
+        side = np.where(u < 0.5 + lean, -1, 1)
+        price = (view.mid * (1 + side * p.slippage)).astype(np.int64)
+        orders.extend_ioc(who, side, (usd / usd_per_lot).astype(np.int64), price)
 
 
 class Momentum:
-    """Trend followers: each holds a target position proportional to the return over the
-    lookback, and trades toward it (capped per step)."""
+    """Trend followers, many small leveraged accounts: each holds a target position that
+    follows the return over its own lookback (drawn around the scenario's), up to its leverage,
+    and trades toward it. Short after a fall, they are the shorts a bounce liquidates."""
 
-    def __init__(self, params, accounts: np.ndarray, step_seconds: float) -> None:
+    def __init__(
+        self, params, accounts: np.ndarray, step_seconds: float, rng: np.random.Generator
+    ) -> None:
         self.p = params
         self.accounts = accounts
-        self.history: deque[int] = deque(
-            maxlen=max(1, int(params.lookback_minutes * 60 / step_seconds)) + 1
-        )
+        n = len(accounts)
+        steps = params.lookback_minutes * 60 / step_seconds
+        self.lookback = np.maximum(1, np.round(steps * rng.uniform(0.5, 2.0, n))).astype(np.int64)
+        self.history = np.zeros(int(self.lookback.max(initial=1)) + 1)
+        self.seen = 0
 
     def act(self, view: MarketView, orders: Orders) -> None:
-        self.history.append(view.mark)
-        if len(self.accounts) == 0 or len(self.history) < self.history.maxlen:
+        h = self.history
+        h[:-1] = h[1:]
+        h[-1] = view.mark
+        self.seen += 1
+        n = len(self.accounts)
+        if n == 0 or self.seen < len(h):
             return
         p = self.p
-        move_bps = math.log(self.history[-1] / self.history[0]) * 1e4
-        target = p.usd_per_bps * move_bps / len(self.accounts)
-        cap = p.max_usd_per_step / len(self.accounts)
-        limit = 3 * p.capital_usd  # never beyond about 3x its capital
-        target = max(-limit, min(limit, target))
-        for a in self.accounts.tolist():
-            diff = target - view.position_usd(a)
-            usd = min(abs(diff), cap)
-            if usd >= 0.01 * cap:
-                side = 1 if diff > 0 else -1
-                orders.ioc(a, side, view.usd_to_lots(usd), int(view.mid * (1 + side * p.slippage)))
+        move_bps = np.log(h[-1] / h[-1 - self.lookback]) * 1e4
+        # within what their equity allows (a wiped-out account stops trading)
+        cap = np.maximum(view.equity_usd_of(self.accounts), 0.0) * p.leverage * 0.8
+        target = np.clip(p.usd_per_bps * move_bps / n, -cap, cap)
+        usd_per_lot = view.mark * view.k / 1e6
+        held = view.pos[self.accounts] * usd_per_lot
+        diff = target - held
+        step_cap = p.max_usd_per_step / n
+        act = (np.abs(diff) >= 0.25 * cap) & (cap > 0)  # a band: they trade in steps
+        if not act.any():
+            return
+        side = np.where(diff > 0, 1, -1)
+        lots = (np.minimum(np.abs(diff), step_cap) / usd_per_lot).astype(np.int64)
+        # market orders: a trend follower wants in, whatever the book (inside the venue's band)
+        orders.extend_ioc(
+            self.accounts[act], side[act], lots[act], np.zeros(int(act.sum()), np.int64)
+        )
 
 
 class PerpFlow:

@@ -28,6 +28,8 @@ class MarketView:
     pos: np.ndarray  # lots per account (read-only)
     wallet: np.ndarray  # micro-dollars per account (read-only)
     cost: np.ndarray  # micro-dollars per account (read-only)
+    open_bid_lots: np.ndarray  # resting buy lots per account (read-only): one's own orders
+    open_ask_lots: np.ndarray  # resting sell lots per account (read-only)
 
     def usd_to_lots(self, usd: float, ticks: int | None = None) -> int:
         """Whole lots worth about ``usd`` at ``ticks`` (default: the mark)."""
@@ -40,6 +42,11 @@ class MarketView:
         return (
             int(self.wallet[a]) + int(self.pos[a]) * self.mark * self.k - int(self.cost[a])
         ) / 1e6
+
+    def equity_usd_of(self, accounts: np.ndarray) -> np.ndarray:
+        """Wallet plus open PnL at the mark of many accounts, dollars (cross margin)."""
+        pos = self.pos[accounts]
+        return (self.wallet[accounts] + pos * self.mark * self.k - self.cost[accounts]) / 1e6
 
     def position_usd(self, account: int) -> float:
         """Signed position notional at the mark, dollars."""

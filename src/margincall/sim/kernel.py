@@ -7,7 +7,7 @@ Each step of ``run.step_seconds``:
    the arbitrageur's hedges of the previous step) move the spot index process;
 3. **agents act, orders match**: every group sees the same read-only view and returns orders;
    they reach the book in a fixed order (makers' cancels and quotes, arbitrage, directional perp
-   flow, momentum, noise, stop-losses), each matched as it arrives;
+   flow, momentum, noise, stop-losses, intraday entrants), each matched as it arrives;
 4. **mark price**: a premium sample is taken from the book and the mark recomputed;
 5. **funding**: at the end of each funding interval, payments between longs and shorts;
 6. **liquidations**: cascade rounds until no new breach (each round numbered in its events);
@@ -73,7 +73,15 @@ class Simulation:
         run, market = scenario.run, scenario.market
         self.steps = max(1, round(run.hours * 3600 / run.step_seconds))
         self.start_ns = int(run.start.timestamp()) * NS
-        extra = 2 + scenario.makers.count + scenario.noise.accounts + scenario.momentum.accounts
+        pop = scenario.population
+        extra = (
+            2
+            + scenario.makers.count
+            + scenario.noise.accounts
+            + scenario.momentum.accounts
+            + round(run.accounts * (pop.retail.intraday_share + pop.capital.intraday_share))
+            + 2
+        )
         v = Venue(
             run.rulebook,
             run.symbol,
@@ -87,24 +95,24 @@ class Simulation:
         )
         self.venue = v
         v.advance(self.start_ns - 60 * NS)  # the population opens before the start
-        lev1 = 1
-        desk = v.open_account(scenario.arbitrage.capital_usd, leverage=lev1)
+        # leverage settings stay inside the margin tiers of the sizes these accounts reach
+        desk = v.open_account(scenario.arbitrage.capital_usd, leverage=1)
         makers = np.array(
             [
-                v.open_account(scenario.makers.capital_usd, leverage=10)
+                v.open_account(scenario.makers.capital_usd, leverage=2)
                 for _ in range(scenario.makers.count)
             ],
             np.int64,
         )
         noise = v.open_accounts(
             np.full(scenario.noise.accounts, int(scenario.noise.capital_usd * 1e6), np.int64),
-            leverage=20,
+            leverage=5,
         )
         momentum = v.open_accounts(
             np.full(scenario.momentum.accounts, int(scenario.momentum.capital_usd * 1e6), np.int64),
-            leverage=20,
+            leverage=scenario.momentum.leverage,
         )
-        flow = v.open_account(max(1.0, _flow_capital(scenario)), leverage=5)
+        flow = v.open_account(max(1.0, _flow_capital(scenario)), leverage=1)
         self.ids = Accounts(desk, makers, noise, momentum, flow)
         self.cohorts: Cohorts = open_population(scenario, v, desk, self.tree)
         self.stops = StopBook(self.cohorts.ids, self.cohorts.side, self.cohorts.stop)
@@ -118,7 +126,9 @@ class Simulation:
         self.makers = Makers(scenario.makers, makers, scenario.makers.capital_usd)
         self.arb = Arbitrage(scenario.arbitrage, desk)
         self.noise = Noise(scenario.noise, noise, self.tree.generator("noise"))
-        self.momentum = Momentum(scenario.momentum, momentum, run.step_seconds)
+        self.momentum = Momentum(
+            scenario.momentum, momentum, run.step_seconds, self.tree.generator("momentum")
+        )
         self.flow = PerpFlow(scenario.flow.perp, flow)
         self.setup_events = len(v.log)
         self.liquidations = 0
@@ -141,6 +151,8 @@ class Simulation:
             pos=read_only(v.acc.pos),
             wallet=read_only(v.acc.wallet),
             cost=read_only(v.acc.cost),
+            open_bid_lots=read_only(v.book.open_buy_lots),
+            open_ask_lots=read_only(v.book.open_sell_lots),
         )
 
     def run(self, progress: Progress | None = None) -> None:
@@ -176,6 +188,11 @@ class Simulation:
             self.momentum.act(view, orders)
             self.noise.act(view, orders)
             stop_orders(view, self.stops, orders)
+            ent = self.cohorts.entrants
+            if ent is not None and len(ent.ids):
+                due = ent.due(step)
+                if due.stop > due.start:
+                    orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
             if orders.cancel_first:
                 v.cancel_accounts(np.asarray(orders.cancel_first, np.int64))
             if len(orders):
@@ -208,6 +225,6 @@ class Simulation:
 
 
 def _flow_capital(scenario: Scenario) -> float:
-    """Enough capital for the directional perp flow account at 5x."""
+    """Enough capital for the directional perp flow account at 1x."""
     total = sum(abs(w.usd_per_hour) * (w.end_hour - w.start_hour) for w in scenario.flow.perp)
-    return max(1e6, total / 2)
+    return max(1e6, 1.5 * total)

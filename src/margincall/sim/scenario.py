@@ -108,7 +108,7 @@ class Makers(_Model):
     count: Annotated[int, Field(ge=1, le=64)] = 4
     depth_1pct_usd: Positive = 60e6  # resting size within 1% of mid, each side, calm, USD
     depth_exponent: Annotated[float, Field(gt=0, le=2)] = 0.5  # depth(d) ∝ d^exponent
-    levels: Annotated[int, Field(ge=2, le=200)] = 24  # price levels per side per maker
+    levels: Annotated[int, Field(ge=2, le=200)] = 16  # price levels per side per maker
     max_distance: Annotated[float, Field(gt=0, le=0.5)] = 0.04  # farthest level, fraction
     half_spread_bps: Positive = 1.0  # nearest level, bps from the centre
     skew_bps_per_musd: Annotated[float, Field(ge=0)] = 0.05  # centre shift per $1M inventory
@@ -118,7 +118,7 @@ class Makers(_Model):
     min_depth_share: Share = 0.05  # depth never falls below this share of calm
     vol_half_life_minutes: Positive = 10.0  # realised-volatility estimator half-life
     capital_usd: Positive = 2e9  # each maker's deposit, USD
-    requote_bps: Annotated[float, Field(ge=0)] = 2.0  # re-quote when the centre moves this much
+    requote_bps: Annotated[float, Field(ge=0)] = 5.0  # re-quote when the centre moves this much
 
 
 class Cohort(_Model):
@@ -137,6 +137,8 @@ class Cohort(_Model):
     stop_distance_max: Annotated[float, Field(gt=0, lt=0.5)] = 0.08
     entry_days: Annotated[float, Field(ge=0, le=60)] = 7.0  # entries spread over these days
     entry_drift: Annotated[float, Field(gt=-0.5, lt=0.5)] = 0.0  # price change over those days
+    intraday_share: Share = 0.0  # extra accounts (share of the cohort's) opening during the run
+    intraday_long_share: Share = 0.5  # of those, the share that open long (market orders)
 
     @model_validator(mode="after")
     def _ranges(self) -> Cohort:
@@ -206,12 +208,13 @@ class Noise(_Model):
 
 
 class Momentum(_Model):
-    """Momentum traders: buy after a rise, sell after a fall."""
+    """Momentum traders: many small leveraged accounts that follow the recent move."""
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
-    lookback_minutes: Positive = 5.0
-    usd_per_bps: Annotated[float, Field(ge=0)] = 100_000.0  # market order per bps of move
-    max_usd_per_step: Annotated[float, Field(ge=0)] = 5e6
+    lookback_minutes: Positive = 5.0  # typical lookback (each account: 0.5x to 2x this)
+    usd_per_bps: Annotated[float, Field(ge=0)] = 100_000.0  # total target position per bps
+    max_usd_per_step: Annotated[float, Field(ge=0)] = 5e6  # total trading per step
+    leverage: Annotated[int, Field(ge=1, le=125)] = 20  # each account's leverage cap
     slippage: Annotated[float, Field(gt=0, le=0.1)] = 0.005  # worst price vs mid, fraction
     capital_usd: Positive = 20e6
 

@@ -175,7 +175,8 @@ _M_BEST_ASK = 5
 _M_FREE_HEAD = 6
 _M_RESTING = 7
 _M_NEXT_SEQ = 8
-_META_LEN = 9
+_M_RESTING_SIDE = 9  # resting orders on the bid side; the ask side is the next slot
+_META_LEN = 11
 
 # order pool columns (one 64-byte row per slot)
 O_ID = 0  # order id, -1 when the slot is free
@@ -385,6 +386,9 @@ def _rescan_best(meta, levels, si, from_price):
     levels (a thin book in a crash) costs a block per 64 ticks, not a look at every tick.
     """
     mn = meta[_M_MIN_TICK]
+    if meta[_M_RESTING_SIDE + si] == 0:  # nothing rests on this side: no scan to the window's end
+        meta[_M_BEST_BID if si == 0 else _M_BEST_ASK] = 0
+        return
     if si == 0:
         i = from_price - mn
         while i >= 0:
@@ -445,6 +449,7 @@ def _remove(meta, orders, levels, accounts, slot):
     orders[slot, O_NEXT] = meta[_M_FREE_HEAD]
     meta[_M_FREE_HEAD] = slot
     meta[_M_RESTING] -= 1
+    meta[_M_RESTING_SIDE + si] -= 1
     return a, si, price, leaves
 
 
@@ -747,6 +752,7 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
                 accounts[account, A_HEAD] = slot
             accounts[account, A_TAIL] = slot
             meta[_M_RESTING] += 1
+            meta[_M_RESTING_SIDE + si] += 1
             if si == 0:
                 if meta[_M_BEST_BID] == 0 or price > meta[_M_BEST_BID]:
                     meta[_M_BEST_BID] = price
@@ -934,6 +940,10 @@ def check_invariants(book: BookState) -> None:
     bb, ba = int(meta[_M_BEST_BID]), int(meta[_M_BEST_ASK])
     if bb and ba and bb >= ba:
         raise InvariantViolation(f"crossed book at rest: bid {bb} >= ask {ba}")
+    for si in (0, 1):
+        n_side = sum(1 for slot in seen if int(orders[slot, O_ACCT]) & 1 == si)
+        if n_side != int(meta[_M_RESTING_SIDE + si]):
+            raise InvariantViolation(f"resting count of side index {si} is wrong")
     if len(seen) != int(meta[_M_RESTING]):
         raise InvariantViolation("resting count mismatch")
     listed = 0

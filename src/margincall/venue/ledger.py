@@ -14,7 +14,17 @@ from numba import njit
 
 from margincall.events.schema import EventKind
 from margincall.venue import liq_index
-from margincall.venue.accounts import EXISTS, FEES, ISOLATED, LAST, MARK, SEQ, TS, UNCOVERED, Accounts
+from margincall.venue.accounts import (
+    EXISTS,
+    FEES,
+    ISOLATED,
+    LAST,
+    MARK,
+    SEQ,
+    TS,
+    UNCOVERED,
+    Accounts,
+)
 from margincall.venue.margin_int import (
     PPM,
     initial_margin_micros,
