@@ -5,8 +5,6 @@ All of them send market orders (IOC inside the venue's price band).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from margincall.agents.orders import Orders
