@@ -224,10 +224,6 @@ def main() -> None:  # pragma: no cover - console entry
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @app.command()
 def scenarios() -> None:
     """List the scenario presets, one line each."""
@@ -376,3 +372,7 @@ def _print_summary(s: dict, out: Path | None) -> None:
     console.print(table)
     if out is not None:
         console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

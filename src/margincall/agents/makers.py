@@ -50,9 +50,10 @@ class Makers:
         return max(p.min_depth_share, min(1.0, f))
 
     def observe(self, view: MarketView) -> None:
-        """Update realised volatility from the mark (EWMA of squared returns): the mark is a
-        median, so one print far through a thin book does not read as volatility."""
-        price = view.mark
+        """Update realised volatility from the index (EWMA of squared returns). Makers watch
+        spot, not their own book: prints far through a thin book would otherwise read as
+        volatility and thin the book further, a loop that empties it even on a quiet day."""
+        price = view.index
         if self.last_price:
             r = math.log(price / self.last_price)
             a = 1 - 0.5 ** (view.step_seconds / (self.p.vol_half_life_minutes * 60))
