@@ -68,14 +68,14 @@ def test_non_stationary_garch_is_refused():
 def test_cohort_account_shares_must_sum_to_one():
     data = Scenario().model_dump()
     data["population"]["retail"]["share_of_accounts"] = 0.5
-    with pytest.raises(InvalidInputError, match="sum to 0.530"):
+    with pytest.raises(InvalidInputError, match=r"sum to 0\.530"):
         parse_scenario(data)
 
 
 def test_overrides_replace_run_fields_and_are_validated():
     sc = load_scenario("calm").with_overrides(hours=2, accounts=5_000, rulebook=None)
     assert sc.run.hours == 2 and sc.run.accounts == 5_000 and sc.run.rulebook == "binance"
-    with pytest.raises(InvalidInputError, match="run.accounts"):
+    with pytest.raises(InvalidInputError, match=r"run\.accounts"):
         sc.with_overrides(accounts=3)
 
 

@@ -28,8 +28,9 @@ class IndexProcess:
         self.omega = var_step * (1 - params.garch_alpha - params.garch_beta)
         self.var = var_step
         nu = params.t_dof
-        # unit-variance Student-t shocks, drawn up front (one stream, fixed order)
-        self.shocks = rng.standard_t(nu, steps + 1) * math.sqrt((nu - 2) / nu)
+        # unit-variance Student-t shocks, drawn up front (one stream, fixed order), cut at
+        # 12 sd: heavy tails, but no single 5-second step worth a month of volatility
+        self.shocks = np.clip(rng.standard_t(nu, steps + 1) * math.sqrt((nu - 2) / nu), -12, 12)
         self.i = 0
         self.log_f = math.log(start_price)
         self.permanent = 0.0

@@ -89,4 +89,5 @@ class Makers:
                 np.tile(np.array([1, -1], np.int64), n),
                 np.repeat(lots, 2),
                 np.column_stack([bids, asks]).ravel(),
+                post_only=True,  # a maker never takes: a quote that would cross is dropped
             )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from margincall.venue.book import TIF_GTC, TIF_IOC
+from margincall.venue.book import TIF_GTC, TIF_IOC, TIF_POST_ONLY
 
 
 @dataclass
@@ -35,8 +35,16 @@ class Orders:
         if lots > 0:
             self._add(account, side, lots, 0, TIF_IOC, reduce_only)
 
-    def limits(self, account: int, side: np.ndarray, lots: np.ndarray, price: np.ndarray) -> None:
-        """A block of GTC limit orders of one account (zero sizes are skipped)."""
+    def limits(
+        self,
+        account: int,
+        side: np.ndarray,
+        lots: np.ndarray,
+        price: np.ndarray,
+        post_only: bool = False,
+    ) -> None:
+        """A block of limit orders of one account (zero sizes are skipped); ``post_only``
+        orders that would cross are refused instead of trading."""
         self._flush_rows()
         keep = lots > 0
         n = int(keep.sum())
@@ -46,7 +54,7 @@ class Orders:
                 side[keep].astype(np.int64),
                 lots[keep].astype(np.int64),
                 price[keep].astype(np.int64),
-                np.full(n, TIF_GTC, np.int64),
+                np.full(n, TIF_POST_ONLY if post_only else TIF_GTC, np.int64),
                 np.zeros(n, np.bool_),
             )
         )
