@@ -549,6 +549,20 @@ def level_lots(book, side, price):
 
 
 @njit(cache=True)
+def depth_ticklots(book, side, best_price, worst_price):
+    """Sum of price x lots resting on ``side`` between the two bounds, inclusive (any order)."""
+    mn = book.meta[_M_MIN_TICK]
+    lo = max(min(best_price, worst_price), mn)
+    hi = min(max(best_price, worst_price), book.meta[_M_MAX_TICK])
+    si = 0 if side == 1 else 1
+    levels = book.levels
+    total = 0
+    for p in range(lo, hi + 1):
+        total += levels[si, p - mn, L_LOTS] * p
+    return total
+
+
+@njit(cache=True)
 def depth_lots(book, side, best_price, worst_price):
     """Resting lots on ``side`` at prices between the two bounds, inclusive (any order)."""
     mn = book.meta[_M_MIN_TICK]

@@ -825,13 +825,8 @@ class Venue:
         bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
         mid = (bid + ask) // 2 if bid and ask else (bid or ask or int(self.meta[MARK]))
         width = int(mid * fraction)
-        lv = self.book.levels
-        lo = max(mid - width, self.min_tick)
-        hi = min(mid + width, self.max_tick)
-        prices = np.arange(lo, hi + 1, dtype=np.int64)
-        sl = slice(lo - self.min_tick, hi - self.min_tick + 1)
-        bids = int((lv[0, sl, bk.L_LOTS] * prices).sum()) * self.k
-        asks = int((lv[1, sl, bk.L_LOTS] * prices).sum()) * self.k
+        bids = int(bk.depth_ticklots(self.book, 1, mid, mid - width)) * self.k
+        asks = int(bk.depth_ticklots(self.book, -1, mid, mid + width)) * self.k
         return mid, bids, asks
 
     def snapshot(self) -> np.ndarray:
@@ -841,19 +836,32 @@ class Venue:
         oi, longs, shorts = position_stats(self.acc.pos, n)
         mid, bids, asks = self.depth_micros(0.01)
         mark = int(self.meta[MARK])
-        return np.concatenate(
-            [
-                self._emit(EventKind.DEPTH_SNAPSHOT, price=mid, notional=bids, amount=asks),
-                self._emit(EventKind.OPEN_INTEREST_SNAPSHOT, price=mark, qty=int(oi)),
-                self._emit(
-                    EventKind.INSURANCE_FUND_SNAPSHOT,
-                    INSURANCE_FUND,
-                    amount=int(collateral(self.acc, INSURANCE_FUND)),
-                ),
-                self._emit(EventKind.ACCOUNTS_SNAPSHOT, qty=int(longs), amount=int(shorts)),
-                self._emit(EventKind.FUNDING_SNAPSHOT, amount=self.predicted_funding_ppb()),
-            ]
-        )
+        rec = np.zeros(5, EVENT_DTYPE)
+        rec["ts_ns"] = self.meta[TS]
+        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + 5)
+        rec["instrument"] = self.params[P.INSTRUMENT]
+        rec["kind"] = [
+            int(EventKind.DEPTH_SNAPSHOT),
+            int(EventKind.OPEN_INTEREST_SNAPSHOT),
+            int(EventKind.INSURANCE_FUND_SNAPSHOT),
+            int(EventKind.ACCOUNTS_SNAPSHOT),
+            int(EventKind.FUNDING_SNAPSHOT),
+        ]
+        rec["account"] = [-1, -1, INSURANCE_FUND, -1, -1]
+        rec["counterparty"] = rec["order_id"] = -1
+        rec["price"] = [mid, mark, 0, 0, 0]
+        rec["qty"] = [0, oi, 0, longs, 0]
+        rec["notional"] = [bids, oi * mark * self.k, 0, 0, 0]
+        rec["amount"] = [
+            asks,
+            0,
+            int(collateral(self.acc, INSURANCE_FUND)),
+            shorts,
+            self.predicted_funding_ppb(),
+        ]
+        self.meta[SEQ] += 5
+        self.log.extend(rec, owned=True)
+        return rec
 
     # ---- views -------------------------------------------------------------------------------
 

@@ -1,0 +1,83 @@
+"""The simulator at scale: feb-2026 at 1,000,000 accounts for 24 h, and an ABIDES-sized day.
+
+ABIDES, the best-known open agent-based market simulator, takes about 28 s of wall time for one
+simulated day of its reference configuration (1,117 agents, about 680,000 messages). The
+"ABIDES-sized" day here is the calm preset divided into 1,000 leveraged accounts plus about 100
+noise and momentum traders and 4 makers (about 1,100 agents), with 60-second steps and enough
+noise flow to send a comparable number of order messages (orders and cancels).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from margincall.events.schema import EventKind
+from margincall.sim.kernel import Simulation
+from margincall.sim.run_folder import simulate
+from margincall.sim.scenario import load_scenario, parse_scenario
+
+GROUP = "sim"
+MESSAGE_KINDS = [
+    int(EventKind.ORDER_ACCEPTED),
+    int(EventKind.ORDER_REJECTED),
+    int(EventKind.ORDER_CANCELLED),
+]
+
+
+def abides_sized():
+    data = load_scenario("calm").model_dump()
+    data["name"] = "abides-sized"
+    data["run"].update(accounts=1_000, step_seconds=60)
+    data["noise"].update(accounts=80, usd_per_hour=3.6e8, order_usd=20_000)
+    data["momentum"].update(accounts=20)
+    return parse_scenario(data)
+
+
+def messages(sim: Simulation) -> int:
+    kinds = sim.venue.log.records()["kind"]
+    return int(np.isin(kinds, MESSAGE_KINDS).sum())
+
+
+def run() -> list[dict]:
+    small = load_scenario("feb-2026").with_overrides(accounts=2_000, hours=0.2)
+    simulate(small, 1)  # compile everything first
+    sc = abides_sized()
+    Simulation(sc.with_overrides(hours=0.5), 1).run()
+    t0 = time.perf_counter()
+    sim = Simulation(sc, 1)
+    sim.run()
+    abides_s = time.perf_counter() - t0
+    n_msg = messages(sim) - 0
+    agents = sc.run.accounts + sc.noise.accounts + sc.momentum.accounts + sc.makers.count + 2
+    big = load_scenario("feb-2026").with_overrides(accounts=1_000_000)
+    sim_big, summary, _, wall = simulate(big, 1)
+    return [
+        {"name": "abides_sized_day_seconds", "value": round(abides_s, 3), "unit": "s"},
+        {"name": "abides_sized_day_agents", "value": agents, "unit": "agents"},
+        {"name": "abides_sized_day_messages", "value": n_msg, "unit": "messages"},
+        {
+            "name": "abides_sized_day_rate",
+            "value": round(n_msg / abides_s),
+            "unit": "messages/s",
+        },
+        {"name": "feb2026_1m_accounts_24h_seconds", "value": round(wall, 2), "unit": "s"},
+        {
+            "name": "feb2026_1m_accounts_24h_rate",
+            "value": round(messages(sim_big) / wall),
+            "unit": "messages/s",
+        },
+        {
+            "name": "feb2026_1m_accounts_liquidations",
+            "value": summary["liquidations"]["events"],
+            "unit": "liquidations",
+        },
+    ]
+
+
+if __name__ == "__main__":
+    import json
+
+    for row in run():
+        print(json.dumps(row))
