@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/margincall demo
+	$(BIN)/margincall simulate feb-2026 --out runs/feb-2026 --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
@@ -30,4 +30,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache runs

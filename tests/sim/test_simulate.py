@@ -179,3 +179,11 @@ def test_summary_table_is_printed():
     )
     assert result.exit_code == 0, result.output
     assert "liquidated, long / short" in result.output and "money conserved" in result.output
+
+
+@pytest.mark.parametrize("rulebook", ["bitmex", "dydx", "hyperliquid"])
+def test_every_rulebook_runs_a_cascade_with_its_invariants(rulebook):
+    sim = Simulation(small(rulebook=rulebook, accounts=2_000), seed=4)
+    sim.run(lambda step, steps, liq: sim.venue.check_invariants() if step % 50 == 0 else None)
+    sim.venue.check_invariants()
+    assert sim.venue.rulebook.name == rulebook
