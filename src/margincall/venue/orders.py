@@ -199,7 +199,8 @@ def _place(
     out, n, _, _ = settle_book(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
     )
-    if a != INSURANCE_FUND:  # a close past bankruptcy (a stop in a gap): the fund covers it
+    if a != INSURANCE_FUND and acc.pos[a] == 0 and collateral(acc, a) < 0:
+        # a close past bankruptcy (a stop in a gap): the fund covers it
         out, n = cover_loss(acc, meta, params, out, n, a, 0)
     return oid, out, n, bout
 
