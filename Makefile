@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	mkdir -p runs
 	$(BIN)/margincall simulate feb-2026 --out runs/feb-2026 --force
 
 test: $(STAMP)
