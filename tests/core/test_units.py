@@ -102,3 +102,12 @@ def test_a_grid_that_is_not_positive_or_not_whole_micros_is_refused(tick, lot, f
     with pytest.raises(InvalidInputError) as e:
         Scale(tick_size=Decimal(tick), lot_size=Decimal(lot))
     assert e.value.field == field
+
+
+def test_numpy_scalars_convert_like_python_numbers():
+    import numpy as np
+
+    from margincall.core.units import to_decimal
+
+    assert to_decimal(np.float64(59900.5)) == to_decimal(59900.5)
+    assert to_decimal(np.int64(7)) == to_decimal(7)

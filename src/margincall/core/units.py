@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Literal
 
+import numpy as np
+
 from margincall.core.errors import InvalidInputError
 
 MICROS_PER_USD = 1_000_000
@@ -35,7 +37,12 @@ def to_decimal(value: Number, field: str = "value") -> Decimal:
     if isinstance(value, bool):
         raise InvalidInputError(field, value, "a number")
     try:
-        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if isinstance(value, float):  # numpy floats too: repr of the plain float
+            d = Decimal(repr(float(value)))
+        elif isinstance(value, np.integer):
+            d = Decimal(int(value))
+        else:
+            d = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidInputError(field, value, "a number") from None
     if not d.is_finite():

@@ -555,10 +555,12 @@ class Venue:
                 raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
         if n and not np.isin(arrays["sides"], (-1, 1)).all():
             raise InvalidInputError("sides", arrays["sides"], "+1 (buy) or -1 (sell) values")
-        if n and ((arrays["tifs"] < 0) | (arrays["tifs"] > 3)).any():
-            raise InvalidInputError("tifs", arrays["tifs"], "TIF_* codes 0..3")
-        if n and (arrays["prices"] < 0).any():
-            raise InvalidInputError("prices", arrays["prices"], "ticks >= 0 (0: market)")
+        tif_codes = np.asarray(arrays["tifs"], np.int64)
+        ticks = np.asarray(arrays["prices"], np.int64)
+        if n and ((tif_codes < 0) | (tif_codes > 3)).any():
+            raise InvalidInputError("tifs", tif_codes, "TIF_* codes 0..3")
+        if n and (ticks < 0).any():
+            raise InvalidInputError("prices", ticks, "ticks >= 0 (0: market)")
         if n == 0:
             return np.empty(0, EVENT_DTYPE)
         _, out, m, self._bout = place_orders(  # type: ignore[call-arg]
