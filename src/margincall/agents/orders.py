@@ -45,18 +45,8 @@ class Orders:
     ) -> None:
         """A block of limit orders of one account (zero sizes are skipped); ``post_only``
         orders that would cross are refused instead of trading."""
-        self._flush_rows()
-        keep = lots > 0
-        n = int(keep.sum())
-        self.chunks.append(
-            (
-                np.full(n, account, np.int64),
-                side[keep].astype(np.int64),
-                lots[keep].astype(np.int64),
-                price[keep].astype(np.int64),
-                np.full(n, TIF_POST_ONLY if post_only else TIF_GTC, np.int64),
-                np.zeros(n, np.bool_),
-            )
+        self._block(
+            np.int64(account), side, lots, price, TIF_POST_ONLY if post_only else TIF_GTC, False
         )
 
     def _flush_rows(self) -> None:
@@ -87,35 +77,27 @@ class Orders:
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, reduce_only: bool
     ) -> None:
         """Many market orders at once."""
-        self._flush_rows()
-        keep = lots > 0
-        n = int(keep.sum())
-        self.chunks.append(
-            (
-                accounts[keep].astype(np.int64),
-                sides[keep].astype(np.int64),
-                lots[keep].astype(np.int64),
-                np.zeros(n, np.int64),
-                np.full(n, TIF_IOC, np.int64),
-                np.full(n, reduce_only, np.bool_),
-            )
-        )
+        self._block(accounts, sides, lots, np.zeros(len(lots), np.int64), TIF_IOC, reduce_only)
 
     def extend_ioc(
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, prices: np.ndarray
     ) -> None:
         """Many immediate-or-cancel orders at limit prices at once."""
+        self._block(accounts, sides, lots, prices, TIF_IOC, False)
+
+    def _block(self, accounts, sides, lots, prices, tif: int, reduce_only: bool) -> None:
+        """Append a block of orders (zero sizes skipped) after any single rows added so far."""
         self._flush_rows()
         keep = lots > 0
         n = int(keep.sum())
         self.chunks.append(
             (
-                accounts[keep].astype(np.int64),
+                np.broadcast_to(accounts, lots.shape)[keep].astype(np.int64),
                 sides[keep].astype(np.int64),
                 lots[keep].astype(np.int64),
                 prices[keep].astype(np.int64),
-                np.full(n, TIF_IOC, np.int64),
-                np.zeros(n, np.bool_),
+                np.full(n, tif, np.int64),
+                np.full(n, reduce_only, np.bool_),
             )
         )
 

@@ -45,7 +45,7 @@ from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
 from margincall.sim.scenario import Scenario
 from margincall.venue import book as bk
-from margincall.venue.accounts import LAST
+from margincall.venue.accounts import INDEX, LAST, MARK
 from margincall.venue.engine import Venue
 
 NS = 1_000_000_000
@@ -140,8 +140,8 @@ class Simulation:
         return MarketView(
             t_ns=v.now_ns,
             step_seconds=float(self.scenario.run.step_seconds),
-            index=int(v.meta[6]),
-            mark=int(v.meta[5]),
+            index=int(v.meta[INDEX]),
+            mark=int(v.meta[MARK]),
             last=int(v.meta[LAST]),
             best_bid=int(bk.best_bid(v.book)),
             best_ask=int(bk.best_ask(v.book)),
@@ -177,10 +177,11 @@ class Simulation:
             while si < len(shocks) and shocks[si][0] < elapsed:
                 jump = (1 + jump) * (1 + shocks[si][1]) - 1
                 si += 1
-            flow = spot_flow_usd(sc.flow.spot, hour, dt) + self.arb.hedge(self._view())
+            view = self._view()  # one read-only view per step: its arrays see the live state
+            flow = spot_flow_usd(sc.flow.spot, hour, dt) + self.arb.hedge(view)
             price = min(max(self.index.step(flow, jump), lo), hi)
             v.set_index_price(round(price / tick) * v.scale.tick_size)
-            view = self._view()  # 3. agents act, orders match
+            view = self._view()  # 3. agents act, orders match (the new index and mark)
             orders = Orders()
             self.makers.act(view, orders)
             self.arb.act(view, orders)

@@ -683,24 +683,8 @@ class Venue:
         settlement (weights 1..n, later samples weigh more) by the rulebook's formula, clamp and
         cap. Payments net to zero exactly; rounding dust goes to the insurance fund.
         """
-        rb, inst = self.rulebook, self.instrument
         if rate_ppb is None:
-            samples = self._premiums or [0]
-            if rb.funding_formula == "dydx":
-                # 8 h rate: plain mean premium + default, clamped on the whole rate; paid pro rata
-                p8 = sum(samples) // len(samples) + inst.funding_interest_ppb
-                p8 = max(-inst.funding_clamp_ppb, min(inst.funding_clamp_ppb, p8))
-                rate_ppb = (1 if p8 >= 0 else -1) * (abs(p8) * rb.funding_interval_hours // 8)
-            else:
-                w = np.arange(1, len(samples) + 1, dtype=np.int64)
-                premium = int((np.asarray(samples, np.int64) * w).sum() // w.sum())
-                rate_ppb = fnd.funding_rate_ppb(
-                    premium,
-                    inst.funding_interest_ppb,
-                    inst.funding_clamp_ppb,
-                    rb.funding_interval_hours,
-                    inst.funding_cap_ppb,
-                )
+            rate_ppb = self.predicted_funding_ppb()
         self._premiums = []
         self.funding_rate_ppb = int(rate_ppb)
         events = [
