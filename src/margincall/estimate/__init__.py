@@ -1,0 +1,1 @@
+"""The cascade estimator: liquidation maps, the cascade fixed point, stress grids, forecasts."""
