@@ -374,5 +374,46 @@ def _print_summary(s: dict, out: Path | None) -> None:
         console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")
 
 
+@app.command()
+def forecast(
+    from_data: Annotated[
+        Path, typer.Option("--from-data", help="market-data file (CoinGlass CSV, generic, run)")
+    ],
+    out: Annotated[Path, typer.Option(help="new folder for forecast.parquet and summary.json")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Hourly liquidation forecasts from the market-data map, scored against the naive baseline."""
+    from margincall.estimate.forecast import run_forecast, write_forecast
+    from margincall.estimate.panel import read_panel
+
+    try:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InvalidInputError("out", str(out), "a new or empty folder")
+        if not from_data.exists():
+            raise InvalidInputError("from-data", str(from_data), "an existing data file")
+        frame, summary = run_forecast(read_panel(from_data), source=str(from_data))
+        write_forecast(out, frame, summary)
+    except InvalidInputError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    table = Table(title=f"forecast: {from_data.name}, {summary['rows']:,} hours (Spearman)")
+    for col in ("window", "model long", "baseline long", "model short", "baseline short"):
+        table.add_column(col, justify="right")
+
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    for name, s in summary["spearman"].items():
+        m, b = s["model"], s["baseline"]
+        table.add_row(
+            name, fmt(m["long"]), fmt(b["long"]), fmt(m["short"]), fmt(b["short"])
+        )
+    console.print(table)
+    console.print(f"forecast folder: {out} (forecast.parquet, summary.json)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -29,7 +29,7 @@ Canonical schema (:data:`PANEL_SCHEMA`): ``ts`` (period start, UTC), ``open``, `
 ``long_short_ratio`` (nullable).
 
 Gaps (missing hours) are not errors: :func:`panel_gaps` lists them, and the market map treats
-the open-interest change across a gap as happening in the row after it.
+the open-interest change across a gap as happening in the row before it.
 """
 
 from __future__ import annotations
