@@ -408,9 +408,7 @@ def forecast(
 
     for name, s in summary["spearman"].items():
         m, b = s["model"], s["baseline"]
-        table.add_row(
-            name, fmt(m["long"]), fmt(b["long"]), fmt(m["short"]), fmt(b["short"])
-        )
+        table.add_row(name, fmt(m["long"]), fmt(b["long"]), fmt(m["short"]), fmt(b["short"]))
     console.print(table)
     console.print(f"forecast folder: {out} (forecast.parquet, summary.json)")
 

@@ -159,7 +159,7 @@ def _to_canonical(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
     _missing(cols, (("ts",) if time_col is None else ()) + GENERIC_REQUIRED, path)
 
     def opt(name: str) -> pl.Expr:
-        return pl.col(name) if name in cols else pl.lit(None)
+        return pl.col(name) if name in cols else pl.lit(None).alias(name)
 
     return raw.select(
         _epoch(raw[time_col], path).alias("ts"),
