@@ -132,13 +132,14 @@ class MarketLevels:
         return len(self.ts)
 
     def held(self, side: str, u: int) -> tuple[np.ndarray, np.ndarray]:
-        """Liquidation prices and USD notional of the ``side`` levels alive at the open of ``u``."""
+        """Prices and USD notional of the non-empty ``side`` levels alive at the open of ``u``."""
         liq, unit, cross = self._side(side)
         t = np.arange(self.hours)[:, None, None]
         alive = (t < u) & (cross >= u)
         w = np.asarray(self.params.weights)[None, None, :]
         keep = np.exp(self.log_keep[u] - self.log_keep[np.minimum(t + 1, self.hours)])
         usd = np.broadcast_to(unit * w * keep, liq.shape)
+        alive &= usd > 0  # hours without new open interest leave empty levels out
         return liq[alive], usd[alive]
 
     def crossed_by_bucket(self, side: str) -> np.ndarray:
