@@ -52,9 +52,7 @@ class LiquidationMap:
                     f"{name} prices", "unsorted", "descending for longs, ascending for shorts"
                 )
         object.__setattr__(self, "_long_cum", np.concatenate(([0], np.cumsum(self.long_micros))))
-        object.__setattr__(
-            self, "_short_cum", np.concatenate(([0], np.cumsum(self.short_micros)))
-        )
+        object.__setattr__(self, "_short_cum", np.concatenate(([0], np.cumsum(self.short_micros))))
 
     @classmethod
     def from_levels(
@@ -103,6 +101,23 @@ class LiquidationMap:
     @property
     def short_total_micros(self) -> int:
         return int(self._short_cum[-1])  # type: ignore[attr-defined]
+
+    def with_leverage(self, multiplier: float) -> LiquidationMap:
+        """The map with every level's distance from ``price`` divided by ``multiplier`` (the same
+        positions at ``multiplier`` times the leverage, to first order); notional unchanged."""
+        m = float(multiplier)
+        if not (np.isfinite(m) and m > 0):
+            raise InvalidInputError("leverage multiplier", multiplier, "a positive number")
+        p = self.price
+        return LiquidationMap(
+            p,
+            p + (self.long_liq - p) / m,
+            self.long_micros,
+            p + (self.short_liq - p) / m,
+            self.short_micros,
+            self.source,
+            {**self.assumptions, "leverage_multiplier": m},
+        )
 
     def histogram(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Long and short notional (USD) in each price bin ``[edges[i], edges[i+1])``."""
