@@ -187,6 +187,11 @@ def scores(frame: pl.DataFrame, panel: pl.DataFrame) -> dict[str, Any]:
             },
             "baseline": {"long": spearman(bl[sl], yl), "short": spearman(bs[sl], ys)},
         }
+        m, b = out[name]["model"], out[name]["baseline"]
+        out[name]["beats_baseline"] = {
+            side: None if m[side] is None or b[side] is None else bool(m[side] > b[side])
+            for side in ("long", "short")
+        }
     return out
 
 

@@ -118,6 +118,8 @@ class MarketLevels:
     params: MarketMapParams
     ts: np.ndarray  # datetime64[us], the panel's hours
     open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
     close: np.ndarray
     long_liq: np.ndarray
     long_unit: np.ndarray
@@ -227,6 +229,8 @@ def build_levels(panel: pl.DataFrame, params: MarketMapParams | None = None) -> 
         params=params,
         ts=panel["ts"].dt.replace_time_zone(None).to_numpy(),
         open=panel["open"].to_numpy(),
+        high=high,
+        low=low,
         close=panel["close"].to_numpy(),
         long_liq=long_liq,
         long_unit=np.broadcast_to(per_point * share, shape).copy(),
@@ -316,9 +320,8 @@ def heatmap(
     are left out of the picture (they stay in the map).
     """
     if edges is None:
-        lo = float(np.min(levels.long_liq.min(initial=np.inf), initial=levels.open.min()))
-        lo = max(lo, 0.8 * float(levels.open.min()))
-        hi = 1.2 * float(levels.open.max())
+        lo = 0.8 * float(levels.low.min())
+        hi = 1.2 * float(levels.high.max())
         edges = np.linspace(lo, hi, bins + 1)
     edges = np.asarray(edges, np.float64)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):

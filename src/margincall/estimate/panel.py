@@ -28,6 +28,7 @@ Canonical schema (:data:`PANEL_SCHEMA`): ``ts`` (period start, UTC), ``open``, `
 ``liq_short_usd`` (realised liquidations in the period, USD; null when absent),
 ``long_short_ratio`` (nullable).
 
+Rows in error messages are numbered from 1, the first data row (line 2 of a CSV with a header).
 Gaps (missing hours) are not errors: :func:`panel_gaps` lists them, and the market map treats
 the open-interest change across a gap as happening in the row before it.
 """
