@@ -82,12 +82,5 @@ class Makers:
             bids = np.floor(centre * (1 - dd)).astype(np.int64)
             asks = np.ceil(centre * (1 + dd)).astype(np.int64)
             lots = (self.sizes_usd * f * 1e6 // (bids * view.k)).astype(np.int64)
-            n = len(dd)
             self.placed[m] = int(lots.sum())
-            orders.limits(
-                a,
-                np.tile(np.array([1, -1], np.int64), n),
-                np.repeat(lots, 2),
-                np.column_stack([bids, asks]).ravel(),
-                post_only=True,  # a maker never takes: a quote that would cross is dropped
-            )
+            orders.quotes(a, lots, bids, asks)  # post-only: a maker never takes

@@ -2,82 +2,104 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from margincall.venue.book import TIF_GTC, TIF_IOC, TIF_POST_ONLY
 
+_COLUMNS = ("accounts", "sides", "lots", "prices", "tifs", "reduce_only")
 
-@dataclass
+
 class Orders:
-    """Orders to submit in array order. ``price`` in ticks, 0 for a market order."""
+    """Orders to submit in the order added. ``price`` in ticks, 0 for a market order.
 
-    account: list[int] = field(default_factory=list)
-    side: list[int] = field(default_factory=list)
-    lots: list[int] = field(default_factory=list)
-    price: list[int] = field(default_factory=list)
-    tif: list[int] = field(default_factory=list)
-    reduce_only: list[bool] = field(default_factory=list)
-    cancel_first: list[int] = field(default_factory=list)  # accounts whose orders go first
-    chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # array blocks, in order
+    Rows go straight into growable column buffers, so a step's batch costs a few slice writes
+    per block; :meth:`clear` empties it for the next step (the buffers are reused).
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.cancel_first: list[int] = []  # accounts whose orders are cancelled first
+        self._n = 0
+        self._cols = self._alloc(capacity)
+
+    @staticmethod
+    def _alloc(capacity: int) -> tuple[np.ndarray, ...]:
+        return (*(np.zeros(capacity, np.int64) for _ in range(5)), np.zeros(capacity, np.bool_))
+
+    def clear(self) -> None:
+        self.cancel_first.clear()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _reserve(self, k: int) -> int:
+        """Room for ``k`` more rows; returns where they start."""
+        n = self._n
+        if n + k > self._cols[0].shape[0]:
+            bigger = self._alloc(max(2 * self._cols[0].shape[0], n + k))
+            for new, old in zip(bigger, self._cols, strict=True):
+                new[:n] = old[:n]
+            self._cols = bigger
+        self._n = n + k
+        return n
+
+    def _row(self, account, side, lots, price, tif, reduce_only) -> None:
+        if lots > 0:
+            i = self._reserve(1)
+            for col, value in zip(
+                self._cols, (account, side, lots, price, tif, reduce_only), strict=True
+            ):
+                col[i] = value
+
+    def _block(self, accounts, sides, lots, prices, tif: int, reduce_only: bool) -> None:
+        """Append a block of orders (zero sizes skipped); ``accounts`` and ``prices`` may be
+        one value for the whole block."""
+        keep = lots > 0
+        if not keep.all():
+            accounts, sides, lots, prices = (
+                x[keep] if np.ndim(x) else x for x in (accounts, sides, lots, prices)
+            )
+        k = lots.shape[0]
+        i = self._reserve(k)
+        for col, value in zip(
+            self._cols, (accounts, sides, lots, prices, tif, reduce_only), strict=True
+        ):
+            col[i : i + k] = value
 
     def limit(self, account: int, side: int, lots: int, price: int) -> None:
-        if lots > 0:
-            self._add(account, side, lots, price, TIF_GTC, False)
+        self._row(account, side, lots, price, TIF_GTC, False)
 
     def ioc(self, account: int, side: int, lots: int, price: int) -> None:
         """Immediate-or-cancel at a limit price (a market order with a slippage cap)."""
-        if lots > 0:
-            self._add(account, side, lots, price, TIF_IOC, False)
+        self._row(account, side, lots, price, TIF_IOC, False)
 
     def market(self, account: int, side: int, lots: int, reduce_only: bool = False) -> None:
-        if lots > 0:
-            self._add(account, side, lots, 0, TIF_IOC, reduce_only)
+        self._row(account, side, lots, 0, TIF_IOC, reduce_only)
 
-    def limits(
-        self,
-        account: int,
-        side: np.ndarray,
-        lots: np.ndarray,
-        price: np.ndarray,
-        post_only: bool = False,
-    ) -> None:
-        """A block of limit orders of one account (zero sizes are skipped); ``post_only``
-        orders that would cross are refused instead of trading."""
-        self._block(
-            np.int64(account), side, lots, price, TIF_POST_ONLY if post_only else TIF_GTC, False
-        )
-
-    def _flush_rows(self) -> None:
-        if self.account:
-            self.chunks.append(
-                (
-                    np.asarray(self.account, np.int64),
-                    np.asarray(self.side, np.int64),
-                    np.asarray(self.lots, np.int64),
-                    np.asarray(self.price, np.int64),
-                    np.asarray(self.tif, np.int64),
-                    np.asarray(self.reduce_only, np.bool_),
-                )
-            )
-            for rows in (self.account, self.side, self.lots, self.price, self.tif):
-                rows.clear()
-            self.reduce_only.clear()
-
-    def _add(self, account, side, lots, price, tif, reduce_only) -> None:
-        self.account.append(int(account))
-        self.side.append(int(side))
-        self.lots.append(int(lots))
-        self.price.append(int(price))
-        self.tif.append(int(tif))
-        self.reduce_only.append(bool(reduce_only))
+    def quotes(self, account: int, lots: np.ndarray, bids: np.ndarray, asks: np.ndarray) -> None:
+        """Post-only bid and ask pairs of one account, ``lots[i]`` at ``bids[i]`` then at
+        ``asks[i]`` (levels of zero size skipped); a quote that would cross is refused."""
+        keep = lots > 0
+        if not keep.all():
+            lots, bids, asks = lots[keep], bids[keep], asks[keep]
+        k = 2 * lots.shape[0]
+        i = self._reserve(k)
+        acc, side, size, price, tif, ro = self._cols
+        acc[i : i + k] = account
+        side[i : i + k : 2] = 1
+        side[i + 1 : i + k : 2] = -1
+        size[i : i + k : 2] = lots
+        size[i + 1 : i + k : 2] = lots
+        price[i : i + k : 2] = bids
+        price[i + 1 : i + k : 2] = asks
+        tif[i : i + k] = TIF_POST_ONLY
+        ro[i : i + k] = False
 
     def extend_market(
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, reduce_only: bool
     ) -> None:
         """Many market orders at once."""
-        self._block(accounts, sides, lots, np.zeros(len(lots), np.int64), TIF_IOC, reduce_only)
+        self._block(accounts, sides, lots, 0, TIF_IOC, reduce_only)
 
     def extend_ioc(
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, prices: np.ndarray
@@ -85,29 +107,8 @@ class Orders:
         """Many immediate-or-cancel orders at limit prices at once."""
         self._block(accounts, sides, lots, prices, TIF_IOC, False)
 
-    def _block(self, accounts, sides, lots, prices, tif: int, reduce_only: bool) -> None:
-        """Append a block of orders (zero sizes skipped) after any single rows added so far."""
-        self._flush_rows()
-        keep = lots > 0
-        n = int(keep.sum())
-        self.chunks.append(
-            (
-                np.broadcast_to(accounts, lots.shape)[keep].astype(np.int64),
-                sides[keep].astype(np.int64),
-                lots[keep].astype(np.int64),
-                prices[keep].astype(np.int64),
-                np.full(n, tif, np.int64),
-                np.full(n, reduce_only, np.bool_),
-            )
-        )
-
-    def __len__(self) -> int:
-        return len(self.account) + sum(len(c[0]) for c in self.chunks)
-
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every order, in the order added, as the arrays of ``Venue.submit_orders``."""
-        self._flush_rows()
-        names = ("accounts", "sides", "lots", "prices", "tifs", "reduce_only")
-        if not self.chunks:
-            return {k: np.empty(0, np.bool_ if k == "reduce_only" else np.int64) for k in names}
-        return {k: np.concatenate([c[i] for c in self.chunks]) for i, k in enumerate(names)}
+        """Every order, in the order added, as the arrays of ``Venue.submit_orders`` (views of
+        the buffers: valid until the next change)."""
+        n = self._n
+        return {name: col[:n] for name, col in zip(_COLUMNS, self._cols, strict=True)}

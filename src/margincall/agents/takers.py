@@ -113,9 +113,7 @@ class Momentum:
         side = np.where(diff > 0, 1, -1)
         lots = (np.minimum(np.abs(diff), step_cap) / usd_per_lot).astype(np.int64)
         # market orders: a trend follower wants in, whatever the book (inside the venue's band)
-        orders.extend_ioc(
-            self.accounts[act], side[act], lots[act], np.zeros(int(act.sum()), np.int64)
-        )
+        orders.extend_market(self.accounts[act], side[act], lots[act], False)
 
 
 class PerpFlow:

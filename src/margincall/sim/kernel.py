@@ -45,7 +45,7 @@ from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
 from margincall.sim.scenario import Scenario
 from margincall.venue import book as bk
-from margincall.venue.accounts import INDEX, LAST, MARK
+from margincall.venue.accounts import INDEX, LAST, MARK, TS
 from margincall.venue.engine import Venue
 
 NS = 1_000_000_000
@@ -132,27 +132,38 @@ class Simulation:
         self.flow = PerpFlow(scenario.flow.perp, flow)
         self.setup_events = len(v.log)
         self.liquidations = 0
+        self._step_seconds = float(run.step_seconds)
+        self._tick_usd = float(v.scale.tick_size)
+        self._lot_base = float(v.scale.lot_size)
+        # read-only views of the live state, made once (the venue's arrays never move)
+        self._arrays = tuple(
+            read_only(a)
+            for a in (
+                v.acc.pos,
+                v.acc.wallet,
+                v.acc.cost,
+                v.book.open_buy_lots,
+                v.book.open_sell_lots,
+            )
+        )
         v.advance(self.start_ns)
         v.snapshot()
 
     def _view(self) -> MarketView:
         v = self.venue
+        bid, ask = bk.best_prices(v.book)
         return MarketView(
-            t_ns=v.now_ns,
-            step_seconds=float(self.scenario.run.step_seconds),
-            index=int(v.meta[INDEX]),
-            mark=int(v.meta[MARK]),
-            last=int(v.meta[LAST]),
-            best_bid=int(bk.best_bid(v.book)),
-            best_ask=int(bk.best_ask(v.book)),
-            tick_usd=float(v.scale.tick_size),
-            lot_base=float(v.scale.lot_size),
-            k=v.k,
-            pos=read_only(v.acc.pos),
-            wallet=read_only(v.acc.wallet),
-            cost=read_only(v.acc.cost),
-            open_bid_lots=read_only(v.book.open_buy_lots),
-            open_ask_lots=read_only(v.book.open_sell_lots),
+            int(v.meta[TS]),
+            self._step_seconds,
+            int(v.meta[INDEX]),
+            int(v.meta[MARK]),
+            int(v.meta[LAST]),
+            bid,
+            ask,
+            self._tick_usd,
+            self._lot_base,
+            v.k,
+            *self._arrays,
         )
 
     def run(self, progress: Progress | None = None) -> None:
@@ -169,6 +180,7 @@ class Simulation:
         )
         tick = float(v.scale.tick_size)
         every = max(1, self.steps // 200)
+        orders = Orders()
         for step in range(1, self.steps + 1):
             elapsed = step * dt
             hour = (elapsed - dt) / 3600
@@ -180,9 +192,9 @@ class Simulation:
             view = self._view()  # one read-only view per step: its arrays see the live state
             flow = spot_flow_usd(sc.flow.spot, hour, dt) + self.arb.hedge(view)
             price = min(max(self.index.step(flow, jump), lo), hi)
-            v.set_index_price(round(price / tick) * v.scale.tick_size)
+            v.set_index_ticks(round(price / tick))
             view = self._view()  # 3. agents act, orders match (the new index and mark)
-            orders = Orders()
+            orders.clear()
             self.makers.act(view, orders)
             self.arb.act(view, orders)
             self.flow.act(view, orders, hour)
@@ -203,7 +215,8 @@ class Simulation:
             if elapsed % interval == 0:  # 5. funding
                 v.settle_funding()
             ev = v.run_liquidations()  # 6. liquidations
-            self.liquidations += int(np.count_nonzero(ev["kind"] == trig))
+            if len(ev):
+                self.liquidations += int(np.count_nonzero(ev["kind"] == trig))
             if elapsed % sc.run.snapshot_seconds == 0:  # 7. snapshot
                 v.snapshot()
             if progress is not None and (step % every == 0 or step == self.steps):

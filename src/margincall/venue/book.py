@@ -533,6 +533,11 @@ def best_ask(book):
     return book.meta[_M_BEST_ASK]
 
 
+def best_prices(book: BookState) -> tuple[int, int]:
+    """``(best bid, best ask)`` in ticks (0 for none), read from Python without a kernel call."""
+    return int(book.meta[_M_BEST_BID]), int(book.meta[_M_BEST_ASK])
+
+
 @njit(cache=True)
 def resting_count(book):
     """Number of resting orders."""

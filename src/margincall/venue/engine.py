@@ -75,6 +75,7 @@ from margincall.venue.ledger import (
 )
 from margincall.venue.liquidation import liquidation_rounds
 from margincall.venue.orders import block_trades as block_trades_kernel
+from margincall.venue.orders import cancel_accounts as cancel_accounts_kernel
 from margincall.venue.orders import (
     place_order,
     place_orders,
@@ -206,7 +207,9 @@ class Venue:
         self._bout = np.zeros(1 << 12, bk.BOOK_EVENT_DTYPE)
         self._cand = np.zeros(1 << 12, np.int64)
         self._basis: list[int] = []
-        self._premiums: list[int] = []
+        # premium samples of the current funding interval: count, sum, sum weighted by 1..n
+        self._premium_sums = (0, 0, 0)
+        self._impact_micros = usd_to_micros(self.instrument.impact_notional_usd)
         self.funding_rate_ppb = 0
         self._mark_inputs = (index, index)
         # account 0: the insurance fund (and Hyperliquid's backstop vault)
@@ -244,21 +247,28 @@ class Venue:
         notional: int | None = None,
     ) -> np.ndarray:
         # built here in numpy: the same record the compiled emit writes, without a kernel call
-        rec = np.zeros(1, EVENT_DTYPE)
-        r = rec[0]
-        r["ts_ns"] = self.meta[TS]
-        r["seq"] = self.meta[SEQ]
-        r["kind"] = int(kind)
-        r["reason"] = reason
-        r["instrument"] = self.params[P.INSTRUMENT]
-        r["side"] = side
-        r["account"] = account
-        r["counterparty"] = -1
-        r["order_id"] = order_id
-        r["price"] = price
-        r["qty"] = qty
-        r["notional"] = abs(qty * price * self.k) if notional is None else notional
-        r["amount"] = amount
+        rec = np.array(
+            [
+                (
+                    self.meta[TS],
+                    self.meta[SEQ],
+                    kind,
+                    reason,
+                    self.params[P.INSTRUMENT],
+                    side,
+                    0,  # liquidity
+                    0,  # round
+                    account,
+                    -1,  # counterparty
+                    order_id,
+                    price,
+                    qty,
+                    abs(qty * price * self.k) if notional is None else notional,
+                    amount,
+                )
+            ],
+            EVENT_DTYPE,
+        )
         self.meta[SEQ] += 1
         self.log.extend(rec, owned=True)
         return rec
@@ -328,6 +338,14 @@ class Venue:
                 f"a price inside the venue's window "
                 f"{self.scale.ticks_to_price(self.min_tick)}..{self.scale.ticks_to_price(self.max_tick)}",
             )
+        return self.set_index_ticks(ticks)
+
+    def set_index_ticks(self, ticks: int) -> np.ndarray:
+        """:meth:`set_index_price` with the price in whole ticks."""
+        if not self.min_tick <= ticks <= self.max_tick:
+            raise InvalidInputError(
+                "ticks", ticks, f"ticks inside the venue's window {self.min_tick}..{self.max_tick}"
+            )
         self.meta[INDEX] = ticks
         return self._emit(EventKind.INDEX_PRICE_UPDATED, price=ticks)
 
@@ -349,7 +367,7 @@ class Venue:
             if method == "fair":
                 mark = p1
             else:
-                bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
+                bid, ask = bk.best_prices(self.book)
                 if bid > 0 and ask > 0:
                     self._basis.append((bid + ask) // 2 - index)
                     del self._basis[:-30]
@@ -553,7 +571,7 @@ class Venue:
         for name, arr in arrays.items():
             if arr.shape != (n,):
                 raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
-        if n and not np.isin(arrays["sides"], (-1, 1)).all():
+        if n and not ((arrays["sides"] == 1) | (arrays["sides"] == -1)).all():
             raise InvalidInputError("sides", arrays["sides"], "+1 (buy) or -1 (sell) values")
         tif_codes = np.asarray(arrays["tifs"], np.int64)
         ticks = np.asarray(arrays["prices"], np.int64)
@@ -581,12 +599,15 @@ class Venue:
 
     def cancel_accounts(self, accounts: np.ndarray) -> np.ndarray:
         """Cancel every resting order of each account (in array order), settled in one call."""
-        nb = 0
-        for a in accounts:
-            self._bout, nb = bk.cancel_account(
-                self.book, self._check_account(int(a)), self._bout, nb
-            )
-        return self._settle(nb)
+        ids = np.ascontiguousarray(accounts, np.int64)
+        bad = (ids < 0) | (ids >= self.meta[N_ACCOUNTS])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self._check_account(int(ids[i]), f"accounts[{i}]")
+        out, n, self._bout = cancel_accounts_kernel(  # type: ignore[call-arg]
+            *self._state, self._buffer(), 0, self._bout, ids, int(self.params[P.TAKER_FEE_PPM])
+        )
+        return self._flush(out, n)
 
     def cancel_order(self, order_id: int) -> np.ndarray:
         """Cancel a resting order (an unknown id gives ORDER_REJECTED / UNKNOWN_ORDER)."""
@@ -664,7 +685,7 @@ class Venue:
     def sample_premium(self) -> int:
         """Take one premium sample from the book's impact prices (ppb); returns it."""
         index = int(self.meta[INDEX])
-        lots = max(1, int(usd_to_micros(self.instrument.impact_notional_usd) // (index * self.k)))
+        lots = max(1, int(self._impact_micros // (index * self.k)))
         fb, tb = bk.walk(self.book, -1, lots, self.min_tick)
         fa, ta = bk.walk(self.book, 1, lots, self.max_tick)
         impact_bid = tb // fb if fb == lots else 0
@@ -673,7 +694,8 @@ class Venue:
             premium = 0
         else:
             premium = fnd.premium_index_ppb(impact_bid, impact_ask, index)
-        self._premiums.append(premium)
+        n, total, weighted = self._premium_sums
+        self._premium_sums = (n + 1, total + premium, weighted + (n + 1) * premium)
         return premium
 
     def settle_funding(self, rate_ppb: int | None = None) -> np.ndarray:
@@ -685,7 +707,7 @@ class Venue:
         """
         if rate_ppb is None:
             rate_ppb = self.predicted_funding_ppb()
-        self._premiums = []
+        self._premium_sums = (0, 0, 0)
         self.funding_rate_ppb = int(rate_ppb)
         events = [
             self._emit(EventKind.FUNDING_RATE_SET, amount=int(rate_ppb), price=int(self.meta[MARK]))
@@ -793,13 +815,12 @@ class Venue:
     def predicted_funding_ppb(self) -> int:
         """The funding rate the premium samples taken so far in this interval point to."""
         rb, inst = self.rulebook, self.instrument
-        samples = self._premiums or [0]
+        n, total, weighted = self._premium_sums
         if rb.funding_formula == "dydx":
-            p8 = sum(samples) // len(samples) + inst.funding_interest_ppb
+            p8 = (total // n if n else 0) + inst.funding_interest_ppb
             p8 = max(-inst.funding_clamp_ppb, min(inst.funding_clamp_ppb, p8))
             return (1 if p8 >= 0 else -1) * (abs(p8) * rb.funding_interval_hours // 8)
-        w = np.arange(1, len(samples) + 1, dtype=np.int64)
-        premium = int((np.asarray(samples, np.int64) * w).sum() // w.sum())
+        premium = weighted // (n * (n + 1) // 2) if n else 0  # later samples weigh more
         return fnd.funding_rate_ppb(
             premium,
             inst.funding_interest_ppb,
@@ -811,7 +832,7 @@ class Venue:
     def depth_micros(self, fraction: float = 0.01) -> tuple[int, int, int]:
         """``(mid, bids, asks)``: the book mid in ticks and the resting notional within
         ``fraction`` of it on each side (micro-dollars)."""
-        bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
+        bid, ask = bk.best_prices(self.book)
         mid = (bid + ask) // 2 if bid and ask else (bid or ask or int(self.meta[MARK]))
         width = int(mid * fraction)
         bids = int(bk.depth_ticklots(self.book, 1, mid, mid - width)) * self.k

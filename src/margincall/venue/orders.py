@@ -315,6 +315,22 @@ def settle_book_entry(
 
 
 @njit(cache=True)
+def cancel_accounts(acc, idx, book, meta, params, tiers, out, n, bout, accounts, taker_fee_ppm):
+    """Cancel every resting order of each account, in array order, and settle the records.
+
+    Returns ``(out, n, bout)``.
+    """
+    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    nb = 0
+    for i in range(accounts.shape[0]):
+        bout, nb = bk.cancel_account(book, accounts[i], bout, nb)
+    out, n, _, _ = settle_book(
+        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
+    )
+    return out, n, bout
+
+
+@njit(cache=True)
 def reindex_all(acc, idx, book, meta, params, tiers, n_acc):
     """Re-key every account with a position (after funding moved every balance)."""
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
