@@ -375,6 +375,197 @@ def _print_summary(s: dict, out: Path | None) -> None:
 
 
 @app.command()
+def stress(
+    scenario: Annotated[
+        str | None, typer.Argument(help="a preset name or scenario TOML file (its start state)")
+    ] = None,
+    from_run: Annotated[
+        Path | None, typer.Option("--from", help="a run folder (its start state)")
+    ] = None,
+    from_data: Annotated[
+        Path | None, typer.Option("--from-data", help="a market-data file (estimated map)")
+    ] = None,
+    positions: Annotated[
+        Path | None,
+        typer.Option(help="a positions file: CSV/Parquet with side, qty, entry, wallet|leverage"),
+    ] = None,
+    shocks: Annotated[
+        str, typer.Option(help="start:end:step and/or a list, e.g. -2%:-20%:1% or -5%,3%")
+    ] = "-2%:-20%:1%",
+    depth_scale: Annotated[
+        str, typer.Option(help="depth multipliers, e.g. 1 or 0.5,1,2 (thinner < 1 < deeper)")
+    ] = "1",
+    leverage_scale: Annotated[
+        str, typer.Option(help="leverage multipliers: level distances from the price / L")
+    ] = "1",
+    impact: Annotated[str, typer.Option(help="depth (book walk) or sqrt (square-root law)")] = (
+        "depth"
+    ),
+    depth_1pct: Annotated[
+        float | None,
+        typer.Option(help="±1% depth in USD (default: the scenario's makers, else 20e6)"),
+    ] = None,
+    beta: Annotated[
+        float | None,
+        typer.Option(help="depth exponent D ~ delta^beta (default: the scenario's, else 0.55)"),
+    ] = None,
+    thinning: Annotated[
+        float, typer.Option(help="depth / (1 + thinning x Q / D1) as Q is liquidated")
+    ] = 0.3,
+    y: Annotated[float, typer.Option(help="sqrt law: Y")] = 0.7,
+    sigma_daily: Annotated[float, typer.Option(help="sqrt law: daily volatility")] = 0.03,
+    volume_daily: Annotated[float, typer.Option(help="sqrt law: daily volume, USD")] = 75e9,
+    seed: Annotated[int, typer.Option(help="seed of the scenario's start state")] = 1,
+    accounts: Annotated[int | None, typer.Option(help="scenario accounts override")] = None,
+    rulebook: Annotated[
+        str | None, typer.Option(help="rulebook (scenario override; positions file tiers)")
+    ] = None,
+    price: Annotated[float | None, typer.Option(help="reference price of a positions file")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for stress.html and stress.json")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Stress a liquidation map: post-cascade move and liquidations for each shock."""
+    from margincall.estimate import stress as st
+
+    try:
+        grid_shocks = st.parse_shocks(shocks)
+        depths = st.parse_multipliers(depth_scale, "--depth-scale")
+        levs = st.parse_multipliers(leverage_scale, "--leverage-scale")
+        if impact not in ("depth", "sqrt"):
+            raise InvalidInputError("--impact", impact, "depth or sqrt")
+        if out is not None:
+            from margincall.sim.run_folder import check_out_dir
+
+            check_out_dir(out, force)
+        for name, path in (
+            ("--from", from_run),
+            ("--from-data", from_data),
+            ("--positions", positions),
+        ):
+            if path is not None and not path.exists():
+                raise InvalidInputError(name, str(path), "an existing path")
+        source = st.load_source(
+            scenario,
+            from_run,
+            from_data,
+            positions,
+            seed=seed,
+            accounts=accounts,
+            rulebook=rulebook,
+            price=price,
+        )
+        model = st.build_impact(
+            impact,
+            source,
+            depth_1pct_usd=depth_1pct,
+            beta=beta,
+            thinning=thinning,
+            y=y,
+            sigma_daily=sigma_daily,
+            volume_daily_usd=volume_daily,
+        )
+        result = st.run_stress(source, model, grid_shocks, depths, levs)
+        if out is not None:
+            _write_stress(out, source.lmap, result)
+    except InvalidInputError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    _print_stress(result, out)
+
+
+def _write_stress(out: Path, lmap, result: dict) -> None:
+    """stress.json and stress.html into ``out``, whole or not at all."""
+    import os
+    import shutil
+    import tempfile
+
+    from margincall.report.stress import support_levels, write_stress_html
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    try:
+        supports = support_levels(result["rows"], max(lmap.price * 1e-4, 0.01))
+        result["support_levels"] = supports
+        (tmp / "stress.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_stress_html(
+            tmp / "stress.html",
+            lmap,
+            result["rows"],
+            result["assumptions"],
+            supports,
+            f"margincall stress: {lmap.source}",
+        )
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _print_stress(r: dict, out: Path | None) -> None:
+    def usd(x: float) -> str:
+        return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+
+    a = r["assumptions"]
+    several = len(a["depth_scales"]) > 1 or len(a["leverage_scales"]) > 1
+    table = Table(title=f"stress: {a['source']} (reference {r['reference_price']:,.2f})")
+    table.add_column("shock", justify="right")
+    if several:
+        table.add_column("depth x", justify="right")
+        table.add_column("leverage x", justify="right")
+    for name in ("final move", "price", "long liquidated", "short liquidated", "rounds"):
+        table.add_column(name, justify="right")
+    for row in r["rows"]:
+        cells = [f"{row['shock']:+.2%}"]
+        if several:
+            cells += [f"{row['depth_scale']:g}", f"{row['leverage_scale']:g}"]
+        rounds = f"{row['rounds']}" + ("" if row["converged"] else " (cap)")
+        cells += [
+            f"{row['final_move']:+.2%}",
+            f"{row['price']:,.2f}",
+            usd(row["long_liquidated_usd"]),
+            usd(row["short_liquidated_usd"]),
+            rounds,
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    m, imp = a["map"], a["impact"]
+    lines = [
+        f"map: {a['source_kind']}; long {usd(r['long_total_usd'])}, short "
+        f"{usd(r['short_total_usd'])} by liquidation price",
+    ]
+    for key in ("map", "rulebook", "leverage_weights", "weights", "long_short", "collateral"):
+        if key in m:
+            lines.append(f"  {key}: {m[key]}")
+    lines.append(f"impact: {imp.get('impact')}")
+    for key, value in imp.items():
+        if key != "impact":
+            lines.append(f"  {key}: {value}")
+    lines.append(f"model: {a['model']}")
+    for side, c in r["critical_shock"].items():
+        lines.append(
+            f"critical shock ({side}): "
+            + (
+                f"{c['shock']:+.1%} (move {c['move_before']:.1%} -> {c['move_at']:.1%})"
+                if c
+                else "none up to 50%"
+            )
+        )
+    console.print("\n".join(lines), highlight=False, markup=False)
+    if out is not None:
+        console.print(f"written: {out}/stress.html, {out}/stress.json")
+
+
+@app.command()
 def forecast(
     from_data: Annotated[
         Path, typer.Option("--from-data", help="market-data file (CoinGlass CSV, generic, run)")
