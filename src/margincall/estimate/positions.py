@@ -3,8 +3,8 @@
 A position's liquidation price is the first price, in ticks, at which the venue's check
 (:func:`margincall.venue.margin_int.margin_excess` then ``is_breached``) says "liquidate": for a
 long the highest tick that breaches, for a short the lowest. It is found per position by a
-galloping then binary search around the venue's conservative index key
-(:func:`~margincall.venue.margin_int.liquidation_key`), using the tiered maintenance margin of
+galloping then binary search from the float solution of the consistent tier (as the venue's
+index key, :func:`~margincall.venue.margin_int.liquidation_key`, solves it), using the tiered maintenance margin of
 the rulebook (notional x rate - cumulative amount, rounded up, the tier chosen by the notional
 at the price being checked). The margin excess of a one-way position rises with the price for
 a long and falls for a short, so the boundary is unique. Nothing is approximated: the map
@@ -39,7 +39,7 @@ from numba import njit
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.maps import LiquidationMap
 from margincall.venue.accounts import EXISTS, ISOLATED, MARK, N_ACCOUNTS
-from margincall.venue.margin_int import is_breached, liquidation_key, margin_excess
+from margincall.venue.margin_int import is_breached, margin_excess
 
 NEVER = -1
 """Tick value of a position no price can liquidate (a 1x long that is never breached)."""
@@ -50,12 +50,36 @@ def _breached(c, p, cost, x, k, floors, mmr, cum, strict):
     return is_breached(margin_excess(c, p, cost, x, k, floors, mmr, cum), strict)
 
 
+@njit(cache=True, inline="always")
+def _guess(c, p, cost, k, floors, cum, inv_long, inv_short):
+    """A starting tick for the search: the float solution of the tier whose notional range
+    holds it (any tier's when rounding leaves none). Only speed depends on it, not the result."""
+    qk = abs(p) * k
+    inv = 1.0 / qk
+    n = floors.shape[0]
+    best = 0.0
+    for t in range(n):
+        if p > 0:
+            m = (cost - c - cum[t]) * inv * inv_long[t]
+        else:
+            m = (c - cost + cum[t]) * inv * inv_short[t]
+        notional = qk * m
+        hi = floors[t + 1] if t + 1 < n else 9.2e18
+        if t == 0 or (notional >= floors[t] and notional < hi):
+            best = m
+    if not (best > 1.0):
+        return 1
+    if best > 4.0e18:
+        return np.int64(4_000_000_000_000_000_000)
+    return np.int64(best)
+
+
 @njit(cache=True)
-def _boundary(c, p, cost, k, floors, mmr, cum, strict):
+def _boundary(c, p, cost, k, floors, mmr, cum, strict, inv_long, inv_short):
     """The exact liquidation tick of one position (NEVER if no price in range breaches)."""
     q = abs(p)
     xmax = (1 << 61) // max(q * k, 1)  # no int64 overflow in lots x ticks x k
-    g = liquidation_key(c, p, cost, k, floors, mmr, cum)
+    g = _guess(c, p, cost, k, floors, cum, inv_long, inv_short)
     g = min(max(g, 1), xmax)
     if p > 0:  # breached for x <= L: L = the highest breaching tick
         if _breached(c, p, cost, g, k, floors, mmr, cum, strict):
@@ -125,58 +149,70 @@ def liquidation_ticks_kernel(coll, pos, cost, k, floors, mmr, cum, strict):
     """Exact liquidation tick of each position (NEVER where none; 0-lot rows give NEVER)."""
     n = pos.shape[0]
     out = np.empty(n, np.int64)
+    inv_long = 1.0 / (1.0 - mmr / 1e6)
+    inv_short = 1.0 / (1.0 + mmr / 1e6)
     for i in range(n):
         if pos[i] == 0:
             out[i] = NEVER
         else:
-            out[i] = _boundary(coll[i], pos[i], cost[i], k, floors, mmr, cum, strict)
+            out[i] = _boundary(
+                coll[i], pos[i], cost[i], k, floors, mmr, cum, strict, inv_long, inv_short
+            )
     return out
 
 
 @njit(cache=True)
-def _aggregate(ticks, lots, k, side_sign, pos):
-    """Notional (micro-dollars at the liquidation price) summed per tick, for one side.
-
-    Returns ascending ticks and their notional. Dense accumulation over the tick range.
-    """
-    lo = np.int64(1) << 62
-    hi = np.int64(-1)
+def _ranges(ticks, pos):
+    """Lowest and highest liquidation tick of each side: (long lo, long hi, short lo, short hi)."""
+    big = np.int64(1) << 62
+    llo, lhi, slo, shi = big, np.int64(-1), big, np.int64(-1)
     for i in range(ticks.shape[0]):
-        if ticks[i] > 0 and pos[i] * side_sign > 0:
-            lo = min(lo, ticks[i])
-            hi = max(hi, ticks[i])
-    if hi < 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        t = ticks[i]
+        if t <= 0:
+            continue
+        if pos[i] > 0:
+            llo = min(llo, t)
+            lhi = max(lhi, t)
+        elif pos[i] < 0:
+            slo = min(slo, t)
+            shi = max(shi, t)
+    return llo, lhi, slo, shi
+
+
+@njit(cache=True)
+def _dense(ticks, pos, k, sign, lo, hi):
+    """Notional (micro-dollars at the liquidation tick) summed per tick of one side, ascending."""
     acc = np.zeros(hi - lo + 1, np.int64)
     for i in range(ticks.shape[0]):
-        if ticks[i] > 0 and pos[i] * side_sign > 0:
-            acc[ticks[i] - lo] += lots[i] * ticks[i] * k
+        t = ticks[i]
+        if t > 0 and pos[i] * sign > 0:
+            acc[t - lo] += abs(pos[i]) * t * k
     m = 0
     for j in range(acc.shape[0]):
         if acc[j] != 0:
             m += 1
-    t = np.empty(m, np.int64)
-    a = np.empty(m, np.int64)
+    tt = np.empty(m, np.int64)
+    aa = np.empty(m, np.int64)
     m = 0
     for j in range(acc.shape[0]):
         if acc[j] != 0:
-            t[m] = lo + j
-            a[m] = acc[j]
+            tt[m] = lo + j
+            aa[m] = acc[j]
             m += 1
-    return t, a
+    return tt, aa
 
 
 DENSE_LIMIT = 50_000_000
 """Widest tick range aggregated densely; wider ranges (an outlier far away) are sorted."""
 
 
-def _side_levels(ticks, pos, k, sign):
-    sel = (ticks > 0) & (pos * sign > 0)
-    if not sel.any():
+def _side_levels(ticks, pos, k, sign, lo, hi):
+    if hi < 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    if hi - lo <= DENSE_LIMIT:
+        return _dense(ticks, pos, k, sign, lo, hi)
+    sel = (ticks > 0) & (pos * sign > 0)
     t = ticks[sel]
-    if int(t.max()) - int(t.min()) <= DENSE_LIMIT:
-        return _aggregate(ticks, np.abs(pos), k, sign, pos)
     micros = np.abs(pos[sel]) * t * k
     order = np.argsort(t, kind="stable")
     t, micros = t[order], micros[order]
@@ -271,8 +307,9 @@ def map_from_arrays(
     """The exact map of these positions (see the module docstring), at reference ``price``."""
     pos = np.ascontiguousarray(pos, np.int64)
     ticks = liquidation_ticks(coll, pos, cost, rules)
-    lt, lm = _side_levels(ticks, pos, rules.k, 1)
-    st, sm = _side_levels(ticks, pos, rules.k, -1)
+    llo, lhi, slo, shi = _ranges(ticks, pos)
+    lt, lm = _side_levels(ticks, pos, rules.k, 1, llo, lhi)
+    st, sm = _side_levels(ticks, pos, rules.k, -1, slo, shi)
     never = int(np.count_nonzero((ticks == NEVER) & (pos != 0)))
     info = {
         "map": "exact: each position's first breaching tick under the rulebook's margin check",
