@@ -543,7 +543,12 @@ def _print_stress(r: dict, out: Path | None) -> None:
         f"map: {a['source_kind']}; long {usd(r['long_total_usd'])}, short "
         f"{usd(r['short_total_usd'])} by liquidation price",
     ]
-    for key in ("map", "rulebook", "leverage_weights", "weights", "long_short", "collateral"):
+    if "leverage" in m and "weights" in m:
+        pairs = ", ".join(
+            f"{lv:g}x {w:.0%}" for lv, w in zip(m["leverage"], m["weights"], strict=False)
+        )
+        lines.append(f"  leverage weights: {pairs}")
+    for key in ("map", "model", "rulebook", "collateral", "reference"):
         if key in m:
             lines.append(f"  {key}: {m[key]}")
     lines.append(f"impact: {imp.get('impact')}")

@@ -132,3 +132,27 @@ def test_stress_from_run_folder(tmp_path):
     )
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     assert json.loads(a.output)["rows"] == json.loads(b.output)["rows"]
+
+
+def test_stress_from_market_data_file():
+    from pathlib import Path
+
+    data = (
+        Path(__file__).resolve().parents[3]
+        / "shared/data/btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
+    )
+    if not data.is_file():
+        pytest.skip(f"real data file not found: {data}")
+    r = runner.invoke(app, ["stress", "--from-data", str(data), "--shocks", "-2%,-4%,3%"])
+    assert r.exit_code == 0, r.output
+    assert "leverage weights" in r.output and "market data" in r.output
+    r = runner.invoke(app, ["stress", "--from-data", str(data), "--shocks", "-2%,-4%", "--json"])
+    rows = json.loads(r.output)["rows"]
+    assert 0 < rows[0]["long_liquidated_usd"] <= rows[1]["long_liquidated_usd"]
+
+
+def test_stress_bad_market_data_file(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("a,b\n1,2\n")
+    r = runner.invoke(app, ["stress", "--from-data", str(f)])
+    assert r.exit_code == 2 and "error" in r.output
