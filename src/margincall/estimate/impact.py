@@ -225,9 +225,7 @@ class BookDepth(Impact):
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_venue(
-        cls, v, *, reference: float | None = None, thinning: float = 0.0, levels: str = "all"
-    ) -> BookDepth:
+    def from_venue(cls, v, *, reference: float | None = None, thinning: float = 0.0) -> BookDepth:
         """Read venue ``v``'s resting book. Distances are measured from each side's best price
         and expressed as fractions of ``reference`` (default: the venue's mark)."""
         from margincall.venue.accounts import MARK
@@ -247,9 +245,8 @@ class BookDepth(Impact):
             q = np.cumsum(usd)
             d = np.abs(p - p[0]) * tick / ref if len(p) else _EMPTY
             out += [q.astype(np.float64), d.astype(np.float64)]
-        return cls(
-            *out, reference=ref, thinning=thinning, source=f"book of venue {v.rulebook.name}"
-        )
+        bq, bd, aq, ad = out
+        return cls(bq, bd, aq, ad, ref, thinning, f"book of venue {v.rulebook.name}")
 
     def _side(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         return (self.bid_q, self.bid_d) if side < 0 else (self.ask_q, self.ask_d)

@@ -288,9 +288,9 @@ def liquidation_ticks(coll, pos, cost, rules: Rules) -> np.ndarray:
     ``coll`` (collateral), ``cost`` (signed entry notional) in micro-dollars, ``pos`` in signed
     lots, all int64 arrays of one length. :data:`NEVER` where no price liquidates.
     """
-    arrays = [np.ascontiguousarray(a, np.int64) for a in (coll, pos, cost)]
+    c, p, e = (np.ascontiguousarray(a, np.int64) for a in (coll, pos, cost))
     return liquidation_ticks_kernel(
-        *arrays, rules.k, rules.floors, rules.mmr_ppm, rules.cum, rules.strict
+        c, p, e, rules.k, rules.floors, rules.mmr_ppm, rules.cum, rules.strict
     )
 
 
