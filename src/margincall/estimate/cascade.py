@@ -11,6 +11,10 @@ impact of selling ``Q`` (:mod:`margincall.estimate.impact`). Starting at ``P_1 =
 The sequence falls monotonically (``Q`` grows as ``P`` falls, ``delta`` grows with ``Q``) and
 stops at the first fixed point below the shock: the post-cascade price. Up shocks are the mirror
 image: short notional in ``[P0, P]``, buy-side impact, ``P_{n+1} = P0 (1 + s + delta(Q(P_n)))``.
+Forced orders sell (buy) base quantity, so the ``Q`` that enters ``delta`` is the liquidated
+quantity valued at the touch ``P0 (1 + s)``, the price the book is quoted around (each level's
+notional / its liquidation price x the touch); the liquidated notional reported is the map's
+exact notional at the liquidation prices.
 Prices are bounded to ``(0, 11 P0]``. A move liquidates one side only; levels already past ``P0`` (breached before the shock) are not
 counted. ``rounds`` is how many times ``Q`` grew: round 1 is what the shock itself liquidates,
 round 2 what round 1's impact reaches, and so on; the iteration ends when a round finds nothing
@@ -101,12 +105,15 @@ def _count_lt_asc(a, x):
 
 
 @njit(cache=True)
-def solve(p0, s, lev, m, liq, cum, kind, params, tab_q, tab_d, max_rounds):
-    """One fixed point. ``liq``/``cum``: the side's levels (descending for longs when s <= 0,
-    ascending for shorts when s > 0) and their cumulative micro-dollars (length n + 1).
-    Returns ``(price, micros, rounds, converged)``."""
+def solve(p0, s, lev, m, liq, cum, qty, kind, params, tab_q, tab_d, max_rounds):
+    """One fixed point. ``liq``/``cum``/``qty``: the side's levels (descending for longs when
+    s <= 0, ascending for shorts when s > 0), their cumulative micro-dollars and cumulative base
+    quantity (both length n + 1). Returns ``(price, micros, rounds, converged)``."""
     down = s <= 0.0
-    base = cum[_count_gt_desc(liq, p0)] if down else cum[_count_lt_asc(liq, p0)]
+    first = _count_gt_desc(liq, p0) if down else _count_lt_asc(liq, p0)
+    base = cum[first]
+    qty_base = qty[first]
+    touch = p0 * (1.0 + s)
     price = p0 * (1.0 + s)
     q = np.int64(0)
     rounds = 0
@@ -115,7 +122,8 @@ def solve(p0, s, lev, m, liq, cum, kind, params, tab_q, tab_d, max_rounds):
     ceiling = p0 * (1.0 + MAX_SHOCK)
     for _ in range(max_rounds + 1):
         x = p0 + lev * (price - p0)  # the query price on the unscaled map
-        q_new = cum[_count_ge_desc(liq, x)] - base if down else cum[_count_le_asc(liq, x)] - base
+        i = _count_ge_desc(liq, x) if down else _count_le_asc(liq, x)
+        q_new = cum[i] - base
         if q_new <= q:
             converged = True
             break
@@ -123,7 +131,8 @@ def solve(p0, s, lev, m, liq, cum, kind, params, tab_q, tab_d, max_rounds):
             break
         q = q_new
         rounds += 1
-        d = impact_delta(kind, params, tab_q, tab_d, q / 1e6, m)
+        # the book absorbs quantity: what was liquidated, valued at the touch
+        d = impact_delta(kind, params, tab_q, tab_d, (qty[i] - qty_base) * touch, m)
         price = p0 * (1.0 + s - d) if down else p0 * (1.0 + s + d)
         price = min(max(price, floor), ceiling)
     return price, q, rounds, converged
@@ -163,11 +172,19 @@ class CascadeResult:
         }
 
 
-def side_arrays(lmap: LiquidationMap, down: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The levels and cumulative micro-dollars of the side a move liquidates."""
-    if down:
-        return lmap.long_liq, lmap._long_cum  # type: ignore[attr-defined]
-    return lmap.short_liq, lmap._short_cum  # type: ignore[attr-defined]
+def side_arrays(lmap: LiquidationMap, down: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The levels, cumulative micro-dollars and cumulative base quantity (notional / price) of
+    the side a move liquidates."""
+    liq, micros = (lmap.long_liq, lmap.long_micros) if down else (lmap.short_liq, lmap.short_micros)
+    cum = lmap._long_cum if down else lmap._short_cum  # type: ignore[attr-defined]
+    name = "_long_qty_cum" if down else "_short_qty_cum"
+    qty = getattr(lmap, name, None)
+    if qty is None:
+        safe = np.where(liq > 0, liq, 1.0)
+        each = np.where(liq > 0, micros / MICROS / safe, 0.0)
+        qty = np.concatenate(([0.0], np.cumsum(each)))
+        object.__setattr__(lmap, name, qty)
+    return liq, cum, qty
 
 
 def check_multiplier(name: str, value: float) -> float:
@@ -192,10 +209,10 @@ def cascade(
     m = check_multiplier("depth_scale", depth_scale)
     lev = check_multiplier("leverage", leverage)
     down = s <= 0
-    liq, cum = side_arrays(lmap, down)
+    liq, cum, qty = side_arrays(lmap, down)
     e = impact.encode(-1 if down else 1)
     price, q, rounds, ok = solve(
-        lmap.price, s, lev, m, liq, cum, e.kind, e.params, e.tab_q, e.tab_d, int(max_rounds)
+        lmap.price, s, lev, m, liq, cum, qty, e.kind, e.params, e.tab_q, e.tab_d, int(max_rounds)
     )
     return CascadeResult(
         s,

@@ -26,7 +26,7 @@ from margincall.estimate.maps import MICROS, LiquidationMap
 
 
 @njit(cache=True)
-def _grid(p0, shocks, depths, levs, liq, cum, kind, params, tq, td, max_rounds, down):
+def _grid(p0, shocks, depths, levs, liq, cum, qty, kind, params, tq, td, max_rounds, down):
     ns, nd, nl = shocks.shape[0], depths.shape[0], levs.shape[0]
     price = np.empty((ns, nd, nl), np.float64)
     micros = np.zeros((ns, nd, nl), np.int64)
@@ -38,7 +38,18 @@ def _grid(p0, shocks, depths, levs, liq, cum, kind, params, tq, td, max_rounds, 
         for j in range(nd):
             for k in range(nl):
                 p, q, r, c = solve(
-                    p0, shocks[i], levs[k], depths[j], liq, cum, kind, params, tq, td, max_rounds
+                    p0,
+                    shocks[i],
+                    levs[k],
+                    depths[j],
+                    liq,
+                    cum,
+                    qty,
+                    kind,
+                    params,
+                    tq,
+                    td,
+                    max_rounds,
                 )
                 price[i, j, k] = p
                 micros[i, j, k] = q
@@ -116,10 +127,22 @@ def stress_grid(
     ok = np.zeros(shape, bool)
     for down in (True, False):
         sel = (s <= 0) == down
-        liq, cum = side_arrays(lmap, down)
+        liq, cum, qty = side_arrays(lmap, down)
         e = impact.encode(-1 if down else 1)
         p, q, r, c = _grid(
-            lmap.price, s, d, lv, liq, cum, e.kind, e.params, e.tab_q, e.tab_d, max_rounds, down
+            lmap.price,
+            s,
+            d,
+            lv,
+            liq,
+            cum,
+            qty,
+            e.kind,
+            e.params,
+            e.tab_q,
+            e.tab_d,
+            max_rounds,
+            down,
         )
         price[sel], rounds[sel], ok[sel] = p[sel], r[sel], c[sel]
         micros[down] = np.where(sel[:, None, None], q, 0)

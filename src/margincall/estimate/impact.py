@@ -11,8 +11,8 @@ without Python in the loop.
   ±1% depth in USD, ``beta`` about 0.4 to 0.7 (default 0.55, the middle of the reference's two
   fits 0.4 and 0.67). Instant impact is the inverse, ``delta = 1% * (Q / (m D1))**(1/beta)``,
   convex in size.
-* :class:`BookDepth`, the same walk on a real book: the cumulative bid (ask) notional of a
-  venue's book from its touch, as read from :class:`~margincall.venue.engine.Venue`; beyond the
+* :class:`BookDepth`, the same walk on a real book: the cumulative bid (ask) quantity of a
+  venue's book from its touch, valued at the touch, as read from :class:`~margincall.venue.engine.Venue`; beyond the
   last level, the power law through the book's own ±1% point and its end (``beta`` of the tail).
 * :class:`SqrtImpact`, the metaorder square-root law (§2.1): ``delta = Y sigma_D sqrt(Q / (m
   V_D))``, concave; defaults ``Y = 0.7`` (the c ≈ 0.69 fit), ``sigma_D = 3%``, ``V_D = $75B``
@@ -210,7 +210,8 @@ def _tail_beta(q: np.ndarray, d: np.ndarray) -> float:
 class BookDepth(Impact):
     """The cumulative depth of a real book, each side from its touch.
 
-    ``bid_q`` / ``ask_q``: cumulative notional (USD) through each level, increasing;
+    ``bid_q`` / ``ask_q``: cumulative quantity through each level valued at the side's best
+    price (USD), increasing (the estimator values forced quantity at the touch too);
     ``bid_d`` / ``ask_d``: that level's distance from the touch as a fraction of ``reference``.
     """
 
@@ -241,8 +242,8 @@ class BookDepth(Impact):
             if sign < 0:
                 nz = nz[::-1]  # bids: best (highest) first
             p = prices[nz]
-            usd = lv[si, nz] * p * v.k / 1e6
-            q = np.cumsum(usd)
+            # quantity through each level, valued at the touch (forced orders walk quantity)
+            q = np.cumsum(lv[si, nz]) * (p[0] * v.k / 1e6) if len(p) else _EMPTY
             d = np.abs(p - p[0]) * tick / ref if len(p) else _EMPTY
             out += [q.astype(np.float64), d.astype(np.float64)]
         bq, bd, aq, ad = out

@@ -189,7 +189,8 @@ def run_stress(
         "leverage_scales": [float(x) for x in leverages],
         "leverage_scale_meaning": "each level's distance from the reference divided by it",
         "model": "P_{n+1} = P0 (1 + s -/+ delta(Q(P_n))) from P0 (1 + s) to the first fixed "
-        "point; one side per move; book re-centred on the shocked price, no refill",
+        "point; one side per move; Q in delta is the liquidated quantity valued at the shocked "
+        "price; book re-centred on the shocked price, no refill",
         "critical_shock_definition": "smallest shock on a 0.1% grid to 50% at which the "
         "post-cascade move grows by more than 2% of P0 beyond the shock's own step",
     }
