@@ -298,7 +298,7 @@ def _grow(out, n):
     return new
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _put(out, n, kind, reason, order_id, account, side, price, qty, maker_id, maker_acct, leaves):
     # one field at a time through the array: numba writes through a record view far slower
     out[n]["kind"] = kind
@@ -334,7 +334,7 @@ def _slot_of(meta, orders, order_id):
     return slot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_sums(bl, sl, btl, stl, account, si, price, lots):
     """Add ``lots`` (may be negative) at ``price`` to the open sums of ``account``.
 
@@ -349,7 +349,7 @@ def _add_sums(bl, sl, btl, stl, account, si, price, lots):
         stl[account] += lots * price
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _level_append(orders, levels, slot, si, li):
     tail = levels[si, li, L_TAIL]
     orders[slot, O_PREV] = tail
@@ -362,7 +362,7 @@ def _level_append(orders, levels, slot, si, li):
     levels[si, li, L_TAIL] = slot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _level_unlink(orders, levels, slot, si, li):
     p = orders[slot, O_PREV]
     nx = orders[slot, O_NEXT]

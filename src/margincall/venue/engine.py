@@ -94,6 +94,10 @@ _STP = {
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
 _K_FILLED = int(EventKind.ORDER_FILLED)
 PPB = 1_000_000_000
+EVENT_BLOCK = 1 << 17
+"""Events per block of a venue's event memory (about 11 MB). Kernels write their events in place
+into it and the log keeps them there: one large block gets huge pages, so writing millions of
+events does not take a page fault every few dozen."""
 
 
 def build_params(
@@ -203,6 +207,8 @@ class Venue:
         )
         self.meta[INDEX] = self.meta[MARK] = index
         self.log = EventLog(keep=keep_events)
+        self._block = np.empty(0, EVENT_DTYPE)  # event memory the kernels write into
+        self._free = 0  # first unused event of the block
         self._liq_out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 12, bk.BOOK_EVENT_DTYPE)
         self._cand = np.zeros(1 << 12, np.int64)
@@ -222,14 +228,20 @@ class Venue:
         """What every kernel takes, in order: accounts, index, book, meta, params, tiers."""
         return (self.acc, self.index, self.book, self.meta, self.params, self.tiers)
 
-    @staticmethod
-    def _buffer(size: int = 64) -> np.ndarray:
-        """A fresh event buffer for one kernel call (kernels grow it when needed)."""
-        return np.empty(size, EVENT_DTYPE)
+    def _buffer(self, size: int = 64) -> np.ndarray:
+        """Room for at least ``size`` events for one kernel call: the free end of the current
+        event block (kernels grow it when they need more)."""
+        if self._block.shape[0] - self._free < size:
+            self._block = np.empty(max(EVENT_BLOCK, size), EVENT_DTYPE)
+            self._free = 0
+        return self._block[self._free :]
 
     def _flush(self, out: np.ndarray, n: int) -> np.ndarray:
-        # a small result would pin its whole buffer: copy it out
-        records = out[:n] if 2 * n >= out.shape[0] else out[:n].copy()
+        if out.ctypes.data == self._block.ctypes.data + self._free * EVENT_DTYPE.itemsize:
+            records = out[:n]  # written in place: the block holds them
+            self._free += n
+        else:  # the kernel grew its buffer; a small result would pin it whole: copy it out
+            records = out[:n] if 2 * n >= out.shape[0] else out[:n].copy()
         self.log.extend(records, owned=True)
         return records
 
@@ -751,9 +763,10 @@ class Venue:
         """
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
+        keep = self.log.keep
         out, n, self._bout, self._cand, _, _ = liquidation_rounds(  # type: ignore[call-arg]
             *self._state,
-            self._liq_out if not self.log.keep else self._buffer(self._liq_out.shape[0]),
+            self._buffer() if keep else self._liq_out,
             0,
             self._bout,
             self._cand,
@@ -761,11 +774,10 @@ class Venue:
             p2,
             follow,
         )
-        if out.shape[0] > self._liq_out.shape[0]:
-            self._liq_out = out
-        if self.log.keep:
+        if keep:
             events = self._flush(out, n)
         else:  # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
+            self._liq_out = out
             events = out[:n]
             self.log.extend(events)
         unloaded = self._unload_fund()

@@ -34,7 +34,7 @@ R_MARGIN = int(RejectReason.INSUFFICIENT_MARGIN)
 R_MAX_LEVERAGE = int(RejectReason.MAX_LEVERAGE)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
     """Turn the book's records into venue events, booking every trade.
 
@@ -98,7 +98,7 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
     return out, n, filled, ticklots
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
     return emit(
         out,
@@ -120,7 +120,7 @@ def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -> tuple:
     """Initial margin an order would need beyond the account's equity (0 if it fits).
 
@@ -159,7 +159,7 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
     return need - equity, R_MARGIN
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _place(
     acc,
     idx,
