@@ -565,6 +565,13 @@ def _print_stress(r: dict, out: Path | None) -> None:
                 else "none up to 50%"
             )
         )
+    bound = sum(1 for row in r["rows"] if not -0.999 < row["final_move"] < 9.999)
+    if bound:
+        lines.append(
+            f"note: {bound} of {len(r['rows'])} shocks ran to the price bound: with instant "
+            "impact and no refill the book cannot absorb the forced flow; --depth-scale sets "
+            "how much the book refills during the move"
+        )
     console.print("\n".join(lines), highlight=False, markup=False)
     if out is not None:
         console.print(f"written: {out}/stress.html, {out}/stress.json")

@@ -69,6 +69,15 @@ def test_stress_scenario_table_json_and_html(tmp_path):
     )
 
 
+def test_stress_says_when_the_cascade_runs_to_the_price_bound():
+    args = ["stress", "feb-2026", "--accounts", "4000", "--shocks", "-3%"]
+    thin = runner.invoke(app, [*args, "--depth-1pct", "1e6"])
+    deep = runner.invoke(app, [*args, "--depth-1pct", "5e10"])
+    assert thin.exit_code == 0 and deep.exit_code == 0, thin.output + deep.output
+    assert "1 of 1 shocks ran to the price bound" in thin.output
+    assert "price bound" not in deep.output
+
+
 def test_stress_positions_file(tmp_path):
     f = tmp_path / "pos.csv"
     f.write_text("side,qty,entry,leverage\nlong,1,60000,10\nlong,2,61000,20\nshort,1,60000,10\n")
