@@ -427,6 +427,7 @@ def stress(
 ) -> None:
     """Stress a liquidation map: post-cascade move and liquidations for each shock."""
     from margincall.estimate import stress as st
+    from margincall.report.stress import write_stress
 
     try:
         grid_shocks = st.parse_shocks(shocks)
@@ -467,7 +468,7 @@ def stress(
         )
         result = st.run_stress(source, model, grid_shocks, depths, levs)
         if out is not None:
-            _write_stress(out, source.lmap, result)
+            write_stress(out, source.lmap, result)
     except InvalidInputError as exc:
         _fail(exc)
         return
@@ -475,40 +476,6 @@ def stress(
         sys.stdout.write(json.dumps(result) + "\n")
         return
     _print_stress(result, out)
-
-
-def _write_stress(out: Path, lmap, result: dict) -> None:
-    """stress.json and stress.html into ``out``, whole or not at all."""
-    import os
-    import shutil
-    import tempfile
-
-    from margincall.report.stress import support_levels, write_stress_html
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    try:
-        supports = support_levels(result["rows"], max(lmap.price * 1e-4, 0.01))
-        result["support_levels"] = supports
-        (tmp / "stress.json").write_text(json.dumps(result, indent=2) + "\n")
-        write_stress_html(
-            tmp / "stress.html",
-            lmap,
-            result["rows"],
-            result["assumptions"],
-            supports,
-            f"margincall stress: {lmap.source}",
-        )
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _print_stress(r: dict, out: Path | None) -> None:

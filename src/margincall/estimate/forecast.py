@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.market_map import MarketMapParams, build_levels
 from margincall.estimate.panel import panel_gaps
@@ -261,20 +259,11 @@ def write_forecast(out: str | Path, frame: pl.DataFrame, summary: dict[str, Any]
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInputError("out", str(out), "a new or empty folder")
-    parent = out.resolve().parent
-    if not parent.is_dir():
+    if not out.resolve().parent.is_dir():
         raise InvalidInputError("out", str(out), "a folder whose parent exists")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with atomic_folder(out, replace=False) as tmp:
         frame.write_parquet(tmp / "forecast.parquet")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

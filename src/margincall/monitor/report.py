@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.summary import (
     HEATMAP_BINS,
@@ -64,19 +62,11 @@ def write_monitor(out: str | Path, result: MonitorResult) -> Path:
     """Write the four files into ``out`` atomically (see the module docstring)."""
     out = Path(out)
     check_out(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    try:
+    with atomic_folder(out, replace=False) as tmp:
         result.metrics.write_parquet(tmp / "metrics.parquet")
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         (tmp / "report.md").write_text(markdown(result.summary))
         (tmp / "report.html").write_text(page(result))
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

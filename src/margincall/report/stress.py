@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from margincall.core.atomic import atomic_folder
+
 MICROS = 1_000_000
 
 
@@ -117,3 +119,21 @@ def write_stress_html(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_stress(out: Path, lmap, result: dict[str, Any]) -> None:
+    """``stress.json`` and ``stress.html`` into the folder ``out``, whole or not at all (an
+    existing ``out`` is replaced once the new one is complete; the caller checks ``--force``).
+    Adds ``support_levels`` to ``result``."""
+    with atomic_folder(out, replace=True) as tmp:
+        supports = support_levels(result["rows"], max(lmap.price * 1e-4, 0.01))
+        result["support_levels"] = supports
+        (tmp / "stress.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_stress_html(
+            tmp / "stress.html",
+            lmap,
+            result["rows"],
+            result["assumptions"],
+            supports,
+            f"margincall stress: {lmap.source}",
+        )

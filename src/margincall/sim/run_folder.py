@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from margincall import __version__
+from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
 from margincall.events.log import write_parquet
 from margincall.report.candles import candles
@@ -99,8 +98,7 @@ def write_run(
     check_out_dir(out, force)
     sim, summary, bars, _ = simulate(scenario, seed, progress)
     v = sim.venue
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    try:
+    with atomic_folder(out, replace=True) as tmp:
         meta = {
             "scenario": scenario.name,
             "seed": str(seed),
@@ -126,17 +124,6 @@ def write_run(
         title = f"margincall: {scenario.name}, seed {seed}"
         write_report_html(tmp / "report.html", bars, summary, sim.liquidation_map(), title)
         write_price_png(tmp / "price_liquidations.png", bars, title)
-        os.chmod(tmp, 0o755)
-        if out.exists():  # --force: the old folder goes only once the new one is complete
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 
