@@ -36,7 +36,14 @@ from margincall.monitor.summary import (
     hm,
     usd,
 )
-from margincall.report.figures import LONG_COLOR, PRICE_COLOR, SHORT_COLOR
+from margincall.report.figures import (
+    BASE_STYLE,
+    LONG_COLOR,
+    PRICE_COLOR,
+    SHORT_COLOR,
+    figure_divs,
+    html_page,
+)
 
 SECTIONS = (
     "Summary",
@@ -430,10 +437,11 @@ def page(result: MonitorResult) -> str:
     """The self-contained HTML report (plotly.js embedded once)."""
     s = result.summary
     title = f"{s['symbol']} market stress report, {hm(s['at'])}"
-    charts = [time_panels(result.metrics, title).to_html(full_html=False, include_plotlyjs=True)]
+    figures = [time_panels(result.metrics, title)]
     heat = heatmap_figure(result)
     if heat is not None:
-        charts.append(heat.to_html(full_html=False, include_plotlyjs=False))
+        figures.append(heat)
+    charts = figure_divs(figures)
     warn = (
         _ul([f"{w['kind']} ({w['column']}): {w['message']}" for w in s["warnings"]])
         if s["warnings"]
@@ -448,19 +456,13 @@ def page(result: MonitorResult) -> str:
         (SECTIONS[5], warn),
         (SECTIONS[6], _ul(convention_lines(s))),
     ]
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
-        "text-align:left}</style>",
-        "</head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
+    body: list[str] = []
     for i, (name, content) in enumerate(sections):
-        parts.append(f"<h2>{html.escape(name)}</h2>{content}")
+        body.append(f"<h2>{html.escape(name)}</h2>{content}")
         if i == 0:
-            parts += charts
-    parts.append("</body></html>")
-    return "\n".join(parts)
+            body += charts
+    style = (
+        BASE_STYLE + "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
+        "text-align:left}"
+    )
+    return html_page(title, body, style=style)

@@ -13,7 +13,7 @@ import html
 import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,31 @@ TRUTH_NOTE = (
 )
 
 
+BASE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400px}"
+
+
+def figure_divs(figures: Iterable[Any]) -> list[str]:
+    """The figures as HTML fragments; the first carries plotly.js, the others reuse it."""
+    return [fig.to_html(full_html=False, include_plotlyjs=i == 0) for i, fig in enumerate(figures)]
+
+
+def html_page(title: str, body: Iterable[str], *, style: str | None = BASE_STYLE) -> str:
+    """A whole HTML document: ``title`` as its title and first heading, then ``body``
+    (``style``: the page's CSS; ``None``, none)."""
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            *([f"<style>{style}</style>"] if style is not None else []),
+            "</head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            *body,
+            "</body></html>",
+        ]
+    )
+
+
 def write_report_html(
     path: str | Path,
     candles_df: pl.DataFrame,
@@ -56,27 +81,20 @@ def write_report_html(
     long_notional_usd, short_notional_usd)``, adds a horizontal bar chart of the notional that
     would be liquidated at each price, as it stood at the start.
     """
-    figure = _time_panels(candles_df, title)
-    parts = [figure.to_html(full_html=False, include_plotlyjs=True)]
+    figures = [_time_panels(candles_df, title)]
     if liq_map is not None:
-        map_figure = _liquidation_map(*liq_map)
-        parts.append(map_figure.to_html(full_html=False, include_plotlyjs=False))
-    page = "\n".join(
+        figures.append(_liquidation_map(*liq_map))
+    page = html_page(
+        title,
         [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{html.escape(title)}</title>",
-            "<style>body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400px}"
-            ".headline{font-size:1.05em;line-height:1.5}.note{color:#555;font-size:.9em}</style>",
-            "</head><body>",
-            f"<h1>{html.escape(title)}</h1>",
             f'<p class="headline">{headline(summary)}</p>',
             f'<p class="note">{html.escape(TRUTH_NOTE)}</p>',
-            *parts,
-            "</body></html>",
-        ]
+            *figure_divs(figures),
+        ],
+        style=BASE_STYLE
+        + ".headline{font-size:1.05em;line-height:1.5}.note{color:#555;font-size:.9em}",
     )
-    return _write_atomic(path, page.encode("utf-8"))
+    return write_atomic(path, page)
 
 
 def write_price_png(path: str | Path, candles_df: pl.DataFrame, title: str) -> Path:
@@ -108,7 +126,7 @@ def write_price_png(path: str | Path, candles_df: pl.DataFrame, title: str) -> P
     liq_ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    return _write_atomic(path, buffer.getvalue())
+    return write_atomic(path, buffer.getvalue())
 
 
 def headline(summary: Mapping[str, Any]) -> str:
@@ -266,9 +284,12 @@ def _line(x: np.ndarray, y: np.ndarray, name: str, color: str) -> go.Scatter:
     return go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": color, "width": 1.5})
 
 
-def _write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``."""
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (``str`` as UTF-8) to a temporary file next to ``path``, then rename it
+    over ``path``."""
     path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

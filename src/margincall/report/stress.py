@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from margincall.core.atomic import atomic_folder
+from margincall.report.figures import figure_divs, html_page, write_atomic
 
 MICROS = 1_000_000
 
@@ -100,25 +99,12 @@ def write_stress_html(
     """Write the page to ``path`` (atomically: a temporary file, then one rename)."""
     path = Path(path)
     moves, fmap = stress_figures(lmap, rows, supports, title)
-    parts = [
-        "<!DOCTYPE html>",
-        "<html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        moves.to_html(full_html=False, include_plotlyjs=True),
-        fmap.to_html(full_html=False, include_plotlyjs=False),
+    body = [
+        *figure_divs([moves, fmap]),
         "<h2>Assumptions</h2>",
         f"<pre>{html.escape(json.dumps(assumptions, indent=2, default=str))}</pre>",
-        "</body></html>",
     ]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(parts))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, html_page(title, body, style=None))
 
 
 def write_stress(out: Path, lmap, result: dict[str, Any]) -> None:
