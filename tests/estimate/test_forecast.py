@@ -4,7 +4,6 @@ half, beating the baseline on the real file, and the `margincall forecast` comma
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,16 +22,6 @@ from margincall.estimate.forecast import (
 )
 from margincall.estimate.panel import read_panel
 
-REAL = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
-)
-needs_real = pytest.mark.skipif(
-    not REAL.is_file(), reason=f"real market data not found at {REAL} (../shared/data absent)"
-)
 runner = CliRunner()
 
 
@@ -124,9 +113,8 @@ def test_forecast_is_deterministic():
     assert run_forecast(p)[1] == run_forecast(p)[1]
 
 
-@needs_real
-def test_forecast_beats_the_baseline_on_the_real_file():
-    frame, summary = run_forecast(read_panel(REAL), source=str(REAL))
+def test_forecast_beats_the_baseline_on_the_real_file(real_csv):
+    frame, summary = run_forecast(read_panel(real_csv), source=str(real_csv))
     assert frame.columns == [
         "ts",
         "pred_liq_long_usd",

@@ -4,7 +4,6 @@ heatmap, and map_from_file."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -21,16 +20,6 @@ from margincall.estimate.market_map import (
 )
 from margincall.estimate.panel import PANEL_SCHEMA, read_panel
 
-REAL = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
-)
-needs_real = pytest.mark.skipif(
-    not REAL.is_file(), reason=f"real market data not found at {REAL} (../shared/data absent)"
-)
 ONE_POINT = dict(spread=0.0, points=1)
 
 
@@ -161,17 +150,18 @@ def test_bad_parameters_and_hours_are_refused():
         map_at(levels, "2030-01-01T00:00:00Z")
 
 
-@needs_real
-def test_map_from_file_on_the_real_file():
-    m = map_from_file(REAL)
+def test_map_from_file_on_the_real_file(real_csv):
+    m = map_from_file(real_csv)
     assert isinstance(m, LiquidationMap)
     assert m.long_total_micros > 0 and m.short_total_micros > 0
     assert m.assumptions["weights"] and m.assumptions["mmr"] == 0.005
     assert "btc_1h" in m.source
-    at = map_from_file(REAL, at="2026-02-05T20:00:00Z")
+    at = map_from_file(real_csv, at="2026-02-05T20:00:00Z")
     assert (
         at.price
-        == read_panel(REAL).filter(pl.col("ts") == datetime(2026, 2, 5, 20, tzinfo=UTC))["open"][0]
+        == read_panel(real_csv).filter(pl.col("ts") == datetime(2026, 2, 5, 20, tzinfo=UTC))[
+            "open"
+        ][0]
     )
-    prev = read_panel(REAL).filter(pl.col("ts") == datetime(2026, 2, 5, 19, tzinfo=UTC))
+    prev = read_panel(real_csv).filter(pl.col("ts") == datetime(2026, 2, 5, 19, tzinfo=UTC))
     assert (at.long_liq < prev["high"][0]).all() and (at.short_liq > prev["low"][0]).all()

@@ -4,7 +4,6 @@ errors that name the columns, the row and the file."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,12 +11,6 @@ import pytest
 
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.panel import PANEL_SCHEMA, panel_gaps, read_panel
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-REAL = DATA / "btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
-needs_real = pytest.mark.skipif(
-    not REAL.is_file(), reason=f"real market data not found at {REAL} (../shared/data absent)"
-)
 
 
 def generic(n: int = 5, start: int = 1_767_225_600) -> pl.DataFrame:
@@ -36,12 +29,11 @@ def generic(n: int = 5, start: int = 1_767_225_600) -> pl.DataFrame:
     )
 
 
-@needs_real
-def test_coinglass_file_is_read_as_is_into_the_canonical_schema():
-    panel = read_panel(REAL)
+def test_coinglass_file_is_read_as_is_into_the_canonical_schema(real_csv):
+    panel = read_panel(real_csv)
     assert panel.height == 2078
     assert dict(panel.schema) == PANEL_SCHEMA
-    raw = pl.read_csv(REAL)
+    raw = pl.read_csv(real_csv)
     assert panel["funding"][0] == pytest.approx(raw["funding_open"][0] / 100)  # percent units
     assert panel["oi_usd"][0] == raw["oi_open"][0]
     assert panel["liq_long_usd"][0] == raw["liquidation_long_usd"][0]
@@ -49,9 +41,8 @@ def test_coinglass_file_is_read_as_is_into_the_canonical_schema():
     assert panel["long_short_ratio"].null_count() == panel.height
 
 
-@needs_real
-def test_real_file_gaps_are_reported_not_refused():
-    gaps = panel_gaps(read_panel(REAL))
+def test_real_file_gaps_are_reported_not_refused(real_csv):
+    gaps = panel_gaps(read_panel(real_csv))
     assert gaps.height == 4 and gaps["missing"].to_list() == [1, 1, 1, 1]
 
 

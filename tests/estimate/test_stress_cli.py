@@ -143,15 +143,8 @@ def test_stress_from_run_folder(tmp_path):
     assert json.loads(a.output)["rows"] == json.loads(b.output)["rows"]
 
 
-def test_stress_from_market_data_file():
-    from pathlib import Path
-
-    data = (
-        Path(__file__).resolve().parents[3]
-        / "shared/data/btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
-    )
-    if not data.is_file():
-        pytest.skip(f"real data file not found: {data}")
+def test_stress_from_market_data_file(real_csv):
+    data = real_csv
     r = runner.invoke(app, ["stress", "--from-data", str(data), "--shocks", "-2%,-4%,3%"])
     assert r.exit_code == 0, r.output
     assert "leverage weights" in r.output and "market data" in r.output

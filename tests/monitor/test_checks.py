@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
-from conftest import REAL, needs_real
 
 from margincall.monitor.checks import check_bars
 from margincall.monitor.ingest import read_coinglass
@@ -74,9 +73,8 @@ def test_warning_schema_columns_only_numeric_checked():
     assert "close is negative in 3 row(s)" in w[0].message
 
 
-@needs_real
-def test_real_file_gaps_match_the_timestamps():
-    frame = read_coinglass(REAL)
+def test_real_file_gaps_match_the_timestamps(real_csv):
+    frame = read_coinglass(real_csv)
     ts = frame["ts"].dt.epoch("s").to_numpy()
     expected = tuple(int(i) + 1 for i in np.flatnonzero(np.diff(ts) > 3600))
     got = kinds(check_bars(frame))

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
-from conftest import REAL, needs_real
 
 from margincall.core.errors import InvalidInputError
 from margincall.monitor import indicators as ind
@@ -22,10 +21,8 @@ TOL = 1e-9
 
 
 @pytest.fixture(scope="module")
-def real():
-    if not REAL.is_file():
-        pytest.skip(f"real market data not found at {REAL} (../shared/data absent)")
-    return read_coinglass(REAL)
+def real(real_csv):
+    return read_coinglass(real_csv)
 
 
 def synthetic_volume(n: int) -> np.ndarray:
@@ -44,14 +41,12 @@ def _agree(ours: np.ndarray, ref: np.ndarray, first: int) -> float:
     return float(np.max(np.abs(ours[first:] - ref[first:])))
 
 
-@needs_real
 def test_rsi_matches_talib_on_real_closes(real):
     c = real["close"].to_numpy()
     diff = _agree(ind.rsi(c), talib.RSI(c, 14), ind.RSI_LOOKBACK)
     assert diff < TOL, diff
 
 
-@needs_real
 def test_macd_matches_talib_on_real_closes(real):
     c = real["close"].to_numpy()
     line, sig, hist = ind.macd(c)
@@ -66,7 +61,6 @@ def test_macd_matches_talib_on_real_closes(real):
     assert _agree(hist, ref_hist, first) < TOL
 
 
-@needs_real
 def test_cmf_matches_talib_ad_and_sum_on_real_ohlc_with_synthetic_volume(real):
     """TA-Lib has no CMF; CMF(20) is (AD_t - AD_{t-20}) / SUM(volume, 20) with TA-Lib's
     accumulation/distribution line AD. Prices are the real file's; the volume is synthetic
@@ -84,7 +78,6 @@ def test_cmf_matches_talib_ad_and_sum_on_real_ohlc_with_synthetic_volume(real):
     assert np.max(np.abs(frame["cmf_20"].to_numpy()[19:] - ref[19:])) < TOL
 
 
-@needs_real
 def test_compute_indicators_columns_and_warm_up(real):
     out = ind.compute_indicators(real)
     assert out["rsi_14"].null_count() == 14
@@ -103,7 +96,6 @@ def test_compute_indicators_columns_and_warm_up(real):
     assert out["rv_24_annual"][100] == pytest.approx(out["rv_24"][100] * 8760**0.5, rel=1e-12)
 
 
-@needs_real
 def test_no_look_ahead(real):
     full = ind.compute_indicators(real)
     cut = ind.compute_indicators(real.head(500))
@@ -111,9 +103,8 @@ def test_no_look_ahead(real):
     assert cut.select(cols).equals(full.head(500).select(cols))
 
 
-@needs_real
-def test_liquidation_and_oi_windows_recomputed_from_the_raw_file(real):
-    raw = pl.read_csv(REAL)
+def test_liquidation_and_oi_windows_recomputed_from_the_raw_file(real_csv, real):
+    raw = pl.read_csv(real_csv)
     at = datetime(2026, 2, 6, 1, tzinfo=UTC)
     at_ms = int(at.timestamp() * 1000)
     w = raw.filter((pl.col("timestamp") > at_ms - 86_400_000) & (pl.col("timestamp") <= at_ms))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
-from conftest import REAL, needs_real
 
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.ingest import (
@@ -71,17 +70,16 @@ def test_binance_klines_keep_rows_as_given(tmp_path):
     assert ts == [0, 2, 1, 1]
 
 
-@needs_real
-def test_coinglass_panel_read_as_is():
-    bars = read_coinglass(REAL)
-    raw = pl.read_csv(REAL)
+def test_coinglass_panel_read_as_is(real_csv):
+    bars = read_coinglass(real_csv)
+    raw = pl.read_csv(real_csv)
     assert bars.schema == pl.Schema(BAR_SCHEMA)
     assert bars.height == raw.height == 2078
     assert bars["close"].to_list() == raw["price_close"].cast(pl.Float64).to_list()
     assert bars["liq_long_usd"].sum() == pytest.approx(raw["liquidation_long_usd"].sum())
     assert bars["funding"][0] == pytest.approx(raw["funding_open"][0] / 100)
     assert bars["volume"].null_count() == bars.height
-    assert read_source(REAL).equals(bars)
+    assert read_source(real_csv).equals(bars)
 
 
 def ohlcv(n: int = 6) -> pl.DataFrame:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
-from conftest import REAL, needs_real
 from typer.testing import CliRunner
 
 from margincall.cli import app
@@ -41,10 +40,9 @@ def run_folder(tmp_path_factory):
     return out
 
 
-@needs_real
-def test_monitor_real_file_writes_the_four_files(tmp_path):
+def test_monitor_real_file_writes_the_four_files(real_csv, tmp_path):
     out = tmp_path / "report"
-    result = runner.invoke(app, ["monitor", str(REAL), "--out", str(out), "--at", AT, "--json"])
+    result = runner.invoke(app, ["monitor", str(real_csv), "--out", str(out), "--at", AT, "--json"])
     assert result.exit_code == 0, result.output
     s = json.loads(result.output)
     assert sorted(p.name for p in out.iterdir()) == [
@@ -58,10 +56,12 @@ def test_monitor_real_file_writes_the_four_files(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
-@needs_real
-def test_run_folder_report_has_the_same_sections_as_the_real_one(tmp_path, run_folder):
+def test_run_folder_report_has_the_same_sections_as_the_real_one(real_csv, tmp_path, run_folder):
     real, sim = tmp_path / "real", tmp_path / "sim"
-    assert runner.invoke(app, ["monitor", str(REAL), "--out", str(real), "--at", AT]).exit_code == 0
+    assert (
+        runner.invoke(app, ["monitor", str(real_csv), "--out", str(real), "--at", AT]).exit_code
+        == 0
+    )
     result = runner.invoke(app, ["monitor", str(run_folder), "--out", str(sim)])
     assert result.exit_code == 0, result.output
     md_real, md_sim = (real / "report.md").read_text(), (sim / "report.md").read_text()
@@ -121,26 +121,23 @@ def test_too_few_rows_says_how_many_are_needed(tmp_path):
     assert f"at least {MIN_ROWS} rows" in msg and "10" in msg
 
 
-@needs_real
-def test_at_outside_the_data_is_refused(tmp_path):
-    msg = fail(["monitor", str(REAL), "--at", "2027-01-01T00:00:00Z"], tmp_path / "out")
+def test_at_outside_the_data_is_refused(real_csv, tmp_path):
+    msg = fail(["monitor", str(real_csv), "--at", "2027-01-01T00:00:00Z"], tmp_path / "out")
     assert "--at" in msg and "2025-12-04T06:00:00Z" in squeezed(msg)
-    msg = fail(["monitor", str(REAL), "--at", "yesterday"], tmp_path / "out")
+    msg = fail(["monitor", str(real_csv), "--at", "yesterday"], tmp_path / "out")
     assert "ISO 8601" in msg
 
 
-@needs_real
-def test_too_few_rows_before_at(tmp_path):
-    msg = fail(["monitor", str(REAL), "--at", "2025-12-04T10:00:00Z"], tmp_path / "out")
+def test_too_few_rows_before_at(real_csv, tmp_path):
+    msg = fail(["monitor", str(real_csv), "--at", "2025-12-04T10:00:00Z"], tmp_path / "out")
     assert f"at least {MIN_ROWS} rows" in msg
 
 
-@needs_real
-def test_existing_out_is_left_alone(tmp_path):
+def test_existing_out_is_left_alone(real_csv, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    result = runner.invoke(app, ["monitor", str(REAL), "--out", str(out)])
+    result = runner.invoke(app, ["monitor", str(real_csv), "--out", str(out)])
     assert result.exit_code == 2 and "new or empty folder" in " ".join(result.output.split())
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
-from conftest import REAL, needs_real
 
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.report import SECTIONS, markdown, write_monitor
@@ -28,22 +27,20 @@ AT_MS = int(datetime(2026, 2, 6, 1, tzinfo=UTC).timestamp() * 1000)
 H24_MS = 24 * 3_600_000
 
 
-def raw_rows():
-    with REAL.open(newline="") as fh:
+def raw_rows(real_csv):
+    with real_csv.open(newline="") as fh:
         return [r for r in csv.DictReader(fh) if int(r["timestamp"]) <= AT_MS]
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    if not REAL.is_file():
-        pytest.skip(f"real market data not found at {REAL} (../shared/data absent): skipped")
+def real(real_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("mon") / "report"
-    write_monitor(out, build([REAL], at=AT))
+    write_monitor(out, build([real_csv], at=AT))
     return out
 
 
-def expected():
-    rows = raw_rows()
+def expected(real_csv):
+    rows = raw_rows(real_csv)
     win = [r for r in rows if AT_MS - H24_MS < int(r["timestamp"]) <= AT_MS]
     long_usd = math.fsum(float(r["liquidation_long_usd"]) for r in win)
     short_usd = math.fsum(float(r["liquidation_short_usd"]) for r in win)
@@ -70,9 +67,8 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@needs_real
-def test_summary_states_the_files_own_figures(real):
-    e = expected()
+def test_summary_states_the_files_own_figures(real, real_csv):
+    e = expected(real_csv)
     s = json.loads((real / "summary.json").read_text())
     liq = s["liquidations_24h"]
     assert len(e["win"]) == 24 and liq["from"]["row_count"] == 24
@@ -88,9 +84,8 @@ def test_summary_states_the_files_own_figures(real):
     assert oi["change_24h_pct"] == pytest.approx(e["oi_end"] / e["oi_start"] - 1, abs=1e-15)
 
 
-@needs_real
-def test_reports_state_the_same_figures(real):
-    e = expected()
+def test_reports_state_the_same_figures(real, real_csv):
+    e = expected(real_csv)
     md = (real / "report.md").read_text()
     page = (real / "report.html").read_text()
     for text in (md, page):
@@ -106,7 +101,6 @@ def test_reports_state_the_same_figures(real):
     assert not re.search(r"<script[^>]+src=", page)
 
 
-@needs_real
 def test_every_headline_figure_names_its_metrics_rows(real):
     s = json.loads((real / "summary.json").read_text())
     m = pl.read_parquet(real / "metrics.parquet")
@@ -134,7 +128,6 @@ def test_every_headline_figure_names_its_metrics_rows(real):
     assert s["warnings"] and all(w["rows"] for w in s["warnings"] if w["kind"] == "gap")
 
 
-@needs_real
 def test_what_to_watch_names_clusters_and_the_cascade(real):
     s = json.loads((real / "summary.json").read_text())
     w = s["watch"]

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FEAR_GREED, REAL, needs_real
 
 from margincall.estimate.forecast import spearman
 from margincall.monitor.ingest import read_coinglass
@@ -17,22 +16,19 @@ from margincall.monitor.sentiment import WEIGHTS, sentiment, sentiment_daily
 
 
 @pytest.fixture(scope="module")
-def real():
-    if not REAL.is_file():
-        pytest.skip(f"real market data not found at {REAL} (../shared/data absent)")
-    return read_coinglass(REAL)
+def real(real_csv):
+    return read_coinglass(real_csv)
 
 
-def joined(real):
-    fg = pl.read_csv(FEAR_GREED, try_parse_dates=True)
+def joined(real, fear_greed_csv):
+    fg = pl.read_csv(fear_greed_csv, try_parse_dates=True)
     return sentiment_daily(real).join(fg, on="date").drop_nulls("sentiment")
 
 
-@needs_real
-def test_daily_sentiment_rank_correlates_with_fear_and_greed(real):
+def test_daily_sentiment_rank_correlates_with_fear_and_greed(real, fear_greed_csv):
     """Spearman >= 0.5 on all the dates both have, and on each half separately (the weights are
     equal, not fitted, so neither half is a training set)."""
-    j = joined(real)
+    j = joined(real, fear_greed_csv)
     x, y = j["sentiment"].to_numpy(), j["value"].to_numpy().astype(float)
     assert len(x) >= 80  # 2025-12-05 .. 2026-02-28
     half = len(x) // 2
@@ -44,7 +40,6 @@ def test_daily_sentiment_rank_correlates_with_fear_and_greed(real):
     assert second >= 0.5
 
 
-@needs_real
 def test_index_in_range_and_weights_sum_to_one(real):
     s = sentiment(real)
     assert abs(sum(WEIGHTS.values()) - 1.0) < 1e-12
@@ -57,7 +52,6 @@ def test_index_in_range_and_weights_sum_to_one(real):
         assert col.min() >= 0 and col.max() <= 100
 
 
-@needs_real
 def test_no_look_ahead(real):
     cut = datetime(2026, 2, 5, 12, tzinfo=UTC)
     early = sentiment(real.filter(pl.col("ts") <= cut))
@@ -72,7 +66,6 @@ def test_no_look_ahead(real):
     )
 
 
-@needs_real
 def test_crash_day_is_fearful(real):
     d = sentiment_daily(real)
     crash = d.filter(pl.col("date") == datetime(2026, 2, 5).date())["sentiment"][0]
