@@ -40,7 +40,9 @@ are in :func:`liquidation_summary` and :func:`oi_change`.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -232,23 +234,32 @@ def liquidation_summary(
             "imbalance": None,
             "largest": None,
         }
-    long_usd = float(w["liq_long_usd"].fill_null(0).sum())
-    short_usd = float(w["liq_short_usd"].fill_null(0).sum())
-    total = long_usd + short_usd
-    tot = w["liq_long_usd"].fill_null(0) + w["liq_short_usd"].fill_null(0)
-    i = int(tot.arg_max())
+    split = liquidation_split(
+        w["liq_long_usd"].fill_null(0).to_numpy(), w["liq_short_usd"].fill_null(0).to_numpy()
+    )
+    largest = split.pop("largest")
+    row = largest.pop("row")
+    return {"bars": w.height, **split, "largest": {"ts": w["ts"][row], **largest}}
+
+
+def liquidation_split(long_usd: np.ndarray, short_usd: np.ndarray) -> dict[str, Any]:
+    """Liquidations by side over some bars (no missing values): exact sums (``math.fsum``), the
+    total, the long share and the imbalance ``(long - short) / (long + short)`` (``None`` when
+    the total is 0), and the largest bar: its position ``row`` in the arrays, long, short, total."""
+    lsum, ssum = math.fsum(long_usd.tolist()), math.fsum(short_usd.tolist())
+    total = math.fsum([lsum, ssum])
+    big = int(np.argmax(long_usd + short_usd))
     return {
-        "bars": w.height,
-        "long_usd": long_usd,
-        "short_usd": short_usd,
+        "long_usd": lsum,
+        "short_usd": ssum,
         "total_usd": total,
-        "long_share": long_usd / total if total > 0 else None,
-        "imbalance": (long_usd - short_usd) / total if total > 0 else None,
+        "long_share": lsum / total if total > 0 else None,
+        "imbalance": (lsum - ssum) / total if total > 0 else None,
         "largest": {
-            "ts": w["ts"][i],
-            "long_usd": float(w["liq_long_usd"].fill_null(0)[i]),
-            "short_usd": float(w["liq_short_usd"].fill_null(0)[i]),
-            "total_usd": float(tot[i]),
+            "row": big,
+            "long_usd": float(long_usd[big]),
+            "short_usd": float(short_usd[big]),
+            "total_usd": float(long_usd[big] + short_usd[big]),
         },
     }
 

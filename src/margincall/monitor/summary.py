@@ -48,7 +48,7 @@ import polars as pl
 
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.checks import check_bars
-from margincall.monitor.indicators import MIN_ROWS, compute_indicators
+from margincall.monitor.indicators import MIN_ROWS, compute_indicators, liquidation_split
 from margincall.monitor.ingest import read_run_folder, read_source
 from margincall.monitor.schema import BAR_SCHEMA, VALUE_COLUMNS
 from margincall.monitor.sentiment import WEIGHTS, sentiment
@@ -274,22 +274,12 @@ def headline(m: pl.DataFrame, at: datetime) -> dict[str, Any]:
     ll = m["liq_long_usd"].to_numpy()[win]
     ls = m["liq_short_usd"].to_numpy()[win]
     if len(win) and np.isfinite(ll).any():
-        ll0, ls0 = np.nan_to_num(ll), np.nan_to_num(ls)
-        lsum, ssum = math.fsum(ll0.tolist()), math.fsum(ls0.tolist())
-        total = math.fsum([lsum, ssum])
-        big = int(np.argmax(ll0 + ls0))
+        split = liquidation_split(np.nan_to_num(ll), np.nan_to_num(ls))
+        largest = split.pop("largest")
+        big = largest.pop("row")
         out["liquidations_24h"] = {
-            "long_usd": lsum,
-            "short_usd": ssum,
-            "total_usd": total,
-            "long_share": lsum / total if total > 0 else None,
-            "imbalance": (lsum - ssum) / total if total > 0 else None,
-            "largest_hour": {
-                **_one(m, int(win[big])),
-                "long_usd": float(ll0[big]),
-                "short_usd": float(ls0[big]),
-                "total_usd": float(ll0[big] + ls0[big]),
-            },
+            **split,
+            "largest_hour": {**_one(m, int(win[big])), **largest},
             "from": _span(m, win),
         }
     else:
