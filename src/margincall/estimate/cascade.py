@@ -58,50 +58,25 @@ def check_shock(shock: float, field: str = "shock") -> float:
 @njit(cache=True, inline="always")
 def _count_ge_desc(a, x):
     """Number of entries of descending ``a`` that are >= x."""
-    lo, hi = 0, a.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] >= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return a.shape[0] - np.searchsorted(a[::-1], x, side="left")
 
 
 @njit(cache=True, inline="always")
 def _count_gt_desc(a, x):
-    lo, hi = 0, a.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] > x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    """Number of entries of descending ``a`` that are > x."""
+    return a.shape[0] - np.searchsorted(a[::-1], x, side="right")
 
 
 @njit(cache=True, inline="always")
 def _count_le_asc(a, x):
-    lo, hi = 0, a.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    """Number of entries of ascending ``a`` that are <= x."""
+    return np.searchsorted(a, x, side="right")
 
 
 @njit(cache=True, inline="always")
 def _count_lt_asc(a, x):
-    lo, hi = 0, a.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    """Number of entries of ascending ``a`` that are < x."""
+    return np.searchsorted(a, x, side="left")
 
 
 @njit(cache=True)
