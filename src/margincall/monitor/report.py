@@ -39,10 +39,10 @@ from margincall.monitor.summary import (
 from margincall.report.figures import (
     BASE_STYLE,
     LONG_COLOR,
-    PRICE_COLOR,
     SHORT_COLOR,
     figure_divs,
     html_page,
+    price_traces,
 )
 
 SECTIONS = (
@@ -354,26 +354,8 @@ def time_panels(m: pl.DataFrame, title: str) -> go.Figure:
             "MACD(12,26,9)",
         ),
     )
-    fig.add_trace(
-        go.Scatter(x=x, y=_col(m, "high"), line={"width": 0}, showlegend=False, hoverinfo="skip"),
-        1,
-        1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=_col(m, "low"),
-            fill="tonexty",
-            line={"width": 0},
-            fillcolor="rgba(31,119,180,0.2)",
-            name="high-low",
-        ),
-        1,
-        1,
-    )
-    fig.add_trace(
-        go.Scatter(x=x, y=_col(m, "close"), name="close", line={"color": PRICE_COLOR}), 1, 1
-    )
+    for trace in price_traces(x, _col(m, "high"), _col(m, "low"), _col(m, "close")):
+        fig.add_trace(trace, 1, 1)
     fig.add_trace(
         go.Bar(x=x, y=-_col(m, "liq_long_usd"), name="long liquidated", marker_color=LONG_COLOR),
         2,

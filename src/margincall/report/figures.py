@@ -156,6 +156,23 @@ def headline(summary: Mapping[str, Any]) -> str:
     return html.escape(" ".join(sentences))
 
 
+def price_traces(x: Any, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> list[go.Scatter]:
+    """The price panel's traces: the high-low band (shaded, not hoverable) and the close."""
+    band = {"mode": "lines", "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"}
+    return [
+        go.Scatter(x=x, y=high, **band),
+        go.Scatter(
+            x=x,
+            y=low,
+            fill="tonexty",
+            fillcolor="rgba(31,119,180,0.2)",
+            name="high-low",
+            **{**band, "showlegend": True},
+        ),
+        _line(x, close, "close", PRICE_COLOR),
+    ]
+
+
 def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
     """Price, forced closes, open interest, depth, funding and fund on one shared time axis."""
     x, freq_days = _x_axis(candles_df)
@@ -174,21 +191,10 @@ def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
             "insurance fund (USD)",
         ),
     )
-    band = {"mode": "lines", "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"}
-    fig.add_trace(go.Scatter(x=x, y=_col(candles_df, "high"), **band), row=1, col=1)
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=_col(candles_df, "low"),
-            fill="tonexty",
-            fillcolor="rgba(31,119,180,0.2)",
-            name="high-low",
-            **{**band, "showlegend": True},
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(_line(x, _col(candles_df, "close"), "close", PRICE_COLOR), row=1, col=1)
+    for trace in price_traces(
+        x, _col(candles_df, "high"), _col(candles_df, "low"), _col(candles_df, "close")
+    ):
+        fig.add_trace(trace, row=1, col=1)
     width_ms = freq_days * 86_400_000 * 0.9
     liq_long = _col(candles_df, "liq_long_usd")
     fig.add_trace(
