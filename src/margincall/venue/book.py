@@ -59,7 +59,7 @@ from numba import njit
 
 from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EventKind, RejectReason
-from margincall.venue.pointers import borrow
+from margincall.venue.pointers import borrow, no_refcount
 
 __all__ = [
     "BOOK_EVENT_DTYPE",
@@ -292,9 +292,13 @@ def _unmanaged_book(book):
 
 
 @njit(cache=True)
-def _grow(out, n):
-    new = np.empty(max(64, 2 * out.shape[0]), dtype=BOOK_EVENT_DTYPE)
-    new[:n] = out[:n]
+def reserve(out, n_out, k):
+    """``out`` with room for ``k`` more records after the first ``n_out`` (a bigger copy of it
+    when it has less): what a caller does before an ``*_into`` kernel, which never grows it."""
+    if out.shape[0] - n_out >= k:
+        return out
+    new = np.empty(max(64, 2 * out.shape[0], n_out + k), dtype=out.dtype)
+    new[:n_out] = out[:n_out]
     return new
 
 
@@ -315,8 +319,7 @@ def _put(out, n, kind, reason, order_id, account, side, price, qty, maker_id, ma
 
 @njit(cache=True)
 def _emit(out, n, kind, reason, order_id, account, side, price, qty, maker_id, maker_acct, leaves):
-    if n >= out.shape[0]:
-        out = _grow(out, n)
+    out = reserve(out, n, 1)
     _put(out, n, kind, reason, order_id, account, side, price, qty, maker_id, maker_acct, leaves)
     return out, n + 1
 
@@ -378,7 +381,7 @@ def _level_unlink(orders, levels, slot, si, li):
         levels[si, li - (li & (BLOCK - 1)), L_BLOCK] -= 1
 
 
-@njit(cache=True)
+@no_refcount
 def _rescan_best(meta, levels, si, from_price):
     """Best price of side ``si`` searching away from the spread starting at ``from_price``.
 
@@ -419,7 +422,7 @@ def _rescan_best(meta, levels, si, from_price):
         meta[_M_BEST_ASK] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _remove(meta, orders, levels, accounts, slot):
     """Take a resting order off its level and account list and free its slot.
 
@@ -453,9 +456,10 @@ def _remove(meta, orders, levels, accounts, slot):
     return a, si, price, leaves
 
 
-@njit(cache=True)
-def _cancel_slot(book, slot, reason, out, n_out):
-    """Cancel the resting order in ``slot``: record, removal, sums and best price."""
+@njit(cache=True, inline="always")
+def _cancel_slot_into(book, slot, reason, out, n_out):
+    """Cancel the resting order in ``slot``: record (in reserved room), removal, sums and best
+    price. Returns ``n_out + 1``."""
     meta = book.meta
     orders = book.orders
     levels = book.levels
@@ -464,8 +468,6 @@ def _cancel_slot(book, slot, reason, out, n_out):
     oid = orders[slot, O_ID]
     a, si, price, leaves = _remove(meta, orders, levels, book.accounts, slot)
     _add_sums(bl, sl, btl, stl, a, si, price, -leaves)
-    if n_out >= out.shape[0]:
-        out = _grow(out, n_out)
     _put(out, n_out, _K_CANCELLED, reason, oid, a, 1 - 2 * si, price, leaves, -1, -1, 0)
     if levels[si, price - meta[_M_MIN_TICK], L_HEAD] < 0:
         if si == 0:
@@ -473,7 +475,7 @@ def _cancel_slot(book, slot, reason, out, n_out):
                 _rescan_best(meta, levels, 0, price)
         elif meta[_M_BEST_ASK] == price:
             _rescan_best(meta, levels, 1, price)
-    return out, n_out + 1
+    return n_out + 1
 
 
 @njit(cache=True)
@@ -617,9 +619,25 @@ def walk(book, taker_side, qty, limit_price):
     return filled, ticklots
 
 
+@no_refcount
+def submit_room(book):
+    """Records one submit can write at most: acceptance or rejection, a fill or a self-trade
+    cancel per resting order, the last partial fill, the expiry."""
+    return book.meta[_M_RESTING] + 3
+
+
 @njit(cache=True)
 def submit(book, account, side, price, qty, tif, stp, out, n_out):
     """Submit an order; returns ``(order_id, out, n_out)`` (order_id -1 if rejected)."""
+    out = reserve(out, n_out, submit_room(book))
+    oid, n_out = submit_into(book, account, side, price, qty, tif, stp, out, n_out)
+    return oid, out, n_out
+
+
+@no_refcount
+def submit_into(book, account, side, price, qty, tif, stp, out, n_out):
+    """:func:`submit` into room the caller reserved (:func:`submit_room`); returns
+    ``(order_id, n_out)``."""
     meta = book.meta
     if side != 1 and side != -1:
         raise ValueError("side must be +1 or -1")
@@ -648,10 +666,8 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
     if reason == 0 and rests and meta[_M_FREE_HEAD] < 0:
         reason = _R_BOOK_FULL
     if reason != 0:
-        out, n_out = _emit(
-            out, n_out, _K_REJECTED, reason, -1, account, side, price, qty, -1, -1, 0
-        )
-        return -1, out, n_out
+        _put(out, n_out, _K_REJECTED, reason, -1, account, side, price, qty, -1, -1, 0)
+        return -1, n_out + 1
 
     orders = book.orders
     levels = book.levels
@@ -667,8 +683,6 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
     else:
         slot = -1
         oid = (seq << 32) | NO_SLOT
-    if n_out >= out.shape[0]:
-        out = _grow(out, n_out)
     _put(out, n_out, _K_ACCEPTED, 0, oid, account, side, price, qty, -1, -1, qty)
     n_out += 1
 
@@ -692,7 +706,7 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
             macct = orders[m, O_ACCT] >> 1
             if stp != STP_NONE and macct == account:
                 if stp != STP_EXPIRE_TAKER:
-                    out, n_out = _cancel_slot(book, m, _R_SELF_TRADE, out, n_out)
+                    n_out = _cancel_slot_into(book, m, _R_SELF_TRADE, out, n_out)
                 if stp != STP_EXPIRE_MAKER:
                     stp_stop = True
                     break
@@ -701,8 +715,6 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
             mleaves = orders[m, O_LEAVES]
             trade = remaining if remaining < mleaves else mleaves
             remaining -= trade
-            if n_out >= out.shape[0]:
-                out = _grow(out, n_out)
             _put(
                 out,
                 n_out,
@@ -732,8 +744,6 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
 
     if remaining > 0:
         if not rests or stp_stop:
-            if n_out >= out.shape[0]:
-                out = _grow(out, n_out)
             _put(
                 out,
                 n_out,
@@ -780,7 +790,7 @@ def submit(book, account, side, price, qty, tif, stp, out, n_out):
     elif slot >= 0:
         orders[slot, O_NEXT] = meta[_M_FREE_HEAD]
         meta[_M_FREE_HEAD] = slot
-    return oid, out, n_out
+    return oid, n_out
 
 
 @njit(cache=True)
@@ -789,7 +799,8 @@ def cancel(book, order_id, out, n_out):
     slot = _slot_of(book.meta, book.orders, order_id)
     if slot < 0:
         return _emit(out, n_out, _K_REJECTED, _R_UNKNOWN_ORDER, order_id, -1, 0, 0, 0, -1, -1, 0)
-    return _cancel_slot(book, slot, 0, out, n_out)
+    out = reserve(out, n_out, 1)
+    return out, _cancel_slot_into(book, slot, 0, out, n_out)
 
 
 @njit(cache=True)
@@ -845,13 +856,30 @@ def cancel_account(book, account, out, n_out):
     """Cancel every resting order of ``account``, oldest first (rejects an unknown account)."""
     if account < 0 or account >= book.meta[_M_N_ACCOUNTS]:
         return _emit(out, n_out, _K_REJECTED, _R_UNKNOWN_ACCOUNT, -1, account, 0, 0, 0, -1, -1, 0)
+    out = reserve(out, n_out, account_orders(book, account))
+    return out, _cancel_account_into(book, account, out, n_out)
+
+
+@no_refcount
+def account_orders(book, account):
+    """How many orders of ``account`` rest in the book."""
+    k = 0
+    slot = book.accounts[account, A_HEAD]
+    while slot >= 0:
+        k += 1
+        slot = book.orders[slot, O_ANEXT]
+    return k
+
+
+@no_refcount
+def _cancel_account_into(book, account, out, n_out):
     orders = book.orders
     slot = book.accounts[account, A_HEAD]
     while slot >= 0:
         nxt = orders[slot, O_ANEXT]
-        out, n_out = _cancel_slot(book, slot, 0, out, n_out)
+        n_out = _cancel_slot_into(book, slot, 0, out, n_out)
         slot = nxt
-    return out, n_out
+    return n_out
 
 
 @njit(cache=True)
@@ -871,7 +899,7 @@ def process_messages(book, msgs, out, n_out):
     out = borrow(managed)
     for i in range(n):
         if out.shape[0] - n_out < 64:  # kernels may grow it: take over the grown array
-            managed = _grow(out, n_out)
+            managed = reserve(out, n_out, 64)
             out = borrow(managed)
         op = msgs[i]["op"]
         ids[i] = -1

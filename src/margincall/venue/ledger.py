@@ -25,6 +25,7 @@ from margincall.venue.accounts import (
     UNCOVERED,
     Accounts,
 )
+from margincall.venue.book import reserve
 from margincall.venue.margin_int import (
     PPM,
     initial_margin_micros,
@@ -53,13 +54,6 @@ class Tiers(NamedTuple):
     imr_ppm: np.ndarray
 
 
-@njit(cache=True)
-def _grow(out: np.ndarray) -> np.ndarray:
-    bigger = np.zeros(max(64, out.shape[0] * 2), out.dtype)
-    bigger[: out.shape[0]] = out
-    return bigger
-
-
 @njit(cache=True, inline="always")
 def emit(
     out,
@@ -81,7 +75,48 @@ def emit(
 ):
     """Append one event, stamping the time and the next sequence number."""
     if n == out.shape[0]:
-        out = _grow(out)
+        out = reserve(out, n, 1)
+    write_event(
+        out,
+        n,
+        meta,
+        params,
+        kind,
+        reason,
+        side,
+        liquidity,
+        rnd,
+        account,
+        counterparty,
+        order_id,
+        price,
+        qty,
+        notional,
+        amount,
+    )
+    return out, n + 1
+
+
+@njit(cache=True, inline="always")
+def write_event(
+    out,
+    n,
+    meta,
+    params,
+    kind,
+    reason,
+    side,
+    liquidity,
+    rnd,
+    account,
+    counterparty,
+    order_id,
+    price,
+    qty,
+    notional,
+    amount,
+):
+    """:func:`emit` into room the caller reserved (``out[n]`` exists)."""
     # indexing the array per field is far faster in numba than writing through a record view
     out[n]["ts_ns"] = meta[TS]
     out[n]["seq"] = meta[SEQ]
@@ -99,7 +134,6 @@ def emit(
     out[n]["qty"] = qty
     out[n]["notional"] = notional
     out[n]["amount"] = amount
-    return out, n + 1
 
 
 @njit(cache=True, inline="always")
@@ -209,13 +243,61 @@ def trade(
     POSITION_LIQUIDATED, BACKSTOP_TAKEOVER or ADL_EXECUTED; the ``amount`` of each event is the
     fee that account paid (negative for a rebate).
     """
+    out = reserve(out, n, 2)
+    n = trade_into(
+        acc,
+        idx,
+        meta,
+        params,
+        tiers,
+        out,
+        n,
+        taker,
+        maker,
+        taker_side,
+        price,
+        qty,
+        taker_fee,
+        maker_fee,
+        taker_kind,
+        maker_kind,
+        taker_order,
+        maker_order,
+        rnd,
+    )
+    return out, n
+
+
+@njit(cache=True, inline="always")
+def trade_into(
+    acc,
+    idx,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    taker,
+    maker,
+    taker_side,
+    price,
+    qty,
+    taker_fee,
+    maker_fee,
+    taker_kind,
+    maker_kind,
+    taker_order,
+    maker_order,
+    rnd,
+):
+    """:func:`trade` into room for its two events the caller reserved; returns ``n + 2``."""
     k = params[K]
     notional = qty * price * k
     apply_fill(acc, taker, taker_side * qty, price, k, taker_fee, tiers)
     apply_fill(acc, maker, -taker_side * qty, price, k, maker_fee, tiers)
     meta[FEES] += taker_fee + maker_fee
     meta[LAST] = price
-    out, n = emit(
+    write_event(
         out,
         n,
         meta,
@@ -233,9 +315,9 @@ def trade(
         notional,
         taker_fee,
     )
-    out, n = emit(
+    write_event(
         out,
-        n,
+        n + 1,
         meta,
         params,
         maker_kind,
@@ -253,33 +335,51 @@ def trade(
     )
     reindex(acc, idx, taker, params, tiers)
     reindex(acc, idx, maker, params, tiers)
-    return out, n
+    return n + 2
 
 
 @njit(cache=True, inline="always")
 def transfer(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
     """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers)."""
+    if n == out.shape[0]:
+        out = reserve(out, n, 1)
+    return out, transfer_into(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price)
+
+
+@njit(cache=True, inline="always")
+def transfer_into(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
+    """:func:`transfer` into room for its event the caller reserved; returns ``n + 1``."""
     add_collateral(acc, payer, -amount)
     add_collateral(acc, payee, amount)
-    return emit(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)
+    write_event(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)
+    return n + 1
 
 
 @njit(cache=True)
 def cover_loss(acc, meta, params, out, n, a, rnd):
     """A flat account left below zero is paid up by the fund, or its loss is recorded."""
+    out = reserve(out, n, 2)
+    return out, cover_loss_into(acc, meta, params, out, n, a, rnd)
+
+
+@njit(cache=True, inline="always")
+def cover_loss_into(acc, meta, params, out, n, a, rnd):
+    """:func:`cover_loss` into room for its two events the caller reserved; returns the new
+    ``n``."""
     if acc.pos[a] != 0:
-        return out, n
+        return n
     c = collateral(acc, a)
     if c >= 0:
-        return out, n
+        return n
     f = INSURANCE_FUND
     pay = min(-c, max(acc.wallet[f], 0))
     if pay > 0:
-        out, n = transfer(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
+        n = transfer_into(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
     left = -collateral(acc, a)
     if left > 0:
         meta[UNCOVERED] += left
-        out, n = emit(
+        write_event(
             out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left
         )
-    return out, n
+        n += 1
+    return n

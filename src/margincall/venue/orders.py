@@ -17,14 +17,17 @@ from margincall.venue.borrowed import borrow_state
 from margincall.venue.ledger import (
     INSURANCE_FUND,
     collateral,
-    cover_loss,
+    cover_loss_into,
     emit,
     fee_micros,
     reindex,
     trade,
+    trade_into,
+    write_event,
 )
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
 from margincall.venue.params import BAND_PPM, MAKER_FEE_PPM, MAX_TICK, MIN_TICK, K
+from margincall.venue.pointers import no_refcount
 
 K_FILLED = int(EventKind.ORDER_FILLED)
 K_REJECTED = int(EventKind.ORDER_REJECTED)
@@ -34,12 +37,23 @@ R_MARGIN = int(RejectReason.INSUFFICIENT_MARGIN)
 R_MAX_LEVERAGE = int(RejectReason.MAX_LEVERAGE)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
     """Turn the book's records into venue events, booking every trade.
 
     Returns ``(out, n, filled_lots, filled_ticklots)`` for the taker order.
     """
+    out = bk.reserve(out, n, 2 * nb)
+    n, filled, ticklots = settle_into(
+        acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
+    )
+    return out, n, filled, ticklots
+
+
+@no_refcount
+def settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
+    """:func:`settle_book` into room for two events per record the caller reserved; returns
+    ``(n, filled_lots, filled_ticklots)``."""
     k = params[K]
     filled = 0
     ticklots = 0
@@ -53,7 +67,7 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
             notional = qty * price * k
             t_fee = 0 if taker == INSURANCE_FUND else fee_micros(notional, taker_fee_ppm)
             m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, params[MAKER_FEE_PPM])
-            out, n = trade(
+            n = trade_into(
                 acc,
                 idx,
                 meta,
@@ -77,7 +91,7 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
             filled += qty
             ticklots += qty * price
         else:
-            out, n = emit(
+            write_event(
                 out,
                 n,
                 meta,
@@ -95,12 +109,13 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
                 bout[i]["qty"] * bout[i]["price"] * k,
                 0,
             )
-    return out, n, filled, ticklots
+            n += 1
+    return n, filled, ticklots
 
 
 @njit(cache=True, inline="always")
-def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
-    return emit(
+def _reject_into(out, n, meta, params, account, side, price, qty, reason, amount):
+    write_event(
         out,
         n,
         meta,
@@ -118,6 +133,7 @@ def _reject(out, n, meta, params, account, side, price, qty, reason, amount):
         qty * price * params[K],
         amount,
     )
+    return n + 1
 
 
 @njit(cache=True, inline="always")
@@ -160,7 +176,18 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
 
 
 @njit(cache=True, inline="always")
-def _place(
+def _reserve_order(room, out, n, bout):
+    """``(out, bout)`` with room for everything one order can write when one submit can write
+    ``room`` book records (see :func:`_place_into`)."""
+    if out.shape[0] - n < 2 * room + 2:
+        out = bk.reserve(out, n, 2 * room + 2)
+    if bout.shape[0] < room:
+        bout = bk.reserve(bout, 0, room)
+    return out, bout
+
+
+@no_refcount
+def _place_into(
     acc,
     idx,
     book,
@@ -179,30 +206,30 @@ def _place(
     reduce_only,
     taker_fee_ppm,
 ):
+    """One order into room :func:`_reserve_order` made: the book's records (at most
+    ``bk.submit_room``), two events per record, two for a loss the fund covers. Returns
+    ``(order_id, n)``."""
     k = params[K]
     if a < 0 or a >= meta[N_ACCOUNTS] or not (acc.flags[a] & EXISTS):
-        out, n = _reject(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
-        return -1, out, n, bout
+        return -1, _reject_into(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
     if qty > 0 and price > 0:
         if reduce_only:
             p = acc.pos[a]
             if p == 0 or (p > 0) == (side > 0):
-                out, n = _reject(out, n, meta, params, a, side, price, qty, R_REDUCE_ONLY, 0)
-                return -1, out, n, bout
+                return -1, _reject_into(out, n, meta, params, a, side, price, qty, R_REDUCE_ONLY, 0)
             qty = min(qty, abs(p))
         else:
             short, reason = margin_shortfall(acc, book, a, side, price, qty, meta[MARK], k, tiers)
             if short > 0:
-                out, n = _reject(out, n, meta, params, a, side, price, qty, reason, short)
-                return -1, out, n, bout
-    oid, bout, nb = bk.submit(book, a, side, price, qty, tif, stp, bout, 0)
-    out, n, _, _ = settle_book(
+                return -1, _reject_into(out, n, meta, params, a, side, price, qty, reason, short)
+    oid, nb = bk.submit_into(book, a, side, price, qty, tif, stp, bout, 0)
+    n, _, _ = settle_into(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
     )
     if a != INSURANCE_FUND and acc.pos[a] == 0 and collateral(acc, a) < 0:
         # a close past bankruptcy (a stop in a gap): the fund covers it
-        out, n = cover_loss(acc, meta, params, out, n, a, 0)
-    return oid, out, n, bout
+        n = cover_loss_into(acc, meta, params, out, n, a, 0)
+    return oid, n
 
 
 @njit(cache=True)
@@ -227,7 +254,8 @@ def place_order(
 ):
     """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    return _place(
+    out, bout = _reserve_order(bk.submit_room(book), out, n, bout)
+    oid, n = _place_into(
         acc,
         idx,
         book,
@@ -246,6 +274,7 @@ def place_order(
         reduce_only,
         taker_fee_ppm,
     )
+    return oid, out, n, bout
 
 
 @njit(cache=True)
@@ -281,7 +310,8 @@ def place_orders(
             price = mark + band if sides[i] > 0 else mark - band
             price = min(max(price, params[MIN_TICK]), params[MAX_TICK])
             tif = bk.TIF_IOC
-        ids[i], out, n, bout = _place(
+        out, bout = _reserve_order(bk.submit_room(book), out, n, bout)
+        ids[i], n = _place_into(
             acc,
             idx,
             book,

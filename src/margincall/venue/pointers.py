@@ -11,6 +11,15 @@ from __future__ import annotations
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
+no_refcount = njit(cache=True, _nrt=False)
+"""Compile a hot helper without numba's reference counting (``_nrt=False``).
+
+numba increfs and decrefs every array bound to a variable (each array of a tuple argument, the
+arguments of an inlined body too) with one out-of-line runtime call each, even for borrowed
+views; a helper taking the account or index tuple paid dozens per call. Only for helpers that
+read and write arrays but never create, keep or return one (they return numbers or nothing).
+"""
+
 
 @intrinsic
 def data_ptr(typingctx, arr):
