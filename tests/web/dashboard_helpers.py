@@ -1,0 +1,94 @@
+"""Constants and the live server shared by the dashboard tests (imported by name: the test
+folders are not packages)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+RUN_NAME = "fc-small"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REAL_NAME = "btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving the dashboard in a thread on 127.0.0.1."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("the dashboard server did not start in 20 s")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+class RawResponse:
+    """What :func:`raw_get` returns: status and text."""
+
+    def __init__(self, target: str, status: int, body: bytes) -> None:
+        self.target, self.status_code, self.text = target, status, body.decode("utf-8", "replace")
+
+    def json(self):
+        import json
+
+        return json.loads(self.text)
+
+
+def raw_get(app, target: str) -> RawResponse:
+    """GET ``target`` exactly as written (no client-side normalisation of ``..`` or encoded
+    characters), with the path decoded once as uvicorn does."""
+    import asyncio
+    from urllib.parse import unquote
+
+    path, _, query = target.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode("latin-1", "replace"),
+        "query_string": query.encode("latin-1", "replace"),
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    status, chunks = 0, []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    asyncio.run(app(scope, receive, send))
+    return RawResponse(target, status, b"".join(chunks))
