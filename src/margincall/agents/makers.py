@@ -64,6 +64,7 @@ class Makers:
         """Re-quote the makers whose centre, stress or inventory moved enough."""
         self.observe(view)
         p = self.p
+        requote = []
         for m, a in enumerate(self.accounts):
             a = int(a)
             inv_usd = view.position_usd(a)
@@ -78,9 +79,17 @@ class Makers:
                 continue  # inventory acts through the skew of the centre
             self.centre[m], self.factor[m] = centre, f
             orders.cancel_first.append(a)
-            dd = self.distances / math.sqrt(f)  # wider as well as thinner
-            bids = np.floor(centre * (1 - dd)).astype(np.int64)
-            asks = np.ceil(centre * (1 + dd)).astype(np.int64)
-            lots = (self.sizes_usd * f * 1e6 // (bids * view.k)).astype(np.int64)
-            self.placed[m] = int(lots.sum())
-            orders.quotes(a, lots, bids, asks)  # post-only: a maker never takes
+            requote.append(m)
+        if not requote:
+            return
+        # the ladders of all re-quoting makers at once, one row each
+        r = np.array(requote)
+        centre = self.centre[r, None]
+        dd = self.distances / np.sqrt(self.factor[r, None])  # wider as well as thinner
+        bids = np.floor(centre * (1 - dd)).astype(np.int64)
+        asks = np.ceil(centre * (1 + dd)).astype(np.int64)
+        lots = (self.sizes_usd * self.factor[r, None] * 1e6 // (bids * view.k)).astype(np.int64)
+        self.placed[r] = lots.sum(axis=1, keepdims=True)
+        accounts = np.repeat(self.accounts[r], lots.shape[1])
+        # post-only: a maker never takes
+        orders.quotes(accounts, lots.ravel(), bids.ravel(), asks.ravel())

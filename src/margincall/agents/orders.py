@@ -76,22 +76,22 @@ class Orders:
     def market(self, account: int, side: int, lots: int, reduce_only: bool = False) -> None:
         self._row(account, side, lots, 0, TIF_IOC, reduce_only)
 
-    def quotes(self, account: int, lots: np.ndarray, bids: np.ndarray, asks: np.ndarray) -> None:
-        """Post-only bid and ask pairs of one account, ``lots[i]`` at ``bids[i]`` then at
+    def quotes(
+        self, accounts: np.ndarray, lots: np.ndarray, bids: np.ndarray, asks: np.ndarray
+    ) -> None:
+        """Post-only bid and ask pairs, ``lots[i]`` of ``accounts[i]`` at ``bids[i]`` then at
         ``asks[i]`` (levels of zero size skipped); a quote that would cross is refused."""
         keep = lots > 0
         if not keep.all():
-            lots, bids, asks = lots[keep], bids[keep], asks[keep]
+            accounts, lots, bids, asks = accounts[keep], lots[keep], bids[keep], asks[keep]
         k = 2 * lots.shape[0]
         i = self._reserve(k)
         acc, side, size, price, tif, ro = self._cols
-        acc[i : i + k] = account
-        side[i : i + k : 2] = 1
-        side[i + 1 : i + k : 2] = -1
-        size[i : i + k : 2] = lots
-        size[i + 1 : i + k : 2] = lots
-        price[i : i + k : 2] = bids
-        price[i + 1 : i + k : 2] = asks
+        for j, (s, p) in enumerate(((1, bids), (-1, asks))):
+            acc[i + j : i + k : 2] = accounts
+            side[i + j : i + k : 2] = s
+            size[i + j : i + k : 2] = lots
+            price[i + j : i + k : 2] = p
         tif[i : i + k] = TIF_POST_ONLY
         ro[i : i + k] = False
 

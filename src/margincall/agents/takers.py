@@ -68,7 +68,7 @@ class Noise:
         usd = p.order_usd * self.rng.lognormal(-0.5, 1.0, k)
         u = self.rng.random(k)
         usd_per_lot = view.mark * view.k / 1e6
-        lean = np.clip(view.pos[who] * usd_per_lot / (4 * p.capital_usd), -0.4, 0.4)
+        lean = np.minimum(np.maximum(view.pos[who] * usd_per_lot / (4 * p.capital_usd), -0.4), 0.4)
         side = np.where(u < 0.5 + lean, -1, 1)
         price = (view.mid * (1 + side * p.slippage)).astype(np.int64)
         orders.extend_ioc(who, side, (usd / usd_per_lot).astype(np.int64), price)
@@ -102,7 +102,7 @@ class Momentum:
         move_bps = np.log(h[-1] / h[-1 - self.lookback]) * 1e4
         # within what their equity allows (a wiped-out account stops trading)
         cap = np.maximum(view.equity_usd_of(self.accounts), 0.0) * p.leverage * 0.8
-        target = np.clip(p.usd_per_bps * move_bps / n, -cap, cap)
+        target = np.minimum(np.maximum(p.usd_per_bps * move_bps / n, -cap), cap)
         usd_per_lot = view.mark * view.k / 1e6
         held = view.pos[self.accounts] * usd_per_lot
         diff = target - held

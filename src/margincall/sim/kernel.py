@@ -207,7 +207,7 @@ class Simulation:
                 if due.stop > due.start:
                     orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
             if orders.cancel_first:
-                v.cancel_accounts(np.asarray(orders.cancel_first, np.int64))
+                v.cancel_accounts(orders.cancel_first)
             if len(orders):
                 v.submit_orders(**orders.arrays())
             v.sample_premium()  # 4. mark

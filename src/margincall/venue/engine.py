@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -74,15 +75,16 @@ from margincall.venue.ledger import (
     reindex,
 )
 from margincall.venue.liquidation import liquidation_rounds
-from margincall.venue.orders import block_trades as block_trades_kernel
-from margincall.venue.orders import cancel_accounts as cancel_accounts_kernel
 from margincall.venue.orders import (
+    bad_batch_column,
     place_order,
     place_orders,
     position_stats,
     reindex_all,
     settle_book_entry,
 )
+from margincall.venue.orders import block_trades as block_trades_kernel
+from margincall.venue.orders import cancel_accounts as cancel_accounts_kernel
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {
@@ -583,16 +585,16 @@ class Venue:
         for name, arr in arrays.items():
             if arr.shape != (n,):
                 raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
-        if n and not ((arrays["sides"] == 1) | (arrays["sides"] == -1)).all():
-            raise InvalidInputError("sides", arrays["sides"], "+1 (buy) or -1 (sell) values")
-        tif_codes = np.asarray(arrays["tifs"], np.int64)
-        ticks = np.asarray(arrays["prices"], np.int64)
-        if n and ((tif_codes < 0) | (tif_codes > 3)).any():
-            raise InvalidInputError("tifs", tif_codes, "TIF_* codes 0..3")
-        if n and (ticks < 0).any():
-            raise InvalidInputError("prices", ticks, "ticks >= 0 (0: market)")
         if n == 0:
             return np.empty(0, EVENT_DTYPE)
+        bad = bad_batch_column(arrays["sides"], arrays["tifs"], arrays["prices"])
+        if bad >= 0:
+            name, expected = (
+                ("sides", "+1 (buy) or -1 (sell) values"),
+                ("tifs", "TIF_* codes 0..3"),
+                ("prices", "ticks >= 0 (0: market)"),
+            )[bad]
+            raise InvalidInputError(name, arrays[name], expected)
         _, out, m, self._bout = place_orders(  # type: ignore[call-arg]
             *self._state,
             self._buffer(max(64, 4 * n)),
@@ -609,13 +611,11 @@ class Venue:
         )
         return self._flush(out, m)
 
-    def cancel_accounts(self, accounts: np.ndarray) -> np.ndarray:
-        """Cancel every resting order of each account (in array order), settled in one call."""
-        ids = np.ascontiguousarray(accounts, np.int64)
-        bad = (ids < 0) | (ids >= self.meta[N_ACCOUNTS])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            self._check_account(int(ids[i]), f"accounts[{i}]")
+    def cancel_accounts(self, accounts: Sequence[int]) -> np.ndarray:
+        """Cancel every resting order of each account (in order), settled in one call."""
+        for i, a in enumerate(accounts):
+            self._check_account(a, f"accounts[{i}]")
+        ids = np.array(accounts, np.int64)
         out, n, self._bout = cancel_accounts_kernel(  # type: ignore[call-arg]
             *self._state, self._buffer(), 0, self._bout, ids, int(self.params[P.TAKER_FEE_PPM])
         )
@@ -858,29 +858,27 @@ class Venue:
         oi, longs, shorts = position_stats(self.acc.pos, n)
         mid, bids, asks = self.depth_micros(0.01)
         mark = int(self.meta[MARK])
-        rec = np.zeros(5, EVENT_DTYPE)
-        rec["ts_ns"] = self.meta[TS]
-        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + 5)
-        rec["instrument"] = self.params[P.INSTRUMENT]
-        rec["kind"] = [
-            int(EventKind.DEPTH_SNAPSHOT),
-            int(EventKind.OPEN_INTEREST_SNAPSHOT),
-            int(EventKind.INSURANCE_FUND_SNAPSHOT),
-            int(EventKind.ACCOUNTS_SNAPSHOT),
-            int(EventKind.FUNDING_SNAPSHOT),
-        ]
-        rec["account"] = [-1, -1, INSURANCE_FUND, -1, -1]
-        rec["counterparty"] = rec["order_id"] = -1
-        rec["price"] = [mid, mark, 0, 0, 0]
-        rec["qty"] = [0, oi, 0, longs, 0]
-        rec["notional"] = [bids, oi * mark * self.k, 0, 0, 0]
-        rec["amount"] = [
-            asks,
-            0,
-            int(collateral(self.acc, INSURANCE_FUND)),
-            shorts,
-            self.predicted_funding_ppb(),
-        ]
+        f = INSURANCE_FUND
+        fund = self.acc.iso_margin[f] if self.acc.flags[f] & ISOLATED else self.acc.wallet[f]
+        rows = (  # kind, account, price, qty, notional, amount
+            (EventKind.DEPTH_SNAPSHOT, -1, mid, 0, bids, asks),
+            (EventKind.OPEN_INTEREST_SNAPSHOT, -1, mark, oi, oi * mark * self.k, 0),
+            (EventKind.INSURANCE_FUND_SNAPSHOT, f, 0, 0, 0, int(fund)),
+            (EventKind.ACCOUNTS_SNAPSHOT, -1, 0, longs, 0, shorts),
+            (EventKind.FUNDING_SNAPSHOT, -1, 0, 0, 0, self.predicted_funding_ppb()),
+        )
+        ts, seq, instrument = (
+            int(self.meta[TS]),
+            int(self.meta[SEQ]),
+            int(self.params[P.INSTRUMENT]),
+        )
+        rec = np.array(
+            [
+                (ts, seq + i, kind, 0, instrument, 0, 0, 0, a, -1, -1, price, qty, notional, amount)
+                for i, (kind, a, price, qty, notional, amount) in enumerate(rows)
+            ],
+            EVENT_DTYPE,
+        )
         self.meta[SEQ] += 5
         self.log.extend(rec, owned=True)
         return rec

@@ -334,6 +334,22 @@ def place_orders(
 
 
 @njit(cache=True)
+def bad_batch_column(sides, tifs, prices):
+    """The first column of an order batch holding a value it may not: 0 ``sides`` (not +1 or
+    -1), 1 ``tifs`` (not a TIF code 0..3), 2 ``prices`` (negative); -1 when none does."""
+    for i in range(sides.shape[0]):
+        if sides[i] != 1 and sides[i] != -1:
+            return 0
+    for i in range(tifs.shape[0]):
+        if tifs[i] < 0 or tifs[i] > 3:
+            return 1
+    for i in range(prices.shape[0]):
+        if prices[i] < 0:
+            return 2
+    return -1
+
+
+@njit(cache=True)
 def settle_book_entry(
     acc, idx, book, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
 ):
