@@ -40,8 +40,9 @@ const MC = {
     const fg = MC.css("--fg"), grid = MC.css("--grid"), panel = MC.css("--panel");
     return Object.assign({
       paper_bgcolor: panel, plot_bgcolor: panel, font: { color: fg, size: 12 },
-      margin: { l: 70, r: 20, t: 10, b: 30 }, showlegend: true,
-      legend: { orientation: "h", y: 1.04, x: 0 }, hovermode: "x unified",
+      margin: { l: 70, r: 20, t: 50, b: 40 }, showlegend: true,
+      legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 0, bgcolor: "rgba(0,0,0,0)" },
+      hovermode: "x unified",
       xaxis: { gridcolor: grid }, yaxis: { gridcolor: grid },
     }, extra || {});
   },

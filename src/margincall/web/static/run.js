@@ -52,7 +52,7 @@ function layout() {
     yaxis3: ax([0.29, 0.40], "±1% depth $", range("depth_1pct_usd")),
     yaxis4: ax([0.145, 0.26], "OI $", range("open_interest_usd")),
     yaxis5: ax([0, 0.115], "fund $", range("insurance_fund_usd")),
-    margin: { l: 80, r: 20, t: 30, b: 30 },
+    margin: { l: 80, r: 20, t: 60, b: 30 },
   });
 }
 

@@ -61,7 +61,7 @@ async function loadMap(ev) {
     const imp = MAP.impact || {};
     MC.el("totals").innerHTML = [["reference price", MC.price(MAP.reference_price)],
       ["long notional", MC.usd(MAP.long_total_usd)], ["short notional", MC.usd(MAP.short_total_usd)],
-      ["impact", MC.esc(imp.impact || "–")], ["±1% depth", MC.usd(imp.d1_usd)]]
+      ["impact", MC.esc(imp.impact || "–")], ["±1% depth", MC.usd(imp.depth_1pct_usd)], ["depth exponent", imp.beta ?? "–"]]
       .map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
     last = null;
     await update();
