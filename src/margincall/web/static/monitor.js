@@ -24,7 +24,7 @@ function draw() {
     { x, y: m.sentiment || [], name: "sentiment (0-100)", type: "scatter", mode: "lines", line: { color: MC.css("--warn") }, yaxis: "y4" },
   ];
   Plotly.react("chart", tr, MC.layout({ barmode: "relative", bargap: 0,
-    xaxis: { type: "date", gridcolor: g },
+    xaxis: { type: "date", gridcolor: g, anchor: "y4" },
     yaxis: ax([0.55, 1], "price $", ",.0f"), yaxis2: ax([0.33, 0.52], "liquidated $"),
     yaxis3: ax([0.16, 0.30], "OI $"), yaxis4: ax([0, 0.13], "sentiment", "d") }),
   { displaylogo: false, responsive: true });

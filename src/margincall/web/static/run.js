@@ -46,7 +46,7 @@ function layout() {
   const ax = (domain, title, r, fmt) => ({ domain, title: { text: title, font: { size: 11 } }, gridcolor: g, range: r, tickformat: fmt || "~s", fixedrange: true });
   return MC.layout({
     barmode: "relative", bargap: 0,
-    xaxis: { type: "date", range: [S.ts[0], S.ts[S.ts.length - 1]], gridcolor: g },
+    xaxis: { type: "date", range: [S.ts[0], S.ts[S.ts.length - 1]], gridcolor: g, anchor: "y5" },
     yaxis: ax([0.60, 1], "price $", range("close"), ",.0f"),
     yaxis2: ax([0.43, 0.57], "liquidated $", [-liqMax * 1.1, liqMax * 1.1]),
     yaxis3: ax([0.29, 0.40], "±1% depth $", range("depth_1pct_usd")),
