@@ -39,15 +39,15 @@ class Makers:
         self.placed = np.zeros((len(accounts), 2), np.int64)  # lots per side at the last quote
         self.decay = 0.0
 
-    def stress_factor(self, view: MarketView, m: int) -> float:
-        """Share of calm depth this maker shows now."""
+    def stress_factor(self, view: MarketView) -> np.ndarray:
+        """Share of calm depth each maker shows now."""
         p = self.p
         vol = math.sqrt(self.var * SECONDS_PER_YEAR)
         excess = max(0.0, vol / p.calm_vol_annual - 1.0)
         f = 1.0 / (1.0 + p.vol_sensitivity * excess * excess)
-        loss = max(0.0, self.capital - view.equity_usd(int(self.accounts[m])))
-        f /= 1.0 + loss / p.loss_withdraw_usd
-        return max(p.min_depth_share, min(1.0, f))
+        loss = np.maximum(0.0, self.capital - view.equity_usd_of(self.accounts))
+        f = f / (1.0 + loss / p.loss_withdraw_usd)
+        return np.maximum(p.min_depth_share, np.minimum(1.0, f))
 
     def observe(self, view: MarketView) -> None:
         """Update realised volatility from the index (EWMA of squared returns). Makers watch
@@ -64,26 +64,21 @@ class Makers:
         """Re-quote the makers whose centre, stress or inventory moved enough."""
         self.observe(view)
         p = self.p
-        requote = []
-        for m, a in enumerate(self.accounts):
-            a = int(a)
-            inv_usd = view.position_usd(a)
-            centre = view.index * (1 - p.skew_bps_per_musd * 1e-4 * inv_usd / 1e6)
-            f = self.stress_factor(view, m)
-            moved = abs(centre - self.centre[m]) > p.requote_bps * 1e-4 * centre
-            eaten = (
-                view.open_bid_lots[a] < self.placed[m, 0] // 2
-                or view.open_ask_lots[a] < self.placed[m, 1] // 2
-            )
-            if not (moved or eaten or abs(f - self.factor[m]) > 0.1 * self.factor[m]):
-                continue  # inventory acts through the skew of the centre
-            self.centre[m], self.factor[m] = centre, f
-            orders.cancel_first.append(a)
-            requote.append(m)
-        if not requote:
+        a = self.accounts
+        inv_usd = view.pos[a] * view.mark * view.k / 1e6
+        centre = view.index * (1 - p.skew_bps_per_musd * 1e-4 * inv_usd / 1e6)
+        f = self.stress_factor(view)
+        moved = np.abs(centre - self.centre) > p.requote_bps * 1e-4 * centre
+        eaten = (view.open_bid_lots[a] < self.placed[:, 0] // 2) | (
+            view.open_ask_lots[a] < self.placed[:, 1] // 2
+        )
+        # inventory acts through the skew of the centre
+        r = np.flatnonzero(moved | eaten | (np.abs(f - self.factor) > 0.1 * self.factor))
+        if len(r) == 0:
             return
+        self.centre[r], self.factor[r] = centre[r], f[r]
+        orders.cancel_first.extend(a[r].tolist())
         # the ladders of all re-quoting makers at once, one row each
-        r = np.array(requote)
         centre = self.centre[r, None]
         dd = self.distances / np.sqrt(self.factor[r, None])  # wider as well as thinner
         bids = np.floor(centre * (1 - dd)).astype(np.int64)

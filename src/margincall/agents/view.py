@@ -36,21 +36,10 @@ class MarketView:
         p = self.mark if ticks is None else ticks
         return int(usd * 1e6 // (p * self.k)) if p > 0 else 0
 
-    def equity_usd(self, account: int) -> float:
-        """Wallet plus open PnL at the mark, dollars (cross margin)."""
-        a = account
-        return (
-            int(self.wallet[a]) + int(self.pos[a]) * self.mark * self.k - int(self.cost[a])
-        ) / 1e6
-
     def equity_usd_of(self, accounts: np.ndarray) -> np.ndarray:
         """Wallet plus open PnL at the mark of many accounts, dollars (cross margin)."""
         pos = self.pos[accounts]
         return (self.wallet[accounts] + pos * self.mark * self.k - self.cost[accounts]) / 1e6
-
-    def position_usd(self, account: int) -> float:
-        """Signed position notional at the mark, dollars."""
-        return int(self.pos[account]) * self.mark * self.k / 1e6
 
     @property
     def mid(self) -> int:

@@ -206,10 +206,7 @@ class Simulation:
                 due = ent.due(step)
                 if due.stop > due.start:
                     orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
-            if orders.cancel_first:
-                v.cancel_accounts(orders.cancel_first)
-            if len(orders):
-                v.submit_orders(**orders.arrays())
+            v.submit_orders(**orders.arrays(), cancel_first=orders.cancel_first)
             v.sample_premium()  # 4. mark
             v.update_mark()
             if elapsed % interval == 0:  # 5. funding

@@ -84,7 +84,6 @@ from margincall.venue.orders import (
     settle_book_entry,
 )
 from margincall.venue.orders import block_trades as block_trades_kernel
-from margincall.venue.orders import cancel_accounts as cancel_accounts_kernel
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {
@@ -211,6 +210,7 @@ class Venue:
         self.log = EventLog(keep=keep_events)
         self._block = np.empty(0, EVENT_DTYPE)  # event memory the kernels write into
         self._free = 0  # first unused event of the block
+        self._room = self._block  # the free end of the block handed to the last kernel call
         self._liq_out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 12, bk.BOOK_EVENT_DTYPE)
         self._cand = np.zeros(1 << 12, np.int64)
@@ -236,11 +236,12 @@ class Venue:
         if self._block.shape[0] - self._free < size:
             self._block = np.empty(max(EVENT_BLOCK, size), EVENT_DTYPE)
             self._free = 0
-        return self._block[self._free :]
+        self._room = self._block[self._free :]
+        return self._room
 
     def _flush(self, out: np.ndarray, n: int) -> np.ndarray:
-        if out.ctypes.data == self._block.ctypes.data + self._free * EVENT_DTYPE.itemsize:
-            records = out[:n]  # written in place: the block holds them
+        if out is self._room:  # written in place (numba hands back the array it was given)
+            records = out[:n]  # the block holds them
             self._free += n
         else:  # the kernel grew its buffer; a small result would pin it whole: copy it out
             records = out[:n] if 2 * n >= out.shape[0] else out[:n].copy()
@@ -564,13 +565,18 @@ class Venue:
         *,
         tifs: np.ndarray | None = None,
         reduce_only: np.ndarray | None = None,
+        cancel_first: Sequence[int] = (),
     ) -> np.ndarray:
         """Many orders in one call, in array order, each handled exactly as :meth:`submit_order`.
 
         Integer arrays: ``sides`` +1/-1, ``lots`` in lots, ``prices`` in ticks (0: a market
         order), ``tifs`` ``TIF_*`` codes of :mod:`margincall.venue.book` (default GTC),
-        ``reduce_only`` booleans. This is how agents' commands reach the book at scale.
+        ``reduce_only`` booleans. Every resting order of the accounts ``cancel_first`` is
+        cancelled before them, as :meth:`cancel_accounts` does. This is how agents' commands
+        reach the book at scale.
         """
+        for i, a in enumerate(cancel_first):
+            self._check_account(a, f"cancel_first[{i}]")
         n = len(accounts)
         arrays = {
             "accounts": np.ascontiguousarray(accounts, np.int64),
@@ -585,7 +591,7 @@ class Venue:
         for name, arr in arrays.items():
             if arr.shape != (n,):
                 raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
-        if n == 0:
+        if n == 0 and not cancel_first:
             return np.empty(0, EVENT_DTYPE)
         bad = bad_batch_column(arrays["sides"], arrays["tifs"], arrays["prices"])
         if bad >= 0:
@@ -600,6 +606,7 @@ class Venue:
             self._buffer(max(64, 4 * n)),
             0,
             self._bout,
+            np.array(cancel_first, np.int64),
             arrays["accounts"],
             arrays["sides"],
             arrays["prices"],
@@ -615,11 +622,8 @@ class Venue:
         """Cancel every resting order of each account (in order), settled in one call."""
         for i, a in enumerate(accounts):
             self._check_account(a, f"accounts[{i}]")
-        ids = np.array(accounts, np.int64)
-        out, n, self._bout = cancel_accounts_kernel(  # type: ignore[call-arg]
-            *self._state, self._buffer(), 0, self._bout, ids, int(self.params[P.TAKER_FEE_PPM])
-        )
-        return self._flush(out, n)
+        none = np.empty(0, np.int64)
+        return self.submit_orders(none, none, none, none, cancel_first=accounts)
 
     def cancel_order(self, order_id: int) -> np.ndarray:
         """Cancel a resting order (an unknown id gives ORDER_REJECTED / UNKNOWN_ORDER)."""

@@ -288,6 +288,7 @@ def place_orders(
     out,
     n,
     bout,
+    cancels,
     accounts,
     sides,
     prices,
@@ -297,9 +298,16 @@ def place_orders(
     reduce_only,
     taker_fee_ppm,
 ):
-    """Orders in sequence, each exactly as :func:`place_order`; a price of 0 is a market order
+    """Every resting order of the accounts ``cancels`` cancelled (in order, settled), then the
+    orders in sequence, each exactly as :func:`place_order`; a price of 0 is a market order
     (an IOC limited to the price band around the mark). Returns ``(order_ids, out, n, bout)``."""
     acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    nb = 0
+    for i in range(cancels.shape[0]):
+        bout, nb = bk.cancel_account(book, cancels[i], bout, nb)
+    out, n, _, _ = settle_book(
+        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
+    )
     ids = np.full(accounts.shape[0], -1, np.int64)
     for i in range(accounts.shape[0]):
         price = prices[i]
@@ -358,22 +366,6 @@ def settle_book_entry(
     return settle_book(
         acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
     )
-
-
-@njit(cache=True)
-def cancel_accounts(acc, idx, book, meta, params, tiers, out, n, bout, accounts, taker_fee_ppm):
-    """Cancel every resting order of each account, in array order, and settle the records.
-
-    Returns ``(out, n, bout)``.
-    """
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    nb = 0
-    for i in range(accounts.shape[0]):
-        bout, nb = bk.cancel_account(book, accounts[i], bout, nb)
-    out, n, _, _ = settle_book(
-        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
-    )
-    return out, n, bout
 
 
 @njit(cache=True)
