@@ -128,7 +128,26 @@ def test_every_headline_figure_names_its_metrics_rows(real):
     assert s["warnings"] and all(w["rows"] for w in s["warnings"] if w["kind"] == "gap")
 
 
-def test_what_to_watch_names_clusters_and_the_cascade(real):
+def _implied_depth(path, at=datetime(2026, 2, 6, 1, tzinfo=UTC), beta=0.55, theta=0.3):
+    """The largest D1 with Q (1 + theta Q / D1) = D1 (move / 1%)^beta over the hours up to
+    ``at`` that moved at least 0.5% (longs: open to low; shorts: open to high), from the CSV."""
+    best = 20e6
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            if datetime.fromtimestamp(int(r["timestamp"]) / 1000, UTC) > at:
+                break
+            o = float(r["price_open"])
+            for move, q in (
+                ((o - float(r["price_low"])) / o, float(r["liquidation_long_usd"])),
+                ((float(r["price_high"]) - o) / o, float(r["liquidation_short_usd"])),
+            ):
+                if move >= 0.005 and q > 0:
+                    x = (move / 0.01) ** beta
+                    best = max(best, q * (1 + math.sqrt(1 + 4 * theta * x)) / (2 * x))
+    return best
+
+
+def test_what_to_watch_names_clusters_and_the_cascade(real, real_csv):
     s = json.loads((real / "summary.json").read_text())
     w = s["watch"]
     price = s["price"]["last_close"]
@@ -140,7 +159,8 @@ def test_what_to_watch_names_clusters_and_the_cascade(real):
     cas = w["cascade"]
     assert cas["shock_price"] == pytest.approx(60_000 * 0.99)
     assert cas["long_liquidated_usd"] >= cas["shock_alone_long_liquidated_usd"] > 0
-    assert cas["impact"]["depth_1pct_usd"] == 20e6 and cas["assumptions"]
+    assert cas["impact"]["depth_1pct_usd"] == pytest.approx(_implied_depth(real_csv), rel=1e-12)
+    assert cas["impact"]["depth_source"].startswith("implied by the data") and cas["assumptions"]
     md = (real / "report.md").read_text()
     assert [h[3:] for h in md.splitlines() if h.startswith("## ")] == list(SECTIONS)
 

@@ -26,6 +26,14 @@ sent removes a further share of the book (``theta = 0.3`` means depth is down 23
 ``D1`` of forced selling, 55% after four). So ``delta(Q) = base(Q (1 + theta Q / (m D1)) / m)``.
 ``theta = 0`` is a book that does not thin.
 
+**Depth implied by market data** (:func:`implied_depth_1pct`): on real hourly data the forced
+flow of an hour and the move it came with bound the depth from below. An hour in which ``Q``
+dollars of longs were liquidated while the price fell ``delta`` from the open to the low cannot
+have had less depth than the ``D1`` at which ``Q`` alone, walking the thinning curve, moves the
+price by exactly ``delta``: ``Q (1 + theta Q / D1) = D1 (delta/1%)**beta``, so
+``D1 = Q (1 + sqrt(1 + 4 theta x)) / (2 x)`` with ``x = (delta/1%)**beta`` (shorts: the rise to
+the high). The largest such ``D1`` over the hours is the depth the data has shown at least once.
+
 **Assumptions common to all**: the book keeps its profile re-centred on the shocked price (makers
 re-quote after the exogenous move), the touch is at ``P0 (1 + s)``, and it does not refill while
 the cascade runs; the depth multiplier ``m`` (``depth_scale``) scales all depth alike; buy-side
@@ -140,6 +148,7 @@ class DepthCurve(Impact):
     d1_usd: float = 20e6
     beta: float = 0.55
     thinning: float = 0.3
+    origin: str = "cross-venue BTC ±1% depth, cascade-models.md §2.3"
     name = "depth"
 
     def __post_init__(self) -> None:
@@ -159,6 +168,7 @@ class DepthCurve(Impact):
             "impact": "depth-curve walk",
             "depth_curve": f"D(delta) = {self.d1_usd:,.0f} USD x (delta/1%)^{self.beta:g}",
             "depth_1pct_usd": self.d1_usd,
+            "depth_source": self.origin,
             "beta": self.beta,
             "thinning": f"depth / (1 + {self.thinning:g} x Q / D1)",
         }
@@ -277,3 +287,79 @@ class BookDepth(Impact):
             "beyond_the_book": "power law through the book's 1% point and its end",
             "thinning": f"depth / (1 + {self.thinning:g} x Q / D1)",
         }
+
+
+@dataclass(frozen=True)
+class ImpliedDepth:
+    """The ±1% depth a market-data panel implies, and the hour that sets it."""
+
+    d1_usd: float
+    row: int  # the binding hour's row in the panel
+    side: str  # "long" (a fall) or "short" (a rise)
+    move: float  # that hour's move from the open, as a fraction
+    forced_usd: float  # that hour's liquidations on the side the move hit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "depth_1pct_usd": self.d1_usd,
+            "row": self.row,
+            "side": self.side,
+            "move": self.move,
+            "forced_usd": self.forced_usd,
+            "rule": "smallest D1 under which no hour's liquidations alone would have moved the "
+            "price further than it moved (open to low for longs, open to high for shorts)",
+        }
+
+
+def implied_depth_1pct(
+    open_: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    liq_long_usd: np.ndarray,
+    liq_short_usd: np.ndarray,
+    *,
+    beta: float = 0.55,
+    thinning: float = 0.3,
+    min_move: float = 0.005,
+) -> ImpliedDepth | None:
+    """The depth the hours imply (see the module docstring); hours that moved less than
+    ``min_move`` or have no liquidation figure are left out. None when no hour counts."""
+    o = np.asarray(open_, np.float64)
+    best: ImpliedDepth | None = None
+    for side, move, q in (
+        ("long", (o - np.asarray(low, np.float64)) / o, np.asarray(liq_long_usd, np.float64)),
+        ("short", (np.asarray(high, np.float64) - o) / o, np.asarray(liq_short_usd, np.float64)),
+    ):
+        ok = np.isfinite(move) & np.isfinite(q) & (move >= min_move) & (q > 0)
+        if not ok.any():
+            continue
+        x = (move[ok] / 0.01) ** beta
+        d1 = q[ok] * (1.0 + np.sqrt(1.0 + 4.0 * thinning * x)) / (2.0 * x)
+        j = int(np.argmax(d1))
+        if best is None or d1[j] > best.d1_usd:
+            row = int(np.flatnonzero(ok)[j])
+            best = ImpliedDepth(float(d1[j]), row, side, float(move[row]), float(q[row]))
+    return best
+
+
+VISIBLE_DEPTH_USD = 20e6
+"""Cross-venue BTC ±1% depth before October 2025 (cascade-models.md §2.3)."""
+
+
+def market_depth_curve(panel: Any, *, beta: float = 0.55, thinning: float = 0.3) -> DepthCurve:
+    """The depth curve for a market-data map: the visible ±1% depth of the reference, or the
+    depth the panel's own hours imply (:func:`implied_depth_1pct`) where that is larger.
+    ``panel`` has columns ``ts``, ``open``, ``low``, ``high``, ``liq_long_usd``,
+    ``liq_short_usd`` (polars); use only the rows known at the time of the estimate."""
+    cols = ("open", "low", "high", "liq_long_usd", "liq_short_usd")
+    arrays = [panel[c].cast(float).fill_null(float("nan")).to_numpy() for c in cols]
+    implied = implied_depth_1pct(*arrays, beta=beta, thinning=thinning)
+    if implied is None or implied.d1_usd <= VISIBLE_DEPTH_USD:
+        return DepthCurve(VISIBLE_DEPTH_USD, beta, thinning)
+    hour = panel["ts"][implied.row]
+    origin = (
+        f"implied by the data: the {hour:%Y-%m-%d %H:%M} UTC hour liquidated "
+        f"${implied.forced_usd / 1e6:,.1f}M of {implied.side}s in a "
+        f"{implied.move:.2%} move (the visible ±1% depth of the reference is $20M)"
+    )
+    return DepthCurve(implied.d1_usd, beta, thinning, origin)

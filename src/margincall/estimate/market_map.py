@@ -297,7 +297,16 @@ def map_from_file(
         >>> m.long_total_micros > 0
         True
     """
-    panel = read_panel(path)
+    return map_from_panel(read_panel(path), path, at, params)
+
+
+def map_from_panel(
+    panel: pl.DataFrame,
+    path: str | Path,
+    at: int | str | datetime | None = None,
+    params: MarketMapParams | None = None,
+) -> LiquidationMap:
+    """:func:`map_from_file` on a panel already read from ``path``."""
     m = map_at(build_levels(panel, params), at)
     return LiquidationMap.from_levels(
         m.price,

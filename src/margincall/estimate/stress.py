@@ -8,8 +8,11 @@ or a positions file (``--positions``; exact map under a rulebook's tiers).
 
 Depth defaults: for a scenario or a run folder, the simulation's own makers' depth curve
 (``makers.depth_1pct_usd`` and ``makers.depth_exponent``: the same depth as the simulation);
-otherwise ``D1 = $20M``, ``beta = 0.55`` (cascade-models.md §2.3: cross-venue ±1% BTC depth of
-about $20M before October 2025, $14M after; fitted exponents 0.4 and 0.67). Thinning ``0.3``.
+for a market-data file, the larger of $20M and the depth the file's own hours imply
+(:func:`margincall.estimate.impact.market_depth_curve`: an hour that liquidated ``Q`` in a move
+``delta`` had at least the depth at which ``Q`` alone moves the price ``delta``); otherwise
+``D1 = $20M``, ``beta = 0.55`` (cascade-models.md §2.3: cross-venue ±1% BTC depth of about $20M
+before October 2025, $14M after; fitted exponents 0.4 and 0.67). Thinning ``0.3``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ import numpy as np
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.cascade import MAX_SHOCK, MIN_SHOCK, critical_shock, loop_gain
 from margincall.estimate.grid import stress_grid
-from margincall.estimate.impact import DepthCurve, Impact, SqrtImpact
+from margincall.estimate.impact import (
+    VISIBLE_DEPTH_USD,
+    DepthCurve,
+    Impact,
+    SqrtImpact,
+    market_depth_curve,
+)
 from margincall.estimate.maps import MICROS, LiquidationMap
 
 DEFAULT_SHOCKS = "-2%:-20%:1%"
@@ -88,6 +97,7 @@ class Source:
     lmap: LiquidationMap
     kind: str
     scenario: Any = None
+    panel: Any = None  # the market-data panel behind an estimated map
 
 
 def load_source(
@@ -132,10 +142,12 @@ def load_source(
     if positions is not None:
         m = pos_maps.map_from_positions_file(positions, rulebook=rulebook or "binance", price=price)
         return Source(m, "positions file")
-    from margincall.estimate.market_map import map_from_file  # the market-data estimate
+    from margincall.estimate.market_map import map_from_panel  # the market-data estimate
+    from margincall.estimate.panel import read_panel
 
     assert data_file is not None
-    return Source(map_from_file(data_file), "market data")
+    panel = read_panel(data_file)
+    return Source(map_from_panel(panel, data_file), "market data", panel=panel)
 
 
 def build_impact(
@@ -152,9 +164,15 @@ def build_impact(
     """The impact model named ``kind`` (``depth`` or ``sqrt``) with its defaults."""
     if kind == "depth":
         mk = getattr(source.scenario, "makers", None)
-        d1 = depth_1pct_usd if depth_1pct_usd is not None else (mk.depth_1pct_usd if mk else 20e6)
-        b = beta if beta is not None else (mk.depth_exponent if mk else 0.55)
-        return DepthCurve(d1_usd=float(d1), beta=float(b), thinning=float(thinning))
+        b = float(beta if beta is not None else (mk.depth_exponent if mk else 0.55))
+        if depth_1pct_usd is not None:
+            return DepthCurve(float(depth_1pct_usd), b, float(thinning), "given (--depth-1pct)")
+        if mk is not None:
+            origin = "the scenario's makers (makers.depth_1pct_usd, depth_exponent)"
+            return DepthCurve(float(mk.depth_1pct_usd), b, float(thinning), origin)
+        if source.panel is not None:
+            return market_depth_curve(source.panel, beta=b, thinning=float(thinning))
+        return DepthCurve(VISIBLE_DEPTH_USD, b, float(thinning))
     if kind == "sqrt":
         return SqrtImpact(y=y, sigma_daily=sigma_daily, volume_daily_usd=volume_daily_usd)
     raise InvalidInputError("--impact", kind, "depth or sqrt")

@@ -29,8 +29,9 @@ rows are 0-based positions, also stored in the ``row`` column):
   are the clusters named. **Support** is the lowest low of the last 24 h when it is at least
   :data:`MIN_SUPPORT_GAP` below the last close, else the top of the largest long cluster. The
   **break** is a move to :data:`BREAK_PCT` below support, run through
-  :func:`margincall.estimate.cascade.cascade` with the default depth-curve impact
-  (:class:`~margincall.estimate.impact.DepthCurve`: ±1% depth $20M, beta 0.55, thinning 0.3).
+  :func:`margincall.estimate.cascade.cascade` with the market-data depth curve
+  (:func:`~margincall.estimate.impact.market_depth_curve`: beta 0.55, thinning 0.3, ±1% depth the
+  larger of $20M and the depth the bars up to ``at`` imply).
   Open interest missing in some rows is carried forward (leading gaps take the first value).
 """
 
@@ -364,7 +365,7 @@ def panel_for_map(m: pl.DataFrame) -> pl.DataFrame | None:
 def watch(levels: Any, lmap: Any, m: pl.DataFrame, at: datetime) -> dict[str, Any]:
     """Clusters above and below the price and the cascade if support breaks."""
     from margincall.estimate.cascade import cascade
-    from margincall.estimate.impact import DepthCurve, NoImpact
+    from margincall.estimate.impact import NoImpact, market_depth_curve
 
     price = lmap.price
     nb = round(WATCH_RANGE / BIN_PCT)
@@ -419,7 +420,7 @@ def watch(levels: Any, lmap: Any, m: pl.DataFrame, at: datetime) -> dict[str, An
     }
     if support is not None:
         shock = support["price"] * (1.0 - BREAK_PCT) / price - 1.0
-        model = DepthCurve()
+        model = market_depth_curve(m)
         res = cascade(lmap, model, shock)
         alone = cascade(lmap, NoImpact(), shock)
         lowest = float(lmap.long_liq[-1]) if len(lmap.long_liq) else None
@@ -444,8 +445,9 @@ def watch(levels: Any, lmap: Any, m: pl.DataFrame, at: datetime) -> dict[str, An
                 f"support breaks: the price trades {BREAK_PCT:.0%} below support",
                 "liquidation map estimated from market data (open-interest increases, "
                 "leverage mix and liquidation formula in map.assumptions)",
-                "book depth D(delta) = $20M x (delta/1%)^0.55, thinning as liquidations "
-                "are sent, not refilled during the cascade",
+                f"book depth D(delta) = ${model.d1_usd / 1e6:,.1f}M x (delta/1%)^"
+                f"{model.beta:g} ({model.origin}), thinning as liquidations are sent, not "
+                "refilled during the cascade",
                 "only the long side is liquidated by a fall; no new positions open",
             ],
         }
