@@ -558,28 +558,34 @@ def level_lots(book, side, price):
 @njit(cache=True)
 def depth_ticklots(book, side, best_price, worst_price):
     """Sum of price x lots resting on ``side`` between the two bounds, inclusive (any order)."""
-    mn = book.meta[_M_MIN_TICK]
-    lo = max(min(best_price, worst_price), mn)
-    hi = min(max(best_price, worst_price), book.meta[_M_MAX_TICK])
-    si = 0 if side == 1 else 1
-    levels = book.levels
-    total = 0
-    for p in range(lo, hi + 1):
-        total += levels[si, p - mn, L_LOTS] * p
-    return total
+    return _depth(book, side, best_price, worst_price, True)
 
 
 @njit(cache=True)
 def depth_lots(book, side, best_price, worst_price):
     """Resting lots on ``side`` at prices between the two bounds, inclusive (any order)."""
+    return _depth(book, side, best_price, worst_price, False)
+
+
+@njit(cache=True, inline="always")
+def _depth(book, side, best_price, worst_price, times_price):
+    # blocks of 64 ticks with no order are skipped by their count
     mn = book.meta[_M_MIN_TICK]
-    lo = max(min(best_price, worst_price), mn)
-    hi = min(max(best_price, worst_price), book.meta[_M_MAX_TICK])
+    lo = max(min(best_price, worst_price), mn) - mn
+    hi = min(max(best_price, worst_price), book.meta[_M_MAX_TICK]) - mn
     si = 0 if side == 1 else 1
     levels = book.levels
     total = 0
-    for p in range(lo, hi + 1):
-        total += levels[si, p - mn, L_LOTS]
+    i = lo
+    while i <= hi:
+        b = i - (i & (BLOCK - 1))
+        if levels[si, b, L_BLOCK] == 0:
+            i = b + BLOCK
+            continue
+        end = min(b + BLOCK - 1, hi)
+        while i <= end:
+            total += levels[si, i, L_LOTS] * (mn + i) if times_price else levels[si, i, L_LOTS]
+            i += 1
     return total
 
 
