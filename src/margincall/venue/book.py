@@ -15,7 +15,9 @@ Why it looks like this:
   first), so ``cancel_account`` is O(that account's orders), and each account keeps exact
   integer open sums (lots and price*lots per side) that margin checks read in O(1).
 * Functions append event records to an ``out`` array and return ``(out, n_out)``; ``out`` is
-  replaced by a doubled copy when full, so callers always rebind it.
+  replaced by a bigger copy when full, so callers always rebind it. Their ``*_into`` cores
+  write into room the caller reserved (:func:`reserve`, :func:`submit_room`) and return only
+  numbers, so they compile without numba's reference counting (``pointers.no_refcount``).
 * numba reference-counts every array passed into a compiled call with atomic instructions; the
   batch kernel therefore works on unmanaged ``carray`` views of the state and of ``out``
   (same numba types, so the kernels are shared), which more than doubles its throughput. Order
