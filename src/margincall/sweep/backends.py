@@ -7,8 +7,8 @@ tasks are in flight, so a million-run study does not queue a million futures.
 Local: a :class:`~concurrent.futures.ProcessPoolExecutor` with the ``spawn`` context (numba and
 threads are not fork-safe); each worker imports the simulator once (numba's compiled functions
 come from its on-disk cache) and then runs many tasks. A worker that dies (killed, out of
-memory) breaks the pool: the pool is rebuilt and the runs that were in flight are retried once
-more each; a run whose worker dies twice is recorded as failed.
+memory) breaks the pool: the pool is rebuilt and the runs that were in flight run again one at a
+time, so the run that kills its worker is found; it is retried once, then recorded as failed.
 
 Ray: an optional extra (``pip install 'margincall[ray]'``), imported only when asked for.
 ``address=None`` starts a local Ray instance with ``num_cpus = workers``; ``"auto"`` or
@@ -48,8 +48,9 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, fn: Callable[[Task], Any] = execute) -> None:
         self.workers = workers
+        self.fn = fn  # the worker function (tests pass one that crashes its worker)
 
     def check(self) -> None:
         """Nothing to check for local processes."""
@@ -57,59 +58,57 @@ class LocalBackend:
     def run(self, tasks: Iterable[Task], on_result: OnResult) -> None:
         pending = iter(tasks)
         deaths: dict[str, int] = {}
-        retry: list[Task] = []
+        suspects: list[Task] = []  # in flight when a worker died: run again one at a time
         ctx = mp.get_context("spawn")
         while True:
             pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=warm_up)
             inflight: dict[Any, Task] = {}
             try:
-                broken = self._drain(pool, pending, retry, inflight, on_result)
+                broken = self._drain(pool, pending, suspects, inflight, on_result)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
-                for p in list(getattr(pool, "_processes", {}).values()):
+                for p in list((getattr(pool, "_processes", None) or {}).values()):
                     p.terminate()
                 raise
             pool.shutdown(wait=not broken, cancel_futures=True)
             if not broken:
                 return
-            retry = []
-            for task in inflight.values():
+            if len(inflight) == 1:  # it ran alone: it killed its worker
+                (task,) = inflight.values()
                 deaths[task.run_id] = deaths.get(task.run_id, 0) + 1
                 if deaths[task.run_id] >= MAX_WORKER_DEATHS:
                     on_result(task.run_id, _died_row(task), 0.0)
                 else:
-                    retry.append(task)
+                    suspects.insert(0, task)
+            else:
+                suspects[:0] = list(inflight.values())
 
-    def _drain(self, pool, pending, retry, inflight, on_result) -> bool:
-        """Run tasks until none are left (False) or the pool breaks (True, ``inflight`` holds
-        the tasks that did not finish)."""
-        queue = list(retry)
-
-        def refill() -> None:
-            while len(inflight) < 2 * self.workers:
-                task = queue.pop(0) if queue else next(pending, None)
-                if task is None:
-                    return
-                inflight[pool.submit(execute, task)] = task
-
+    def _drain(self, pool, pending, suspects, inflight, on_result) -> bool:
+        """Run the suspects one at a time, then the other tasks, until none are left (False)
+        or the pool breaks (True; ``inflight`` holds the tasks that did not finish)."""
         try:
-            refill()
-        except BrokenProcessPool:
-            return True
-        while inflight:
-            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for fut in done:
-                try:
-                    run_id, rows, wall = fut.result()
-                except BrokenProcessPool:
-                    return True
+            while suspects:
+                task = suspects.pop(0)
+                fut = pool.submit(self.fn, task)
+                inflight[fut] = task
+                run_id, rows, wall = fut.result()
                 del inflight[fut]
                 on_result(run_id, rows, wall)
-            try:
-                refill()
-            except BrokenProcessPool:
-                return True
-        return False
+            while True:
+                while len(inflight) < 2 * self.workers:
+                    task = next(pending, None)
+                    if task is None:
+                        break
+                    inflight[pool.submit(self.fn, task)] = task
+                if not inflight:
+                    return False
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    run_id, rows, wall = fut.result()
+                    del inflight[fut]
+                    on_result(run_id, rows, wall)
+        except BrokenProcessPool:
+            return True
 
 
 def _import_ray():
