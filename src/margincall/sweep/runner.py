@@ -114,7 +114,7 @@ def prepare(
     out = Path(out)
     exists, old = check_out(out, study)
     b = study.spec.backend
-    kind = backend or b.kind
+    kind = backend or ("ray" if address is not None else b.kind)  # --address implies Ray
     n = workers or b.workers or default_workers()
     addr = address if address is not None else (b.address if kind == "ray" else None)
     engine = make_backend(kind, n, addr)
