@@ -50,7 +50,7 @@ def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, tak
     return out, n, filled, ticklots
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
     """:func:`settle_book` into room for two events per record the caller reserved; returns
     ``(n, filled_lots, filled_ticklots)``."""
@@ -186,7 +186,7 @@ def _reserve_order(room, out, n, bout):
     return out, bout
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _place_into(
     acc,
     idx,
@@ -309,7 +309,63 @@ def place_orders(
         acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
     )
     ids = np.full(accounts.shape[0], -1, np.int64)
-    for i in range(accounts.shape[0]):
+    i = 0
+    while True:
+        i, n = _place_batch_into(
+            acc,
+            idx,
+            book,
+            meta,
+            params,
+            tiers,
+            out,
+            n,
+            bout,
+            ids,
+            i,
+            accounts,
+            sides,
+            prices,
+            lots,
+            tifs,
+            stp,
+            reduce_only,
+            taker_fee_ppm,
+        )
+        if i == accounts.shape[0]:
+            break
+        out, bout = _reserve_order(bk.submit_room(book), out, n, bout)  # then go on
+    return ids, out, n, bout
+
+
+@no_refcount
+def _place_batch_into(
+    acc,
+    idx,
+    book,
+    meta,
+    params,
+    tiers,
+    out,
+    n,
+    bout,
+    ids,
+    start,
+    accounts,
+    sides,
+    prices,
+    lots,
+    tifs,
+    stp,
+    reduce_only,
+    taker_fee_ppm,
+):
+    """The orders of :func:`place_orders` from ``start`` on, their ids into ``ids``, while
+    ``out`` and ``bout`` have the room the next one may need; returns ``(next order, n)``."""
+    for i in range(start, accounts.shape[0]):
+        room = bk.submit_room(book)
+        if out.shape[0] - n < 2 * room + 2 or bout.shape[0] < room:
+            return i, n
         price = prices[i]
         tif = tifs[i]
         if price == 0:
@@ -318,7 +374,6 @@ def place_orders(
             price = mark + band if sides[i] > 0 else mark - band
             price = min(max(price, params[MIN_TICK]), params[MAX_TICK])
             tif = bk.TIF_IOC
-        out, bout = _reserve_order(bk.submit_room(book), out, n, bout)
         ids[i], n = _place_into(
             acc,
             idx,
@@ -338,7 +393,7 @@ def place_orders(
             reduce_only[i],
             taker_fee_ppm,
         )
-    return ids, out, n, bout
+    return accounts.shape[0], n
 
 
 @njit(cache=True)
