@@ -49,7 +49,7 @@ def run() -> list[dict]:
     sim = Simulation(sc, 1)
     sim.run()
     abides_s = time.perf_counter() - t0
-    n_msg = messages(sim) - 0
+    n_msg = messages(sim)
     agents = sc.run.accounts + sc.noise.accounts + sc.momentum.accounts + sc.makers.count + 2
     big = load_scenario("feb-2026").with_overrides(accounts=1_000_000)
     sim_big, summary, _, wall = simulate(big, 1)
