@@ -11,7 +11,7 @@ from __future__ import annotations
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
-no_refcount = njit(cache=True, _nrt=False)
+no_refcount = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # (not in the stubs)
 """Compile a hot helper without numba's reference counting (``_nrt=False``).
 
 numba increfs and decrefs every array bound to a variable (each array of a tuple argument, the
