@@ -7,6 +7,14 @@ The centre is the index shifted against the maker's inventory (skew). Depth is s
 stress factor that falls as realised volatility rises above calm and as the maker's losses
 grow, and the ladder widens by the same factor: the book thins exactly when the cascade needs
 it (§2.4: 30% to 98% of depth withdrawn at the worst of a crash).
+
+Volatility acts at two speeds, as in §2.4 ("near 100% withdrawal within ±1-2% lasts for minutes
+at the peak; around 30% withdrawal is the persistent post-crash level"): a fast estimator
+(``peak_half_life_minutes``) drives the near-total withdrawal while prices are moving, and fades
+within minutes once they stop; a slow one (``vol_half_life_minutes``) keeps at most
+``persistent_withdrawal`` of the depth off the book for the tens of minutes after. A single
+estimator with a 10-minute half-life would hold the book at its floor for most of an hour after
+one 5% jump (its variance needs ~45 minutes to decay), the perp trading band edge to band edge.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ class Makers:
         cum = params.depth_1pct_usd * (d / 0.01) ** params.depth_exponent / params.count
         self.distances = d
         self.sizes_usd = np.diff(np.concatenate([[0.0], cum]))
-        self.var = (params.calm_vol_annual**2) / SECONDS_PER_YEAR  # per second
+        self.var = (params.calm_vol_annual**2) / SECONDS_PER_YEAR  # per second, slow
+        self.var_peak = self.var  # per second, fast
         self.last_price = 0
         self.centre = np.zeros(len(accounts))
         self.factor = np.ones(len(accounts))
@@ -42,12 +51,17 @@ class Makers:
     def stress_factor(self, view: MarketView) -> np.ndarray:
         """Share of calm depth each maker shows now."""
         p = self.p
-        vol = math.sqrt(self.var * SECONDS_PER_YEAR)
-        excess = max(0.0, vol / p.calm_vol_annual - 1.0)
-        f = 1.0 / (1.0 + p.vol_sensitivity * excess * excess)
+        f = self._vol_share(self.var_peak)  # the peak: near-total, for minutes
+        f *= 1.0 - p.persistent_withdrawal * (1.0 - self._vol_share(self.var))  # what persists
         loss = np.maximum(0.0, self.capital - view.equity_usd_of(self.accounts))
         f = f / (1.0 + loss / p.loss_withdraw_usd)
         return np.maximum(p.min_depth_share, np.minimum(1.0, f))
+
+    def _vol_share(self, var: float) -> float:
+        """Share of depth shown at a per-second variance ``var``: 1 / (1 + s·(σ/σ_calm - 1)²)."""
+        p = self.p
+        excess = max(0.0, math.sqrt(var * SECONDS_PER_YEAR) / p.calm_vol_annual - 1.0)
+        return 1.0 / (1.0 + p.vol_sensitivity * excess * excess)
 
     def observe(self, view: MarketView) -> None:
         """Update realised volatility from the index (EWMA of squared returns). Makers watch
@@ -56,8 +70,11 @@ class Makers:
         price = view.index
         if self.last_price:
             r = math.log(price / self.last_price)
+            r2 = r * r / view.step_seconds
             a = 1 - 0.5 ** (view.step_seconds / (self.p.vol_half_life_minutes * 60))
-            self.var = (1 - a) * self.var + a * r * r / view.step_seconds
+            self.var = (1 - a) * self.var + a * r2
+            a = 1 - 0.5 ** (view.step_seconds / (self.p.peak_half_life_minutes * 60))
+            self.var_peak = (1 - a) * self.var_peak + a * r2
         self.last_price = price
 
     def act(self, view: MarketView, orders: Orders) -> None:

@@ -116,7 +116,10 @@ class Makers(_Model):
     vol_sensitivity: Annotated[float, Field(ge=0)] = 1.5  # depth / (1 + s·(σ/σ_calm - 1)²)
     loss_withdraw_usd: Positive = 50e6  # loss at which a maker quotes half its depth
     min_depth_share: Share = 0.05  # depth never falls below this share of calm
-    vol_half_life_minutes: Positive = 10.0  # realised-volatility estimator half-life
+    vol_half_life_minutes: Positive = 10.0  # slow (persistent) volatility estimator half-life
+    # fast (peak) volatility estimator half-life: the near-total withdrawal lasts minutes (§2.4)
+    peak_half_life_minutes: Positive = 0.5
+    persistent_withdrawal: Share = 0.3  # most depth slow volatility withdraws (§2.4: ~30%)
     capital_usd: Positive = 2e9  # each maker's deposit, USD
     requote_bps: Annotated[float, Field(ge=0)] = 5.0  # re-quote when the centre moves this much
 
