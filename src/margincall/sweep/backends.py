@@ -155,8 +155,9 @@ class RayBackend:
             raise InvalidInputError("--address", addr, fix)
         try:
             if not ray.is_initialized():
-                if addr is None:
+                if addr in (None, "local"):  # always a new instance, never another's cluster
                     ray.init(
+                        address="local",
                         num_cpus=self.workers,
                         include_dashboard=False,
                         log_to_driver=False,
