@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from margincall.agents.index import SECONDS_PER_YEAR
 from margincall.agents.orders import Orders
-from margincall.agents.view import MarketView
+from margincall.agents.view import MarketView, equity_usd
 
 
 class Makers:
@@ -46,16 +47,12 @@ class Makers:
         self.centre = np.zeros(len(accounts))
         self.factor = np.ones(len(accounts))
         self.placed = np.zeros((len(accounts), 2), np.int64)  # lots per side at the last quote
-        self.decay = 0.0
 
-    def stress_factor(self, view: MarketView) -> np.ndarray:
-        """Share of calm depth each maker shows now."""
+    def _vol_factor(self) -> float:
+        """Share of calm depth volatility alone leaves on the book."""
         p = self.p
         f = self._vol_share(self.var_peak)  # the peak: near-total, for minutes
-        f *= 1.0 - p.persistent_withdrawal * (1.0 - self._vol_share(self.var))  # what persists
-        loss = np.maximum(0.0, self.capital - view.equity_usd_of(self.accounts))
-        f = f / (1.0 + loss / p.loss_withdraw_usd)
-        return np.maximum(p.min_depth_share, np.minimum(1.0, f))
+        return f * (1.0 - p.persistent_withdrawal * (1.0 - self._vol_share(self.var)))  # persists
 
     def _vol_share(self, var: float) -> float:
         """Share of depth shown at a per-second variance ``var``: 1 / (1 + s·(σ/σ_calm - 1)²)."""
@@ -81,27 +78,101 @@ class Makers:
         """Re-quote the makers whose centre, stress or inventory moved enough."""
         self.observe(view)
         p = self.p
-        a = self.accounts
-        inv_usd = view.pos[a] * view.mark * view.k / 1e6
-        centre = view.index * (1 - p.skew_bps_per_musd * 1e-4 * inv_usd / 1e6)
-        f = self.stress_factor(view)
-        moved = np.abs(centre - self.centre) > p.requote_bps * 1e-4 * centre
-        eaten = (view.open_bid_lots[a] < self.placed[:, 0] // 2) | (
-            view.open_ask_lots[a] < self.placed[:, 1] // 2
+        r, accounts, lots, bids, asks = _requote(
+            self.accounts,
+            view.pos,
+            view.wallet,
+            view.cost,
+            view.open_bid_lots,
+            view.open_ask_lots,
+            view.index,
+            view.mark,
+            view.k,
+            p.skew_bps_per_musd * 1e-4,
+            p.requote_bps * 1e-4,
+            self._vol_factor(),
+            self.capital,
+            p.loss_withdraw_usd,
+            p.min_depth_share,
+            self.centre,
+            self.factor,
+            self.placed,
+            self.distances,
+            self.sizes_usd,
         )
-        # inventory acts through the skew of the centre
-        r = np.flatnonzero(moved | eaten | (np.abs(f - self.factor) > 0.1 * self.factor))
         if len(r) == 0:
             return
-        self.centre[r], self.factor[r] = centre[r], f[r]
-        orders.cancel_first.extend(a[r].tolist())
-        # the ladders of all re-quoting makers at once, one row each
-        centre = self.centre[r, None]
-        dd = self.distances / np.sqrt(self.factor[r, None])  # wider as well as thinner
-        bids = np.floor(centre * (1 - dd)).astype(np.int64)
-        asks = np.ceil(centre * (1 + dd)).astype(np.int64)
-        lots = (self.sizes_usd * self.factor[r, None] * 1e6 // (bids * view.k)).astype(np.int64)
-        self.placed[r] = lots.sum(axis=1, keepdims=True)
-        accounts = np.repeat(self.accounts[r], lots.shape[1])
+        orders.cancel_first.extend(self.accounts[r].tolist())
         # post-only: a maker never takes
-        orders.quotes(accounts, lots.ravel(), bids.ravel(), asks.ravel())
+        orders.quotes(accounts, lots, bids, asks)
+
+
+@njit(cache=True)
+def _requote(
+    accounts,
+    pos,
+    wallet,
+    cost,
+    open_bid,
+    open_ask,
+    index,
+    mark,
+    k,
+    skew,
+    requote,
+    vol_factor,
+    capital,
+    loss_withdraw,
+    min_share,
+    centres,
+    factors,
+    placed,
+    distances,
+    sizes_usd,
+):
+    """Pick the makers to re-quote and build their ladders, one row of levels each.
+
+    A maker re-quotes when its centre (the index skewed against its inventory, ``skew`` per
+    USD) moved more than ``requote`` of itself, when the book ate half of one side of its last
+    quote, or when its stress factor (``vol_factor`` thinned by its losses below ``capital``)
+    moved by a tenth. Updates ``centres``, ``factors`` and ``placed`` of those makers and
+    returns their rows in ``accounts`` and, flat in row order, the account, lots, bid and ask
+    of every level.
+    """
+    m, n = len(accounts), len(distances)
+    r = np.empty(m, np.int64)
+    nr = 0
+    for i in range(m):
+        a = accounts[i]
+        inv_usd = pos[a] * mark * k / 1e6
+        centre = index * (1 - skew * inv_usd / 1e6)
+        equity = equity_usd(a, pos, wallet, cost, mark, k)
+        f = vol_factor / (1.0 + max(0.0, capital - equity) / loss_withdraw)
+        f = max(min_share, min(1.0, f))
+        moved = abs(centre - centres[i]) > requote * centre
+        eaten = open_bid[a] < placed[i, 0] // 2 or open_ask[a] < placed[i, 1] // 2
+        # inventory acts through the skew of the centre
+        if moved or eaten or abs(f - factors[i]) > 0.1 * factors[i]:
+            centres[i], factors[i] = centre, f
+            r[nr] = i
+            nr += 1
+    out_accounts = np.empty(nr * n, np.int64)
+    lots = np.empty(nr * n, np.int64)
+    bids = np.empty(nr * n, np.int64)
+    asks = np.empty(nr * n, np.int64)
+    for j in range(nr):
+        i = r[j]
+        centre, f = centres[i], factors[i]
+        root = np.sqrt(f)
+        total = 0
+        for level in range(n):
+            dd = distances[level] / root  # wider as well as thinner
+            bid = np.int64(np.floor(centre * (1 - dd)))
+            q = j * n + level
+            out_accounts[q] = accounts[i]
+            bids[q] = bid
+            asks[q] = np.int64(np.ceil(centre * (1 + dd)))
+            lots[q] = np.int64(sizes_usd[level] * f * 1e6 // (bid * k))
+            total += lots[q]
+        placed[i, 0] = placed[i, 1] = total
+    return r[:nr], out_accounts, lots, bids, asks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from margincall.venue.book import TIF_GTC, TIF_IOC, TIF_POST_ONLY
 
@@ -12,7 +13,7 @@ _COLUMNS = ("accounts", "sides", "lots", "prices", "tifs", "reduce_only")
 class Orders:
     """Orders to submit in the order added. ``price`` in ticks, 0 for a market order.
 
-    Rows go straight into growable column buffers, so a step's batch costs a few slice writes
+    Rows go straight into growable column buffers, so a step's batch costs one compiled copy
     per block; :meth:`clear` empties it for the next step (the buffers are reused).
     """
 
@@ -52,19 +53,9 @@ class Orders:
                 col[i] = value
 
     def _block(self, accounts, sides, lots, prices, tif: int, reduce_only: bool) -> None:
-        """Append a block of orders (zero sizes skipped); ``accounts`` and ``prices`` may be
-        one value for the whole block."""
-        keep = lots > 0
-        if not keep.all():
-            accounts, sides, lots, prices = (
-                x[keep] if np.ndim(x) else x for x in (accounts, sides, lots, prices)
-            )
-        k = lots.shape[0]
-        i = self._reserve(k)
-        for col, value in zip(
-            self._cols, (accounts, sides, lots, prices, tif, reduce_only), strict=True
-        ):
-            col[i : i + k] = value
+        """Append a block of orders (zero sizes skipped); ``prices`` None for market orders."""
+        i = self._reserve(lots.shape[0])
+        self._n = i + _write_block(*self._cols, i, accounts, sides, lots, prices, tif, reduce_only)
 
     def limit(self, account: int, side: int, lots: int, price: int) -> None:
         self._row(account, side, lots, price, TIF_GTC, False)
@@ -81,25 +72,14 @@ class Orders:
     ) -> None:
         """Post-only bid and ask pairs, ``lots[i]`` of ``accounts[i]`` at ``bids[i]`` then at
         ``asks[i]`` (levels of zero size skipped); a quote that would cross is refused."""
-        keep = lots > 0
-        if not keep.all():
-            accounts, lots, bids, asks = accounts[keep], lots[keep], bids[keep], asks[keep]
-        k = 2 * lots.shape[0]
-        i = self._reserve(k)
-        acc, side, size, price, tif, ro = self._cols
-        for j, (s, p) in enumerate(((1, bids), (-1, asks))):
-            acc[i + j : i + k : 2] = accounts
-            side[i + j : i + k : 2] = s
-            size[i + j : i + k : 2] = lots
-            price[i + j : i + k : 2] = p
-        tif[i : i + k] = TIF_POST_ONLY
-        ro[i : i + k] = False
+        i = self._reserve(2 * lots.shape[0])
+        self._n = i + _write_quotes(*self._cols, i, accounts, lots, bids, asks, TIF_POST_ONLY)
 
     def extend_market(
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, reduce_only: bool
     ) -> None:
         """Many market orders at once."""
-        self._block(accounts, sides, lots, 0, TIF_IOC, reduce_only)
+        self._block(accounts, sides, lots, None, TIF_IOC, reduce_only)
 
     def extend_ioc(
         self, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray, prices: np.ndarray
@@ -112,3 +92,35 @@ class Orders:
         the buffers: valid until the next change)."""
         n = self._n
         return {name: col[:n] for name, col in zip(_COLUMNS, self._cols, strict=True)}
+
+
+@njit(cache=True)
+def _write_block(
+    acc, side, size, price, tif, ro, i, accounts, sides, lots, prices, tif_value, reduce_only
+):
+    """Write the orders of nonzero ``lots`` from row ``i`` on (price 0 when ``prices`` is None);
+    returns how many."""
+    n = i
+    for j in range(len(lots)):
+        if lots[j] > 0:
+            acc[n], side[n], size[n] = accounts[j], sides[j], lots[j]
+            price[n] = 0 if prices is None else prices[j]
+            tif[n], ro[n] = tif_value, reduce_only
+            n += 1
+    return n - i
+
+
+@njit(cache=True)
+def _write_quotes(acc, side, size, price, tif, ro, i, accounts, lots, bids, asks, tif_value):
+    """Write a bid then an ask of each nonzero ``lots`` from row ``i`` on; returns how many rows."""
+    n = i
+    for j in range(len(lots)):
+        if lots[j] > 0:
+            acc[n : n + 2] = accounts[j]
+            side[n], side[n + 1] = 1, -1
+            size[n : n + 2] = lots[j]
+            price[n], price[n + 1] = bids[j], asks[j]
+            tif[n : n + 2] = tif_value
+            ro[n : n + 2] = False
+            n += 2
+    return n - i

@@ -6,9 +6,10 @@ All of them send market orders (IOC inside the venue's price band).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from margincall.agents.orders import Orders
-from margincall.agents.view import MarketView
+from margincall.agents.view import MarketView, equity_usd
 
 
 class Arbitrage:
@@ -67,11 +68,10 @@ class Noise:
         who = self.accounts[self.rng.integers(0, len(self.accounts), k)]
         usd = p.order_usd * self.rng.lognormal(-0.5, 1.0, k)
         u = self.rng.random(k)
-        usd_per_lot = view.mark * view.k / 1e6
-        lean = np.minimum(np.maximum(view.pos[who] * usd_per_lot / (4 * p.capital_usd), -0.4), 0.4)
-        side = np.where(u < 0.5 + lean, -1, 1)
-        price = (view.mid * (1 + side * p.slippage)).astype(np.int64)
-        orders.extend_ioc(who, side, (usd / usd_per_lot).astype(np.int64), price)
+        sides, lots, prices = _noise_orders(
+            who, usd, u, view.pos, view.mark, view.k, view.mid, 4 * p.capital_usd, p.slippage
+        )
+        orders.extend_ioc(who, sides, lots, prices)
 
 
 class Momentum:
@@ -100,20 +100,20 @@ class Momentum:
             return
         p = self.p
         move_bps = np.log(h[-1] / h[-1 - self.lookback]) * 1e4
-        # within what their equity allows (a wiped-out account stops trading)
-        cap = np.maximum(view.equity_usd_of(self.accounts), 0.0) * p.leverage * 0.8
-        target = np.minimum(np.maximum(p.usd_per_bps * move_bps / n, -cap), cap)
-        usd_per_lot = view.mark * view.k / 1e6
-        held = view.pos[self.accounts] * usd_per_lot
-        diff = target - held
-        step_cap = p.max_usd_per_step / n
-        act = (np.abs(diff) >= 0.25 * cap) & (cap > 0)  # a band: they trade in steps
-        if not act.any():
-            return
-        side = np.where(diff > 0, 1, -1)
-        lots = (np.minimum(np.abs(diff), step_cap) / usd_per_lot).astype(np.int64)
+        who, sides, lots = _momentum_orders(
+            self.accounts,
+            move_bps,
+            view.pos,
+            view.wallet,
+            view.cost,
+            view.mark,
+            view.k,
+            p.leverage,
+            p.usd_per_bps,
+            p.max_usd_per_step,
+        )
         # market orders: a trend follower wants in, whatever the book (inside the venue's band)
-        orders.extend_market(self.accounts[act], side[act], lots[act], False)
+        orders.extend_market(who, sides, lots, False)
 
 
 class PerpFlow:
@@ -155,3 +155,54 @@ def stop_orders(view: MarketView, stops, orders: Orders) -> int:
         orders.extend_market(ids, np.full(len(ids), side), np.abs(pos[live]), True)
         n += len(ids)
     return n
+
+
+@njit(cache=True)
+def _noise_orders(who, usd, u, pos, mark, k, mid, lean_usd, slippage):
+    """Sides, lots and limit prices of noise orders of ``usd`` dollars by accounts ``who``: a
+    sell when the uniform draw ``u`` falls below 0.5 plus the account's lean (its position over
+    ``lean_usd``, within ±0.4), limits ``slippage`` through ``mid``."""
+    usd_per_lot = mark * k / 1e6
+    n = len(who)
+    sides = np.empty(n, np.int64)
+    lots = np.empty(n, np.int64)
+    prices = np.empty(n, np.int64)
+    for i in range(n):
+        lean = min(max(pos[who[i]] * usd_per_lot / lean_usd, -0.4), 0.4)
+        side = -1 if u[i] < 0.5 + lean else 1
+        sides[i] = side
+        prices[i] = np.int64(mid * (1 + side * slippage))
+        lots[i] = np.int64(usd[i] / usd_per_lot)
+    return sides, lots, prices
+
+
+@njit(cache=True)
+def _momentum_orders(
+    accounts, move_bps, pos, wallet, cost, mark, k, leverage, usd_per_bps, max_usd_per_step
+):
+    """Accounts, sides and lots of the momentum traders that trade this step.
+
+    Each account's target is its share of ``usd_per_bps`` per basis point of ``move_bps``,
+    within its equity times ``leverage`` (a wiped-out account stops trading); it trades toward
+    the target, at most its share of ``max_usd_per_step``, once it is a quarter of that cap
+    away (a band: they trade in steps).
+    """
+    n = len(accounts)
+    usd_per_lot = mark * k / 1e6
+    step_cap = max_usd_per_step / n
+    who = np.empty(n, np.int64)
+    sides = np.empty(n, np.int64)
+    lots = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        a = accounts[i]
+        equity = equity_usd(a, pos, wallet, cost, mark, k)
+        cap = max(equity, 0.0) * leverage * 0.8
+        target = min(max(usd_per_bps * move_bps[i] / n, -cap), cap)
+        diff = target - pos[a] * usd_per_lot
+        if abs(diff) >= 0.25 * cap and cap > 0:
+            who[m] = a
+            sides[m] = 1 if diff > 0 else -1
+            lots[m] = np.int64(min(abs(diff), step_cap) / usd_per_lot)
+            m += 1
+    return who[:m], sides[:m], lots[:m]
