@@ -127,7 +127,9 @@ def test_an_interrupted_run_leaves_no_folder(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(run_folder, "write_price_png", broken)
+    from margincall.report import figures
+
+    monkeypatch.setattr(figures, "write_price_png", broken)  # run_folder imports it when writing
     with pytest.raises(OSError):
         run_folder.write_run(out, small(hours=0.05), seed=1)
     assert list(tmp_path.iterdir()) == []  # the half-written temporary folder is gone too

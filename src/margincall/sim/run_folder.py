@@ -22,7 +22,6 @@ from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
 from margincall.events.log import write_parquet
 from margincall.report.candles import candles
-from margincall.report.figures import write_price_png, write_report_html
 from margincall.report.stats import summarize
 from margincall.sim.kernel import Progress, Simulation
 from margincall.sim.scenario import Scenario
@@ -122,6 +121,10 @@ def write_run(
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         title = f"margincall: {scenario.name}, seed {seed}"
+        # plotly and matplotlib load here, not on import: sweep workers that keep no run
+        # folder never pay for them
+        from margincall.report.figures import write_price_png, write_report_html
+
         write_report_html(tmp / "report.html", bars, summary, sim.liquidation_map(), title)
         write_price_png(tmp / "price_liquidations.png", bars, title)
     return summary
