@@ -14,21 +14,10 @@ import numpy as np
 import polars as pl
 from fastapi import HTTPException
 
+from margincall.report.candles import COLUMNS as CANDLE_COLUMNS
 from margincall.web.safety import DATA_SUFFIXES, NAME_RE, under
 
-SERIES_COLUMNS = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume_usd",
-    "liq_long_usd",
-    "liq_short_usd",
-    "open_interest_usd",
-    "funding_rate",
-    "insurance_fund_usd",
-    "depth_1pct_usd",
-)
+SERIES_COLUMNS = tuple(c for c in CANDLE_COLUMNS if c not in ("ts", "long_short_account_ratio"))
 """Candle columns the replay plots (see :mod:`margincall.report.candles`)."""
 
 
