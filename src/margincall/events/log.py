@@ -66,7 +66,16 @@ class EventLog:
         if not self._chunks:
             return np.empty(0, EVENT_DTYPE)
         if len(self._chunks) > 1:
-            self._chunks = [np.concatenate(self._chunks)]
+            # byte copies into one array: np.concatenate checks the structured dtype of every
+            # chunk (thousands per run) and is about 6x slower
+            out = np.empty(self.count, EVENT_DTYPE)
+            raw = out.view(np.uint8)
+            pos = 0
+            for chunk in self._chunks:
+                n = chunk.nbytes
+                raw[pos : pos + n] = chunk.view(np.uint8)
+                pos += n
+            self._chunks = [out]
         return self._chunks[0]
 
     def digest(self) -> str:

@@ -7,7 +7,7 @@ step, so a bar's totals are exact before the conversion to USD floats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import polars as pl
@@ -29,10 +29,16 @@ FORCED_CLOSE_KINDS = (
 
 TAKER = 2
 
+_USED_FIELDS = ("ts_ns", "seq", "kind", "liquidity", "side", "price", "qty", "notional", "amount")
+_TAKER_KINDS = np.array(sorted({int(k) for k in BOOK_TRADE_KINDS + FORCED_CLOSE_KINDS}), np.int16)
+
 _PRICES = ("open", "high", "low", "close")
 
 Binner = Callable[[np.ndarray], np.ndarray]
 """Maps a boolean event mask to the bar index of each selected event."""
+
+Columns = Mapping[str, np.ndarray]
+"""Event columns by field name: a record array or a dict of its field arrays."""
 
 SnapshotColumn = tuple[str, EventKind, Callable[[np.ndarray], np.ndarray]]
 
@@ -54,7 +60,7 @@ COLUMNS = (
 """The columns of :func:`candles`, in order."""
 
 
-def taker_mask(events: np.ndarray, kinds: tuple[EventKind, ...]) -> np.ndarray:
+def taker_mask(events: Columns, kinds: tuple[EventKind, ...]) -> np.ndarray:
     """Boolean mask of the taker-side events (``liquidity == 2``) of the given kinds."""
     return np.isin(events["kind"], np.array([int(k) for k in kinds], np.int16)) & (
         events["liquidity"] == TAKER
@@ -95,25 +101,26 @@ def candles(
     and ``amount`` columns, never from ``qty``.
     """
     freq_ns = _check(events, tick_size, lot_size, start_ns, end_ns, freq_s)
+    cols = _used_events(events)
     n_bars = max(1, -(-(end_ns - start_ns) // freq_ns))
-    ts = events["ts_ns"]
+    ts = cols["ts_ns"]
     in_window = (ts >= start_ns) & (ts <= end_ns)
 
     def bins(mask: np.ndarray) -> np.ndarray:
         return np.minimum((ts[mask] - start_ns) // freq_ns, n_bars - 1)
 
     frame = pl.DataFrame({"bin": np.arange(n_bars, dtype=np.int64)})
-    frame = frame.join(_trade_bars(events, in_window, bins), on="bin", how="left")
-    frame = frame.join(_forced_close_bars(events, in_window, bins), on="bin", how="left")
-    for name, kind, values in _snapshot_values(events):
-        mask = in_window & (events["kind"] == kind)
+    frame = frame.join(_trade_bars(cols, in_window, bins), on="bin", how="left")
+    frame = frame.join(_forced_close_bars(cols, in_window, bins), on="bin", how="left")
+    for name, kind, values in _snapshot_values(cols):
+        mask = in_window & (cols["kind"] == kind)
         frame = frame.join(
-            _last_per_bin(events, mask, bins, name, values(mask)), on="bin", how="left"
+            _last_per_bin(cols, mask, bins, name, values(mask)), on="bin", how="left"
         )
 
-    first_mark = _first_mark_ticks(events, in_window)
+    first_mark = _first_mark_ticks(cols, in_window)
     close = pl.col("close").forward_fill().fill_null(pl.lit(first_mark, dtype=pl.Int64))
-    snapshots = [name for name, _, _ in _snapshot_values(events)]
+    snapshots = [name for name, _, _ in _snapshot_values(cols)]
     frame = frame.with_columns(
         close.alias("close"),
         *(pl.col(c).fill_null(close) for c in _PRICES[:3]),
@@ -128,6 +135,18 @@ def candles(
     out |= {c: _float(frame, c) for c in snapshots}
     stamps = pl.Series("ts", out.pop("ts")).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
     return pl.DataFrame(out).insert_column(0, stamps).select(COLUMNS)
+
+
+def _used_events(events: np.ndarray) -> Columns:
+    """The columns of the events :func:`candles` reads, in order: the taker side of trades and
+    forced closes, and the snapshots. Two passes over the whole log; the rest reads these
+    contiguous columns, much smaller (most of a log is orders and maker fills)."""
+    snapshots = np.array([int(kind) for _, kind, _ in _snapshot_values(events)], np.int16)
+    kind = events["kind"]
+    mask = np.isin(kind, _TAKER_KINDS) & (events["liquidity"] == TAKER)
+    mask |= np.isin(kind, snapshots)
+    used = events.take(np.flatnonzero(mask))  # 6x faster than events[mask] for records
+    return {name: np.ascontiguousarray(used[name]) for name in _USED_FIELDS}
 
 
 def _float(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -163,7 +182,7 @@ def _check(
     return int(freq_s) * _NS
 
 
-def _trade_bars(events: np.ndarray, in_window: np.ndarray, bins: Binner) -> pl.DataFrame:
+def _trade_bars(events: Columns, in_window: np.ndarray, bins: Binner) -> pl.DataFrame:
     """Open, high, low, close (ticks) and volume (micro-dollars) per bar that has a trade."""
     mask = in_window & taker_mask(events, BOOK_TRADE_KINDS)
     trades = pl.DataFrame(
@@ -187,7 +206,7 @@ def _trade_bars(events: np.ndarray, in_window: np.ndarray, bins: Binner) -> pl.D
     )
 
 
-def _forced_close_bars(events: np.ndarray, in_window: np.ndarray, bins: Binner) -> pl.DataFrame:
+def _forced_close_bars(events: Columns, in_window: np.ndarray, bins: Binner) -> pl.DataFrame:
     """Forced-close notional (micro-dollars) of longs and of shorts per bar that has one."""
     mask = in_window & taker_mask(events, FORCED_CLOSE_KINDS)
     side = events["side"][mask]
@@ -204,7 +223,7 @@ def _forced_close_bars(events: np.ndarray, in_window: np.ndarray, bins: Binner) 
     )
 
 
-def _snapshot_values(events: np.ndarray) -> tuple[SnapshotColumn, ...]:
+def _snapshot_values(events: Columns) -> tuple[SnapshotColumn, ...]:
     """(column, snapshot kind, mask -> float values) for each snapshot column."""
 
     def ratio(mask: np.ndarray) -> np.ndarray:
@@ -234,14 +253,14 @@ def _snapshot_values(events: np.ndarray) -> tuple[SnapshotColumn, ...]:
 
 
 def _last_per_bin(
-    events: np.ndarray, mask: np.ndarray, bins: Binner, name: str, values: np.ndarray
+    events: Columns, mask: np.ndarray, bins: Binner, name: str, values: np.ndarray
 ) -> pl.DataFrame:
     """The value of the last event (by ``seq``) of each bar that has one."""
     frame = pl.DataFrame({"bin": bins(mask), "seq": events["seq"][mask], name: values})
     return frame.sort("bin", "seq").group_by("bin").agg(pl.col(name).last())
 
 
-def _first_mark_ticks(events: np.ndarray, in_window: np.ndarray) -> int | None:
+def _first_mark_ticks(events: Columns, in_window: np.ndarray) -> int | None:
     """Mark price (ticks) of the first open-interest snapshot in the window, if any."""
     mask = in_window & (events["kind"] == EventKind.OPEN_INTEREST_SNAPSHOT)
     if not mask.any():
