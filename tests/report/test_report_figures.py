@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from report_events import END, LOT, T0, TICK, scenario
 
+from margincall.core import atomic
 from margincall.core.errors import InvalidInputError
 from margincall.report import figures
 from margincall.report.candles import candles
@@ -71,7 +72,7 @@ def test_failed_write_leaves_neither_temporary_nor_target(tmp_path, run, monkeyp
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(figures.os, "replace", fail)
+    monkeypatch.setattr(atomic.os, "replace", fail)
     with pytest.raises(OSError):
         write_report_html(tmp_path / "report.html", df, summary, None, "t")
     with pytest.raises(OSError):

@@ -1,4 +1,6 @@
-"""Write an output folder whole or not at all.
+"""Write a file or an output folder whole or not at all.
+
+:func:`write_atomic` writes one file under a temporary name beside it, then renames it.
 
 :func:`atomic_folder` yields a temporary folder beside the target; the caller fills it, and on
 success it is made world-readable (0755) and renamed into place, so an interrupted write
@@ -46,3 +48,23 @@ def atomic_folder(out: Path, *, replace: bool) -> Iterator[Path]:
 
 
 __all__ = ["atomic_folder"]
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (``str`` as UTF-8) to a temporary file next to ``path``, then rename it
+    over ``path``."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from plotly.subplots import make_subplots
 
+from margincall.core.atomic import write_atomic
 from margincall.core.errors import InvalidInputError
 
 LONG_COLOR = "#d62728"
@@ -288,26 +287,6 @@ def _col(candles_df: pl.DataFrame, name: str) -> np.ndarray:
 
 def _line(x: np.ndarray, y: np.ndarray, name: str, color: str) -> go.Scatter:
     return go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": color, "width": 1.5})
-
-
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` (``str`` as UTF-8) to a temporary file next to ``path``, then rename it
-    over ``path``."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _num(value: float | None) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from margincall.core.atomic import atomic_folder
-from margincall.report.figures import figure_divs, html_page, write_atomic
+from margincall.core.atomic import atomic_folder, write_atomic
+from margincall.report.figures import figure_divs, html_page
 
 MICROS = 1_000_000
 

@@ -26,7 +26,8 @@ def plot_runs(out: Path, x: str, y: str, *, color: str | None = None, html_path=
     ``DIR/plot_<x>_<y>.html``)."""
     import plotly.graph_objects as go
 
-    from margincall.report.figures import figure_divs, html_page, write_atomic
+    from margincall.core.atomic import write_atomic
+    from margincall.report.figures import figure_divs, html_page
 
     valid = columns(out)
     _check(x, "x", valid)

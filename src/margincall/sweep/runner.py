@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from margincall.core.atomic import write_atomic
 from margincall.core.errors import InvalidInputError
-from margincall.report.figures import write_atomic
 from margincall.store.rows import clean_temporaries, finished, write_rows
 from margincall.sweep.backends import default_workers, make_backend
 from margincall.sweep.spec import RunPlan, Study, diff, load_spec

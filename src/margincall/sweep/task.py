@@ -7,7 +7,9 @@ task (scenario, parameters, seed), never on the worker or the backend, except ``
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -116,7 +118,17 @@ def execute(task: Task) -> tuple[str, list[dict[str, Any]], float]:
 
 
 def warm_up() -> None:
-    """Import the simulator in a fresh worker (numba loads its compiled functions from the
-    on-disk cache once per worker, not once per run)."""
+    """Prepare a fresh local worker process: import the simulator once (numba then loads its
+    compiled functions from the on-disk cache once per worker, not once per run), and let the
+    worker skip the interpreter's teardown when the pool shuts it down."""
     import margincall.estimate.stress
     import margincall.sim.run_folder  # noqa: F401
+
+    atexit.register(_exit_now)
+
+
+def _exit_now() -> None:
+    """End a worker without tearing down its modules and memory (about 0.2 s with numba and
+    polars loaded). It runs after the worker has handed back every result and multiprocessing
+    has flushed its standard streams."""
+    os._exit(0)
