@@ -249,3 +249,24 @@ def test_bad_multipliers_are_refused(start):
         cascade(m, NoImpact(), -0.1, depth_scale=0)
     with pytest.raises(InvalidInputError, match="leverages"):
         stress_grid(m, NoImpact(), [-0.1], [1.0], [-2.0])
+
+
+def test_loop_gain_is_the_slope_of_the_fixed_point_map():
+    """G(P) is |dF/dP| of the map the fixed point iterates, F(x) = P0 (1 + s - delta(Q(x))),
+    with Q the quantity liquidated through x valued at the touch P0 (1 + s) = P, as solve()
+    values it; checked by a finite difference of F itself under a convex impact."""
+    p0 = 100.0
+    levels = np.arange(60.0, 100.0, 0.01)
+    usd = 1e6 * (1.0 + (100.0 - levels) / 10.0)  # denser further down: G changes with P
+    m = LiquidationMap.from_levels(p0, levels, usd, [], [])
+    imp = DepthCurve(d1_usd=2e9, beta=0.5, thinning=0.2)
+    qty = usd / levels
+
+    def f(x, touch):
+        q = qty[levels >= x].sum() * touch
+        return p0 * (touch / p0 - imp.delta(q))
+
+    for p in (95.0, 85.0, 70.0):
+        h = 0.5  # the loop gain's own window: bandwidth 0.005 x P0
+        slope = abs(f(p - h, p) - f(p + h, p)) / (2 * h)
+        assert loop_gain(m, imp, np.array([p]))[0] == pytest.approx(slope, rel=0.01)

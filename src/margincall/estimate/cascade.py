@@ -200,6 +200,14 @@ def cascade(
     )
 
 
+def _qty_through(liq: np.ndarray, qty: np.ndarray, x, down: bool) -> np.ndarray:
+    """Cumulative base quantity of the side's levels from its start through price ``x``: the
+    levels at or above ``x`` for longs (``liq`` descending), at or below for shorts."""
+    if down:
+        return qty[len(liq) - np.searchsorted(liq[::-1], x, side="left")]
+    return qty[np.searchsorted(liq, x, side="right")]
+
+
 def loop_gain(
     lmap: LiquidationMap,
     impact: Impact,
@@ -209,9 +217,11 @@ def loop_gain(
     bandwidth: float = 0.005,
 ) -> np.ndarray:
     """``G(P) = P0 |d delta/dQ| |dQ/dP|`` at each price (below ``P0``: longs and sell impact;
-    above: shorts and buy impact). ``dQ/dP`` is a central difference over ``± bandwidth P0``
-    (the map is a step function; this is its density smoothed over that window); ``d delta/dQ``
-    a central difference over ``± 1%`` of ``Q`` (at least $1,000)."""
+    above: shorts and buy impact), with ``Q`` valued as :func:`solve` values it: the base
+    quantity liquidated between ``P`` and ``P0`` times the touch, here ``P`` itself (the first
+    round of a shock that lands at ``P``). ``dQ/dP`` is a central difference over
+    ``± bandwidth P0`` (the map is a step function; this is its density smoothed over that
+    window); ``d delta/dQ`` a central difference over ``± 1%`` of ``Q`` (at least $1,000)."""
     p0 = lmap.price
     prices = np.asarray(prices, np.float64)
     h = bandwidth * p0
@@ -221,16 +231,15 @@ def loop_gain(
         if not sel.any():
             continue
         p = prices[sel]
-        if down:
-            above = lmap.liquidated_long_micros(np.nextafter(p0, np.inf))
-            q = (lmap.liquidated_long_micros(p) - above) / MICROS
-            dq = (lmap.liquidated_long_micros(p - h) - lmap.liquidated_long_micros(p + h)) / MICROS
-        else:
-            below = lmap.liquidated_short_micros(np.nextafter(p0, -np.inf))
-            q = (lmap.liquidated_short_micros(p) - below) / MICROS
-            dq = (
-                lmap.liquidated_short_micros(p + h) - lmap.liquidated_short_micros(p - h)
-            ) / MICROS
+        liq, _, qty = side_arrays(lmap, down)
+        sign = 1.0 if down else -1.0  # the side's levels lie below (longs) or above P0
+
+        def through(x: np.ndarray | float, liq=liq, qty=qty, down=down) -> np.ndarray:
+            return _qty_through(liq, qty, x, down)
+
+        start = through(np.nextafter(p0, sign * np.inf))
+        q = (through(p) - start) * p
+        dq = (through(p - sign * h) - through(p + sign * h)) * p
         eps = np.maximum(0.01 * q, 1000.0)
         side = -1 if down else 1
         lo = impact.delta(np.maximum(q - eps, 0.0), side, depth_scale)
