@@ -587,6 +587,13 @@ def stress(
     thinning: Annotated[
         float, typer.Option(help="depth / (1 + thinning x Q / D1) as Q is liquidated")
     ] = 0.3,
+    refill: Annotated[
+        float,
+        typer.Option(
+            help="share of the consumed depth makers restore before each cascade round "
+            "(0 none, 1 a fresh book each round; depth impact only)"
+        ),
+    ] = 0.0,
     y: Annotated[float, typer.Option(help="sqrt law: Y")] = 0.7,
     sigma_daily: Annotated[float, typer.Option(help="sqrt law: daily volatility")] = 0.03,
     volume_daily: Annotated[float, typer.Option(help="sqrt law: daily volume, USD")] = 75e9,
@@ -637,6 +644,7 @@ def stress(
             depth_1pct_usd=depth_1pct,
             beta=beta,
             thinning=thinning,
+            refill=refill,
             y=y,
             sigma_daily=sigma_daily,
             volume_daily_usd=volume_daily,

@@ -270,3 +270,65 @@ def test_loop_gain_is_the_slope_of_the_fixed_point_map():
         h = 0.5  # the loop gain's own window: bandwidth 0.005 x P0
         slope = abs(f(p - h, p) - f(p + h, p)) / (2 * h)
         assert loop_gain(m, imp, np.array([p]))[0] == pytest.approx(slope, rel=0.01)
+
+
+def _three_levels():
+    """$10M of longs at each of 99, 98 and 97 under a reference of 100."""
+    levels = np.array([99.0, 98.0, 97.0])
+    return LiquidationMap.from_levels(100.0, levels, np.full(3, 10e6), [], [])
+
+
+@pytest.mark.parametrize("refill", [0.0, 0.5, 1.0])
+def test_refill_by_hand_on_a_convex_curve(refill):
+    """delta(E) = 1% (E / $10M)^2. A -1% shock (touch 99) takes 99 in round 1 (E = $10M at the
+    touch, a 1% move: price 98), 98 in round 2 and 97 in round 3; before each round the book
+    gets back ``refill`` of what was consumed, and the walk resumes from there."""
+    m = _three_levels()
+    imp = DepthCurve(d1_usd=10e6, beta=0.5, thinning=0.0, refill=refill)
+
+    def delta(e):
+        return 0.01 * (e / 10e6) ** 2
+
+    consumed, moved = 0.0, 0.0
+    for level in (99.0, 98.0, 97.0):  # each round's quantity, valued at the touch 99
+        left = (1 - refill) * consumed
+        consumed = left + 10e6 / level * 99.0
+        moved += delta(consumed) - delta(left)
+    r = cascade(m, imp, -0.01)
+    assert (r.rounds, r.converged, r.long_micros) == (3, True, 30_000_000 * MICROS)
+    assert r.price == pytest.approx(100.0 * (0.99 - moved), rel=1e-12)
+    if refill == 0.0:  # one walk of the whole quantity
+        assert moved == pytest.approx(delta(sum(10e6 / x * 99.0 for x in (99, 98, 97))))
+
+
+def test_refill_changes_nothing_under_linear_impact():
+    m = _three_levels()
+    for shock in (-0.01, -0.015, -0.025):
+        prices = {
+            cascade(m, DepthCurve(10e6, 1.0, 0.0, refill=r), shock).price for r in (0, 0.3, 1)
+        }
+        assert max(prices) - min(prices) < 1e-9
+
+
+def test_more_refill_never_moves_the_price_further():
+    rng = np.random.default_rng(7)
+    levels = np.sort(rng.uniform(50.0, 99.9, 400))[::-1]
+    m = LiquidationMap.from_levels(100.0, levels, rng.uniform(1e5, 5e6, 400), [], [])
+    shocks = -np.arange(0.005, 0.2, 0.005)
+    first = last = None
+    for refill in (0.0, 0.1, 0.3, 0.6, 1.0):
+        imp = DepthCurve(d1_usd=20e6, beta=0.55, thinning=0.3, refill=refill)
+        g = stress_grid(m, imp, shocks)
+        assert g.converged.all()
+        moves = -g.move[:, 0, 0]
+        if last is not None:
+            assert np.all(moves <= last + 1e-12)
+        first = moves if first is None else first
+        last = moves
+    assert np.any(last < first - 0.01)  # and a full refill does stop some cascades earlier
+
+
+def test_refill_outside_0_to_1_is_refused():
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InvalidInputError, match="refill"):
+            DepthCurve(refill=bad)

@@ -116,6 +116,8 @@ def test_stress_positions_file(tmp_path):
         (["--from-data", "/nonexistent/file.csv"], "--from-data"),
         (["no-such-scenario"], "no-such-scenario"),
         (["calm", "--beta", "9"], "beta"),
+        (["calm", "--refill", "1.5"], "refill"),
+        (["calm", "--impact", "sqrt", "--refill", "0.5"], "--refill"),
     ],
 )
 def test_stress_bad_input_exit_2_nothing_written(tmp_path, args, needle):

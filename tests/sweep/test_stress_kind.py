@@ -20,6 +20,7 @@ seeds = [1, 2]
 [stress]
 shocks = "-2%,-8%,3%"
 depth_scales = [0.5, 1]
+refill = 0.5
 [backend]
 workers = 1
 """
@@ -39,7 +40,7 @@ def test_stress_sweep_rows_match_the_estimator(tmp_path):
     source = st.Source(lmap, "scenario", sc)
     expected = st.run_stress(
         source,
-        st.build_impact("depth", source),
+        st.build_impact("depth", source, refill=0.5),
         st.parse_shocks("-2%,-8%,3%"),
         [0.5, 1.0],
         [1.0],

@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from margincall.core.errors import InvalidInputError
-from margincall.estimate.impact import Impact, impact_delta
+from margincall.estimate.impact import REFILL, Impact, impact_delta
 from margincall.estimate.maps import MICROS, LiquidationMap
 
 MIN_SHOCK, MAX_SHOCK = -0.99, 10.0
@@ -83,13 +83,21 @@ def _count_lt_asc(a, x):
 def solve(p0, s, lev, m, liq, cum, qty, kind, params, tab_q, tab_d, max_rounds):
     """One fixed point. ``liq``/``cum``/``qty``: the side's levels (descending for longs when
     s <= 0, ascending for shorts when s > 0), their cumulative micro-dollars and cumulative base
-    quantity (both length n + 1). Returns ``(price, micros, rounds, converged)``."""
+    quantity (both length n + 1). Returns ``(price, micros, rounds, converged)``.
+
+    With ``params[REFILL] = r > 0`` (book walks) each round walks a book refilled by ``r`` of
+    what earlier rounds consumed (see :mod:`margincall.estimate.impact`); ``r = 0`` is the
+    single walk ``delta(Q)``."""
     down = s <= 0.0
     first = _count_gt_desc(liq, p0) if down else _count_lt_asc(liq, p0)
     base = cum[first]
     qty_base = qty[first]
     touch = p0 * (1.0 + s)
     price = p0 * (1.0 + s)
+    refill = params[REFILL]
+    consumed = 0.0  # depth consumed and not yet refilled, USD at the touch (refill > 0)
+    sold = 0.0  # base quantity liquidated so far
+    moved = 0.0  # the cascade's own move so far, fraction of p0 (refill > 0)
     q = np.int64(0)
     rounds = 0
     converged = False
@@ -107,7 +115,16 @@ def solve(p0, s, lev, m, liq, cum, qty, kind, params, tab_q, tab_d, max_rounds):
         q = q_new
         rounds += 1
         # the book absorbs quantity: what was liquidated, valued at the touch
-        d = impact_delta(kind, params, tab_q, tab_d, (qty[i] - qty_base) * touch, m)
+        if refill == 0.0:
+            d = impact_delta(kind, params, tab_q, tab_d, (qty[i] - qty_base) * touch, m)
+        else:
+            left = (1.0 - refill) * consumed
+            consumed = left + (qty[i] - qty_base - sold) * touch
+            sold = qty[i] - qty_base
+            moved += impact_delta(kind, params, tab_q, tab_d, consumed, m) - impact_delta(
+                kind, params, tab_q, tab_d, left, m
+            )
+            d = moved
         price = p0 * (1.0 + s - d) if down else p0 * (1.0 + s + d)
         price = min(max(price, floor), ceiling)
     return price, q, rounds, converged

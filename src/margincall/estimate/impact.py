@@ -26,6 +26,17 @@ sent removes a further share of the book (``theta = 0.3`` means depth is down 23
 ``D1`` of forced selling, 55% after four). So ``delta(Q) = base(Q (1 + theta Q / (m D1)) / m)``.
 ``theta = 0`` is a book that does not thin.
 
+**Refill between rounds** (book walks only): makers restore a share ``r`` (``refill``) of the
+depth the cascade has consumed before the next round, re-quoted at the price the book has
+reached (resilience, cascade-models.md §2.4: depth comes back within minutes). The consumed
+depth ``E`` (USD at the touch) evolves as ``E_n = (1 - r) E_{n-1} + q_n`` with ``q_n`` what
+round ``n`` liquidates, and round ``n`` moves the price by ``delta(E_n) - delta((1 - r)
+E_{n-1})``: the walk resumes from the partly refilled book. ``r = 0`` (the default) is one
+book walked by everything, ``delta(Q)`` (the fixed point below); ``r = 1`` a fresh book for
+every round. With linear impact (``beta = 1``, no thinning) refill changes nothing; the more
+convex the curve, the more it matters. ``r`` per round comes from a refill half-life ``tau``
+and the time a round takes ``dt`` as ``r = 1 - 2**(-dt / tau)``.
+
 **Depth implied by market data** (:func:`implied_depth_1pct`): on real hourly data the forced
 flow of an hour and the move it came with bound the depth from below. An hour in which ``Q``
 dollars of longs were liquidated while the price fell ``delta`` from the open to the low cannot
@@ -36,7 +47,7 @@ the high). The largest such ``D1`` over the hours is the depth the data has show
 
 **Assumptions common to all**: the book keeps its profile re-centred on the shocked price (makers
 re-quote after the exogenous move), the touch is at ``P0 (1 + s)``, and it does not refill while
-the cascade runs; the depth multiplier ``m`` (``depth_scale``) scales all depth alike; buy-side
+the cascade runs unless ``refill`` says so; the depth multiplier ``m`` (``depth_scale``) scales all depth alike; buy-side
 depth is the mirror of sell-side depth for the parametric models.
 """
 
@@ -56,7 +67,7 @@ KIND_SQRT = 2
 KIND_BOOK = 3
 
 # parameter slots
-_D1, _BETA, _THETA, _Y, _SIGMA, _VOL, _TAIL_BETA = range(7)
+_D1, _BETA, _THETA, _Y, _SIGMA, _VOL, _TAIL_BETA, REFILL = range(8)
 N_PARAMS = 8
 
 
@@ -85,6 +96,11 @@ def impact_delta(kind, params, tab_q, tab_d, q_usd, m):
         else:
             lo = mid + 1
     return tab_d[lo]
+
+
+def _check_refill(value: float) -> None:
+    if not (isinstance(value, int | float) and np.isfinite(value) and 0.0 <= value <= 1.0):
+        raise InvalidInputError("refill", value, "a share of consumed depth between 0 and 1")
 
 
 def _positive(name: str, value: float) -> float:
@@ -149,6 +165,7 @@ class DepthCurve(Impact):
     beta: float = 0.55
     thinning: float = 0.3
     origin: str = "cross-venue BTC ±1% depth, cascade-models.md §2.3"
+    refill: float = 0.0
     name = "depth"
 
     def __post_init__(self) -> None:
@@ -157,10 +174,12 @@ class DepthCurve(Impact):
             raise InvalidInputError("beta", self.beta, "a depth exponent between 0.05 and 3")
         if not (np.isfinite(self.thinning) and self.thinning >= 0):
             raise InvalidInputError("thinning", self.thinning, "a number >= 0")
+        _check_refill(self.refill)
 
     def encode(self, side: int) -> Encoded:
         p = np.zeros(N_PARAMS)
         p[_D1], p[_BETA], p[_THETA] = self.d1_usd, self.beta, self.thinning
+        p[REFILL] = self.refill
         return Encoded(KIND_POWER, p, _EMPTY, _EMPTY)
 
     def describe(self) -> dict[str, Any]:
@@ -171,6 +190,7 @@ class DepthCurve(Impact):
             "depth_source": self.origin,
             "beta": self.beta,
             "thinning": f"depth / (1 + {self.thinning:g} x Q / D1)",
+            "refill": _refill_text(self.refill),
         }
 
 
@@ -204,6 +224,12 @@ class SqrtImpact(Impact):
         }
 
 
+def _refill_text(refill: float) -> str:
+    if refill == 0:
+        return "none: one book walked by the whole cascade"
+    return f"{refill:.0%} of the consumed depth restored before each round"
+
+
 def _tail_beta(q: np.ndarray, d: np.ndarray) -> float:
     """log-log slope of depth against distance between the 1% point and the book's end."""
     if len(q) < 2 or d[-1] <= 0:
@@ -234,9 +260,20 @@ class BookDepth(Impact):
     source: str = "book"
     name = "book"
     extra: dict[str, Any] = field(default_factory=dict)
+    refill: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_refill(self.refill)
 
     @classmethod
-    def from_venue(cls, v, *, reference: float | None = None, thinning: float = 0.0) -> BookDepth:
+    def from_venue(
+        cls,
+        v,
+        *,
+        reference: float | None = None,
+        thinning: float = 0.0,
+        refill: float = 0.0,
+    ) -> BookDepth:
         """Read venue ``v``'s resting book. Distances are measured from each side's best price
         and expressed as fractions of ``reference`` (default: the venue's mark)."""
         from margincall.venue.accounts import MARK
@@ -257,7 +294,8 @@ class BookDepth(Impact):
             d = np.abs(p - p[0]) * tick / ref if len(p) else _EMPTY
             out += [q.astype(np.float64), d.astype(np.float64)]
         bq, bd, aq, ad = out
-        return cls(bq, bd, aq, ad, ref, thinning, f"book of venue {v.rulebook.name}")
+        source = f"book of venue {v.rulebook.name}"
+        return cls(bq, bd, aq, ad, ref, thinning, source, refill=refill)
 
     def _side(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         return (self.bid_q, self.bid_d) if side < 0 else (self.ask_q, self.ask_d)
@@ -274,6 +312,7 @@ class BookDepth(Impact):
         p[_D1] = max(self.depth_1pct(side), 1.0)
         p[_THETA] = self.thinning
         p[_TAIL_BETA] = _tail_beta(q, d)
+        p[REFILL] = self.refill
         return Encoded(KIND_BOOK, p, np.ascontiguousarray(q), np.ascontiguousarray(d))
 
     def describe(self) -> dict[str, Any]:
@@ -286,6 +325,7 @@ class BookDepth(Impact):
             "ask_levels": len(self.ask_q),
             "beyond_the_book": "power law through the book's 1% point and its end",
             "thinning": f"depth / (1 + {self.thinning:g} x Q / D1)",
+            "refill": _refill_text(self.refill),
         }
 
 
@@ -346,7 +386,9 @@ VISIBLE_DEPTH_USD = 20e6
 """Cross-venue BTC ±1% depth before October 2025 (cascade-models.md §2.3)."""
 
 
-def market_depth_curve(panel: Any, *, beta: float = 0.55, thinning: float = 0.3) -> DepthCurve:
+def market_depth_curve(
+    panel: Any, *, beta: float = 0.55, thinning: float = 0.3, refill: float = 0.0
+) -> DepthCurve:
     """The depth curve for a market-data map: the visible ±1% depth of the reference, or the
     depth the panel's own hours imply (:func:`implied_depth_1pct`) where that is larger.
     ``panel`` has columns ``ts``, ``open``, ``low``, ``high``, ``liq_long_usd``,
@@ -355,11 +397,11 @@ def market_depth_curve(panel: Any, *, beta: float = 0.55, thinning: float = 0.3)
     arrays = [panel[c].cast(float).fill_null(float("nan")).to_numpy() for c in cols]
     implied = implied_depth_1pct(*arrays, beta=beta, thinning=thinning)
     if implied is None or implied.d1_usd <= VISIBLE_DEPTH_USD:
-        return DepthCurve(VISIBLE_DEPTH_USD, beta, thinning)
+        return DepthCurve(VISIBLE_DEPTH_USD, beta, thinning, refill=refill)
     hour = panel["ts"][implied.row]
     origin = (
         f"implied by the data: the {hour:%Y-%m-%d %H:%M} UTC hour liquidated "
         f"${implied.forced_usd / 1e6:,.1f}M of {implied.side}s in a "
         f"{implied.move:.2%} move (the visible ±1% depth of the reference is $20M)"
     )
-    return DepthCurve(implied.d1_usd, beta, thinning, origin)
+    return DepthCurve(implied.d1_usd, beta, thinning, origin, refill)

@@ -157,22 +157,30 @@ def build_impact(
     depth_1pct_usd: float | None = None,
     beta: float | None = None,
     thinning: float = 0.3,
+    refill: float = 0.0,
     y: float = 0.7,
     sigma_daily: float = 0.03,
     volume_daily_usd: float = 75e9,
 ) -> Impact:
-    """The impact model named ``kind`` (``depth`` or ``sqrt``) with its defaults."""
+    """The impact model named ``kind`` (``depth`` or ``sqrt``) with its defaults; ``refill``
+    (book walks only) is the share of consumed depth restored before each round."""
+    if kind == "sqrt" and refill:
+        raise InvalidInputError(
+            "--refill", refill, "0 with --impact sqrt (refill is for book walks)"
+        )
     if kind == "depth":
         mk = getattr(source.scenario, "makers", None)
         b = float(beta if beta is not None else (mk.depth_exponent if mk else 0.55))
         if depth_1pct_usd is not None:
-            return DepthCurve(float(depth_1pct_usd), b, float(thinning), "given (--depth-1pct)")
+            return DepthCurve(
+                float(depth_1pct_usd), b, float(thinning), "given (--depth-1pct)", refill
+            )
         if mk is not None:
             origin = "the scenario's makers (makers.depth_1pct_usd, depth_exponent)"
-            return DepthCurve(float(mk.depth_1pct_usd), b, float(thinning), origin)
+            return DepthCurve(float(mk.depth_1pct_usd), b, float(thinning), origin, refill)
         if source.panel is not None:
-            return market_depth_curve(source.panel, beta=b, thinning=float(thinning))
-        return DepthCurve(VISIBLE_DEPTH_USD, b, float(thinning))
+            return market_depth_curve(source.panel, beta=b, thinning=float(thinning), refill=refill)
+        return DepthCurve(VISIBLE_DEPTH_USD, b, float(thinning), refill=refill)
     if kind == "sqrt":
         return SqrtImpact(y=y, sigma_daily=sigma_daily, volume_daily_usd=volume_daily_usd)
     raise InvalidInputError("--impact", kind, "depth or sqrt")
@@ -208,7 +216,8 @@ def run_stress(
         "leverage_scale_meaning": "each level's distance from the reference divided by it",
         "model": "P_{n+1} = P0 (1 + s -/+ delta(Q(P_n))) from P0 (1 + s) to the first fixed "
         "point; one side per move; Q in delta is the liquidated quantity valued at the shocked "
-        "price; book re-centred on the shocked price, no refill",
+        "price; book re-centred on the shocked price; refill between rounds as the impact "
+        "says (none by default)",
         "critical_shock_definition": "smallest shock on a 0.1% grid to 50% at which the "
         "post-cascade move grows by more than 2% of P0 beyond the shock's own step",
     }

@@ -146,6 +146,9 @@ class Stress(_Model):
     depth_scales: list[float] = Field([1.0], description="depth multipliers")
     leverage_scales: list[float] = Field([1.0], description="leverage multipliers")
     impact: Literal["depth", "sqrt"] = Field("depth", description="book walk or square-root law")
+    refill: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of consumed depth restored before each round"
+    )
     from_data: str | None = Field(None, description="a market-data file instead of a scenario")
     positions: str | None = Field(None, description="a positions file instead of a scenario")
     rulebook: str = Field("binance", description="tiers of a positions file")
