@@ -131,3 +131,17 @@ def test_pages_and_plotly_are_served_locally(client):
     assert js.status_code == 200 and len(js.content) > 1_000_000
     assert client.get("/runs/nope").status_code == 404
     assert "/api/runs" in client.get("/openapi.json").json()["paths"]
+
+
+def test_stress_cascade_with_refill(client):
+    base = {"run": RUN_NAME, "depth_scale": 2}
+    for shock in (-0.03, -0.1, -0.2):
+        none, full = (
+            client.get("/api/stress/cascade", params={**base, "shock": shock, "refill": r}).json()
+            for r in (0, 1)
+        )
+        assert (none["refill"], full["refill"]) == (0, 1)
+        assert full["price"] >= none["price"]  # a refilled book never lets the price go further
+        assert full["long_liquidated_usd"] <= none["long_liquidated_usd"]
+    r = client.get("/api/stress/cascade", params={**base, "shock": -0.05, "refill": 2})
+    assert r.status_code == 422 and "refill" in r.json()["error"]

@@ -193,9 +193,12 @@ def stress_cascade(
     seed: Seed = 1,
     accounts: AccountsQuery = None,
     depth_scale: Annotated[float, Query(ge=0.1, le=10, description="depth multiplier")] = 1.0,
+    refill: Annotated[
+        float, Query(ge=0, le=1, description="share of consumed depth restored before each round")
+    ] = 0.0,
 ) -> dict[str, Any]:
     loaded = _stress_source(request, run, preset, seed, accounts)
-    return cascade_json(loaded, shock, depth_scale)
+    return cascade_json(loaded, shock, depth_scale, refill)
 
 
 @router.get("/data", summary="The market-data files under --data")

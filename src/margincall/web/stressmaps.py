@@ -3,7 +3,7 @@ the cascade fixed point of :func:`margincall.estimate.cascade.cascade` for one s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -86,9 +86,18 @@ def map_json(loaded: Loaded) -> dict[str, Any]:
     )
 
 
-def cascade_json(loaded: Loaded, shock: float, depth_scale: float) -> dict[str, Any]:
-    """The estimated cascade of one shock on the loaded map."""
-    r = cascade(loaded.lmap, loaded.impact, shock, depth_scale=depth_scale)
+def cascade_json(
+    loaded: Loaded, shock: float, depth_scale: float, refill: float = 0.0
+) -> dict[str, Any]:
+    """The estimated cascade of one shock on the loaded map (its depth curve, with ``refill``
+    of the consumed depth restored before each round)."""
+    impact = replace(loaded.impact, refill=refill)
+    r = cascade(loaded.lmap, impact, shock, depth_scale=depth_scale)
     out = r.as_dict()
-    out.update(reference_price=loaded.lmap.price, depth_scale=depth_scale, source=loaded.label)
+    out.update(
+        reference_price=loaded.lmap.price,
+        depth_scale=depth_scale,
+        refill=refill,
+        source=loaded.label,
+    )
     return clean(out)

@@ -31,6 +31,7 @@ async function update() {
   const shock = Number(MC.el("shock").value) / 100, mine = ++seq;
   MC.el("shock-label").textContent = MC.pct(shock, 1);
   const q = query(); q.set("shock", String(shock)); q.set("depth_scale", MC.el("depth").value);
+  q.set("refill", MC.el("refill").value);
   try {
     const r = await MC.api(`/api/stress/cascade?${q}`);
     if (mine !== seq) return; // a newer slider position is on its way
@@ -42,8 +43,8 @@ async function update() {
     MC.el("rounds").textContent = r.rounds + (r.converged ? "" : " (cap)");
     const bound = r.final_move <= -0.99 || r.final_move >= 9.99;
     MC.el("note").textContent = bound
-      ? "The cascade ran to the price bound: with this depth and no refill the book cannot absorb the forced flow. Try a deeper book."
-      : "Fixed point of shock → liquidations → impact, one side per move, book re-centred on the shocked price, no refill.";
+      ? "The cascade ran to the price bound: with this depth and refill the book cannot absorb the forced flow. Try a deeper book or more refill."
+      : `Fixed point of shock → liquidations → impact, one side per move, book re-centred on the shocked price, ${r.refill ? MC.pct(r.refill, 0) + " of the consumed depth refilled before each round" : "no refill"}.`;
     MC.el("shock").dataset.shown = String(shock);
     drawMap();
   } catch (e) { MC.el("error").textContent = e.message; }
@@ -82,6 +83,7 @@ async function loadMap(ev) {
     MC.el("source-form").addEventListener("submit", loadMap);
     MC.el("shock").addEventListener("input", schedule);
     MC.el("depth").addEventListener("change", update);
+    MC.el("refill").addEventListener("change", update);
     MC.onTheme.push(drawMap);
     await loadMap();
   } catch (e) { MC.el("error").textContent = e.message; }
