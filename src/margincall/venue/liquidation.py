@@ -34,10 +34,14 @@ from margincall.venue.ledger import (
     INSURANCE_FUND,
     collateral,
     cover_loss,
+    cover_loss_into,
     emit,
     reindex,
     trade,
+    trade_into,
     transfer,
+    transfer_into,
+    write_event,
 )
 from margincall.venue.margin_int import (
     PPM,
@@ -50,7 +54,7 @@ from margincall.venue.margin_int import (
     mul_div_floor,
     tier_of,
 )
-from margincall.venue.orders import settle_book
+from margincall.venue.orders import settle_book, settle_into
 from margincall.venue.params import (
     ADL_AT_MARK,
     BA_PPM,
@@ -78,7 +82,7 @@ from margincall.venue.params import (
     STRICT,
     K,
 )
-from margincall.venue.pointers import prefetch
+from margincall.venue.pointers import no_refcount, prefetch
 
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
 K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
@@ -188,33 +192,77 @@ def _charge_fee(acc, meta, params, out, n, a, fee, rnd):
     return out, n
 
 
-@njit(cache=True)
-def _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
-    k = params[K]
+@njit(cache=True, inline="always")
+def _binance_room(book, tiers) -> tuple[int, int]:
+    """``(events, book records)`` that :func:`_binance_into` can write for one account at most:
+    the trigger; the cancels of the account's orders; up to ``tiers + 1`` forced orders, whose
+    fills together consume each resting order once, plus one partial fill, acceptance and expiry
+    each; two events per book record; a fee per order; the takeover and the fund's cover."""
+    resting = bk.submit_room(book)  # resting orders + 3
+    orders = tiers.floor.shape[0] + 1
+    return 4 * resting + 7 * orders + 5, resting
+
+
+@no_refcount
+def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
+    """:func:`liquidate` under the Binance rules into room :func:`_binance_room` reserved, with
+    no reference counting (the common path: trigger, cancels, IOC orders at the bankruptcy price
+    stepping down the tiers, fees, fund takeover, cover, reindex). Returns ``(n, adl)``: with
+    ``adl`` the fund could not take what is left and nothing past the fees was done; the caller
+    deleverages, covers the loss and reindexes (:func:`liquidate`). The events are the Binance
+    waterfall's of the module docstring, in order."""
     mark = meta[MARK]
+    k = params[K]
+    p = acc.pos[a]
+    write_event(
+        out, n, meta, params, K_TRIGGERED, 0, 1 if p > 0 else -1, 0, rnd, a, -1, -1, mark, p,
+        abs(p) * mark * k, ex,
+    )  # fmt: skip
+    n += 1
+    nb = bk._cancel_account_into(book, a, bout, 0)
+    n, _, _ = settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
+    strict = params[STRICT] != 0
     for _ in range(tiers.floor.shape[0] + 1):
         p = acc.pos[a]
         if p == 0:
             break
         t = tier_of(abs(p) * mark * k, tiers.floor)
         size = abs(p)
-        if t > 0 and params[STEP_DOWN]:  # step down into the tier below, not a full close
+        if t > 0 and params[STEP_DOWN]:
             keep = (tiers.floor[t] - 1) // (mark * k)
             size = max(1, abs(p) - keep)
-        limit = _bankruptcy_price(acc, a, params)
-        out, n, bout, filled, ticklots = _forced_order(
-            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+        limit = _clamp_price(params, _bankruptcy_price(acc, a, params))
+        side = -1 if p > 0 else 1
+        _, nb = bk.submit_into(
+            book, a, side, limit, min(size, abs(p)), bk.TIF_IOC, bk.STP_NONE, bout, 0
+        )
+        n, filled, ticklots = settle_into(
+            acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd
         )
         if filled > 0:
             fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
-            out, n = _charge_fee(acc, meta, params, out, n, a, fee, rnd)
-        if filled == 0 or not is_breached(
-            excess_of(acc, a, mark, params, tiers), params[STRICT] != 0
-        ):
+            left = collateral(acc, a) + acc.pos[a] * meta[MARK] * k - acc.cost[a]
+            fee = min(fee, max(left, 0))
+            if fee > 0:
+                n = transfer_into(
+                    acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK]
+                )
+        if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), strict):
             break
-    if acc.pos[a] != 0 and is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
-        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    return out, n, bout
+    p = acc.pos[a]
+    if p != 0 and is_breached(excess_of(acc, a, mark, params, tiers), strict):
+        price = _bankruptcy_price(acc, a, params)
+        f = INSURANCE_FUND
+        fund_after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * meta[MARK] * k
+        if fund_after < 0:
+            return n, True
+        n = trade_into(
+            acc, idx, meta, params, tiers, out, n, a, f, -1 if p > 0 else 1, price, abs(p), 0, 0,
+            K_TAKEOVER, K_TAKEOVER, -1, -1, rnd,
+        )  # fmt: skip
+    n = cover_loss_into(acc, meta, params, out, n, a, rnd)
+    reindex(acc, idx, a, params, tiers)
+    return n, False
 
 
 @njit(cache=True)
@@ -327,6 +375,19 @@ def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
 @njit(cache=True)
 def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
     """Take one breached account (margin excess ``ex`` at the mark) through its venue's waterfall."""
+    policy = params[POLICY]
+    if policy == POLICY_BINANCE:  # the compiled path without reference counting
+        events, records = _binance_room(book, tiers)
+        out = bk.reserve(out, n, events)
+        bout = bk.reserve(bout, 0, records)
+        n, adl = _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
+        if adl:
+            out, n, bout = takeover_or_adl(
+                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
+            )
+            out, n = cover_loss(acc, meta, params, out, n, a, rnd)
+            reindex(acc, idx, a, params, tiers)
+        return out, n, bout
     mark = meta[MARK]
     out, n = emit(
         out,
@@ -348,11 +409,8 @@ def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
     )
     bout, nb = bk.cancel_account(book, a, bout, 0)
     out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-    policy = params[POLICY]
     if policy == POLICY_BITMEX:
         out, n, bout = _bitmex(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    elif policy == POLICY_BINANCE:
-        out, n, bout = _binance(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
     elif policy == POLICY_DYDX:
         out, n, bout = _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
     elif policy == POLICY_HYPERLIQUID:
