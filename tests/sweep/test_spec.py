@@ -158,3 +158,21 @@ def test_non_sweep_folder_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="new or empty folder"):
         prepare(write_spec(tmp_path), out)
     assert sorted(os.listdir(out)) == ["notes.txt"]
+
+
+def test_a_folder_started_before_a_field_was_added_still_resumes(tmp_path):
+    """A study.json written before ``stress.refill`` existed (the key absent, the hash without
+    it) resumes while the spec leaves refill at its default, and is refused once it sets one."""
+    spec = write_spec(tmp_path)
+    out = tmp_path / "out"
+    prepare(spec, out, workers=1)
+    record = json.loads((out / STUDY).read_text())
+    del record["identity"]["spec.stress.refill"]  # what the earlier version recorded
+    record["hash"] = "0" * 64
+    (out / STUDY).write_text(json.dumps(record))
+    assert len(prepare(spec, out, workers=1).todo) == 4
+    assert "spec.stress.refill" in json.loads((out / STUDY).read_text())["identity"]
+    (out / STUDY).write_text(json.dumps(record))  # the earlier record again
+    spec.write_text(spec.read_text().replace("[backend]", "[stress]\nrefill = 0.5\n[backend]"))
+    with pytest.raises(InvalidInputError, match=r"\+ spec.stress.refill = 0.5"):
+        prepare(spec, out, workers=1)

@@ -25,7 +25,7 @@ from margincall.core.atomic import write_atomic
 from margincall.core.errors import InvalidInputError
 from margincall.store.rows import clean_temporaries, finished, write_rows
 from margincall.sweep.backends import default_workers, make_backend
-from margincall.sweep.spec import RunPlan, Study, diff, load_spec
+from margincall.sweep.spec import RunPlan, Study, diff, load_spec, spec_defaults
 from margincall.sweep.task import Task
 
 STUDY = "study.json"
@@ -67,6 +67,16 @@ def _check_writable(folder: Path, what: str) -> None:
         ) from None
 
 
+def _write_study(out: Path, study: Study) -> None:
+    record = {
+        "name": study.spec.name,
+        "hash": study.hash(),
+        "runs": len(study.runs),
+        "identity": study.identity(),
+    }
+    write_atomic(out / STUDY, json.dumps(record, indent=1, default=str) + "\n")
+
+
 def check_out(out: Path, study: Study) -> tuple[bool, dict[str, Any] | None]:
     """Refuse an output folder that cannot hold this study; returns ``(exists, old_identity)``."""
     out = Path(out)
@@ -78,13 +88,15 @@ def check_out(out: Path, study: Study) -> tuple[bool, dict[str, Any] | None]:
         if marker.is_file():
             old = json.loads(marker.read_text("utf-8"))
             if old.get("hash") != study.hash():
-                lines = diff(old.get("identity", {}), study.identity())
-                raise InvalidInputError(
-                    "SPEC",
-                    study.spec.name,
-                    "the spec this folder was started with, or a new --out; it changed:\n"
-                    + "\n".join(lines),
-                )
+                lines = diff(old.get("identity", {}), study.identity(), spec_defaults())
+                if lines:
+                    raise InvalidInputError(
+                        "SPEC",
+                        study.spec.name,
+                        "the spec this folder was started with, or a new --out; it changed:\n"
+                        + "\n".join(lines),
+                    )
+                _write_study(out, study)  # only fields added since, at their defaults
             return True, old
         if any(out.iterdir()):
             raise InvalidInputError(
@@ -122,13 +134,7 @@ def prepare(
     out.mkdir(exist_ok=True)
     if old is None:
         write_atomic(out / SPEC, study.text)
-        record = {
-            "name": study.spec.name,
-            "hash": study.hash(),
-            "runs": len(study.runs),
-            "identity": study.identity(),
-        }
-        write_atomic(out / STUDY, json.dumps(record, indent=1, default=str) + "\n")
+        _write_study(out, study)
     clean_temporaries(out)
     ids = {r.run_id for r in study.runs}
     already = {k: v for k, v in finished(out).items() if k in ids}

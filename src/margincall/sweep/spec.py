@@ -243,10 +243,25 @@ def _flatten(obj: Any, prefix: str, out: dict[str, Any]) -> None:
         out[prefix.rstrip(".")] = obj
 
 
-def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Lines ``- key = old`` / ``+ key = new`` for every key whose value changed."""
+def spec_defaults() -> dict[str, Any]:
+    """The ``spec.*`` identity keys of a spec that leaves every field at its default."""
+    flat: dict[str, Any] = {}
+    _flatten(SweepSpec().model_dump(mode="json", exclude={"backend"}), "spec.", flat)
+    return flat
+
+
+def diff(
+    old: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> list[str]:
+    """Lines ``- key = old`` / ``+ key = new`` for every key whose value changed.
+
+    With ``defaults``, a key that ``old`` lacks and ``new`` has at its default value is not a
+    change: a field that a later version of margincall added, left as the earlier version
+    behaved (a study started before an upgrade still resumes)."""
     lines = []
     for key in sorted(set(old) | set(new)):
+        if key not in old and defaults is not None and defaults.get(key, old) == new[key]:
+            continue
         a, b = old.get(key, "(absent)"), new.get(key, "(absent)")
         if a != b:
             lines += [f"- {key} = {json.dumps(a)}", f"+ {key} = {json.dumps(b)}"]
