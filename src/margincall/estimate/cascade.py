@@ -218,11 +218,10 @@ def cascade(
 
 
 def _qty_through(liq: np.ndarray, qty: np.ndarray, x, down: bool) -> np.ndarray:
-    """Cumulative base quantity of the side's levels from its start through price ``x``: the
-    levels at or above ``x`` for longs (``liq`` descending), at or below for shorts."""
-    if down:
-        return qty[len(liq) - np.searchsorted(liq[::-1], x, side="left")]
-    return qty[np.searchsorted(liq, x, side="right")]
+    """Cumulative base quantity of the side's levels through price ``x``, counted as
+    :func:`solve` counts them (the same helpers, run as Python on arrays of prices)."""
+    count = _count_ge_desc.py_func if down else _count_le_asc.py_func
+    return qty[count(liq, x)]
 
 
 def loop_gain(
@@ -250,13 +249,11 @@ def loop_gain(
         p = prices[sel]
         liq, _, qty = side_arrays(lmap, down)
         sign = 1.0 if down else -1.0  # the side's levels lie below (longs) or above P0
-
-        def through(x: np.ndarray | float, liq=liq, qty=qty, down=down) -> np.ndarray:
-            return _qty_through(liq, qty, x, down)
-
-        start = through(np.nextafter(p0, sign * np.inf))
-        q = (through(p) - start) * p
-        dq = (through(p - sign * h) - through(p + sign * h)) * p
+        start = _qty_through(liq, qty, np.nextafter(p0, sign * np.inf), down)
+        q = (_qty_through(liq, qty, p, down) - start) * p
+        dq = (
+            _qty_through(liq, qty, p - sign * h, down) - _qty_through(liq, qty, p + sign * h, down)
+        ) * p
         eps = np.maximum(0.01 * q, 1000.0)
         side = -1 if down else 1
         lo = impact.delta(np.maximum(q - eps, 0.0), side, depth_scale)

@@ -112,7 +112,8 @@ def candles(
     frame = pl.DataFrame({"bin": np.arange(n_bars, dtype=np.int64)})
     frame = frame.join(_trade_bars(cols, in_window, bins), on="bin", how="left")
     frame = frame.join(_forced_close_bars(cols, in_window, bins), on="bin", how="left")
-    for name, kind, values in _snapshot_values(cols):
+    snapshot_values = _snapshot_values(cols)
+    for name, kind, values in snapshot_values:
         mask = in_window & (cols["kind"] == kind)
         frame = frame.join(
             _last_per_bin(cols, mask, bins, name, values(mask)), on="bin", how="left"
@@ -120,7 +121,7 @@ def candles(
 
     first_mark = _first_mark_ticks(cols, in_window)
     close = pl.col("close").forward_fill().fill_null(pl.lit(first_mark, dtype=pl.Int64))
-    snapshots = [name for name, _, _ in _snapshot_values(cols)]
+    snapshots = [name for name, _, _ in snapshot_values]
     frame = frame.with_columns(
         close.alias("close"),
         *(pl.col(c).fill_null(close) for c in _PRICES[:3]),

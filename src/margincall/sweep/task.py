@@ -82,7 +82,7 @@ def _stress(task: Task) -> list[dict[str, Any]]:
             Path(cfg["positions"]) if cfg.get("positions") else None,
             rulebook=cfg.get("rulebook"),
         )
-    model = st.build_impact(cfg["impact"], source, refill=cfg.get("refill", 0.0))
+    model = st.build_impact(cfg["impact"], source, refill=cfg["refill"])
     result = st.run_stress(
         source,
         model,

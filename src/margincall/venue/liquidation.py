@@ -137,18 +137,26 @@ def _bankruptcy_price(acc, a, params) -> int:
     return max(bp, 1)
 
 
+@njit(cache=True, inline="always")
+def _fund_can_take(acc, meta, params, p, price) -> bool:
+    """Whether the fund's equity at the mark stays non-negative after taking position ``p`` at
+    ``price``."""
+    f = INSURANCE_FUND
+    k = params[K]
+    after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * meta[MARK] * k
+    return after >= 0
+
+
 @njit(cache=True)
 def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     """Hand the rest of the position to the fund at the bankruptcy price, else deleverage."""
     p = acc.pos[a]
     if p == 0:
         return out, n, bout
-    k = params[K]
     mark = meta[MARK]
     price = _bankruptcy_price(acc, a, params)
     f = INSURANCE_FUND
-    fund_equity_after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * mark * k
-    if fund_equity_after >= 0:
+    if _fund_can_take(acc, meta, params, p, price):
         out, n = trade(
             acc,
             idx,
@@ -185,11 +193,19 @@ def _charge_fee(acc, meta, params, out, n, a, fee, rnd):
     What is left is the margin balance at the mark (collateral plus the open PnL of any part of
     the position still open), so a fee never pushes the rest of the position past bankruptcy.
     """
+    if n == out.shape[0]:
+        out = bk.reserve(out, n, 1)
+    return out, _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
+
+
+@njit(cache=True, inline="always")
+def _charge_fee_into(acc, meta, params, out, n, a, fee, rnd):
+    """:func:`_charge_fee` into room for its event the caller reserved; returns the new ``n``."""
     left = collateral(acc, a) + acc.pos[a] * meta[MARK] * params[K] - acc.cost[a]
     fee = min(fee, max(left, 0))
     if fee > 0:
-        out, n = transfer(acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK])
-    return out, n
+        n = transfer_into(acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK])
+    return n
 
 
 @njit(cache=True, inline="always")
@@ -241,23 +257,17 @@ def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
         )
         if filled > 0:
             fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
-            left = collateral(acc, a) + acc.pos[a] * meta[MARK] * k - acc.cost[a]
-            fee = min(fee, max(left, 0))
-            if fee > 0:
-                n = transfer_into(
-                    acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK]
-                )
+            n = _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
         if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), strict):
             break
     p = acc.pos[a]
     if p != 0 and is_breached(excess_of(acc, a, mark, params, tiers), strict):
         price = _bankruptcy_price(acc, a, params)
-        f = INSURANCE_FUND
-        fund_after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * meta[MARK] * k
-        if fund_after < 0:
+        if not _fund_can_take(acc, meta, params, p, price):
             return n, True
+        side = -1 if p > 0 else 1
         n = trade_into(
-            acc, idx, meta, params, tiers, out, n, a, f, -1 if p > 0 else 1, price, abs(p), 0, 0,
+            acc, idx, meta, params, tiers, out, n, a, INSURANCE_FUND, side, price, abs(p), 0, 0,
             K_TAKEOVER, K_TAKEOVER, -1, -1, rnd,
         )  # fmt: skip
     n = cover_loss_into(acc, meta, params, out, n, a, rnd)
