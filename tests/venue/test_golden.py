@@ -1,0 +1,79 @@
+"""Golden digests: the SHA-256 of the event log of each preset under each rulebook (two seeds,
+2,000 accounts, the preset's whole day) and of the liquidation sweep at 50,000 accounts.
+
+These pin the engine byte for byte. A change that moves a digest on purpose updates the table
+here and says which entries changed and why in its commit message; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from margincall.demo import START_PRICE, build_market, drop_to
+from margincall.sim.kernel import Simulation
+from margincall.sim.scenario import load_scenario
+
+ACCOUNTS = 2_000
+
+PRESET_DIGESTS = {
+    "calm/binance/1": "3459665a191d409656e548ae602fbb4c02b2e78ff94b856c1feefad820161980",
+    "calm/binance/2": "c66ac0430cac67928c7bae3bce9dab50cc08c853d8cc0fd80ab02212d08032e5",
+    "calm/bitmex/1": "b7b20405e1770f15545a9b725c101419a75f270974c6ac7178be78e65bf408aa",
+    "calm/bitmex/2": "a31b25648d6979e2835f3155f40efbc1ce8bdebb80c4072f813f83a6c20afe0f",
+    "calm/dydx/1": "c40b5def8840fbcdb5f087691c60c9158155d3942588169717675fd0d0c20665",
+    "calm/dydx/2": "23fd5f8f34bbfb4036b8a066df1d196849b576d66ff56f4587e23ad2a416e655",
+    "calm/hyperliquid/1": "d0edb5a57f9c2cce807aa57bcdbb042cc8e09aa3ae5c81ac4900b3955685ff90",
+    "calm/hyperliquid/2": "44cf08cdfeb53473e6f66dd9ef1587a6fb937a360c83a25e3731496ee1a86279",
+    "flash-crash/binance/1": "3db3e8a14df7fa22c1cde01cd7c6b418bd1ada6e79a3c6de30c7ad49da240de1",
+    "flash-crash/binance/2": "ce572cf4e749c61342b2dcb7e90dcef3295e206dc0e07e53f20e3cd6f117168a",
+    "flash-crash/bitmex/1": "d66d7dfb8be81959f1fcbeacbb9d27511e4e91f47615eee3aacc76138cf62135",
+    "flash-crash/bitmex/2": "d9f3ac009d750d1cdead3221a9d0c0a9c624fb0aa6c0cf349011fc021457b7c1",
+    "flash-crash/dydx/1": "5d60e591364390b8e50ad294243bff5aca3618d9bb9def0460cc286f09315b2f",
+    "flash-crash/dydx/2": "10a84f6da843560c937249dab48c92c0580de4ad6ad53b2bfb4f3b22e10feb0f",
+    "flash-crash/hyperliquid/1": "b6b06f3b554d6864317e3af311fda488a396a7b2f57b8120a6bb32226211c505",
+    "flash-crash/hyperliquid/2": "20637550ca011f75fc035d08a2dd33f3b3858aa838f7ae11379ef31393c954d3",
+    "feb-2026/binance/1": "960ae6985a9c339088cf70532eaf3ac080ca060adc9f8809f74d98d1ea26e23b",
+    "feb-2026/binance/2": "22b11965eb68c5d99f9d2bb6a806b8df888076f93778bda500db5a9d061a69ab",
+    "feb-2026/bitmex/1": "6e2c9788c619d6d9e3966b48b937661bcd3aa7e1ec8d9ea16c4c1d6bb11649c7",
+    "feb-2026/bitmex/2": "42dde5fcb3d987a71857bc0f0554c92e2c5b3456749305143c8cba6ccd0ea2e7",
+    "feb-2026/dydx/1": "da7057ce8605c3c2b3ed410f55a542ebea5c19efd85cd951274f838d48019b92",
+    "feb-2026/dydx/2": "87d9b12b24d9f8866a2bb725584c4fc3be694c1315f7e3f791a9bd6845ccd492",
+}
+
+SWEEP_ACCOUNTS = 50_000
+SWEEP_DIGESTS = {
+    "binance": "936e974741332f126138049cb01a65f510681e029613290179aae78bceda2061",
+    "bitmex": "aff4be5ac0b3d91114ed3b59f0c6a930841dc8e136e1c80bad47bd83c3ff32e3",
+    "dydx": "2908af78daf1f63c3a251f3043bae6acb3de4377d08b3c6f3245b240d3a29349",
+    "hyperliquid": "e551a906994bbdf43af46e90b6dc96d0ddf010363cca02995e5f97093557285a",
+}
+
+
+def _preset_digest(preset: str, rulebook: str, seed: int) -> str:
+    scenario = load_scenario(preset).with_overrides(accounts=ACCOUNTS, rulebook=rulebook)
+    sim = Simulation(scenario, seed, keep_events=False)
+    sim.run()
+    return sim.venue.digest()
+
+
+def sweep_digest(rulebook: str, accounts: int = SWEEP_ACCOUNTS, steps: int = 100) -> str:
+    """The benchmark's liquidation sweep (the index down 15% in 100 steps), at a small size."""
+    v, mm = build_market(accounts, rulebook=rulebook, keep_events=False)
+    for s in range(1, steps + 1):
+        v.advance(s * 1_000_000_000)
+        drop_to(v, mm, START_PRICE * (1 - 0.15 * s / steps))
+    v.check_invariants()
+    return v.digest()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(PRESET_DIGESTS))
+def test_preset_event_log_is_unchanged(case):
+    preset, rulebook, seed = case.split("/")
+    assert _preset_digest(preset, rulebook, int(seed)) == PRESET_DIGESTS[case]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rulebook", sorted(SWEEP_DIGESTS))
+def test_liquidation_sweep_event_log_is_unchanged(rulebook):
+    assert sweep_digest(rulebook) == SWEEP_DIGESTS[rulebook]
