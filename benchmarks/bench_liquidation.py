@@ -13,8 +13,8 @@ from __future__ import annotations
 import gc
 import time
 
-from margincall.demo import START_PRICE, build_market, drop_to
 from margincall.events.schema import EventKind
+from margincall.sim.scripted_drop import START_PRICE, build_market, drop_to
 
 GROUP = "venue"
 N_ACCOUNTS = 10_000_000

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 
+import pytest
 from typer.testing import CliRunner
 
 from margincall import __version__
 from margincall.cli import app
 from margincall.events.log import digest, read_parquet
+from margincall.venue.instrument import load_rulebook
 
 runner = CliRunner()
 
@@ -97,3 +100,50 @@ def test_demo_refuses_a_drop_out_of_range_with_status_2():
 def test_demo_refuses_an_unknown_rulebook_with_status_2():
     result = runner.invoke(app, ["demo", "--accounts", "100", "--rulebook", "nasdaq"])
     assert result.exit_code == 2 and "nasdaq" in result.output
+
+
+def _printed_prices(output: str) -> tuple[float, float]:
+    prices = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if len(cells) == 2 and cells[0] in ("liquidation", "bankruptcy"):
+            prices[cells[0]] = float(cells[1].replace(",", ""))
+    return prices["liquidation"], prices["bankruptcy"]
+
+
+@pytest.mark.parametrize("rulebook", ["binance", "bitmex", "dydx", "hyperliquid"])
+@pytest.mark.parametrize(
+    ("side", "qty", "entry", "wallet"),
+    [("long", 1, 60_000, 6_000), ("short", 2, 60_000, 8_000), ("long", 40, 60_000, 400_000)],
+)
+def test_liquidation_price_is_where_the_rulebooks_own_margin_rule_is_breached(
+    rulebook, side, qty, entry, wallet
+):
+    """At the printed price, the isolated equity equals the maintenance margin of the given
+    rulebook's tiers (Instrument.maintenance_margin_usd, exact decimals): each rulebook gives its
+    own price, not Binance's."""
+    args = ["liquidation-price", "--side", side, "--qty", str(qty), "--entry", str(entry)]
+    result = runner.invoke(app, [*args, "--wallet", str(wallet), "--rulebook", rulebook])
+    assert result.exit_code == 0, result.output
+    lp, bp = _printed_prices(result.output)
+    inst = load_rulebook(rulebook).instrument("BTCUSDT")
+    sign = 1 if side == "long" else -1
+    equity = wallet + sign * qty * (lp - entry)
+    assert equity == pytest.approx(float(inst.maintenance_margin_usd(qty * lp)), abs=qty * 0.01)
+    assert bp == pytest.approx(entry - sign * wallet / qty, abs=0.005)
+
+
+def test_liquidation_price_differs_by_rulebook_and_reads_a_rulebook_file(tmp_path):
+    args = ["liquidation-price", "--side", "long", "--qty", "1", "--entry", "60000"]
+    prices = {}
+    for rb in ("binance", "bitmex", "dydx", "hyperliquid"):
+        result = runner.invoke(app, [*args, "--wallet", "6000", "--rulebook", rb])
+        prices[rb] = _printed_prices(result.output)[0]
+    assert len(set(prices.values())) == 4, prices
+    text = (files("margincall.venue") / "rulebooks" / "dydx.toml").read_text("utf-8")
+    custom = tmp_path / "custom.toml"
+    custom.write_text(text.replace('mmr = "0.012"', 'mmr = "0.015"', 1))
+    result = runner.invoke(app, [*args, "--wallet", "6000", "--rulebook", str(custom)])
+    assert result.exit_code == 0, result.output
+    # (60,000 - 6,000) / (1 - 0.015)
+    assert _printed_prices(result.output)[0] == pytest.approx(54_822.34, abs=0.005)

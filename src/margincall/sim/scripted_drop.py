@@ -1,4 +1,5 @@
-"""A scripted price drop through the venue engine: the default job of ``make demo``.
+"""A scripted price drop through the venue engine: ``margincall demo`` and the liquidation
+benchmark.
 
 A population of leveraged accounts (80% long by default, leverage drawn uniformly between 2x and
 the rulebook's maximum, sizes from 0.001 to 0.1 BTC) opens positions against a
@@ -19,6 +20,7 @@ from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.core.units import micros_to_usd
 from margincall.events.schema import EventKind
+from margincall.report.candles import FORCED_CLOSE_KINDS, taker_mask
 from margincall.venue.engine import Venue
 
 START_PRICE = 60_000
@@ -126,25 +128,17 @@ def price_drop(
 ):
     """Lower the index by ``drop`` in ``steps`` equal steps; yields a :class:`Step` per step."""
     check_drop(drop, steps)
-    kinds = {k: int(k) for k in EventKind}
-    forced = np.array(
-        [
-            kinds[EventKind.POSITION_LIQUIDATED],
-            kinds[EventKind.BACKSTOP_TAKEOVER],
-            kinds[EventKind.ADL_EXECUTED],
-        ]
-    )
     seen = np.zeros(v.capacity, bool)
     for s in range(1, steps + 1):
         price = START_PRICE * (1 - drop * s / steps)
         v.advance(v.now_ns + step_seconds * 1_000_000_000)
         ev = drop_to(v, mm, price, levels=levels, level_btc=level_btc)
         kind = ev["kind"]
-        trig = ev[kind == kinds[EventKind.LIQUIDATION_TRIGGERED]]["account"]
+        trig = ev[kind == EventKind.LIQUIDATION_TRIGGERED]["account"]
         new = np.unique(trig[~seen[trig]])
         seen[new] = True
         # the liquidated account is the taker of its forced fills; a long is closed by a sell
-        closes = ev[np.isin(kind, forced) & (ev["liquidity"] == 2)]
+        closes = ev[taker_mask(ev, FORCED_CLOSE_KINDS)]
         notional = closes["notional"]
         yield Step(
             step=s,
@@ -154,8 +148,8 @@ def price_drop(
             attempts=len(trig),
             liquidated_long_usd=float(micros_to_usd(int(notional[closes["side"] < 0].sum()))),
             liquidated_short_usd=float(micros_to_usd(int(notional[closes["side"] > 0].sum()))),
-            takeovers=int((kind == kinds[EventKind.BACKSTOP_TAKEOVER]).sum()) // 2,
-            adl=int((kind == kinds[EventKind.ADL_EXECUTED]).sum()) // 2,
+            takeovers=int((kind == EventKind.BACKSTOP_TAKEOVER).sum()) // 2,
+            adl=int((kind == EventKind.ADL_EXECUTED).sum()) // 2,
             rounds=int(ev["round"].max()) if len(ev) else 0,
             insurance_fund_usd=float(v.insurance_fund_usd),
         )

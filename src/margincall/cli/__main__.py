@@ -1,0 +1,5 @@
+"""``python -m margincall.cli``: the same command as ``margincall``."""
+
+from margincall.cli import main
+
+main()

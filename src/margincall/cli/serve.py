@@ -1,0 +1,39 @@
+"""The web dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from margincall.cli.common import console, fail
+from margincall.core.errors import InvalidInputError
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind (localhost unless told otherwise)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    runs: Annotated[Path, typer.Option(help="folder of run folders (created if missing)")] = Path(
+        "runs"
+    ),
+    data: Annotated[
+        Path | None, typer.Option(help="folder of market-data files for the monitor page")
+    ] = None,
+    max_sims: Annotated[
+        int, typer.Option(help="simulations the dashboard may run at once", min=0, max=64)
+    ] = 2,
+) -> None:
+    """The web dashboard: runs, replays, new runs, stress tests and monitor reports."""
+    try:
+        from margincall.web.app import serve as run_server
+    except ImportError as exc:  # pragma: no cover - fastapi or uvicorn missing
+        fail(InvalidInputError("serve", str(exc), "fastapi and uvicorn installed"))
+        return
+    console.print(f"margincall dashboard on http://{host}:{port}/ (runs: {runs}, data: {data})")
+    try:
+        run_server(host, port, runs, data, max_sims)
+    except InvalidInputError as exc:
+        fail(exc)

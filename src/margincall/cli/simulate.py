@@ -1,0 +1,259 @@
+"""Simulations: a scenario through the agents and the venue, the presets, and the demo's
+scripted price drop."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from margincall.cli.common import console, err, fail
+from margincall.core.errors import InvalidInputError
+
+
+def demo(
+    accounts: Annotated[int, typer.Option(help="leveraged accounts")] = 200_000,
+    rulebook: Annotated[str, typer.Option(help="binance, bitmex, dydx or hyperliquid")] = "binance",
+    drop: Annotated[float, typer.Option(help="total index drop, as a fraction")] = 0.15,
+    steps: Annotated[int, typer.Option(help="price steps")] = 30,
+    seed: Annotated[int, typer.Option(help="seed of the account population")] = 7,
+    out: Annotated[
+        Path | None, typer.Option(help="write events.parquet and summary.json here")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json/--table", help="print the steps as JSON lines")
+    ] = False,
+) -> None:
+    """Drop the index through a leveraged market and watch the venue liquidate it, step by step."""
+    from margincall.sim.scripted_drop import build_market, check_drop, price_drop
+
+    if out is not None and out.exists() and any(out.iterdir()):
+        fail(InvalidInputError("out", str(out), "a new or empty folder"))
+    t0 = time.perf_counter()
+    try:
+        check_drop(drop, steps)
+        with console.status(
+            f"opening {accounts:,} accounts on {rulebook} (the first run also compiles the engine)..."
+        ):
+            v, mm = build_market(
+                accounts, rulebook=rulebook, seed=seed, keep_events=out is not None
+            )
+        rows = list(price_drop(v, mm, drop=drop, steps=steps))
+    except InvalidInputError as exc:
+        fail(exc)
+        return
+    v.check_invariants()
+    elapsed = time.perf_counter() - t0
+    summary = {
+        "rulebook": rulebook,
+        "accounts": accounts,
+        "seed": seed,
+        "steps": len(rows),
+        "liquidated_accounts": sum(r.liquidated_accounts for r in rows),
+        "liquidation_attempts": sum(r.attempts for r in rows),
+        "liquidated_long_usd": round(sum(r.liquidated_long_usd for r in rows), 2),
+        "liquidated_short_usd": round(sum(r.liquidated_short_usd for r in rows), 2),
+        "fund_takeovers": sum(r.takeovers for r in rows),
+        "adl_executions": sum(r.adl for r in rows),
+        "insurance_fund_usd": rows[-1].insurance_fund_usd if rows else None,
+        "events": len(v.log),
+        "event_log_sha256": v.digest(),
+        "wall_seconds": round(elapsed, 2),
+    }
+    if out is not None:
+        from margincall.events.log import write_parquet
+
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "tick_size": str(v.scale.tick_size),
+            "lot_size": str(v.scale.lot_size),
+            "rulebook": rulebook,
+            "symbol": "BTCUSDT",
+            "seed": str(seed),
+        }
+        write_parquet(v.log.records(), out / "events.parquet", meta)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if as_json:
+        for r in rows:
+            sys.stdout.write(json.dumps(asdict(r)) + "\n")
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    table = Table(title=f"{rulebook}: index -{drop:.0%} in {steps} steps, {accounts:,} accounts")
+    for col in (
+        "step",
+        "index",
+        "liquidated",
+        "long $M",
+        "short $M",
+        "takeovers",
+        "ADL",
+        "rounds",
+        "fund $M",
+    ):
+        table.add_column(col, justify="right")
+    shown = rows if len(rows) <= 30 else rows[:: max(1, len(rows) // 30)]
+    for r in shown:
+        table.add_row(
+            str(r.step),
+            f"{r.index_price:,.0f}",
+            f"{r.liquidated_accounts:,}",
+            f"{r.liquidated_long_usd / 1e6:,.2f}",
+            f"{r.liquidated_short_usd / 1e6:,.2f}",
+            f"{r.takeovers:,}",
+            f"{r.adl:,}",
+            str(r.rounds),
+            f"{r.insurance_fund_usd / 1e6:,.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"[bold]{summary['liquidated_accounts']:,}[/] accounts liquidated; forced closes "
+        f"${summary['liquidated_long_usd']:,.0f} long, ${summary['liquidated_short_usd']:,.0f} short; "
+        f"{summary['events']:,} events (sha256 {summary['event_log_sha256'][:16]}...) in {elapsed:.1f} s"
+    )
+
+
+def scenarios() -> None:
+    """List the scenario presets, one line each."""
+    from margincall.sim.scenario import preset_summaries
+
+    table = Table(title="Scenario presets")
+    table.add_column("name")
+    table.add_column("description")
+    for name, text in preset_summaries():
+        table.add_row(name, text)
+    console.print(table)
+
+
+def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) -> None:
+    """Print a preset's TOML (save it, edit it, pass the file to `margincall simulate`)."""
+    from margincall.sim.scenario import preset_text
+
+    try:
+        text = preset_text(name)
+    except InvalidInputError as exc:
+        fail(exc)
+        return
+    sys.stdout.write(text)
+
+
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="a preset name or a scenario TOML file")],
+    seed: Annotated[int, typer.Option(help="seed of every random draw in the run")] = 1,
+    hours: Annotated[float | None, typer.Option(help="simulated hours (default: scenario)")] = None,
+    accounts: Annotated[
+        int | None,
+        typer.Option(help="leveraged accounts: how finely the market is divided, not its size"),
+    ] = None,
+    rulebook: Annotated[
+        str | None, typer.Option(help="binance, bitmex, dydx, hyperliquid (default: scenario)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="run folder to write")] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run a scenario through the agents and the venue; print its summary, write its run folder."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from margincall.sim.run_folder import check_out_dir, to_jsonable, write_run
+    from margincall.sim.run_folder import simulate as run_sim
+    from margincall.sim.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario).with_overrides(
+            hours=hours, accounts=accounts, rulebook=rulebook
+        )
+        if (
+            sc.run.rulebook not in ("binance", "bitmex", "dydx", "hyperliquid")
+            and not Path(sc.run.rulebook).is_file()
+        ):
+            raise InvalidInputError(
+                "rulebook", sc.run.rulebook, "binance, bitmex, dydx, hyperliquid or a TOML file"
+            )
+        if out is not None:
+            check_out_dir(out, force)
+    except InvalidInputError as exc:
+        fail(exc)
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TextColumn("liquidations {task.fields[liq]:,}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"{sc.name} seed {seed}", total=1.0, clock="setting up", liq=0)
+
+        def progress(step: int, steps: int, liq: int) -> None:
+            h = step / steps * sc.run.hours
+            bar.update(task, completed=step / steps, clock=f"{h:5.1f} h simulated", liq=liq)
+
+        try:
+            if out is not None:
+                summary = write_run(out, sc, seed, force=force, progress=progress)
+            else:
+                summary = run_sim(sc, seed, progress)[1]
+        except InvalidInputError as exc:
+            fail(exc)
+            return
+    summary = to_jsonable(summary)
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    _print_summary(summary, out)
+
+
+def _print_summary(s: dict, out: Path | None) -> None:
+    def usd(x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+
+    p, liq, oi, fund = (
+        s["price"],
+        s["liquidations"],
+        s["open_interest_usd"],
+        s["insurance_fund_usd"],
+    )
+    table = Table(
+        title=f"{s['scenario']}: {s['hours']:g} h, {s['accounts']:,} accounts, "
+        f"{s['rulebook']}, seed {s['seed']}"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    total = liq["total_usd"] or 0.0
+    long_share = liq["long_usd"] / total if total else 0.0
+    rows = [
+        ("price start -> end", f"{p['start']:,.0f} -> {p['end']:,.0f}"),
+        ("price low (time)", f"{p['min']:,.0f} ({p['min_ts']})"),
+        ("liquidated, long / short", f"{usd(liq['long_usd'])} / {usd(liq['short_usd'])}"),
+        ("long share", f"{long_share:.0%}"),
+        ("accounts liquidated", f"{liq['accounts']:,}"),
+        ("largest liquidation", usd(liq["largest_usd"])),
+        ("peak hour", usd(liq["peak_hour_usd"])),
+        ("open interest", f"{usd(oi['start'])} -> {usd(oi['end'])}"),
+        ("insurance fund (min)", f"{usd(fund['end'])} ({usd(fund['min'])})"),
+        ("ADL events", f"{s['adl']['events']:,}"),
+        (
+            "funding min / max",
+            f"{s['funding_rate']['min']:.4%} / {s['funding_rate']['max']:.4%}"
+            if s["funding_rate"]["min"] is not None
+            else "-",
+        ),
+        (
+            "money conserved, OI balanced",
+            f"{s['invariants']['money_conserved']}, {s['invariants']['open_interest_balanced']}",
+        ),
+        ("wall time", f"{s['wall_seconds']:.1f} s"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+    if out is not None:
+        console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")
