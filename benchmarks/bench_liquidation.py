@@ -1,6 +1,6 @@
 """A liquidation sweep at exchange scale: 10,000,000 accounts, price down 15% in 100 steps.
 
-The market of ``margincall demo`` (:func:`margincall.demo.build_market`): BTCUSDT positions (80%
+The market of ``margincall demo`` (:func:`margincall.sim.scripted_drop.build_market`): BTCUSDT positions (80%
 long, 0.001 to 0.1 BTC) opened at 60,000 with leverage drawn uniformly from 2x to 125x under the
 Binance rulebook. A market maker re-quotes a ladder of bids at every step; the index falls 0.15%
 per step and every breached account goes through the engine: trigger, forced IOC order at the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from margincall.demo import START_PRICE, build_market, drop_to
+from margincall.sim.scripted_drop import START_PRICE, build_market, drop_to
 from margincall.sim.kernel import Simulation
 from margincall.sim.scenario import load_scenario
 
