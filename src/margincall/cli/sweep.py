@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, err, fail
+from margincall.cli.common import console, err, reading, writing
 from margincall.core.errors import InvalidInputError
 
 
@@ -43,13 +43,10 @@ def sweep(
 
     from margincall.sweep import runner
 
-    try:
+    with reading("--out", out):
         prep = runner.prepare(
             spec, out, workers=workers, backend=backend, address=address, retry_failed=retry_failed
         )
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     total = len(prep.study.runs)
     before = total - len(prep.todo)
     engine = prep.backend
@@ -83,7 +80,8 @@ def sweep(
             "run the same command again to resume"
         )
         raise typer.Exit(130) from None
-    _print_sweep(prep, outcome, before)
+    with reading("--out", out):
+        _print_sweep(prep, outcome, before)
     if outcome.failed and outcome.ok == 0 and before == 0:
         raise typer.Exit(1)
 
@@ -137,11 +135,10 @@ def runs_query(
     """Run SQL (DuckDB) on a sweep's rows and print a table."""
     from margincall.store.db import query
 
-    try:
+    if not sql.strip():
+        raise InvalidInputError("SQL", sql, 'a query on the view runs, e.g. "SELECT * FROM runs"')
+    with reading("DIR", folder):
         names, rows = query(folder, sql)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     if as_json:
         for r in rows[:limit]:
             sys.stdout.write(json.dumps(dict(zip(names, r, strict=True)), default=str) + "\n")
@@ -170,9 +167,6 @@ def runs_plot(
     """Write a self-contained HTML chart of y against x over a sweep's ok runs."""
     from margincall.store.plot import plot_runs
 
-    try:
+    with reading("DIR", folder), writing("--html" if html else "DIR", html or folder):
         path = plot_runs(folder, x, y, color=color, html_path=html)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     console.print(f"chart: {path}")

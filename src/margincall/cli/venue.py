@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, fail
+from margincall.cli.common import console, reading
 from margincall.core.errors import InvalidInputError
 
 
@@ -53,15 +53,16 @@ def liquidation_price(
     from margincall.venue import margin
     from margincall.venue.instrument import load_rulebook
 
-    try:
-        inst = load_rulebook(rulebook).instrument(symbol)
-        floors = [float(t.floor_usd) for t in inst.tiers]
-        rates = [float(t.mmr) for t in inst.tiers]
-        lp = margin.binance_liquidation_price_tiered(side, qty, entry, wallet, floors, rates)
-        bp = margin.bankruptcy_price(side, qty, entry, wallet)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
+    with reading("--rulebook", rulebook):
+        rb = load_rulebook(rulebook)
+    inst = rb.instrument(symbol)
+    bp = margin.bankruptcy_price(side, qty, entry, wallet)  # checks side, qty, entry, wallet
+    if not wallet > 0:
+        raise InvalidInputError("--wallet", wallet, "a positive isolated margin in USD")
+    check_leverage(inst, qty * entry, wallet, rb.name)
+    floors = [float(t.floor_usd) for t in inst.tiers]
+    rates = [float(t.mmr) for t in inst.tiers]
+    lp = margin.binance_liquidation_price_tiered(side, qty, entry, wallet, floors, rates)
     table = Table()
     table.add_column("price")
     table.add_column("USD", justify="right")
@@ -71,3 +72,19 @@ def liquidation_price(
     console.print(
         f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f} with {wallet:,.2f} USD of isolated margin"
     )
+
+
+def check_leverage(inst, notional: float, margin: float, venue: str) -> None:
+    """Refuse a position whose leverage (notional / margin) is above what the instrument's tier
+    for that notional allows, naming the maximum and the margin it would need."""
+    from decimal import Decimal
+
+    tier = inst.tiers[inst.tier_for_notional(Decimal(repr(notional)))]
+    most = float(tier.max_leverage)
+    if notional > margin * most:
+        raise InvalidInputError(
+            "leverage",
+            round(notional / margin, 2),
+            f"at most {most:g}x, {venue}'s maximum for {inst.symbol} at a notional of "
+            f"{notional:,.2f} USD (that needs at least {notional / most:,.2f} USD of margin)",
+        )
