@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import sys
 import traceback
 from collections.abc import Iterator
@@ -167,3 +168,10 @@ def check_new_folder(out: Path, option: str = "--out") -> None:
         raise InvalidInputError(option, str(out), "a new or empty folder")
     if not out.resolve().parent.is_dir():
         raise InvalidInputError(option, str(out), "a path whose parent folder exists")
+
+
+def check_finite(**options: float | None) -> None:
+    """Refuse an option given as ``inf`` or ``nan`` (``depth_1pct`` is named ``--depth-1pct``)."""
+    for name, value in options.items():
+        if value is not None and not math.isfinite(value):
+            raise InvalidInputError(f"--{name.replace('_', '-')}", value, "a finite number")

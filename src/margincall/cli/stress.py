@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import check_new_folder, console, output_folder, reading
+from margincall.cli.common import (
+    check_finite,
+    check_new_folder,
+    console,
+    output_folder,
+    reading,
+)
 from margincall.core.errors import InvalidInputError
 
 
@@ -75,6 +81,16 @@ def stress(
     from margincall.estimate import stress as st
     from margincall.report.stress import write_stress
 
+    check_finite(
+        depth_1pct=depth_1pct,
+        beta=beta,
+        thinning=thinning,
+        refill=refill,
+        y=y,
+        sigma_daily=sigma_daily,
+        volume_daily=volume_daily,
+        price=price,
+    )
     grid_shocks = st.parse_shocks(shocks)
     depths = st.parse_multipliers(depth_scale, "--depth-scale")
     levs = st.parse_multipliers(leverage_scale, "--leverage-scale")

@@ -30,6 +30,10 @@ def sweep(
     retry_failed: Annotated[
         bool, typer.Option(help="run again the runs recorded as failed")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="check the spec and count its runs; run and write nothing"),
+    ] = False,
 ) -> None:
     """Run a parameter sweep or Monte Carlo study; resumable: rerun to finish what is missing."""
     from rich.progress import (
@@ -43,6 +47,15 @@ def sweep(
 
     from margincall.sweep import runner
 
+    if dry_run:
+        from margincall.sweep.spec import load_spec
+
+        study = load_spec(spec)
+        console.print(
+            f"sweep {study.spec.name} ({study.spec.kind}): {len(study.runs):,} runs, "
+            "spec valid; nothing run or written"
+        )
+        return
     with reading("--out", out):
         prep = runner.prepare(
             spec, out, workers=workers, backend=backend, address=address, retry_failed=retry_failed

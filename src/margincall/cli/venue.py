@@ -50,6 +50,7 @@ def liquidation_price(
     symbol: Annotated[str, typer.Option(help="instrument")] = "BTCUSDT",
 ) -> None:
     """Liquidation and bankruptcy price of an isolated one-way position under a rulebook's tiers."""
+    from margincall.estimate.positions import check_leverage
     from margincall.venue import margin
     from margincall.venue.instrument import load_rulebook
 
@@ -59,7 +60,7 @@ def liquidation_price(
     bp = margin.bankruptcy_price(side, qty, entry, wallet)  # checks side, qty, entry, wallet
     if not wallet > 0:
         raise InvalidInputError("--wallet", wallet, "a positive isolated margin in USD")
-    check_leverage(inst, qty * entry, wallet, rb.name)
+    check_leverage(rulebook, symbol, qty * entry, wallet)
     floors = [float(t.floor_usd) for t in inst.tiers]
     rates = [float(t.mmr) for t in inst.tiers]
     lp = margin.binance_liquidation_price_tiered(side, qty, entry, wallet, floors, rates)
@@ -72,19 +73,3 @@ def liquidation_price(
     console.print(
         f"{rulebook} {symbol}: {side} {qty} at {entry:,.2f} with {wallet:,.2f} USD of isolated margin"
     )
-
-
-def check_leverage(inst, notional: float, margin: float, venue: str) -> None:
-    """Refuse a position whose leverage (notional / margin) is above what the instrument's tier
-    for that notional allows, naming the maximum and the margin it would need."""
-    from decimal import Decimal
-
-    tier = inst.tiers[inst.tier_for_notional(Decimal(repr(notional)))]
-    most = float(tier.max_leverage)
-    if notional > margin * most:
-        raise InvalidInputError(
-            "leverage",
-            round(notional / margin, 2),
-            f"at most {most:g}x, {venue}'s maximum for {inst.symbol} at a notional of "
-            f"{notional:,.2f} USD (that needs at least {notional / most:,.2f} USD of margin)",
-        )

@@ -253,9 +253,9 @@ class Scenario(_Model):
         total = self.start_money_usd()
         if total > MAX_MONEY_USD:
             raise ValueError(
-                f"accounts and fund starting with {total:,.0f} USD: expected at most "
-                f"{MAX_MONEY_USD:,.0f} USD (lower open_interest_usd, the capital_usd of the "
-                "agents or their accounts)"
+                f"the accounts and the fund to start with at most {MAX_MONEY_USD:,.0f} USD "
+                f"({total:,.0f} here: lower open_interest_usd, the agents' capital_usd or "
+                "their accounts)"
             )
         return self
 
@@ -287,11 +287,12 @@ PRESETS = ("calm", "flash-crash", "feb-2026")
 
 def _error_message(exc: ValidationError, source: str) -> InvalidInputError:
     e = exc.errors()[0]
-    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in e["loc"]) or "scenario"
     value = e.get("input")
     if isinstance(value, dict):  # a table's own rule: its fields are named in the message
-        value = "(table)" if e["loc"] else "(scenario)"
-    return InvalidInputError(f"{source}: {where}", value, e["msg"].removeprefix("Value error, "))
+        value = "(table)" if e["loc"] else "(whole file)"
+    msg = e["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    return InvalidInputError(f"{source}: {where}", value, msg)
 
 
 def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:

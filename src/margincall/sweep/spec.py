@@ -293,7 +293,7 @@ def diff(
 def _validation_error(exc: ValidationError, source: str) -> InvalidInputError:
     e = exc.errors()[0]
     where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-    msg = e["msg"].removeprefix("Value error, ")
+    msg = e["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
     return InvalidInputError(f"{source}: {where}", e.get("input"), msg)
 
 
