@@ -317,6 +317,8 @@ def parse_spec(text: str, source: str = "sweep spec", base_dir: Path | None = No
         raise _validation_error(exc, source) from None
     base_dir = base_dir or Path.cwd()
     base = _base_scenario(spec, base_dir, source)
+    if spec.kind == "stress" and spec.stress.positions:
+        _check_rulebook(spec.stress.rulebook, f"{source}: stress.rulebook")
     varied: dict[str, str] = {}
     for section, keys in (
         ("set", spec.set),
