@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_refused, invoke, leftovers
 
-from conftest import assert_refused, invoke, leftovers
 from margincall.store.rows import write_rows
 
 NOT_UTF8 = b'name = "caf\xe9"\n[run]\nhours = 1\n'

@@ -13,10 +13,10 @@ import json
 import math
 from pathlib import Path
 
+from cli_helpers import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import invoke
 from margincall.sim.scenario import load_scenario
 
 BASE = load_scenario("calm").model_dump(mode="json")

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import invoke
+from cli_helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_refused, invoke, leftovers
 
-from conftest import assert_refused, invoke, leftovers
 from margincall.core import atomic
 from margincall.core.errors import InvalidInputError
 
