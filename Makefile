@@ -30,5 +30,6 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# runs/ holds the user's results: clean never removes it
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,9 @@
 """The ``margincall`` command: the app and its wiring, one module per command group.
 
-Every command reports bad input with a message naming the value and what was expected, and
-exits with status 2.
+Every command runs inside one error path (:mod:`margincall.cli.common`): an anticipated failure
+(bad input, a path that cannot be read or written, a corrupted file, an unreachable exchange, a
+full disk) prints one line naming what and where and exits with status 2, leaving no
+half-written output; ``--debug`` shows the traceback of any error.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import typer
 
 from margincall import __version__
 from margincall.cli import monitor, serve, simulate, stress, sweep, venue
-from margincall.cli.common import console
+from margincall.cli.common import Commands, console
 
 app = typer.Typer(
     name="margincall",
@@ -20,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Commands,
 )
 
 
@@ -36,6 +39,9 @@ def _main(
         typer.Option(
             "--version", help="Print the version and exit.", is_eager=True, callback=_version
         ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of any error.")
     ] = False,
 ) -> None:
     """Simulate, estimate and watch liquidation cascades in leveraged crypto markets."""

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from margincall.cli.common import console, fail
-from margincall.core.errors import InvalidInputError
+from margincall.cli.common import console, output_folder
 
 
 def monitor(
@@ -35,18 +35,15 @@ def monitor(
     from margincall.monitor.report import check_out, write_monitor
     from margincall.monitor.summary import build, parse_mapping
 
-    try:
-        check_out(out)
+    check_out(out)
+    with output_folder(out):
         result = build(sources, at=at, mapping=parse_mapping(mapping), symbol=symbol)
         write_monitor(out, result)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(result.summary) + "\n")
         return
     for line in result.summary["sentences"]:
-        console.print(f"- {line}")
+        console.print(f"- {escape(line)}")
     for w in result.summary["warnings"]:
-        console.print(f"[yellow]warning:[/] {w['message']}")
+        console.print(f"[yellow]warning:[/] {escape(w['message'])}")
     console.print(f"monitor folder: {out} (metrics.parquet, summary.json, report.md, report.html)")

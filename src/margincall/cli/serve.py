@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from margincall.cli.common import console, fail
+from margincall.cli.common import console
 from margincall.core.errors import InvalidInputError
 
 
@@ -30,10 +30,8 @@ def serve(
     try:
         from margincall.web.app import serve as run_server
     except ImportError as exc:  # pragma: no cover - fastapi or uvicorn missing
-        fail(InvalidInputError("serve", str(exc), "fastapi and uvicorn installed"))
-        return
+        raise InvalidInputError("serve", str(exc), "fastapi and uvicorn installed") from None
+    if runs.exists() and not runs.is_dir():
+        raise InvalidInputError("--runs", str(runs), "a folder of run folders (this is a file)")
     console.print(f"margincall dashboard on http://{host}:{port}/ (runs: {runs}, data: {data})")
-    try:
-        run_server(host, port, runs, data, max_sims)
-    except InvalidInputError as exc:
-        fail(exc)
+    run_server(host, port, runs, data, max_sims)

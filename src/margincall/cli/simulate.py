@@ -13,8 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, err, fail
-from margincall.core.errors import InvalidInputError
+from margincall.cli.common import check_new_folder, console, err, output_folder, reading
 
 
 def demo(
@@ -33,11 +32,11 @@ def demo(
     """Drop the index through a leveraged market and watch the venue liquidate it, step by step."""
     from margincall.sim.scripted_drop import build_market, check_drop, price_drop
 
-    if out is not None and out.exists() and any(out.iterdir()):
-        fail(InvalidInputError("out", str(out), "a new or empty folder"))
-    t0 = time.perf_counter()
-    try:
-        check_drop(drop, steps)
+    check_drop(drop, steps)
+    if out is not None:
+        check_new_folder(out)
+    with output_folder(out):
+        t0 = time.perf_counter()
         with console.status(
             f"opening {accounts:,} accounts on {rulebook} (the first run also compiles the engine)..."
         ):
@@ -45,40 +44,26 @@ def demo(
                 accounts, rulebook=rulebook, seed=seed, keep_events=out is not None
             )
         rows = list(price_drop(v, mm, drop=drop, steps=steps))
-    except InvalidInputError as exc:
-        fail(exc)
-        return
-    v.check_invariants()
-    elapsed = time.perf_counter() - t0
-    summary = {
-        "rulebook": rulebook,
-        "accounts": accounts,
-        "seed": seed,
-        "steps": len(rows),
-        "liquidated_accounts": sum(r.liquidated_accounts for r in rows),
-        "liquidation_attempts": sum(r.attempts for r in rows),
-        "liquidated_long_usd": round(sum(r.liquidated_long_usd for r in rows), 2),
-        "liquidated_short_usd": round(sum(r.liquidated_short_usd for r in rows), 2),
-        "fund_takeovers": sum(r.takeovers for r in rows),
-        "adl_executions": sum(r.adl for r in rows),
-        "insurance_fund_usd": rows[-1].insurance_fund_usd if rows else None,
-        "events": len(v.log),
-        "event_log_sha256": v.digest(),
-        "wall_seconds": round(elapsed, 2),
-    }
-    if out is not None:
-        from margincall.events.log import write_parquet
-
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "tick_size": str(v.scale.tick_size),
-            "lot_size": str(v.scale.lot_size),
+        v.check_invariants()
+        elapsed = time.perf_counter() - t0
+        summary = {
             "rulebook": rulebook,
-            "symbol": "BTCUSDT",
-            "seed": str(seed),
+            "accounts": accounts,
+            "seed": seed,
+            "steps": len(rows),
+            "liquidated_accounts": sum(r.liquidated_accounts for r in rows),
+            "liquidation_attempts": sum(r.attempts for r in rows),
+            "liquidated_long_usd": round(sum(r.liquidated_long_usd for r in rows), 2),
+            "liquidated_short_usd": round(sum(r.liquidated_short_usd for r in rows), 2),
+            "fund_takeovers": sum(r.takeovers for r in rows),
+            "adl_executions": sum(r.adl for r in rows),
+            "insurance_fund_usd": rows[-1].insurance_fund_usd if rows else None,
+            "events": len(v.log),
+            "event_log_sha256": v.digest(),
+            "wall_seconds": round(elapsed, 2),
         }
-        write_parquet(v.log.records(), out / "events.parquet", meta)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if out is not None:
+            _write_demo(out, v, summary)
     if as_json:
         for r in rows:
             sys.stdout.write(json.dumps(asdict(r)) + "\n")
@@ -118,6 +103,23 @@ def demo(
     )
 
 
+def _write_demo(out: Path, v, summary: dict) -> None:
+    """``events.parquet`` and ``summary.json`` into ``out``, whole or not at all."""
+    from margincall.core.atomic import atomic_folder
+    from margincall.events.log import write_parquet
+
+    meta = {
+        "tick_size": str(v.scale.tick_size),
+        "lot_size": str(v.scale.lot_size),
+        "rulebook": summary["rulebook"],
+        "symbol": "BTCUSDT",
+        "seed": str(summary["seed"]),
+    }
+    with atomic_folder(out, replace=False) as tmp:
+        write_parquet(v.log.records(), tmp / "events.parquet", meta)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def scenarios() -> None:
     """List the scenario presets, one line each."""
     from margincall.sim.scenario import preset_summaries
@@ -134,12 +136,7 @@ def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) ->
     """Print a preset's TOML (save it, edit it, pass the file to `margincall simulate`)."""
     from margincall.sim.scenario import preset_text
 
-    try:
-        text = preset_text(name)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
-    sys.stdout.write(text)
+    sys.stdout.write(preset_text(name))
 
 
 def simulate(
@@ -163,23 +160,13 @@ def simulate(
     from margincall.sim.run_folder import check_out_dir, to_jsonable, write_run
     from margincall.sim.run_folder import simulate as run_sim
     from margincall.sim.scenario import load_scenario
+    from margincall.venue.instrument import load_rulebook
 
-    try:
-        sc = load_scenario(scenario).with_overrides(
-            hours=hours, accounts=accounts, rulebook=rulebook
-        )
-        if (
-            sc.run.rulebook not in ("binance", "bitmex", "dydx", "hyperliquid")
-            and not Path(sc.run.rulebook).is_file()
-        ):
-            raise InvalidInputError(
-                "rulebook", sc.run.rulebook, "binance, bitmex, dydx, hyperliquid or a TOML file"
-            )
-        if out is not None:
-            check_out_dir(out, force)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
+    sc = load_scenario(scenario).with_overrides(hours=hours, accounts=accounts, rulebook=rulebook)
+    with reading("run.rulebook", sc.run.rulebook):
+        load_rulebook(sc.run.rulebook)  # a bad name or file is refused before anything runs
+    if out is not None:
+        check_out_dir(out, force)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -187,21 +174,20 @@ def simulate(
         TextColumn("liquidations {task.fields[liq]:,}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+    with Progress(
+        *columns, console=err, transient=True, disable=as_json or not err.is_terminal
+    ) as bar:
         task = bar.add_task(f"{sc.name} seed {seed}", total=1.0, clock="setting up", liq=0)
 
         def progress(step: int, steps: int, liq: int) -> None:
             h = step / steps * sc.run.hours
             bar.update(task, completed=step / steps, clock=f"{h:5.1f} h simulated", liq=liq)
 
-        try:
+        with output_folder(out):
             if out is not None:
                 summary = write_run(out, sc, seed, force=force, progress=progress)
             else:
                 summary = run_sim(sc, seed, progress)[1]
-        except InvalidInputError as exc:
-            fail(exc)
-            return
     summary = to_jsonable(summary)
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")

@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, fail
+from margincall.cli.common import (
+    check_finite,
+    check_new_folder,
+    console,
+    output_folder,
+    reading,
+)
 from margincall.core.errors import InvalidInputError
 
 
@@ -29,7 +35,7 @@ def stress(
         typer.Option(help="a positions file: CSV/Parquet with side, qty, entry, wallet|leverage"),
     ] = None,
     shocks: Annotated[
-        str, typer.Option(help="start:end:step and/or a list, e.g. -2%:-20%:1% or -5%,3%")
+        str, typer.Option(help="start:stop:step and/or a list, e.g. -2%:-20%:1% or -5%,3%")
     ] = "-2%:-20%:1%",
     depth_scale: Annotated[
         str, typer.Option(help="depth multipliers, e.g. 1 or 0.5,1,2 (thinner < 1 < deeper)")
@@ -75,23 +81,38 @@ def stress(
     from margincall.estimate import stress as st
     from margincall.report.stress import write_stress
 
-    try:
-        grid_shocks = st.parse_shocks(shocks)
-        depths = st.parse_multipliers(depth_scale, "--depth-scale")
-        levs = st.parse_multipliers(leverage_scale, "--leverage-scale")
-        if impact not in ("depth", "sqrt"):
-            raise InvalidInputError("--impact", impact, "depth or sqrt")
-        if out is not None:
-            from margincall.sim.run_folder import check_out_dir
+    check_finite(
+        depth_1pct=depth_1pct,
+        beta=beta,
+        thinning=thinning,
+        refill=refill,
+        y=y,
+        sigma_daily=sigma_daily,
+        volume_daily=volume_daily,
+        price=price,
+    )
+    grid_shocks = st.parse_shocks(shocks)
+    depths = st.parse_multipliers(depth_scale, "--depth-scale")
+    levs = st.parse_multipliers(leverage_scale, "--leverage-scale")
+    if impact not in ("depth", "sqrt"):
+        raise InvalidInputError("--impact", impact, "depth or sqrt")
+    if out is not None:
+        from margincall.sim.run_folder import check_out_dir
 
-            check_out_dir(out, force)
-        for name, path in (
-            ("--from", from_run),
-            ("--from-data", from_data),
-            ("--positions", positions),
-        ):
-            if path is not None and not path.exists():
-                raise InvalidInputError(name, str(path), "an existing path")
+        check_out_dir(out, force)
+    for name, path in (
+        ("--from", from_run),
+        ("--from-data", from_data),
+        ("--positions", positions),
+    ):
+        if path is not None and not path.exists():
+            raise InvalidInputError(name, str(path), "an existing path")
+    if rulebook is not None:
+        from margincall.venue.instrument import load_rulebook
+
+        with reading("--rulebook", rulebook):
+            load_rulebook(rulebook)
+    with output_folder(out):
         source = st.load_source(
             scenario,
             from_run,
@@ -116,9 +137,6 @@ def stress(
         result = st.run_stress(source, model, grid_shocks, depths, levs)
         if out is not None:
             write_stress(out, source.lmap, result)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
@@ -202,16 +220,12 @@ def forecast(
     from margincall.estimate.forecast import run_forecast, write_forecast
     from margincall.estimate.panel import read_panel
 
-    try:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise InvalidInputError("out", str(out), "a new or empty folder")
-        if not from_data.exists():
-            raise InvalidInputError("from-data", str(from_data), "an existing data file")
+    check_new_folder(out)
+    if not from_data.exists():
+        raise InvalidInputError("--from-data", str(from_data), "an existing data file")
+    with output_folder(out):
         frame, summary = run_forecast(read_panel(from_data), source=str(from_data))
         write_forecast(out, frame, summary)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return

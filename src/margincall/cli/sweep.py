@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, err, fail
+from margincall.cli.common import console, err, reading, writing
 from margincall.core.errors import InvalidInputError
 
 
@@ -30,6 +30,10 @@ def sweep(
     retry_failed: Annotated[
         bool, typer.Option(help="run again the runs recorded as failed")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="check the spec and count its runs; run and write nothing"),
+    ] = False,
 ) -> None:
     """Run a parameter sweep or Monte Carlo study; resumable: rerun to finish what is missing."""
     from rich.progress import (
@@ -43,13 +47,19 @@ def sweep(
 
     from margincall.sweep import runner
 
-    try:
+    if dry_run:
+        from margincall.sweep.spec import load_spec
+
+        study = load_spec(spec)
+        console.print(
+            f"sweep {study.spec.name} ({study.spec.kind}): {len(study.runs):,} runs, "
+            "spec valid; nothing run or written"
+        )
+        return
+    with reading("--out", out):
         prep = runner.prepare(
             spec, out, workers=workers, backend=backend, address=address, retry_failed=retry_failed
         )
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     total = len(prep.study.runs)
     before = total - len(prep.todo)
     engine = prep.backend
@@ -83,7 +93,8 @@ def sweep(
             "run the same command again to resume"
         )
         raise typer.Exit(130) from None
-    _print_sweep(prep, outcome, before)
+    with reading("--out", out):
+        _print_sweep(prep, outcome, before)
     if outcome.failed and outcome.ok == 0 and before == 0:
         raise typer.Exit(1)
 
@@ -137,11 +148,10 @@ def runs_query(
     """Run SQL (DuckDB) on a sweep's rows and print a table."""
     from margincall.store.db import query
 
-    try:
+    if not sql.strip():
+        raise InvalidInputError("SQL", sql, 'a query on the view runs, e.g. "SELECT * FROM runs"')
+    with reading("DIR", folder):
         names, rows = query(folder, sql)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     if as_json:
         for r in rows[:limit]:
             sys.stdout.write(json.dumps(dict(zip(names, r, strict=True)), default=str) + "\n")
@@ -170,9 +180,6 @@ def runs_plot(
     """Write a self-contained HTML chart of y against x over a sweep's ok runs."""
     from margincall.store.plot import plot_runs
 
-    try:
+    with reading("DIR", folder), writing("--html" if html else "DIR", html or folder):
         path = plot_runs(folder, x, y, color=color, html_path=html)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
     console.print(f"chart: {path}")

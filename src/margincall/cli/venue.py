@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import console, fail
+from margincall.cli.common import console, reading
 from margincall.core.errors import InvalidInputError
 
 
@@ -50,18 +50,20 @@ def liquidation_price(
     symbol: Annotated[str, typer.Option(help="instrument")] = "BTCUSDT",
 ) -> None:
     """Liquidation and bankruptcy price of an isolated one-way position under a rulebook's tiers."""
+    from margincall.estimate.positions import check_leverage
     from margincall.venue import margin
     from margincall.venue.instrument import load_rulebook
 
-    try:
-        inst = load_rulebook(rulebook).instrument(symbol)
-        floors = [float(t.floor_usd) for t in inst.tiers]
-        rates = [float(t.mmr) for t in inst.tiers]
-        lp = margin.binance_liquidation_price_tiered(side, qty, entry, wallet, floors, rates)
-        bp = margin.bankruptcy_price(side, qty, entry, wallet)
-    except InvalidInputError as exc:
-        fail(exc)
-        return
+    with reading("--rulebook", rulebook):
+        rb = load_rulebook(rulebook)
+    inst = rb.instrument(symbol)
+    bp = margin.bankruptcy_price(side, qty, entry, wallet)  # checks side, qty, entry, wallet
+    if not wallet > 0:
+        raise InvalidInputError("--wallet", wallet, "a positive isolated margin in USD")
+    check_leverage(rulebook, symbol, qty * entry, wallet)
+    floors = [float(t.floor_usd) for t in inst.tiers]
+    rates = [float(t.mmr) for t in inst.tiers]
+    lp = margin.binance_liquidation_price_tiered(side, qty, entry, wallet, floors, rates)
     table = Table()
     table.add_column("price")
     table.add_column("USD", justify="right")

@@ -428,6 +428,34 @@ def _read_table(path: Path):
         ) from None
 
 
+def check_leverage(
+    rulebook: str, symbol: str, notional_usd, margin_usd, field: str = "leverage"
+) -> None:
+    """Refuse a position whose leverage (notional / margin) is above the maximum of the
+    rulebook's tier for its notional, naming that maximum and the margin it would need.
+    Arrays or scalars; ``field`` may hold ``{row}`` (1-based) for the first refused row."""
+    from margincall.venue.instrument import load_rulebook
+
+    rb = load_rulebook(rulebook)
+    inst = rb.instrument(symbol)
+    notional = np.atleast_1d(np.asarray(notional_usd, np.float64))
+    margin = np.atleast_1d(np.asarray(margin_usd, np.float64))
+    floors = np.array([float(t.floor_usd) for t in inst.tiers])
+    most = np.array([float(t.max_leverage) for t in inst.tiers])
+    limit = most[np.searchsorted(floors, notional, side="right") - 1]
+    over = np.flatnonzero(notional > margin * limit)
+    if len(over):
+        i = int(over[0])
+        lev = round(notional[i] / margin[i], 2) if margin[i] > 0 else float("inf")
+        raise InvalidInputError(
+            field.format(row=i + 1),
+            lev,
+            f"at most {limit[i]:g}x, {rb.name}'s maximum for {symbol} at a notional of "
+            f"{notional[i]:,.2f} USD (that needs at least {notional[i] / limit[i]:,.2f} USD of "
+            "margin)",
+        )
+
+
 def map_from_positions_file(
     path: str | Path,
     *,
@@ -496,6 +524,7 @@ def map_from_positions_file(
         lev = num("leverage", 0, True)
         coll = np.ceil(value / lev).astype(np.int64)
         how = "qty x entry / leverage"
+    check_leverage(rulebook, symbol, value / 1e6, coll / 1e6, "leverage (row {row})")
     pos = side * lots
     ref = float(price) if price is not None else float((value * entry).sum() / value.sum())
     return map_from_arrays(

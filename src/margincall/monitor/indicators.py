@@ -32,7 +32,9 @@ returns, per bar, first at row 24), ``rv_24_annual`` (``rv_24 * sqrt(bars per ye
 length taken as the most common time step), ``peak`` (highest ``high`` so far in the window),
 ``drawdown`` (``close / peak - 1``, <= 0), ``oi_change_usd`` (open interest minus the previous
 row's), ``liq_total_usd``, ``liq_imbalance`` (``(long - short) / (long + short)`` in the bar,
-null when both are 0 or absent). ``funding`` and ``long_short_ratio`` are passed through.
+null when both are 0 or absent). ``funding`` and ``long_short_ratio`` are passed through. A
+table without ``high`` or ``low`` values (a close-only table, or a column left empty) has them
+taken as the close: the bar's range is then unknown and counted as nil.
 
 Windows over several bars (24 h liquidations by side, the largest hour, open-interest change)
 are in :func:`liquidation_summary` and :func:`oi_change`.
@@ -173,6 +175,9 @@ def compute_indicators(bars: pl.DataFrame) -> pl.DataFrame:
             f"{MACD_SIGNAL} needs {MIN_ROWS}; RSI {RSI_PERIOD} needs {RSI_PERIOD + 1}; "
             f"CMF {CMF_PERIOD} needs {CMF_PERIOD})",
         )
+    bars = bars.with_columns(
+        pl.col("close").alias(name) for name in ("high", "low") if bars[name].is_null().all()
+    )
     c = bars["close"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     h = bars["high"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     lo = bars["low"].cast(pl.Float64).fill_null(np.nan).to_numpy()

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs
 
 import polars as pl
 
-from margincall.core.errors import InvalidInputError
+from margincall.core.errors import InvalidInputError, SourceUnavailableError
 from margincall.monitor.schema import conform, epoch_to_utc
 
 INSTALL_HINT = "the ccxt package (install the live extra: pip install 'margincall[live]')"
@@ -125,9 +125,37 @@ def read_live(
 
     Raises:
         InvalidInputError: ccxt is not installed, the exchange is unknown or has no OHLCV, the
-            timeframe is not offered, or no bar came back.
+            timeframe or the symbol is not offered, or no bar came back.
+        SourceUnavailableError: the exchange cannot be reached or answers with an error.
     """
+    ccxt = _ccxt()
     ex = make_exchange(exchange) if isinstance(exchange, str) else exchange
+    try:
+        return _fetch(ex, symbol, timeframe, since, until, limit, max_pages)
+    except ccxt.BadSymbol as exc:
+        raise InvalidInputError(
+            "symbol", symbol, f"a symbol {ex.id} lists ({_brief(exc)})"
+        ) from None
+    except ccxt.BaseError as exc:  # network errors, rate limits, the exchange's own errors
+        where = f"ccxt:{ex.id}:{symbol}"
+        raise SourceUnavailableError(where, f"{type(exc).__name__}: {_brief(exc)}") from None
+
+
+def _brief(exc: Exception) -> str:
+    """The first line of an exchange's error, cut at 200 characters (they can hold a page)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _fetch(
+    ex: Any,
+    symbol: str,
+    timeframe: str,
+    since: datetime | str | int | None,
+    until: datetime | str | int | None,
+    limit: int | None,
+    max_pages: int,
+) -> pl.DataFrame:
     if not ex.has.get("fetchOHLCV"):
         raise InvalidInputError("exchange", ex.id, "an exchange with fetchOHLCV")
     if ex.timeframes and timeframe not in ex.timeframes:

@@ -18,12 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from margincall.core.errors import InvalidInputError
 
+MAX_USD = 1e12
+"""Every dollar amount of a scenario is at most $1T (open interest included)."""
+MAX_MONEY_USD = 4e12
+"""The money the accounts and the fund start with, at most: the engine counts micro-dollars in
+64-bit integers (up to about $9.2T), and prices can move."""
+MAX_ACCOUNTS = 20_000_000
+
 Positive = Annotated[float, Field(gt=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
+Usd = Annotated[float, Field(gt=0, le=MAX_USD)]
+UsdOrZero = Annotated[float, Field(ge=0, le=MAX_USD)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # finite numbers only: TOML's inf and nan are refused with the field's name
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Run(_Model):
@@ -31,7 +41,7 @@ class Run(_Model):
 
     hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24.0  # simulated hours
     step_seconds: Annotated[int, Field(ge=1, le=3600)] = 5  # kernel step, seconds
-    accounts: Annotated[int, Field(ge=100, le=20_000_000)] = 200_000  # leveraged accounts
+    accounts: Annotated[int, Field(ge=100, le=MAX_ACCOUNTS)] = 200_000  # leveraged accounts
     rulebook: str = "binance"  # binance, bitmex, dydx, hyperliquid or a rulebook TOML path
     symbol: str = "BTCUSDT"
     start: datetime = datetime(2026, 2, 5, tzinfo=UTC)  # simulated start time (UTC)
@@ -47,8 +57,8 @@ class Market(_Model):
     """The market at the start."""
 
     start_price: Positive = 73_000.0  # index and perp price at the start, USD
-    open_interest_usd: Positive = 50e9  # open interest (one side), USD
-    insurance_fund_usd: Annotated[float, Field(ge=0)] = 1e9  # the venue's fund, USD
+    open_interest_usd: Usd = 50e9  # open interest (one side), USD
+    insurance_fund_usd: UsdOrZero = 1e9  # the venue's fund, USD
 
 
 class IndexProcess(_Model):
@@ -78,7 +88,8 @@ class FlowWindow(_Model):
 
     start_hour: Annotated[float, Field(ge=0)]
     end_hour: Positive
-    usd_per_hour: float  # net spot buying (+) or selling (-), USD per hour
+    # net spot buying (+) or selling (-), USD per hour
+    usd_per_hour: Annotated[float, Field(ge=-MAX_USD, le=MAX_USD)]
 
     @model_validator(mode="after")
     def _ordered(self) -> FlowWindow:
@@ -106,7 +117,7 @@ class Makers(_Model):
     """Market makers: a ladder around the index whose depth thins with volatility and losses."""
 
     count: Annotated[int, Field(ge=1, le=64)] = 4
-    depth_1pct_usd: Positive = 60e6  # resting size within 1% of mid, each side, calm, USD
+    depth_1pct_usd: Usd = 60e6  # resting size within 1% of mid, each side, calm, USD
     depth_exponent: Annotated[float, Field(gt=0, le=2)] = 0.5  # depth(d) ∝ d^exponent
     levels: Annotated[int, Field(ge=2, le=200)] = 16  # price levels per side per maker
     max_distance: Annotated[float, Field(gt=0, le=0.5)] = 0.04  # farthest level, fraction
@@ -114,13 +125,13 @@ class Makers(_Model):
     skew_bps_per_musd: Annotated[float, Field(ge=0)] = 0.05  # centre shift per $1M inventory
     calm_vol_annual: Positive = 0.45  # realised volatility at which depth is full
     vol_sensitivity: Annotated[float, Field(ge=0)] = 1.5  # depth / (1 + s·(σ/σ_calm - 1)²)
-    loss_withdraw_usd: Positive = 50e6  # loss at which a maker quotes half its depth
+    loss_withdraw_usd: Usd = 50e6  # loss at which a maker quotes half its depth
     min_depth_share: Share = 0.05  # depth never falls below this share of calm
     vol_half_life_minutes: Positive = 10.0  # slow (persistent) volatility estimator half-life
     # fast (peak) volatility estimator half-life: the near-total withdrawal lasts minutes (§2.4)
     peak_half_life_minutes: Positive = 0.5
     persistent_withdrawal: Share = 0.3  # most depth slow volatility withdraws (§2.4: ~30%)
-    capital_usd: Positive = 2e9  # each maker's deposit, USD
+    capital_usd: Usd = 2e9  # each maker's deposit, USD
     requote_bps: Annotated[float, Field(ge=0)] = 5.0  # re-quote when the centre moves this much
 
 
@@ -194,20 +205,20 @@ class Arbitrage(_Model):
     """Basis arbitrage: trades the perp back toward the index and hedges in spot."""
 
     threshold_bps: Annotated[float, Field(ge=0)] = 3.0  # act beyond this basis
-    usd_per_bps: Annotated[float, Field(ge=0)] = 2e6  # perp notional per bps beyond threshold
-    max_usd_per_step: Annotated[float, Field(ge=0)] = 50e6
+    usd_per_bps: UsdOrZero = 2e6  # perp notional per bps beyond threshold
+    max_usd_per_step: UsdOrZero = 50e6
     hedge_share: Share = 1.0  # share of its perp trades hedged in spot (moves the index)
-    capital_usd: Positive = 20e9
+    capital_usd: Usd = 20e9
 
 
 class Noise(_Model):
     """Noise traders: random market orders."""
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 200
-    usd_per_hour: Annotated[float, Field(ge=0)] = 1.5e9  # gross volume, USD per hour
-    order_usd: Positive = 50_000.0  # median order size (lognormal, sigma 1)
+    usd_per_hour: UsdOrZero = 1.5e9  # gross volume, USD per hour
+    order_usd: Usd = 50_000.0  # median order size (lognormal, sigma 1)
     slippage: Annotated[float, Field(gt=0, le=0.1)] = 0.005  # worst price vs mid, fraction
-    capital_usd: Positive = 5e6  # each account's deposit
+    capital_usd: Usd = 5e6  # each account's deposit
 
 
 class Momentum(_Model):
@@ -215,11 +226,11 @@ class Momentum(_Model):
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
     lookback_minutes: Positive = 5.0  # typical lookback (each account: 0.5x to 2x this)
-    usd_per_bps: Annotated[float, Field(ge=0)] = 100_000.0  # total target position per bps
-    max_usd_per_step: Annotated[float, Field(ge=0)] = 5e6  # total trading per step
+    usd_per_bps: UsdOrZero = 100_000.0  # total target position per bps
+    max_usd_per_step: UsdOrZero = 5e6  # total trading per step
     leverage: Annotated[int, Field(ge=1, le=125)] = 20  # each account's leverage cap
     slippage: Annotated[float, Field(gt=0, le=0.1)] = 0.005  # worst price vs mid, fraction
-    capital_usd: Positive = 20e6
+    capital_usd: Usd = 20e6
 
 
 class Scenario(_Model):
@@ -237,6 +248,32 @@ class Scenario(_Model):
     noise: Noise = Noise()
     momentum: Momentum = Momentum()
 
+    @model_validator(mode="after")
+    def _money(self) -> Scenario:
+        total = self.start_money_usd()
+        if total > MAX_MONEY_USD:
+            raise ValueError(
+                f"the accounts and the fund to start with at most {MAX_MONEY_USD:,.0f} USD "
+                f"({total:,.0f} here: lower open_interest_usd, the agents' capital_usd or "
+                "their accounts)"
+            )
+        return self
+
+    def start_money_usd(self) -> float:
+        """An upper bound of the money in the venue at the start: the fund, every agent's
+        deposit, the perp flow's account, and the margin of both sides of the open interest
+        (at most their notional)."""
+        perp = sum(abs(w.usd_per_hour) * (w.end_hour - w.start_hour) for w in self.flow.perp)
+        return (
+            self.market.insurance_fund_usd
+            + 2 * self.market.open_interest_usd
+            + self.makers.count * self.makers.capital_usd
+            + self.arbitrage.capital_usd
+            + self.noise.accounts * self.noise.capital_usd
+            + self.momentum.accounts * self.momentum.capital_usd
+            + 1.5 * perp
+        )
+
     def with_overrides(self, **run: Any) -> Scenario:
         """A copy with ``run`` fields replaced (``None`` values are ignored), validated."""
         fields = {k: v for k, v in run.items() if v is not None}
@@ -250,9 +287,12 @@ PRESETS = ("calm", "flash-crash", "feb-2026")
 
 def _error_message(exc: ValidationError, source: str) -> InvalidInputError:
     e = exc.errors()[0]
-    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in e["loc"]) or "scenario"
     value = e.get("input")
-    return InvalidInputError(f"{source}: {where}", value, e["msg"].removeprefix("Value error, "))
+    if isinstance(value, dict):  # a table's own rule: its fields are named in the message
+        value = "(table)" if e["loc"] else "(whole file)"
+    msg = e["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    return InvalidInputError(f"{source}: {where}", value, msg)
 
 
 def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
@@ -282,11 +322,23 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise InvalidInputError(
                 "scenario", source, f"a preset ({', '.join(PRESETS)}) or an existing TOML file"
             )
-        text = path.read_text("utf-8")
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(
+                "scenario", source, f"a UTF-8 text file (byte {exc.start} is not UTF-8)"
+            ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError("scenario", source, f"valid TOML ({exc})") from None
+    if not data:
+        raise InvalidInputError(
+            "scenario",
+            source,
+            "a scenario with at least one table ([run], [market], ...); an empty file is refused "
+            "rather than run as the defaults (margincall scenario show calm prints a full one)",
+        )
     return parse_scenario(data, source)
 
 

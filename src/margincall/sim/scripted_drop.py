@@ -21,6 +21,7 @@ from margincall.core.rng import RngTree
 from margincall.core.units import micros_to_usd
 from margincall.events.schema import EventKind
 from margincall.report.candles import FORCED_CLOSE_KINDS, taker_mask
+from margincall.sim.scenario import MAX_ACCOUNTS
 from margincall.venue.engine import Venue
 
 START_PRICE = 60_000
@@ -56,8 +57,8 @@ def build_market(
 
     Returns the venue and the market maker's account id.
     """
-    if accounts < 1:
-        raise InvalidInputError("accounts", accounts, "at least 1 account")
+    if not 1 <= accounts <= MAX_ACCOUNTS:
+        raise InvalidInputError("accounts", accounts, f"from 1 to {MAX_ACCOUNTS:,} accounts")
     if not 0.0 <= long_share <= 1.0:
         raise InvalidInputError("long_share", long_share, "a share between 0 and 1")
     rng = RngTree(seed).generator("demo.population")

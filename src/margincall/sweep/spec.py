@@ -48,7 +48,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from margincall.core.errors import InvalidInputError
 from margincall.sim.scenario import PRESETS, Scenario, load_scenario, parse_scenario
@@ -59,7 +66,7 @@ Scalar = float | int | str | bool
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Range(_Model):
@@ -143,8 +150,12 @@ class Stress(_Model):
     """For ``kind = "stress"``: the estimator's stress grid on each run's map."""
 
     shocks: str = Field("-2%:-20%:1%", description="start:end:step and/or a list, e.g. -5%,3%")
-    depth_scales: list[float] = Field([1.0], description="depth multipliers")
-    leverage_scales: list[float] = Field([1.0], description="leverage multipliers")
+    depth_scales: list[Annotated[float, Field(gt=0)]] = Field(
+        [1.0], min_length=1, description="depth multipliers"
+    )
+    leverage_scales: list[Annotated[float, Field(gt=0)]] = Field(
+        [1.0], min_length=1, description="leverage multipliers"
+    )
     impact: Literal["depth", "sqrt"] = Field("depth", description="book walk or square-root law")
     refill: float = Field(
         0.0, ge=0.0, le=1.0, description="share of consumed depth restored before each round"
@@ -152,6 +163,17 @@ class Stress(_Model):
     from_data: str | None = Field(None, description="a market-data file instead of a scenario")
     positions: str | None = Field(None, description="a positions file instead of a scenario")
     rulebook: str = Field("binance", description="tiers of a positions file")
+
+    @field_validator("shocks")
+    @classmethod
+    def _shocks(cls, v: str) -> str:
+        from margincall.estimate.stress import parse_shocks
+
+        try:
+            parse_shocks(v)  # checked before any run starts, as the stress command does
+        except InvalidInputError as exc:
+            raise ValueError(exc.expected) from None
+        return v
 
 
 class SweepSpec(_Model):
@@ -271,7 +293,7 @@ def diff(
 def _validation_error(exc: ValidationError, source: str) -> InvalidInputError:
     e = exc.errors()[0]
     where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-    msg = e["msg"].removeprefix("Value error, ")
+    msg = e["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
     return InvalidInputError(f"{source}: {where}", e.get("input"), msg)
 
 
@@ -282,12 +304,21 @@ def parse_spec(text: str, source: str = "sweep spec", base_dir: Path | None = No
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError(source, "(file)", f"valid TOML ({exc})") from None
+    if not data:
+        raise InvalidInputError(
+            source,
+            "(empty)",
+            "a sweep spec (an empty file is refused rather than run as the "
+            "defaults; see README: sweeps)",
+        )
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc, source) from None
     base_dir = base_dir or Path.cwd()
     base = _base_scenario(spec, base_dir, source)
+    if spec.kind == "stress" and spec.stress.positions:
+        _check_rulebook(spec.stress.rulebook, f"{source}: stress.rulebook")
     varied: dict[str, str] = {}
     for section, keys in (
         ("set", spec.set),
@@ -386,4 +417,10 @@ def load_spec(path: str | Path) -> Study:
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError("SPEC", str(p), "an existing sweep spec TOML file")
-    return parse_spec(p.read_text("utf-8"), str(p), p.resolve().parent)
+    try:
+        text = p.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            "SPEC", str(p), f"a UTF-8 text file (byte {exc.start} is not UTF-8)"
+        ) from None
+    return parse_spec(text, str(p), p.resolve().parent)
