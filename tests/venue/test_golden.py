@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from margincall.sim.scripted_drop import START_PRICE, build_market, drop_to
 from margincall.sim.kernel import Simulation
 from margincall.sim.scenario import load_scenario
+from margincall.sim.scripted_drop import START_PRICE, build_market, drop_to
 
 ACCOUNTS = 2_000
 
