@@ -781,6 +781,9 @@ def serve(
     max_sims: Annotated[
         int, typer.Option(help="simulations the dashboard may run at once", min=0, max=64)
     ] = 2,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option(help="another Host name to answer to (repeatable)")
+    ] = None,
 ) -> None:
     """The web dashboard: runs, replays, new runs, stress tests and monitor reports."""
     try:
@@ -790,7 +793,7 @@ def serve(
         return
     console.print(f"margincall dashboard on http://{host}:{port}/ (runs: {runs}, data: {data})")
     try:
-        run_server(host, port, runs, data, max_sims)
+        run_server(host, port, runs, data, max_sims, allowed_host or ())
     except InvalidInputError as exc:
         _fail(exc)
 

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 RUN_NAME = "fc-small"
+LOCAL = "http://127.0.0.1"
+"""The base URL of in-process test clients: the server answers to 127.0.0.1 and localhost."""
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 REAL_NAME = "btc_1h_liquidations_oi_funding_2025-12_2026-02.csv"
 
@@ -74,9 +76,9 @@ def raw_get(app, target: str) -> RawResponse:
         "raw_path": path.encode("latin-1", "replace"),
         "query_string": query.encode("latin-1", "replace"),
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
+        "server": ("127.0.0.1", 80),
     }
     status, chunks = 0, []
 
