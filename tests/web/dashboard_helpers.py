@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 RUN_NAME = "fc-small"
 LOCAL = "http://127.0.0.1"
@@ -94,3 +95,41 @@ def raw_get(app, target: str) -> RawResponse:
 
     asyncio.run(app(scope, receive, send))
     return RawResponse(target, status, b"".join(chunks))
+
+
+def open_page(browser, server, **context):
+    """A page in a new browser context with every non-localhost request recorded in
+    ``page.external`` and aborted, and page errors and Content-Security-Policy violations
+    recorded in ``page.errors``; ``page.server`` is ``server``."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, **context)
+    page = ctx.new_page()
+    page.external = []
+    page.errors = []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            page.external.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.add_init_script(CSP_LISTENER)
+    page.on("console", lambda m: _csp_report(page, m))
+    page.server = server
+    return page
+
+
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) =>
+  console.log("CSP-VIOLATION " + e.effectiveDirective + " " + e.blockedURI + " " + e.sample));"""
+"""An init script that reports each Content-Security-Policy violation on the console."""
+
+
+def _csp_report(page, message) -> None:
+    """Record a CSP violation, except plotly.js's MapLibre stylesheet (its map traces are never
+    drawn; see :data:`margincall.web.guard.CSP`)."""
+    text = message.text
+    if text.startswith("CSP-VIOLATION ") and ".maplibregl" not in text:
+        page.errors.append(text)
