@@ -98,7 +98,7 @@ class AllowedHosts:
             return True
         name, sep, port = host.rpartition(":")
         bad_ipv6 = ":" in name and not name.endswith("]")
-        if not sep or bad_ipv6 or not port.isdigit():
+        if not sep or bad_ipv6 or not (port.isascii() and port.isdigit()):
             return False
         return name in self.names and (self.port is None or int(port) == self.port)
 
