@@ -58,6 +58,22 @@ def test_every_kind_of_response_carries_the_security_headers(runs_dir):
         assert_secure(r)
 
 
+def test_an_unexpected_error_is_a_json_500_with_the_headers(runs_dir, caplog):
+    app = create_app(runs_dir)
+
+    def broken():
+        raise ZeroDivisionError("a bug")
+
+    app.add_api_route("/broken", broken)  # a route with a bug, added to the real app
+    with TestClient(app, base_url=LOCAL) as c:
+        r = c.get("/broken")
+    assert r.status_code == 500 and r.json() == {
+        "error": "internal error (ZeroDivisionError); see the server log"
+    }
+    assert_secure(r)
+    assert "a bug" in caplog.text and "Traceback" in caplog.text  # the log has it, not the client
+
+
 @pytest.mark.parametrize(
     "host",
     [

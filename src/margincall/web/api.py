@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from margincall import __version__
 from margincall.sim.scenario import PRESETS
 from margincall.web.jobs import Full, Taken
-from margincall.web.safety import NAME_PATTERN, check_name
+from margincall.web.safety import NAME_PATTERN
 from margincall.web.stressmaps import MAX_MAP_ACCOUNTS, cascade_json, map_json
 
 router = APIRouter(prefix="/api")
@@ -99,14 +99,12 @@ def runs(request: Request) -> list[dict[str, Any]]:
 @router.get("/runs/{name}", summary="One run: its summary and its scenario's run settings")
 def run(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
-    check_name(name, "run name")
     return {"name": name, "headline": d.runs.headline(name), "summary": d.runs.summary(name)}
 
 
 @router.get("/runs/{name}/series", summary="A run's bars (ts in epoch ms, USD) and ADL events")
 def run_series(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
-    check_name(name, "run name")
     return d.runs.series(name)
 
 
@@ -155,13 +153,6 @@ def job(
     return j.as_dict()
 
 
-def _stress_source(request: Request, run, preset, seed, accounts):
-    d = _state(request)
-    if run is not None:
-        check_name(run, "run name")
-    return d.maps.load(run, preset, seed, accounts)
-
-
 RunQuery = Annotated[
     str | None, Query(pattern=NAME_PATTERN, max_length=80, description="a run folder name")
 ]
@@ -180,7 +171,7 @@ def stress_map(
     seed: Seed = 1,
     accounts: AccountsQuery = None,
 ) -> dict[str, Any]:
-    return map_json(_stress_source(request, run, preset, seed, accounts))
+    return map_json(_state(request).maps.load(run, preset, seed, accounts))
 
 
 @router.get("/stress/cascade", summary="The estimated cascade of one shock on that map")
@@ -196,7 +187,7 @@ def stress_cascade(
         float, Query(ge=0, le=1, description="share of consumed depth restored before each round")
     ] = 0.0,
 ) -> dict[str, Any]:
-    loaded = _stress_source(request, run, preset, seed, accounts)
+    loaded = _state(request).maps.load(run, preset, seed, accounts)
     return cascade_json(loaded, shock, depth_scale, refill)
 
 
@@ -210,5 +201,4 @@ def monitor(
     request: Request,
     name: Annotated[str, Path(pattern=NAME_PATTERN, max_length=80, description="a data file")],
 ) -> dict[str, Any]:
-    check_name(name, "data file name")
     return _state(request).data.report(name)

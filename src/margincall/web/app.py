@@ -20,7 +20,6 @@ from margincall.core.errors import InvalidInputError
 from margincall.web.api import RunName, router
 from margincall.web.guard import LOCAL_NAMES, AllowedHosts, BodyLimit, Headers, HostCheck
 from margincall.web.jobs import Jobs
-from margincall.web.safety import check_name
 from margincall.web.store import DataStore, RunStore
 from margincall.web.stressmaps import StressMaps
 
@@ -110,7 +109,6 @@ def create_app(
 
     @app.get("/runs/{name}", include_in_schema=False)
     def run_page(name: RunName) -> FileResponse:
-        check_name(name, "run name")
         store.folder(name)
         return FileResponse(STATIC / "run.html", media_type="text/html")
 

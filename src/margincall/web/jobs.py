@@ -190,10 +190,11 @@ class Jobs:
         """Reserve the first of ``names`` free under the runs folder and start a simulation
         writing it; raises :class:`Taken` when none is free, :class:`Full` at the limit."""
         with self._lock:
-            tried = []
+            # a running job's folder is briefly absent while the finished run is renamed in
+            busy, tried = {j.name for j in self._jobs.values() if j.state == "running"}, []
             for name in names:
                 tried.append(check_name(name, "run name"))
-                if not os.path.lexists(self.runs.resolve() / name):
+                if name not in busy and not os.path.lexists(self.runs.resolve() / name):
                     break
             else:
                 raise Taken(f"a run named {tried[0]!r} exists already under the runs folder")

@@ -94,12 +94,7 @@ class RunStore:
 
     def folder(self, name: str) -> Path:
         """The run folder ``name`` (resolved, holding ``summary.json``), or a 404."""
-        try:
-            self.file(name, "summary.json")
-        except HTTPException as exc:
-            if exc.status_code != 404:
-                raise
-            raise HTTPException(404, f"no run named {name!r} under the runs folder") from None
+        self.file(name, "summary.json")
         return safe_path(self.root, name, what="run name")
 
     def names(self) -> list[str]:
