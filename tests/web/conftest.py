@@ -60,9 +60,10 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium under Playwright; the browser tests skip when either is missing."""
+    """Debian's Chromium under Playwright; the browser tests skip when either is missing. One
+    per module: Playwright's event loop must be gone before other modules call asyncio.run."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (see .ci/run)")
