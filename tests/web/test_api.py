@@ -7,7 +7,7 @@ import time
 
 import polars as pl
 import pytest
-from dashboard_helpers import REAL_NAME, RUN_NAME, SHARED_DATA
+from dashboard_helpers import LOCAL, REAL_NAME, RUN_NAME, SHARED_DATA
 from fastapi.testclient import TestClient
 
 from margincall.web.app import create_app
@@ -16,7 +16,7 @@ from margincall.web.app import create_app
 @pytest.fixture
 def client(runs_dir, data_dir):
     app = create_app(runs_dir, data_dir, max_sims=1)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         yield c
 
 

@@ -1,68 +1,18 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright against a live
 server on a free localhost port. Every request leaving 127.0.0.1 is recorded and aborted, and
-the test fails if there is any. Screenshots go to ``tests/web/artifacts/``."""
+the test fails if there is any, as it does on any page error or Content-Security-Policy report
+(so waits are functions: the policy refuses the `eval` a string expression would need).
+Screenshots go to ``tests/web/artifacts/``."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from urllib.parse import urlparse
 
-import pytest
-from dashboard_helpers import REAL_NAME, RUN_NAME, SHARED_DATA, LiveServer
+from dashboard_helpers import REAL_NAME, RUN_NAME, SHARED_DATA
 
-from margincall.web.app import create_app
+from conftest import open_page
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (see .ci/run)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page_on(browser, runs_dir, data_dir):
-    """A page with every non-localhost request recorded and aborted, and the live server."""
-    app = create_app(runs_dir, data_dir, max_sims=1)
-    with LiveServer(app) as server:
-        ctx = browser.new_context(viewport={"width": 1440, "height": 900})
-        page = ctx.new_page()
-        page.external = []
-        page.errors = []
-
-        def route(r):
-            host = urlparse(r.request.url).hostname
-            if host in ("127.0.0.1", "localhost"):
-                r.continue_()
-            else:
-                page.external.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.server = server
-        yield page
-        ctx.close()
-        app.state.dash.jobs.shutdown()
 
 
 def shot(page, name: str) -> None:
@@ -98,7 +48,7 @@ def test_new_run_replay_and_stress(page_on):
     bars = int(page.locator("#slider").get_attribute("max")) + 1
     assert bars >= 60  # 1.1 h of 1-minute bars
     page.click("#play")
-    page.wait_for_function("Number(document.getElementById('chart').dataset.frame) > 10")
+    page.wait_for_function("() => Number(document.getElementById('chart').dataset.frame) > 10")
     page.click("#pause")
     frame = int(chart.get_attribute("data-frame"))
     assert int(page.locator("#slider").input_value()) == frame > 10
@@ -107,7 +57,7 @@ def test_new_run_replay_and_stress(page_on):
     page.wait_for_timeout(300)
     assert int(chart.get_attribute("data-frame")) == frame  # paused means paused
     page.locator("#slider").fill(str(bars - 1))
-    page.wait_for_function(f"document.getElementById('chart').dataset.frame === '{bars - 1}'")
+    page.wait_for_function(f"() => document.getElementById('chart').dataset.frame === '{bars - 1}'")
     assert "$" in page.locator("#now").inner_text()
     shot(page, "run")
     # stress: the map of this run's start state and a shock slider
@@ -116,16 +66,16 @@ def test_new_run_replay_and_stress(page_on):
     page.wait_for_selector("#shock[data-shown]")
     page.select_option("#depth", "5")  # a deep book: the cascade stops short of the bound
     page.locator("#shock").fill("-1")
-    page.wait_for_function("document.getElementById('shock').dataset.shown === '-0.01'")
+    page.wait_for_function("() => document.getElementById('shock').dataset.shown === '-0.01'")
     before = {k: page.locator(k).inner_text() for k in ("#final-price", "#long-liq")}
     assert before["#final-price"].startswith("$")
     page.locator("#shock").fill("-20")
-    page.wait_for_function("document.getElementById('shock').dataset.shown === '-0.2'")
+    page.wait_for_function("() => document.getElementById('shock').dataset.shown === '-0.2'")
     after = {k: page.locator(k).inner_text() for k in ("#final-price", "#long-liq")}
     assert after["#final-price"] != before["#final-price"]
     assert after["#long-liq"] != before["#long-liq"]
     page.locator("#shock").fill("10")
-    page.wait_for_function("document.getElementById('shock').dataset.shown === '0.1'")
+    page.wait_for_function("() => document.getElementById('shock').dataset.shown === '0.1'")
     assert page.locator("#long-liq").inner_text() == "$0"
     assert page.locator("#short-liq").inner_text() != "$0"
     shot(page, "stress")
@@ -156,11 +106,22 @@ def test_monitor_and_themes_offline(page_on):
     assert page.errors == [], page.errors
 
 
-def test_external_requests_are_caught(page_on):
-    """The offline check itself works: a page that asks for a CDN is recorded."""
+def test_external_requests_are_caught(page_on, browser):
+    """The offline check itself works: a page that asks for a CDN is refused by the server's
+    Content-Security-Policy before anything leaves, and without the policy the request is
+    recorded (and aborted)."""
+    cdn = "https://cdn.plot.ly/plotly-2.0.0.min.js"
     page = page_on
     page.goto(page.server.url + "/")
     ready(page)
-    page.evaluate("fetch('https://cdn.plot.ly/plotly-2.0.0.min.js').catch(() => null)")
+    page.evaluate(f"fetch('{cdn}').catch(() => null)")
     page.wait_for_timeout(300)
-    assert page.external == ["https://cdn.plot.ly/plotly-2.0.0.min.js"]
+    assert page.external == []
+    assert [e for e in page.errors if "connect-src" in e and cdn in e], page.errors
+    bare = open_page(browser, page.server, bypass_csp=True)
+    bare.goto(page.server.url + "/")
+    ready(bare)
+    bare.evaluate(f"fetch('{cdn}').catch(() => null)")
+    bare.wait_for_timeout(300)
+    assert bare.external == [cdn]
+    bare.context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from dashboard_helpers import RUN_NAME, raw_get
+from dashboard_helpers import LOCAL, RUN_NAME, raw_get
 from fastapi.testclient import TestClient
 
 from margincall.web.app import create_app
@@ -53,7 +53,7 @@ def client(runs_dir, data_dir, tmp_path):
     os.symlink(secret, runs_dir / "escape")  # a symlink out of --runs
     os.symlink(secret / "passwd.csv", data_dir / "escape.csv")  # and out of --data
     app = create_app(runs_dir, data_dir, max_sims=1)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         c.raw = lambda target: raw_get(app, target)
         yield c
 

@@ -25,6 +25,9 @@ def serve(
     max_sims: Annotated[
         int, typer.Option(help="simulations the dashboard may run at once", min=0, max=64)
     ] = 2,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option(help="another Host name to answer to (repeatable)")
+    ] = None,
 ) -> None:
     """The web dashboard: runs, replays, new runs, stress tests and monitor reports."""
     try:
@@ -34,4 +37,4 @@ def serve(
     if runs.exists() and not runs.is_dir():
         raise InvalidInputError("--runs", str(runs), "a folder of run folders (this is a file)")
     console.print(f"margincall dashboard on http://{host}:{port}/ (runs: {runs}, data: {data})")
-    run_server(host, port, runs, data, max_sims)
+    run_server(host, port, runs, data, max_sims, allowed_host or ())

@@ -9,6 +9,7 @@ simulations run at once (429 beyond that).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -16,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from margincall import __version__
 from margincall.sim.scenario import PRESETS
-from margincall.web.jobs import Full
-from margincall.web.safety import NAME_PATTERN, check_name
-from margincall.web.stressmaps import cascade_json, map_json
+from margincall.web.jobs import Full, Taken
+from margincall.web.safety import NAME_PATTERN
+from margincall.web.stressmaps import MAX_MAP_ACCOUNTS, cascade_json, map_json
 
 router = APIRouter(prefix="/api")
 
@@ -98,25 +99,23 @@ def runs(request: Request) -> list[dict[str, Any]]:
 @router.get("/runs/{name}", summary="One run: its summary and its scenario's run settings")
 def run(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
-    check_name(name, "run name")
     return {"name": name, "headline": d.runs.headline(name), "summary": d.runs.summary(name)}
 
 
 @router.get("/runs/{name}/series", summary="A run's bars (ts in epoch ms, USD) and ADL events")
 def run_series(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
-    check_name(name, "run name")
     return d.runs.series(name)
 
 
-def _new_name(d: Any, body: NewRun) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = f"{body.preset}-s{body.seed}-{stamp}"
-    name, i = base, 1
-    while d.runs.exists(name) or name in d.jobs.names_in_use():
-        i += 1
-        name = f"{base}-{i}"
-    return name
+def _names(body: NewRun) -> Iterator[str]:
+    """The run name asked for, or made-up ones to try in turn."""
+    if body.name is not None:
+        yield body.name
+        return
+    base = f"{body.preset}-s{body.seed}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    yield base
+    yield from (f"{base}-{i}" for i in range(2, 1000))
 
 
 @router.post(
@@ -129,14 +128,11 @@ def start_run(request: Request, body: NewRun) -> dict[str, Any]:
     from margincall.sim.scenario import load_scenario
 
     d = _state(request)
-    if body.name is not None:
-        check_name(body.name, "run name")
-        if d.runs.exists(body.name) or body.name in d.jobs.names_in_use():
-            raise HTTPException(409, f"a run named {body.name!r} exists already")
-    name = body.name or _new_name(d, body)
     sc = load_scenario(body.preset).with_overrides(hours=body.hours, accounts=body.accounts)
     try:
-        job = d.jobs.start(name, body.preset, sc.model_dump(mode="json"), body.seed)
+        job = d.jobs.start(_names(body), body.preset, sc.model_dump(mode="json"), body.seed)
+    except Taken as exc:
+        raise HTTPException(409, str(exc)) from None
     except Full as exc:
         raise HTTPException(429, str(exc)) from None
     return job.as_dict()
@@ -157,19 +153,13 @@ def job(
     return j.as_dict()
 
 
-def _stress_source(request: Request, run, preset, seed, accounts):
-    d = _state(request)
-    if run is not None:
-        check_name(run, "run name")
-    return d.maps.load(run, preset, seed, accounts)
-
-
 RunQuery = Annotated[
     str | None, Query(pattern=NAME_PATTERN, max_length=80, description="a run folder name")
 ]
 PresetQuery = Annotated[Preset | None, Query(description="a preset's start state")]
 AccountsQuery = Annotated[
-    int | None, Query(ge=100, le=MAX_ACCOUNTS, description="accounts of a preset's start state")
+    int | None,
+    Query(ge=100, le=MAX_MAP_ACCOUNTS, description="accounts of a preset's start state"),
 ]
 
 
@@ -181,7 +171,7 @@ def stress_map(
     seed: Seed = 1,
     accounts: AccountsQuery = None,
 ) -> dict[str, Any]:
-    return map_json(_stress_source(request, run, preset, seed, accounts))
+    return map_json(_state(request).maps.load(run, preset, seed, accounts))
 
 
 @router.get("/stress/cascade", summary="The estimated cascade of one shock on that map")
@@ -197,7 +187,7 @@ def stress_cascade(
         float, Query(ge=0, le=1, description="share of consumed depth restored before each round")
     ] = 0.0,
 ) -> dict[str, Any]:
-    loaded = _stress_source(request, run, preset, seed, accounts)
+    loaded = _state(request).maps.load(run, preset, seed, accounts)
     return cascade_json(loaded, shock, depth_scale, refill)
 
 
@@ -211,5 +201,4 @@ def monitor(
     request: Request,
     name: Annotated[str, Path(pattern=NAME_PATTERN, max_length=80, description="a data file")],
 ) -> dict[str, Any]:
-    check_name(name, "data file name")
     return _state(request).data.report(name)

@@ -1,10 +1,10 @@
 """The dashboard application: the API router, the pages, the static files, plotly.js from the
-installed plotly package (nothing from a CDN), and error handlers that answer with a JSON
-message and never a stack trace."""
+installed plotly package (nothing from a CDN), error handlers that answer with a JSON message
+and never a stack trace, and the request guards of :mod:`margincall.web.guard`."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from margincall import __version__
 from margincall.core.errors import InvalidInputError
 from margincall.web.api import RunName, router
+from margincall.web.guard import LOCAL_NAMES, AllowedHosts, BodyLimit, Headers, HostCheck
 from margincall.web.jobs import Jobs
-from margincall.web.safety import MAX_BODY_BYTES, BodyLimit, check_name
 from margincall.web.store import DataStore, RunStore
 from margincall.web.stressmaps import StressMaps
 
 STATIC = Path(__file__).parent / "static"
-log = logging.getLogger("margincall.web")
 
 
 def plotly_js() -> Path:
@@ -51,8 +50,11 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(runs: Path, data: Path | None = None, max_sims: int = 2) -> FastAPI:
-    """The dashboard over the run folders in ``runs`` and the data files in ``data``."""
+def create_app(
+    runs: Path, data: Path | None = None, max_sims: int = 2, hosts: AllowedHosts | None = None
+) -> FastAPI:
+    """The dashboard over the run folders in ``runs`` and the data files in ``data``, answering
+    requests whose Host header ``hosts`` allows (default: 127.0.0.1 and localhost, any port)."""
     runs = Path(runs)
     runs.mkdir(parents=True, exist_ok=True)
     store = RunStore(runs)
@@ -92,11 +94,6 @@ def create_app(runs: Path, data: Path | None = None, max_sims: int = 2) -> FastA
     async def invalid_input(request: Request, exc: InvalidInputError) -> JSONResponse:
         return _error(400, str(exc))
 
-    @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("error in %s %s", request.method, request.url.path)
-        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
-
     def page(file: str):
         def handler() -> FileResponse:
             return FileResponse(STATIC / file, media_type="text/html")
@@ -112,7 +109,6 @@ def create_app(runs: Path, data: Path | None = None, max_sims: int = 2) -> FastA
 
     @app.get("/runs/{name}", include_in_schema=False)
     def run_page(name: RunName) -> FileResponse:
-        check_name(name, "run name")
         store.folder(name)
         return FileResponse(STATIC / "run.html", media_type="text/html")
 
@@ -123,19 +119,32 @@ def create_app(runs: Path, data: Path | None = None, max_sims: int = 2) -> FastA
         return FileResponse(js, media_type="application/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit)  # the last added runs first: Headers, HostCheck, BodyLimit
+    app.add_middleware(HostCheck, hosts=hosts or AllowedHosts())
+    app.add_middleware(Headers)
     return app
 
 
-def serve(host: str, port: int, runs: Path, data: Path | None, max_sims: int) -> None:
-    """Run the dashboard with uvicorn until interrupted."""
+def serve(
+    host: str,
+    port: int,
+    runs: Path,
+    data: Path | None,
+    max_sims: int,
+    allowed_hosts: Iterable[str] = (),
+) -> None:
+    """Run the dashboard with uvicorn until interrupted. Requests must name ``host``,
+    127.0.0.1, localhost or one of ``allowed_hosts`` in their Host header."""
     import uvicorn
 
     if max_sims < 0:
         raise InvalidInputError("--max-sims", max_sims, "a number of simulations >= 0")
     if data is not None and not Path(data).is_dir():
         raise InvalidInputError("--data", str(data), "an existing folder")
-    app = create_app(runs, data, max_sims)
+    if Path(runs).exists() and not Path(runs).is_dir():
+        raise InvalidInputError("--runs", str(runs), "a folder (or a path to create one at)")
+    hosts = AllowedHosts([*LOCAL_NAMES, host, *allowed_hosts], port)
+    app = create_app(runs, data, max_sims, hosts)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

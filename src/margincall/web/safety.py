@@ -1,8 +1,10 @@
-"""Names, paths and request sizes the dashboard accepts.
+"""Names and paths the dashboard accepts.
 
-A run or data-file name is one path component matching :data:`NAME_RE`; it is resolved under
-its root folder and refused unless the resolved path stays inside that root. Encoded forms
-(``%2e%2e%2f``, ``%252e``), backslashes, absolute paths and ``..`` all fail the pattern.
+A run or data-file name is one path component matching :data:`NAME_RE`. :func:`safe_path` is the
+one way the server turns names into a path: it resolves symbolic links and refuses (404) a path
+that leaves its root folder, so a link inside ``--runs`` or ``--data`` pointing elsewhere on the
+machine is as good as absent. Encoded forms (``%2e%2e%2f``, ``%252e``), backslashes, absolute
+paths and ``..`` all fail the pattern (400).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from fastapi import HTTPException
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 NAME_RE = re.compile(NAME_PATTERN)
-MAX_BODY_BYTES = 16 * 1024
-"""Largest request body accepted; anything bigger is refused with 413."""
 DATA_SUFFIXES = (".csv", ".parquet")
 
 
@@ -30,77 +30,14 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
-def under(root: Path, name: str, what: str = "name") -> Path:
-    """The path ``root/name`` after :func:`check_name`, refused unless it resolves inside
-    ``root`` (a symlink pointing out is refused too)."""
+def safe_path(root: Path, name: str, *files: str, what: str = "name") -> Path:
+    """``root/name/files...`` with every symbolic link resolved, or a 404 when that leaves
+    ``root`` (itself resolved). ``name`` comes from a request and is checked first
+    (:func:`check_name`); ``files`` are the server's own file names."""
     check_name(name, what)
-    base = root.resolve()
-    path = (base / name).resolve()
-    if path.parent != base:
-        raise HTTPException(400, f"{what} {name!r} points outside its folder")
+    base = Path(root).resolve()
+    path = base.joinpath(name, *files).resolve()
+    if base not in path.parents:
+        shown = "/".join((name, *files))
+        raise HTTPException(404, f"{what} {name!r}: {shown} is not inside the served folder")
     return path
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, whether announced
-    by Content-Length or streamed."""
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for key, value in scope.get("headers", []):
-            if key == b"content-length":
-                try:
-                    size = int(value)
-                except ValueError:
-                    size = self.limit + 1
-                if size > self.limit:
-                    await _too_large(send, self.limit)
-                    return
-        seen = 0
-        responded = False
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message):
-            nonlocal responded
-            if message["type"] == "http.response.start":
-                responded = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not responded:
-                await _too_large(send, self.limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send, limit: int) -> None:
-    body = f'{{"error": "request body too large: at most {limit} bytes"}}'.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

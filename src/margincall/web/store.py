@@ -15,7 +15,7 @@ import polars as pl
 from fastapi import HTTPException
 
 from margincall.report.candles import COLUMNS as CANDLE_COLUMNS
-from margincall.web.safety import DATA_SUFFIXES, NAME_RE, under
+from margincall.web.safety import DATA_SUFFIXES, safe_path
 
 SERIES_COLUMNS = tuple(c for c in CANDLE_COLUMNS if c not in ("ts", "long_short_account_ratio"))
 """Candle columns the replay plots (see :mod:`margincall.report.candles`)."""
@@ -78,43 +78,45 @@ def _mtime(path: Path) -> float:
 
 
 class RunStore:
-    """Run folders: one folder per run directly under ``root`` holding ``summary.json``."""
+    """Run folders: one folder per run directly under ``root`` holding ``summary.json``. Every
+    file is reached through :func:`~margincall.web.safety.safe_path`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._series = Cache(8)
 
-    def folder(self, name: str) -> Path:
-        """The run folder ``name``, or a 404."""
-        path = under(self.root, name, "run name")
-        if not (path / "summary.json").is_file():
-            raise HTTPException(404, f"no run named {name!r} under the runs folder")
+    def file(self, name: str, file: str) -> Path:
+        """The file ``file`` of run ``name``, resolved inside the runs folder, or a 404."""
+        path = safe_path(self.root, name, file, what="run name")
+        if not path.is_file():
+            raise HTTPException(404, f"no run named {name!r} with {file} under the runs folder")
         return path
 
-    def exists(self, name: str) -> bool:
-        return (self.root / name).exists()
+    def folder(self, name: str) -> Path:
+        """The run folder ``name`` (resolved, holding ``summary.json``), or a 404."""
+        self.file(name, "summary.json")
+        return safe_path(self.root, name, what="run name")
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.root.iterdir()
-            if NAME_RE.fullmatch(p.name) and (p / "summary.json").is_file()
-        )
+        return sorted(p.name for p in self.root.iterdir() if _served(self.file, p.name))
 
     def summary(self, name: str) -> dict[str, Any]:
-        path = self.folder(name) / "summary.json"
+        path = self.file(name, "summary.json")
         try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HTTPException(422, f"run {name!r}: summary.json cannot be read ({exc})") from None
+        if not isinstance(data, dict):
+            raise HTTPException(422, f"run {name!r}: summary.json does not hold an object")
+        return data
 
     def headline(self, name: str) -> dict[str, Any]:
         """A run's headline figures for the runs list."""
         s = self.summary(name)
-        price, liq = s.get("price", {}), s.get("liquidations", {})
-        start, low = price.get("start"), price.get("min")
+        price, liq = _dict(s.get("price")), _dict(s.get("liquidations"))
+        start, low = _number(price.get("start")), _number(price.get("min"))
         drawdown = (low / start - 1) if start and low else None
         return clean(
             {
@@ -131,49 +133,78 @@ class RunStore:
                 "liquidated_long_usd": liq.get("long_usd"),
                 "liquidated_short_usd": liq.get("short_usd"),
                 "liquidated_accounts": liq.get("accounts"),
-                "insurance_fund_min_usd": s.get("insurance_fund_usd", {}).get("min"),
-                "adl_events": s.get("adl", {}).get("events"),
-                "modified": _mtime(self.root / name / "summary.json"),
+                "insurance_fund_min_usd": _dict(s.get("insurance_fund_usd")).get("min"),
+                "adl_events": _dict(s.get("adl")).get("events"),
+                "modified": _mtime(self.file(name, "summary.json")),
             }
         )
 
     def series(self, name: str) -> dict[str, Any]:
         """The run's bars as columns (``ts`` in epoch milliseconds) and its ADL events."""
-        folder = self.folder(name)
-        candles = folder / "candles.parquet"
-        if not candles.is_file():
-            raise HTTPException(404, f"run {name!r} has no candles.parquet")
-        key = (str(folder), _mtime(candles))
-        return self._series.get(key, lambda: self._read_series(folder))
+        self.folder(name)
+        candles = self.file(name, "candles.parquet")
+        try:
+            events = self.file(name, "events.parquet")
+        except HTTPException:
+            events = None
+        key = (str(candles), _mtime(candles), str(events), events and _mtime(events))
+        try:
+            return self._series.get(key, lambda: _read_series(candles, events))
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise HTTPException(
+                422, f"run {name!r}: its parquet files cannot be read ({exc})"
+            ) from None
 
-    @staticmethod
-    def _read_series(folder: Path) -> dict[str, Any]:
-        from margincall.events.schema import EventKind
 
-        bars = pl.read_parquet(folder / "candles.parquet")
-        ts = bars["ts"].dt.epoch("ms").to_list()
-        out: dict[str, Any] = {"ts": ts, "bars": bars.height}
-        for col in SERIES_COLUMNS:
-            if col in bars.columns:
-                out[col] = clean(bars[col].to_list())
-        adl: dict[str, list] = {"ts": [], "price": [], "notional_usd": []}
-        events = folder / "events.parquet"
-        if events.is_file():
-            frame = (
-                pl.scan_parquet(events)
-                .filter(
-                    (pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == 2)
-                )
-                .select("ts_ns", "price_usd", "notional_usd")
-                .collect()
+def _served(file, name: str) -> bool:
+    """Whether ``file(name, "summary.json")`` finds a served file."""
+    try:
+        file(name, "summary.json")
+    except HTTPException:
+        return False
+    return True
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) else None
+
+
+def _read_series(candles: Path, events: Path | None) -> dict[str, Any]:
+    """The bars of ``candles`` as columns of numbers (anything else becomes null) and the ADL
+    events of ``events``."""
+    from margincall.events.schema import EventKind
+
+    bars = pl.read_parquet(candles)
+    if not isinstance(bars.schema.get("ts"), pl.Datetime):
+        raise HTTPException(422, f"{candles.name}: 'ts' is not a timestamp column")
+    ts = bars["ts"].dt.epoch("ms").to_list()
+    out: dict[str, Any] = {"ts": ts, "bars": bars.height}
+    for col in SERIES_COLUMNS:
+        if col in bars.columns:
+            out[col] = clean(bars[col].cast(pl.Float64, strict=False).to_list())
+    adl: dict[str, list] = {"ts": [], "price": [], "notional_usd": []}
+    if events is not None:
+        frame = (
+            pl.scan_parquet(events)
+            .filter((pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == 2))
+            .select(
+                pl.col("ts_ns") // 1_000_000,
+                pl.col("price_usd", "notional_usd").cast(pl.Float64, strict=False),
             )
-            adl = {
-                "ts": (frame["ts_ns"] // 1_000_000).to_list(),
-                "price": clean(frame["price_usd"].to_list()),
-                "notional_usd": clean(frame["notional_usd"].to_list()),
-            }
-        out["adl"] = adl
-        return out
+            .collect()
+        )
+        adl = {
+            "ts": frame["ts_ns"].to_list(),
+            "price": clean(frame["price_usd"].to_list()),
+            "notional_usd": clean(frame["notional_usd"].to_list()),
+        }
+    out["adl"] = adl
+    return out
 
 
 class DataStore:
@@ -186,7 +217,7 @@ class DataStore:
     def file(self, name: str) -> Path:
         if self.root is None:
             raise HTTPException(404, "no --data folder was given to the server")
-        path = under(self.root, name, "data file name")
+        path = safe_path(self.root, name, what="data file name")
         if path.suffix.lower() not in DATA_SUFFIXES or not path.is_file():
             raise HTTPException(404, f"no data file {name!r} (.csv or .parquet) under --data")
         return path
@@ -194,11 +225,13 @@ class DataStore:
     def names(self) -> list[dict[str, Any]]:
         if self.root is None or not self.root.is_dir():
             return []
-        return [
-            {"name": p.name, "bytes": p.stat().st_size}
-            for p in sorted(self.root.iterdir())
-            if p.is_file() and NAME_RE.fullmatch(p.name) and p.suffix.lower() in DATA_SUFFIXES
-        ]
+        out = []
+        for p in sorted(self.root.iterdir()):
+            try:
+                out.append({"name": p.name, "bytes": self.file(p.name).stat().st_size})
+            except HTTPException:
+                continue
+        return out
 
     def report(self, name: str) -> dict[str, Any]:
         path = self.file(name)

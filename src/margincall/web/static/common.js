@@ -1,4 +1,6 @@
 // margincall dashboard: helpers shared by every page (API calls, number formats, theme, nav).
+// Every value from the server goes into the page as text (MC.h and MC.fill build DOM nodes);
+// no page parses a string as HTML.
 "use strict";
 
 const MC = {
@@ -31,8 +33,23 @@ const MC = {
   int(x) { return x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US"); },
   time(ms) { return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"; },
   el(id) { return document.getElementById(id); },
-  esc(s) {
-    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  // An element: h("td", { class: "num" }, "text", childNode, ...). Attributes are set as
+  // attributes and children (strings, numbers, nodes, arrays of them) are added as text or nodes.
+  h(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "data") Object.assign(e.dataset, v);
+      else e.setAttribute(k, String(v));
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+    return e;
+  },
+  fill(id, nodes) { MC.el(id).replaceChildren(...nodes); },
+  // A definition list's <dt>/<dd> pairs from [label, value, class] rows.
+  kv(id, rows) {
+    MC.fill(id, rows.flatMap(([k, v, cls]) => [MC.h("dt", {}, k), MC.h("dd", { class: cls }, v)]));
   },
   css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); },
   // Plotly layout colours from the current theme.
@@ -56,10 +73,11 @@ const MC = {
   },
   header(here) {
     const pages = [["/", "Runs"], ["/stress", "Stress"], ["/monitor", "Monitor"]];
-    const nav = pages.map(([h, n]) => `<a href="${h}" class="${h === here ? "here" : ""}">${n}</a>`).join("");
-    document.body.insertAdjacentHTML("afterbegin",
-      `<header><span class="brand">margincall</span><nav>${nav}</nav><span class="spacer"></span>` +
-      `<a class="muted" href="/openapi.json">API schema</a><button id="theme" type="button"></button></header>`);
+    const nav = pages.map(([h, n]) => MC.h("a", { href: h, class: h === here ? "here" : "" }, n));
+    document.body.prepend(MC.h("header", {}, MC.h("span", { class: "brand" }, "margincall"),
+      MC.h("nav", {}, nav), MC.h("span", { class: "spacer" }),
+      MC.h("a", { class: "muted", href: "/openapi.json" }, "API schema"),
+      MC.h("button", { id: "theme", type: "button" })));
     MC.el("theme").addEventListener("click", () =>
       MC.setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
     MC.setTheme(localStorage.getItem("mc-theme") || "dark");

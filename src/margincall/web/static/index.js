@@ -6,16 +6,16 @@ let presets = [];
 async function loadRuns() {
   const [info, runs] = await Promise.all([MC.api("/api/info"), MC.api("/api/runs")]);
   MC.el("runs-folder").textContent = info.runs_folder;
-  const rows = runs.map((r) => `<tr data-run="${MC.esc(r.name)}">
-    <td><a href="/runs/${encodeURIComponent(r.name)}">${MC.esc(r.name)}</a></td>
-    <td>${MC.esc(r.scenario || "–")}</td><td class="num">${MC.int(r.seed)}</td>
-    <td class="num">${r.hours ?? "–"} h</td><td class="num">${MC.int(r.accounts)}</td>
-    <td class="num">${MC.price(r.price_start)}</td><td class="num">${MC.price(r.price_min)}</td>
-    <td class="num">${MC.pct(r.max_drawdown)}</td>
-    <td class="num long">${MC.usd(r.liquidated_long_usd)}</td>
-    <td class="num short">${MC.usd(r.liquidated_short_usd)}</td>
-    <td class="num">${MC.usd(r.insurance_fund_min_usd)}</td><td class="num">${MC.int(r.adl_events)}</td></tr>`);
-  document.querySelector("#runs tbody").innerHTML = rows.join("");
+  const td = (cls, v) => MC.h("td", { class: cls }, v);
+  const rows = runs.map((r) => MC.h("tr", { data: { run: r.name } },
+    MC.h("td", {}, MC.h("a", { href: `/runs/${encodeURIComponent(r.name)}` }, r.name)),
+    td("", r.scenario || "–"), td("num", MC.int(r.seed)),
+    td("num", `${r.hours ?? "–"} h`), td("num", MC.int(r.accounts)),
+    td("num", MC.price(r.price_start)), td("num", MC.price(r.price_min)),
+    td("num", MC.pct(r.max_drawdown)),
+    td("num long", MC.usd(r.liquidated_long_usd)), td("num short", MC.usd(r.liquidated_short_usd)),
+    td("num", MC.usd(r.insurance_fund_min_usd)), td("num", MC.int(r.adl_events))));
+  document.querySelector("#runs tbody").replaceChildren(...rows);
   MC.el("runs-empty").hidden = runs.length > 0;
 }
 
@@ -74,8 +74,8 @@ MC.el("run-form").addEventListener("submit", async (ev) => {
 (async () => {
   try {
     presets = await MC.api("/api/presets");
-    MC.el("preset").innerHTML = presets.map((p) =>
-      `<option value="${MC.esc(p.name)}"${p.name === "flash-crash" ? " selected" : ""}>${MC.esc(p.name)}</option>`).join("");
+    MC.fill("preset", presets.map((p) =>
+      MC.h("option", { value: p.name, selected: p.name === "flash-crash" }, p.name)));
     MC.el("preset").addEventListener("change", describePreset);
     describePreset();
     await loadRuns();

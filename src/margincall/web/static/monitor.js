@@ -5,11 +5,11 @@ MC.header("/monitor");
 let R = null;
 
 function table(id, rows) {
-  MC.el(id).innerHTML = rows.map(([k, v, note]) =>
-    `<tr><td>${MC.esc(k)}</td><td class="num">${MC.esc(v)}</td><td class="muted">${MC.esc(note || "")}</td></tr>`).join("");
+  MC.fill(id, rows.map(([k, v, note]) =>
+    MC.h("tr", {}, MC.h("td", {}, k), MC.h("td", { class: "num" }, v), MC.h("td", { class: "muted" }, note || ""))));
 }
 function list(id, items) {
-  MC.el(id).innerHTML = items.length ? items.map((s) => `<li>${MC.esc(s)}</li>`).join("") : "<li class=\"muted\">none</li>";
+  MC.fill(id, items.length ? items.map((s) => MC.h("li", {}, s)) : [MC.h("li", { class: "muted" }, "none")]);
 }
 
 function draw() {
@@ -52,7 +52,7 @@ async function load() {
 (async () => {
   try {
     const files = await MC.api("/api/data");
-    MC.el("file").innerHTML = files.map((f) => `<option value="${MC.esc(f.name)}">${MC.esc(f.name)} (${(f.bytes / 1024).toFixed(0)} kB)</option>`).join("");
+    MC.fill("file", files.map((f) => MC.h("option", { value: f.name }, `${f.name} (${(f.bytes / 1024).toFixed(0)} kB)`)));
     if (!files.length) MC.el("status").textContent = "no .csv or .parquet files under --data (start the server with --data DIR)";
     MC.el("file").addEventListener("change", load);
     MC.onTheme.push(draw);

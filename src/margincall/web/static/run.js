@@ -5,10 +5,6 @@ MC.header("");
 const NAME = decodeURIComponent(location.pathname.split("/").pop());
 let S = null, frame = 0, timer = null;
 
-function kv(el, pairs) {
-  MC.el(el).innerHTML = pairs.map(([k, v, cls]) => `<dt>${MC.esc(k)}</dt><dd class="${cls || ""}">${v}</dd>`).join("");
-}
-
 function cum(a, n) { let s = 0; for (let i = 0; i <= n && i < a.length; i++) s += a[i] || 0; return s; }
 
 function traces(n) {
@@ -63,7 +59,7 @@ function draw() {
   const t = S.ts[frame];
   MC.el("clock").textContent = `${MC.time(t)} · bar ${frame + 1} of ${S.ts.length}`;
   const adl = S.adl.ts.filter((x) => x <= t).length;
-  kv("now", [
+  MC.kv("now", [
     ["time", MC.time(t)], ["price", MC.price(S.close[frame])],
     ["move since start", MC.pct(S.close[frame] / S.close[0] - 1)],
     ["long liquidated so far", MC.usd(cum(S.liq_long_usd, frame)), "long"],
@@ -100,7 +96,7 @@ function pause() {
     MC.el("title").textContent = `${NAME}: ${h.scenario}, seed ${h.seed}, ${h.hours} h, ${MC.int(h.accounts)} accounts, ${h.rulebook}`;
     MC.el("stress-link").href = `/stress?run=${encodeURIComponent(NAME)}`;
     const liq = s.liquidations || {}, fund = s.insurance_fund_usd || {}, oi = s.open_interest_usd || {};
-    kv("summary", [
+    MC.kv("summary", [
       ["start price", MC.price(h.price_start)], ["low", MC.price(h.price_min)], ["end", MC.price(h.price_end)],
       ["max drawdown", MC.pct(h.max_drawdown)],
       ["long liquidated", MC.usd(liq.long_usd), "long"], ["short liquidated", MC.usd(liq.short_usd), "short"],

@@ -60,10 +60,9 @@ async function loadMap(ev) {
     MAP = await MC.api(`/api/stress/map?${query()}`);
     MC.el("map-source").textContent = MAP.source;
     const imp = MAP.impact || {};
-    MC.el("totals").innerHTML = [["reference price", MC.price(MAP.reference_price)],
+    MC.kv("totals", [["reference price", MC.price(MAP.reference_price)],
       ["long notional", MC.usd(MAP.long_total_usd)], ["short notional", MC.usd(MAP.short_total_usd)],
-      ["impact", MC.esc(imp.impact || "–")], ["±1% depth", MC.usd(imp.depth_1pct_usd)], ["depth exponent", imp.beta ?? "–"]]
-      .map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
+      ["impact", imp.impact || "–"], ["±1% depth", MC.usd(imp.depth_1pct_usd)], ["depth exponent", imp.beta ?? "–"]]);
     last = null;
     await update();
   } catch (e) { MC.el("error").textContent = e.message; MC.el("map-source").textContent = ""; }
@@ -73,9 +72,10 @@ async function loadMap(ev) {
   try {
     const [runs, presets] = await Promise.all([MC.api("/api/runs"), MC.api("/api/presets")]);
     const want = new URLSearchParams(location.search).get("run");
-    MC.el("source").innerHTML =
-      runs.map((r) => `<option value="run:${MC.esc(r.name)}"${r.name === want ? " selected" : ""}>run ${MC.esc(r.name)}</option>`).join("") +
-      presets.map((p) => `<option value="preset:${MC.esc(p.name)}"${!want && !runs.length && p.name === "flash-crash" ? " selected" : ""}>preset ${MC.esc(p.name)} (start state)</option>`).join("");
+    MC.fill("source", [
+      ...runs.map((r) => MC.h("option", { value: `run:${r.name}`, selected: r.name === want }, `run ${r.name}`)),
+      ...presets.map((p) => MC.h("option", { value: `preset:${p.name}`, selected: !want && !runs.length && p.name === "flash-crash" },
+        `preset ${p.name} (start state)`))]);
     const isPreset = () => MC.el("source").value.startsWith("preset:");
     const toggle = () => { MC.el("seed").disabled = MC.el("accounts").disabled = !isPreset(); };
     MC.el("source").addEventListener("change", () => { toggle(); loadMap(); });
