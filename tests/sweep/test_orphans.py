@@ -3,6 +3,7 @@ resource tracker are gone within 5 s."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -82,8 +83,6 @@ def test_kill_9_of_the_driver_ends_its_workers_and_resource_tracker(tmp_path):
         assert not left, f"still running 5 s after kill -9 of the driver: {left}"
         assert len(list(rows.glob("*.parquet"))) < 40  # killed part-way
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(driver.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         driver.wait()
