@@ -1,5 +1,6 @@
-"""One sweep per folder at a time: a second sweep on a folder another sweep holds is refused
-with the folder and the holder named; the lock goes with its process, even after ``kill -9``."""
+"""One sweep per folder at a time: a second sweep on a folder that another sweep holds is
+refused with the folder and the holder named; the lock goes with its process, even after
+``kill -9``. A rows file that cannot be read stops a resume with its name."""
 
 from __future__ import annotations
 
@@ -63,3 +64,15 @@ def test_a_folder_with_only_a_lock_left_is_still_new(tmp_path):
     out.mkdir()
     (out / LOCK).write_text("12345\n")  # a sweep killed before it wrote its study
     assert len(prepare(write_spec(tmp_path), out, workers=1).todo) == 4
+
+
+def test_a_corrupt_rows_file_stops_a_resume_with_its_name(tmp_path):
+    spec = write_spec(tmp_path)
+    out = tmp_path / "out"
+    prepare(spec, out, workers=1).release()
+    (out / "rows").mkdir()
+    bad = out / "rows" / "00001-0123456789.parquet"
+    bad.write_bytes(b"PAR1 not a whole file")
+    r = cli("sweep", str(spec), "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert str(bad) in r.stderr and "move it away and run the sweep again" in r.stderr
