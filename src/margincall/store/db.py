@@ -3,10 +3,10 @@
 Files are read with ``union_by_name`` so a failed run's row (no summary columns) and successful
 rows sit in one table, missing columns as NULL.
 
-A query reads the store and nothing else: the connection is in memory, the view is created
-first, then file access is limited to ``DIR/rows/`` (``allowed_directories`` with
+A query reads the store and nothing else: the connection is in memory (there is no database
+file to open read-only), file access is limited to ``DIR/rows/`` (``allowed_directories`` with
 ``enable_external_access = false``), extensions are neither installed nor loaded, and the
-configuration is locked. On top of that, one statement is run and only when it reads
+configuration is locked before the view is created. On top of that, one statement is run and only when it reads
 (``SELECT``, ``WITH``, ``FROM``, ``VALUES``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` or
 ``EXPLAIN`` of one of these): ``COPY``, ``ATTACH``, ``INSTALL``, ``LOAD``, ``CREATE``,
 ``DROP``, ``INSERT``, ``PRAGMA``, ``SET`` and the rest are refused with a message.
