@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from sweep_helpers import cli
+
+from margincall.core.errors import InvalidInputError
 from margincall.estimate import stress as st
 from margincall.estimate.positions import map_from_scenario
 from margincall.store.db import query
@@ -60,3 +64,30 @@ def test_stress_sweep_rows_match_the_estimator(tmp_path):
         )
         for e in expected
     ]
+
+
+@pytest.mark.parametrize(
+    ("stress", "says"),
+    [
+        ('shocks = "-2%:x"', "stress.shocks='-2%:x': expected a shock or a range"),
+        ('shocks = "-150%"', "stress.shocks='-150%': expected shocks strictly between -99%"),
+        ("depth_scales = [-1]", "stress.depth_scales=-1.0: expected a positive multiplier"),
+        ("depth_scales = []", "stress.depth_scales=[]: expected at least one positive"),
+        ("leverage_scales = [0]", "stress.leverage_scales=0.0: expected a positive multiplier"),
+        ("depth_scales = [nan]", "stress.depth_scales=nan: expected a positive multiplier"),
+        ('impact = "sqrt"\nrefill = 0.5', "stress.refill=0.5: expected 0 with --impact sqrt"),
+        ('rulebook = "nope"', "stress.rulebook='nope': expected binance, bitmex"),
+        ("refill = 2", "stress.refill"),
+    ],
+)
+def test_stress_values_are_checked_before_any_run(tmp_path, stress, says):
+    spec = tmp_path / "stress.toml"
+    spec.write_text(SPEC.split("[stress]")[0] + f"[stress]\n{stress}\n[backend]\nworkers = 1\n")
+    out = tmp_path / "out"
+    with pytest.raises(InvalidInputError) as exc:
+        runner.prepare(spec, out)
+    assert says in str(exc.value)
+    assert not out.exists()  # nothing written, no run started
+    r = cli("sweep", str(spec), "--out", str(out))
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -12,6 +12,7 @@ def test_worker_exits_zero_and_flushes_its_output(tmp_path):
     script = textwrap.dedent(
         """
         import multiprocessing as mp
+        import os
         from concurrent.futures import ProcessPoolExecutor
         from margincall.sweep.task import warm_up
 
@@ -20,7 +21,8 @@ def test_worker_exits_zero_and_flushes_its_output(tmp_path):
             return mp.current_process().pid
 
         if __name__ == "__main__":
-            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=warm_up)
+            ctx = mp.get_context("spawn")
+            pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=warm_up, initargs=(os.getpid(),))
             pid = pool.submit(speak, "worker-said-this").result()
             procs = list(pool._processes.values())
             pool.shutdown(wait=True)

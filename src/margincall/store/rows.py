@@ -21,6 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from margincall.core.errors import InvalidInputError
+
 ROWS = "rows"
 WALL = "wall_seconds"
 
@@ -84,14 +86,42 @@ def write_rows(out: Path, run_id: str, rows: list[dict[str, Any]]) -> Path:
     return final
 
 
+def corrupt_error(path: Path, problem: str) -> InvalidInputError:
+    """The error of a store file that cannot be read."""
+    return InvalidInputError(
+        "store file",
+        str(path),
+        f"a readable Parquet file of a finished run ({problem}); move it away and run the "
+        "sweep again to redo that run",
+    )
+
+
+def _problem(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the rows file ``path`` cannot be read whole, or None when it can."""
+    try:
+        pq.read_table(path).validate(full=True)
+    except (pa.ArrowException, OSError) as exc:
+        return _problem(exc)
+    return None
+
+
 def finished(out: Path) -> dict[str, str]:
-    """``run_id -> status`` of every run with a complete rows file."""
+    """``run_id -> status`` of every run with a complete rows file; a file that cannot be read
+    is an error naming it."""
     folder = rows_dir(out)
     if not folder.is_dir():
         return {}
     status: dict[str, str] = {}
     for f in sorted(folder.glob("*.parquet")):
-        col = pq.read_table(f, columns=["status"]).column("status").to_pylist()
+        try:
+            col = pq.read_table(f, columns=["status"]).column("status").to_pylist()
+        except (pa.ArrowException, OSError, KeyError) as exc:
+            raise corrupt_error(f, _problem(exc)) from None
         status[f.stem] = "failed" if "failed" in col else "ok"
     return status
 

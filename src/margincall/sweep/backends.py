@@ -6,7 +6,9 @@ tasks are in flight, so a million-run study does not queue a million futures.
 
 Local: a :class:`~concurrent.futures.ProcessPoolExecutor` with the ``spawn`` context (numba and
 threads are not fork-safe); each worker imports the simulator once (numba's compiled functions
-come from its on-disk cache) and then runs many tasks. A worker that dies (killed, out of
+come from its on-disk cache) and then runs many tasks. Workers die with the driver (even with
+``kill -9`` of it; see :mod:`margincall.core.orphans`), and then so does multiprocessing's
+resource tracker, which ends when the last process holding its pipe is gone. A worker that dies (killed, out of
 memory) breaks the pool: the pool is rebuilt and the runs that were in flight run again one at a
 time, so the run that kills its worker is found; it is retried once, then recorded as failed.
 
@@ -61,7 +63,9 @@ class LocalBackend:
         suspects: list[Task] = []  # in flight when a worker died: run again one at a time
         ctx = mp.get_context("spawn")
         while True:
-            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=warm_up)
+            pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=warm_up, initargs=(os.getpid(),)
+            )
             inflight: dict[Any, Task] = {}
             try:
                 broken = self._drain(pool, pending, suspects, inflight, on_result)

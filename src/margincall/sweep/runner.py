@@ -1,13 +1,16 @@
-"""Prepare and run a sweep into an output folder, resumably.
+"""Prepare and run a sweep into an output folder, resumably, one sweep per folder at a time.
 
 :func:`prepare` does every check before any run starts: the spec (unknown parameters, empty
 grids, invalid values), the output folder (writable; empty, new, or a sweep folder of the *same*
 study, else refused with the difference), and the backend (Ray importable and reachable). It
 then writes ``DIR/spec.toml`` (the spec as given) and ``DIR/study.json`` (the study's identity
-and hash) on the first start. :func:`run` executes the runs that have no rows yet.
+and hash) on the first start, holding the folder's lock (:mod:`margincall.store.lock`: a second
+sweep on the same folder is refused) until :func:`run` has executed the runs that have no rows
+yet.
 
-Layout of ``DIR``: ``spec.toml``, ``study.json``, ``rows/RUN_ID.parquet`` (one per finished run,
-see :mod:`margincall.store.rows`), ``runs/RUN_ID/`` (full run folders, when kept).
+Layout of ``DIR``: ``spec.toml``, ``study.json``, ``.sweep.lock``, ``rows/RUN_ID.parquet`` (one
+per finished run, see :mod:`margincall.store.rows`), ``runs/RUN_ID/`` (full run folders, when
+kept).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from margincall.core.atomic import write_atomic
 from margincall.core.errors import InvalidInputError
+from margincall.store.lock import LOCK, lock_store
 from margincall.store.rows import clean_temporaries, finished, write_rows
 from margincall.sweep.backends import default_workers, make_backend
 from margincall.sweep.spec import RunPlan, Study, diff, load_spec, spec_defaults
@@ -42,6 +46,13 @@ class Prepared:
     todo: list[RunPlan]
     already: dict[str, str]  # run_id -> status of the runs finished before this start
     resumed: bool
+    lock: BinaryIO | None = None  # the store's lock, held until :func:`run` ends
+
+    def release(self) -> None:
+        """Let another sweep use the folder (:func:`run` does this when it ends)."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
 
 
 @dataclass
@@ -78,7 +89,8 @@ def _write_study(out: Path, study: Study) -> None:
 
 
 def check_out(out: Path, study: Study) -> tuple[bool, dict[str, Any] | None]:
-    """Refuse an output folder that cannot hold this study; returns ``(exists, old_identity)``."""
+    """Refuse an output folder that cannot hold this study; returns ``(exists, old_record)``
+    (the folder's ``study.json``, None for a new or empty folder). Writes nothing."""
     out = Path(out)
     if out.exists():
         if not out.is_dir():
@@ -96,9 +108,8 @@ def check_out(out: Path, study: Study) -> tuple[bool, dict[str, Any] | None]:
                         "the spec this folder was started with, or a new --out; it changed:\n"
                         + "\n".join(lines),
                     )
-                _write_study(out, study)  # only fields added since, at their defaults
             return True, old
-        if any(out.iterdir()):
+        if any(p.name != LOCK for p in out.iterdir()):
             raise InvalidInputError(
                 "--out", str(out), "a new or empty folder, or a sweep folder of this spec"
             )
@@ -131,16 +142,26 @@ def prepare(
     addr = address if address is not None else (b.address if kind == "ray" else None)
     engine = make_backend(kind, n, addr)
     engine.check()
-    out.mkdir(exist_ok=True)
-    if old is None:
-        write_atomic(out / SPEC, study.text)
-        _write_study(out, study)
-    clean_temporaries(out)
-    ids = {r.run_id for r in study.runs}
-    already = {k: v for k, v in finished(out).items() if k in ids}
+    lock = None
+    try:
+        out.mkdir(exist_ok=True)
+        lock = lock_store(out)
+        _, old = check_out(out, study)  # again, now that no other sweep can change the folder
+        if old is None:
+            write_atomic(out / SPEC, study.text)
+        if old is None or old.get("hash") != study.hash():
+            _write_study(out, study)  # new, or only fields added since, at their defaults
+        clean_temporaries(out)
+        ids = {r.run_id for r in study.runs}
+        already = {k: v for k, v in finished(out).items() if k in ids}
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        getattr(engine, "close", lambda: None)()
+        raise
     skip = {k for k, v in already.items() if not (retry_failed and v == "failed")}
     todo = [r for r in study.runs if r.run_id not in skip]
-    return Prepared(study, out, engine, todo, already, exists and old is not None)
+    return Prepared(study, out, engine, todo, already, exists and old is not None, lock)
 
 
 def task_for(study: Study, run: RunPlan, out: Path) -> Task:
@@ -191,4 +212,5 @@ def run(
         close = getattr(prep.backend, "close", None)
         if close is not None:
             close()
+        prep.release()
     return outcome

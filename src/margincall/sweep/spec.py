@@ -316,6 +316,8 @@ def parse_spec(text: str, source: str = "sweep spec", base_dir: Path | None = No
     except ValidationError as exc:
         raise _validation_error(exc, source) from None
     base_dir = base_dir or Path.cwd()
+    if spec.kind == "stress":
+        _check_stress(spec.stress, f"{source}: stress")
     base = _base_scenario(spec, base_dir, source)
     if spec.kind == "stress" and spec.stress.positions:
         _check_rulebook(spec.stress.rulebook, f"{source}: stress.rulebook")
@@ -392,6 +394,28 @@ def _check_rulebook(rulebook: str, where: str) -> None:
         raise InvalidInputError(
             where, rulebook, "binance, bitmex, dydx, hyperliquid or a TOML file"
         )
+
+
+def _check_stress(stress: Stress, where: str) -> None:
+    """The stress values, checked by the estimator's own parsers before any run starts."""
+    from margincall.estimate import stress as st
+    from margincall.estimate.cascade import check_multiplier
+
+    try:
+        st.parse_shocks(stress.shocks)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}.shocks", stress.shocks, exc.expected) from None
+    for name in ("depth_scales", "leverage_scales"):
+        values = getattr(stress, name)
+        if not values:
+            raise InvalidInputError(f"{where}.{name}", values, "at least one positive multiplier")
+        for v in values:
+            check_multiplier(f"{where}.{name}", v)
+    try:  # the impact model's own checks (a source without a map is enough for them)
+        st.build_impact(stress.impact, st.Source(None, "spec"), refill=stress.refill)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}.refill", exc.value, exc.expected) from None
+    _check_rulebook(stress.rulebook, f"{where}.rulebook")
 
 
 def _base_scenario(spec: SweepSpec, base_dir: Path, source: str) -> Scenario | None:

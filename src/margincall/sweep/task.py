@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from margincall.core.orphans import die_with_parent
 from margincall.store.rows import WALL, flatten, param_column
 
 
@@ -117,10 +118,12 @@ def execute(task: Task) -> tuple[str, list[dict[str, Any]], float]:
     return task.run_id, rows, wall
 
 
-def warm_up() -> None:
-    """Prepare a fresh local worker process: import the simulator once (numba then loads its
-    compiled functions from the on-disk cache once per worker, not once per run), and let the
-    worker skip the interpreter's teardown when the pool shuts it down."""
+def warm_up(driver_pid: int) -> None:
+    """Prepare a fresh local worker process: end it with the driver ``driver_pid`` that started
+    it (``kill -9`` of the driver leaves no worker running), import the simulator once (numba
+    then loads its compiled functions from the on-disk cache once per worker, not once per run),
+    and let the worker skip the interpreter's teardown when the pool shuts it down."""
+    die_with_parent(driver_pid)
     import margincall.estimate.stress
     import margincall.sim.run_folder  # noqa: F401
 
