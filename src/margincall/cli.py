@@ -609,6 +609,7 @@ def stress(
 ) -> None:
     """Stress a liquidation map: post-cascade move and liquidations for each shock."""
     from margincall.estimate import stress as st
+    from margincall.inputs.maps import load_source
     from margincall.report.stress import write_stress
 
     try:
@@ -628,7 +629,7 @@ def stress(
         ):
             if path is not None and not path.exists():
                 raise InvalidInputError(name, str(path), "an existing path")
-        source = st.load_source(
+        source = load_source(
             scenario,
             from_run,
             from_data,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from margincall.estimate import stress as st
-from margincall.estimate.positions import map_from_scenario
+from margincall.inputs.maps import map_from_scenario
 from margincall.store.db import query
 from margincall.sweep import runner
 from margincall.sweep.spec import load_spec
