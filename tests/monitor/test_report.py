@@ -19,8 +19,10 @@ import polars as pl
 import pytest
 
 from margincall.core.errors import InvalidInputError
+from margincall.monitor.bars import load_sources
+from margincall.monitor.prose import usd
 from margincall.monitor.report import SECTIONS, markdown, write_monitor
-from margincall.monitor.summary import build, load_sources, usd
+from margincall.monitor.summary import build
 
 AT = "2026-02-06T01:00:00Z"
 AT_MS = int(datetime(2026, 2, 6, 1, tzinfo=UTC).timestamp() * 1000)

@@ -29,13 +29,8 @@ from plotly.subplots import make_subplots
 
 from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
-from margincall.monitor.summary import (
-    HEATMAP_BINS,
-    HEATMAP_ROWS,
-    MonitorResult,
-    hm,
-    usd,
-)
+from margincall.monitor.prose import hm, usd
+from margincall.monitor.summary import MonitorResult
 from margincall.report.figures import (
     BASE_STYLE,
     LONG_COLOR,
@@ -55,6 +50,11 @@ SECTIONS = (
     "Sources and conventions",
 )
 """The report's section headings, in order (the same for every source)."""
+
+HEATMAP_ROWS = 720
+"""The heatmap covers the last this many bars."""
+HEATMAP_BINS = 120
+"""Price bins of the heatmap."""
 
 
 def check_out(out: Path) -> None:
