@@ -120,7 +120,9 @@ def test_every_headline_figure_names_its_metrics_rows(real):
     w = m.slice(liq["from"]["row_from"], liq["from"]["row_count"])
     assert math.fsum(w["liq_long_usd"].to_list()) == liq["long_usd"]
     big = liq["largest_hour"]
-    assert m["liq_long_usd"][big["row"]] == big["long_usd"]
+    assert big["from"]["row_count"] == 1  # hourly bars: the largest hour is one bar
+    assert m["liq_long_usd"][big["from"]["row_from"]] == big["long_usd"]
+    assert m["ts"][big["from"]["row_from"]] == datetime.fromisoformat(big["ts"])
     oi = s["open_interest"]
     assert m["oi_usd"][oi["start_from"]["row"]] == oi["start_usd"]
     row = s["indicators"]["from"]["row"]

@@ -7,10 +7,15 @@
   close) to the last close; the open-interest change from the open interest at the open of
   that same bar to that of the last bar (open interest is at each bar's open, so both are 24 h
   apart). Liquidation sums are correctly rounded sums (``math.fsum``) of the rows' values.
+- **The largest hour** of the 24 h is the clock hour (UTC, bars grouped by the hour their start
+  falls in) whose bars liquidated the most, long and short together; with hourly bars it is
+  the largest bar, with minute bars (a short run folder) the sum of that hour's minutes. It
+  names its hour (``ts``, the hour's start) and the rows it sums (``from``).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +23,14 @@ import numpy as np
 import polars as pl
 
 from margincall.monitor.indicators import liquidation_split
-from margincall.monitor.metrics import finite, one_row, row_24h_before, rows_span, window_24h
+from margincall.monitor.metrics import (
+    finite,
+    iso,
+    one_row,
+    row_24h_before,
+    rows_span,
+    window_24h,
+)
 from margincall.monitor.sentiment import WEIGHTS
 
 SENTIMENT_BANDS = ((25, "extreme fear"), (45, "fear"), (56, "neutral"), (76, "greed"))
@@ -31,6 +43,30 @@ def sentiment_label(value: float | None) -> str | None:
         if value < upper:
             return name
     return "extreme greed"
+
+
+def largest_hour(
+    m: pl.DataFrame, rows: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray
+) -> dict[str, Any]:
+    """The clock hour whose bars among ``rows`` (with their liquidations ``long_usd`` and
+    ``short_usd``) liquidated the most: its start, exact sums by side and the rows summed. Ties
+    go to the earliest hour."""
+    hours = m["ts"].dt.truncate("1h").to_numpy()[rows]
+    starts, which = np.unique(hours, return_inverse=True)
+    best, best_total = 0, -math.inf
+    for j in range(len(starts)):
+        sel = which == j
+        total = math.fsum([*long_usd[sel].tolist(), *short_usd[sel].tolist()])
+        if total > best_total:
+            best, best_total = j, total
+    sel = which == best
+    return {
+        "ts": iso(m["ts"].dt.truncate("1h")[int(rows[sel][0])]),
+        "long_usd": math.fsum(long_usd[sel].tolist()),
+        "short_usd": math.fsum(short_usd[sel].tolist()),
+        "total_usd": best_total,
+        "from": rows_span(m, rows[sel]),
+    }
 
 
 def headline(m: pl.DataFrame, at: datetime) -> dict[str, Any]:
@@ -68,11 +104,10 @@ def headline(m: pl.DataFrame, at: datetime) -> dict[str, Any]:
     ls = m["liq_short_usd"].to_numpy()[win]
     if len(win) and np.isfinite(ll).any():
         split = liquidation_split(np.nan_to_num(ll), np.nan_to_num(ls))
-        largest = split.pop("largest")
-        big = largest.pop("row")
+        split.pop("largest")  # a bar's; the figure is the largest clock hour's
         out["liquidations_24h"] = {
             **split,
-            "largest_hour": {**one_row(m, int(win[big])), **largest},
+            "largest_hour": largest_hour(m, win, np.nan_to_num(ll), np.nan_to_num(ls)),
             "from": rows_span(m, win),
         }
     else:

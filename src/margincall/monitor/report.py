@@ -92,6 +92,8 @@ def _rows(span: dict[str, Any] | None) -> str:
         return f"row {span['row']}"
     if not span.get("row_count"):
         return "no rows"
+    if span["row_count"] == 1:
+        return f"row {span['row_from']}"
     return f"rows {span['row_from']}-{span['row_to']} ({span['row_count']})"
 
 
@@ -197,7 +199,7 @@ def liquidation_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
             "Largest hour",
             f"{hm(big['ts'])}: {usd(big['total_usd'])} ({usd(big['long_usd'])} long, "
             f"{usd(big['short_usd'])} short)",
-            _rows(big),
+            _rows(big["from"]),
         ),
     ]
 
