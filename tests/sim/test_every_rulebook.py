@@ -25,9 +25,7 @@ def test_the_rulebooks_are_the_four_venues():
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_runs_under_rulebook(preset, rulebook):
     chosen = load_scenario(preset).momentum.leverage
-    sc = load_scenario(preset).with_overrides(
-        accounts=500, hours=HOURS[preset], rulebook=rulebook
-    )
+    sc = load_scenario(preset).with_overrides(accounts=500, hours=HOURS[preset], rulebook=rulebook)
     assert sc.momentum.leverage == min(chosen, MAX_LEVERAGE[rulebook])
     sim = Simulation(sc, seed=1)
     sim.run()
