@@ -1,6 +1,7 @@
 """Every preset runs under every rulebook (issue 14): each agent group's leverage is fitted to the
-venue's maximum where it is a preset's choice, and a scenario's own value above the maximum is
-refused with a message naming the group, the field, the maximum and the fix."""
+venue's maximum where it was not chosen for that venue (a rulebook override), and a scenario
+whose own value exceeds its own rulebook's maximum is refused with a message naming the group,
+the field, the maximum and the fix."""
 
 from __future__ import annotations
 
@@ -43,14 +44,16 @@ def test_feb_2026_momentum_traders_are_fitted_only_where_50x_is_too_much():
     for rulebook, expected in (("binance", 50), ("dydx", 50), ("hyperliquid", 40)):
         sc = load_scenario("feb-2026").with_overrides(rulebook=rulebook)
         assert sc.momentum.leverage == expected
-        assert sc.with_overrides(accounts=500).momentum.leverage == expected  # stays a preset
+        assert sc.with_overrides(accounts=500).momentum.leverage == expected
+        assert parse_scenario(sc.model_dump()) == sc  # the scenario holds the fitted value
 
 
-def test_a_scenario_files_own_leverage_above_the_maximum_is_refused():
+def test_a_scenarios_own_leverage_above_its_rulebooks_maximum_is_refused():
     data = load_scenario("feb-2026").model_dump()
     data["run"].update(rulebook="hyperliquid", accounts=500, hours=0.1)
-    sc = parse_scenario(data, "my.toml")  # not a preset: its 50x is the user's choice
+    sc = parse_scenario(data, "my.toml")  # written for hyperliquid with 50x: the user's choice
     assert sc.momentum.leverage == 50
+    assert sc.with_overrides(accounts=600).momentum.leverage == 50  # no rulebook change, no fit
     with pytest.raises(InvalidInputError) as e:
         Simulation(sc, seed=1)
     msg = str(e.value)

@@ -7,13 +7,13 @@ comparable when ``--accounts`` changes. Every field says its unit. Presets live 
 
 **Leverage and the rulebook.** A venue refuses a leverage setting above its maximum (the first
 margin tier's: binance 125x, bitmex 100x, dydx 50x, hyperliquid 40x). Every agent group's
-leverage is fitted to it where the leverage is not the user's own choice: the simulator's fixed
-settings (arbitrage desk 1x, makers 2x, noise traders 5x) and the leveraged cohorts' drawn
-leverage take ``min(chosen, maximum)``, and so does a preset's ``momentum.leverage`` when the
-preset runs under another rulebook (``feb-2026``'s 50x momentum traders trade at 40x under
-hyperliquid; the run's manifest records the fitted value). A scenario file's own
-``momentum.leverage`` above its rulebook's maximum is refused, naming the group, the maximum
-and the fix.
+leverage is fitted to it where it is not chosen for that venue: the simulator's fixed settings
+(arbitrage desk 1x, makers 2x, noise traders 5x) and the leveraged cohorts' drawn leverage take
+``min(chosen, maximum)``, and so does ``momentum.leverage`` when :meth:`Scenario.with_overrides`
+(``--rulebook``) moves a scenario written for one rulebook to another (``feb-2026 --rulebook
+hyperliquid``: its 50x momentum traders trade at 40x; the scenario, and so the run's manifest,
+holds the fitted value). A scenario whose own ``momentum.leverage`` exceeds its own rulebook's
+maximum is refused when it is simulated, naming the group, the maximum and the fix.
 """
 
 from __future__ import annotations
@@ -24,15 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from margincall.agents.population import fit_leverage, max_leverage
 from margincall.core.errors import InvalidInputError
@@ -232,8 +224,8 @@ class Noise(_Model):
 
 class Momentum(_Model):
     """Momentum traders: many small leveraged accounts that follow the recent move. Their
-    ``leverage`` must not exceed the rulebook's maximum, except in a preset, where it is fitted
-    to it (see the module docstring)."""
+    ``leverage`` must not exceed the rulebook's maximum; a rulebook override fits it (see the
+    module docstring)."""
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
     lookback_minutes: Positive = 5.0  # typical lookback (each account: 0.5x to 2x this)
@@ -258,29 +250,25 @@ class Scenario(_Model):
     arbitrage: Arbitrage = Arbitrage()
     noise: Noise = Noise()
     momentum: Momentum = Momentum()
-    _preset: bool = PrivateAttr(False)  # a preset, or a preset with overrides
 
     def with_overrides(self, **run: Any) -> Scenario:
-        """A copy with ``run`` fields replaced (``None`` values are ignored), validated; a
-        preset's leverage choices are fitted to the new rulebook (see the module docstring)."""
+        """A copy with ``run`` fields replaced (``None`` values are ignored), validated; moved to
+        another rulebook, its leverage choices are fitted to that rulebook's maximum (see the
+        module docstring)."""
         fields = {k: v for k, v in run.items() if v is not None}
         data = self.model_dump()
         data["run"].update(fields)
         sc = parse_scenario(data, f"scenario {self.name}")
-        return _as_preset(sc) if self._preset else sc
+        return _fitted(sc) if sc.run.rulebook != self.run.rulebook else sc
 
 
-def _instrument(run: Run):
-    return load_rulebook(run.rulebook).instrument(run.symbol)
-
-
-def _as_preset(sc: Scenario) -> Scenario:
-    """A preset's scenario, its momentum traders' leverage fitted to its rulebook's maximum."""
-    fitted = fit_leverage(sc.momentum.leverage, _instrument(sc.run))
-    if fitted != sc.momentum.leverage:
-        sc = sc.model_copy(update={"momentum": sc.momentum.model_copy(update={"leverage": fitted})})
-    sc._preset = True
-    return sc
+def _fitted(sc: Scenario) -> Scenario:
+    """``sc`` with its momentum traders' leverage fitted to its rulebook's maximum."""
+    instrument = load_rulebook(sc.run.rulebook).instrument(sc.run.symbol)
+    fitted = fit_leverage(sc.momentum.leverage, instrument)
+    if fitted == sc.momentum.leverage:
+        return sc
+    return sc.model_copy(update={"momentum": sc.momentum.model_copy(update={"leverage": fitted})})
 
 
 def check_leverage(sc: Scenario, instrument, rulebook: str) -> None:
@@ -338,8 +326,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError("scenario", source, f"valid TOML ({exc})") from None
-    sc = parse_scenario(data, source)
-    return _as_preset(sc) if str(name_or_path) in PRESETS else sc
+    return parse_scenario(data, source)
 
 
 def preset_summaries() -> list[tuple[str, str]]:
