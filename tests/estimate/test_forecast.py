@@ -170,3 +170,17 @@ def test_cli_bad_input_exits_2_naming_the_value(tmp_path):
         app, ["forecast", "--from-data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2 and "none.csv" in result.output
+
+
+def test_the_same_forecast_writes_the_same_bytes(tmp_path):
+    data = tmp_path / "panel.parquet"
+    synthetic(120).rename({"oi_usd": "open_interest_usd", "funding": "funding_rate"}).write_parquet(
+        data
+    )
+    for name in ("a", "b"):
+        r = runner.invoke(
+            app, ["forecast", "--from-data", str(data), "--out", str(tmp_path / name)]
+        )
+        assert r.exit_code == 0, r.output
+    a, b = ({p.name: p.read_bytes() for p in (tmp_path / n).iterdir()} for n in ("a", "b"))
+    assert sorted(a) == ["forecast.parquet", "summary.json"] and a == b

@@ -8,7 +8,7 @@ import pytest
 from margincall.estimate.cascade import cascade
 from margincall.estimate.grid import stress_grid
 from margincall.estimate.impact import BookDepth, DepthCurve, SqrtImpact
-from margincall.estimate.positions import map_from_scenario
+from margincall.inputs.maps import map_from_scenario
 from margincall.sim.scenario import load_scenario
 
 

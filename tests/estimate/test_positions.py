@@ -12,10 +12,10 @@ from margincall.estimate.positions import (
     account_liquidation_ticks,
     liquidation_ticks,
     map_from_positions_file,
-    map_from_run_folder,
     map_from_venue,
     venue_positions,
 )
+from margincall.inputs.maps import map_from_run_folder
 from margincall.sim.scenario import load_scenario
 from margincall.venue import params as P
 from margincall.venue.accounts import ISOLATED

@@ -160,3 +160,18 @@ def test_stress_bad_market_data_file(tmp_path):
     f.write_text("a,b\n1,2\n")
     r = runner.invoke(app, ["stress", "--from-data", str(f)])
     assert r.exit_code == 2 and "error" in r.output
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_same_stress_writes_the_same_bytes(tmp_path):
+    """No wall-clock time (and no random element id) in stress.json or stress.html."""
+    args = ["stress", "calm", "--accounts", "1000", "--shocks", "-3%,-6%"]
+    for name in ("a", "b"):
+        r = runner.invoke(app, [*args, "--out", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert sorted(a) == ["stress.html", "stress.json"]
+    assert a == b

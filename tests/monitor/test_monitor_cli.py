@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from margincall.cli import app
 from margincall.monitor.indicators import MIN_ROWS
+from margincall.monitor.prose import usd
 from margincall.monitor.report import SECTIONS
 
 runner = CliRunner()
@@ -82,6 +83,32 @@ def test_run_folder_alone(tmp_path, run_folder):
     s = json.loads(result.output)
     assert "own bars" in s["sources"][0]["bar"]  # 3 hours < 34 bars: minute bars kept
     assert headings((out / "report.md").read_text()) == [f"## {h}" for h in SECTIONS]
+
+
+def test_run_folder_largest_hour_sums_the_hours_minutes(tmp_path, run_folder):
+    """Minute bars: "the largest hour" is the clock hour with the most liquidated (its minutes
+    summed), not the largest one-minute bar (issue 18, defect 7)."""
+    out = tmp_path / "sim"
+    result = runner.invoke(app, ["monitor", str(run_folder), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.output)
+    m = pl.read_parquet(out / "metrics.parquet").fill_nan(0.0).fill_null(0.0)
+    hours = (
+        m.with_columns(hour=pl.col("ts").dt.truncate("1h"))
+        .group_by("hour")
+        .agg(pl.col("liq_long_usd").sum(), pl.col("liq_short_usd").sum(), pl.len().alias("n"))
+        .with_columns(total=pl.col("liq_long_usd") + pl.col("liq_short_usd"))
+        .sort("total", descending=True)
+    )
+    top = hours.row(0, named=True)
+    big = s["liquidations_24h"]["largest_hour"]
+    assert big["total_usd"] == pytest.approx(top["total"], rel=1e-12)
+    assert big["long_usd"] == pytest.approx(top["liq_long_usd"], rel=1e-12)
+    assert datetime.fromisoformat(big["ts"]) == top["hour"]
+    assert big["from"]["row_count"] == top["n"] > 1
+    minute = (m["liq_long_usd"] + m["liq_short_usd"]).max()
+    assert big["total_usd"] > minute  # the hour holds more than its largest minute
+    assert f"with {usd(big['total_usd'])} liquidated" in " ".join(s["sentences"])
 
 
 def fail(args: list[str], out) -> str:

@@ -19,8 +19,10 @@ import polars as pl
 import pytest
 
 from margincall.core.errors import InvalidInputError
+from margincall.monitor.bars import load_sources
+from margincall.monitor.prose import usd
 from margincall.monitor.report import SECTIONS, markdown, write_monitor
-from margincall.monitor.summary import build, load_sources, usd
+from margincall.monitor.summary import build
 
 AT = "2026-02-06T01:00:00Z"
 AT_MS = int(datetime(2026, 2, 6, 1, tzinfo=UTC).timestamp() * 1000)
@@ -118,7 +120,9 @@ def test_every_headline_figure_names_its_metrics_rows(real):
     w = m.slice(liq["from"]["row_from"], liq["from"]["row_count"])
     assert math.fsum(w["liq_long_usd"].to_list()) == liq["long_usd"]
     big = liq["largest_hour"]
-    assert m["liq_long_usd"][big["row"]] == big["long_usd"]
+    assert big["from"]["row_count"] == 1  # hourly bars: the largest hour is one bar
+    assert m["liq_long_usd"][big["from"]["row_from"]] == big["long_usd"]
+    assert m["ts"][big["from"]["row_from"]] == datetime.fromisoformat(big["ts"])
     oi = s["open_interest"]
     assert m["oi_usd"][oi["start_from"]["row"]] == oi["start_usd"]
     row = s["indicators"]["from"]["row"]

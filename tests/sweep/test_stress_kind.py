@@ -7,7 +7,7 @@ from sweep_helpers import cli
 
 from margincall.core.errors import InvalidInputError
 from margincall.estimate import stress as st
-from margincall.estimate.positions import map_from_scenario
+from margincall.inputs.maps import map_from_scenario
 from margincall.store.db import query
 from margincall.sweep import runner
 from margincall.sweep.spec import load_spec

@@ -8,7 +8,9 @@ closed on the way), as in a real market. The arbitrage desk takes the other side
 position (cash-and-carry: short perp, long spot), so open interest balances.
 
 Positions are opened as block trades at their entry price (the venue's mark set to that price
-while they open), then the venue's prices are moved to the start.
+while they open), then the venue's prices are moved to the start. Each account's leverage
+setting is its drawn leverage rounded up and fitted to the venue's maximum
+(:func:`max_leverage`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ class Cohorts:
     liq_price: np.ndarray  # approximate liquidation price at the start, USD (the map)
     stop: np.ndarray  # stop price in ticks, 0 for none
     entrants: Entrants | None = None  # accounts opening during the run
+
+
+def max_leverage(instrument) -> int:
+    """The largest leverage setting the venue accepts for ``instrument``: its first margin
+    tier's."""
+    return int(instrument.tiers[0].max_leverage)
+
+
+def fit_leverage(chosen: int, instrument) -> int:
+    """A leverage chosen by the simulator or a preset, fitted to the venue:
+    ``min(chosen, max_leverage(instrument))``."""
+    return min(int(chosen), max_leverage(instrument))
 
 
 def _tier_arrays(instrument) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,8 +133,7 @@ def open_population(scenario, venue, desk: int, rng_tree) -> Cohorts:
     )
     lots = np.maximum(np.round(d["notional"] / (entry_t * tick) / lot).astype(np.int64), 1)
     k = venue.k
-    max_lev = int(venue.instrument.tiers[0].max_leverage)
-    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_lev)
+    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_leverage(venue.instrument))
     value = lots * entry_t * k  # micro-dollars at entry
     deposits = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 2000
     ids = np.empty(len(side), np.int64)
@@ -193,8 +206,7 @@ def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
         return Entrants(empty, empty, empty, empty)
     notional, lev, side, step, iso = (np.concatenate([p[i] for p in parts]) for i in range(5))
     lots = np.maximum(np.round(notional / start / lot).astype(np.int64), 1)
-    max_lev = int(venue.instrument.tiers[0].max_leverage)
-    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_lev)
+    setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_leverage(venue.instrument))
     value = lots * round(start / tick) * venue.k
     deposits = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 500
     ids = venue.open_accounts(deposits, isolated=iso, leverage=setting)

@@ -33,7 +33,8 @@ def monitor(
 ) -> None:
     """Market stress report: metrics.parquet, summary.json, report.md and report.html."""
     from margincall.monitor.report import check_out, write_monitor
-    from margincall.monitor.summary import build, parse_mapping
+    from margincall.monitor.bars import parse_mapping
+    from margincall.monitor.summary import build
 
     check_out(out)
     with output_folder(out):

@@ -79,6 +79,7 @@ def stress(
 ) -> None:
     """Stress a liquidation map: post-cascade move and liquidations for each shock."""
     from margincall.estimate import stress as st
+    from margincall.inputs.maps import load_source
     from margincall.report.stress import write_stress
 
     check_finite(
@@ -113,7 +114,7 @@ def stress(
         with reading("--rulebook", rulebook):
             load_rulebook(rulebook)
     with output_folder(out):
-        source = st.load_source(
+        source = load_source(
             scenario,
             from_run,
             from_data,

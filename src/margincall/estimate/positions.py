@@ -20,15 +20,14 @@ Assumptions, stated once:
   tick-lot), exactly, in integer micro-dollars;
 * the insurance fund (account 0) is not a trader and is left out.
 
-Three sources: a :class:`~margincall.venue.engine.Venue` (:func:`map_from_venue`), a run folder
-or a scenario's start state (:func:`map_from_run_folder`, :func:`map_from_scenario`), and a
-user's positions file (:func:`map_from_positions_file`, columns documented there).
+Two sources here: a :class:`~margincall.venue.engine.Venue` (:func:`map_from_venue`) and a user's
+positions file (:func:`map_from_positions_file`, columns documented there); position arrays go
+through :func:`map_from_arrays`. A scenario's or a run folder's start state is a venue built by
+the simulator: :mod:`margincall.inputs.maps` builds it and hands it to :func:`map_from_venue`.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -360,47 +359,6 @@ def map_from_venue(v, *, source: str = "venue") -> LiquidationMap:
     return map_from_arrays(
         coll, pos, cost, rules, price, source=source, assumptions={"reference": "mark price"}
     )
-
-
-def start_simulation(scenario, seed: int):
-    """The scenario's start state: the simulation built (population opened), not run."""
-    from margincall.sim.kernel import Simulation
-
-    return Simulation(scenario, seed)
-
-
-def map_from_scenario(scenario, seed: int = 1) -> tuple[LiquidationMap, Any]:
-    """The exact map of a scenario's start state; returns ``(map, simulation)``."""
-    t0 = time.perf_counter()
-    sim = start_simulation(scenario, seed)
-    m = map_from_venue(sim.venue, source=f"scenario {scenario.name}, seed {seed}, start state")
-    m.assumptions["start_state_seconds"] = round(time.perf_counter() - t0, 3)
-    m.assumptions["accounts"] = scenario.run.accounts
-    return m, sim
-
-
-def map_from_run_folder(folder: str | Path) -> tuple[LiquidationMap, Any]:
-    """The exact map of a run folder's start state: the folder's scenario and seed (from
-    ``manifest.json``) rebuilt to the state before the first step. Returns ``(map, sim)``."""
-    from margincall.sim.scenario import parse_scenario
-
-    folder = Path(folder)
-    manifest = folder / "manifest.json"
-    if not folder.is_dir() or not manifest.is_file():
-        raise InvalidInputError("--from", str(folder), "a run folder holding manifest.json")
-    try:
-        data = json.loads(manifest.read_text())
-        scenario = parse_scenario(data["scenario"], str(manifest))
-        seed = int(data["seed"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(
-            str(manifest), type(exc).__name__, "a manifest with 'scenario' and 'seed'"
-        ) from None
-    m, sim = map_from_scenario(scenario, seed)
-    object.__setattr__(m, "source", f"run folder {folder} (start state)")
-    return m, sim
 
 
 # ---- a user's positions file --------------------------------------------------------------

@@ -1,10 +1,11 @@
 """What ``margincall stress`` computes: a map from a source, an impact model, a stress grid, and
 every assumption behind the figures, in one JSON-ready dict.
 
-Sources (exactly one): a scenario (preset name or TOML file; its start state, exact map), a run
-folder (``--from``; its scenario and seed rebuilt to the start state, exact map), a market-data
-file (``--from-data``; the estimated map of :func:`margincall.estimate.market_map.map_from_file`)
-or a positions file (``--positions``; exact map under a rulebook's tiers).
+The map comes in a :class:`Source`; :func:`margincall.inputs.maps.load_source` makes one from
+exactly one of a scenario (preset name or TOML file; its start state, exact map), a run folder
+(``--from``; its scenario and seed rebuilt to the start state, exact map), a market-data file
+(``--from-data``; the estimated map of :func:`margincall.estimate.market_map.map_from_panel`) or
+a positions file (``--positions``; exact map under a rulebook's tiers).
 
 Depth defaults: for a scenario or a run folder, the simulation's own makers' depth curve
 (``makers.depth_1pct_usd`` and ``makers.depth_exponent``: the same depth as the simulation);
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,60 +94,13 @@ def parse_multipliers(text: str, field: str) -> np.ndarray:
 
 @dataclass
 class Source:
+    """A map and where it came from: ``scenario`` (a scenario's or run folder's, whose makers
+    give the default depth) or ``panel`` (the market data behind an estimated map)."""
+
     lmap: LiquidationMap
     kind: str
     scenario: Any = None
     panel: Any = None  # the market-data panel behind an estimated map
-
-
-def load_source(
-    scenario: str | None,
-    run_folder: Path | None,
-    data_file: Path | None,
-    positions: Path | None,
-    *,
-    seed: int = 1,
-    accounts: int | None = None,
-    rulebook: str | None = None,
-    price: float | None = None,
-) -> Source:
-    """The map of exactly one source (see the module docstring)."""
-    given = [
-        n
-        for n, v in (
-            ("SCENARIO", scenario),
-            ("--from", run_folder),
-            ("--from-data", data_file),
-            ("--positions", positions),
-        )
-        if v is not None
-    ]
-    if len(given) != 1:
-        raise InvalidInputError(
-            "source",
-            ", ".join(given) or "none",
-            "exactly one of SCENARIO, --from RUN_FOLDER, --from-data FILE, --positions FILE",
-        )
-    from margincall.estimate import positions as pos_maps
-
-    if run_folder is not None:
-        m, sim = pos_maps.map_from_run_folder(run_folder)
-        return Source(m, "run folder", sim.scenario)
-    if scenario is not None:
-        from margincall.sim.scenario import load_scenario
-
-        sc = load_scenario(scenario).with_overrides(accounts=accounts, rulebook=rulebook)
-        m, sim = pos_maps.map_from_scenario(sc, seed)
-        return Source(m, "scenario", sc)
-    if positions is not None:
-        m = pos_maps.map_from_positions_file(positions, rulebook=rulebook or "binance", price=price)
-        return Source(m, "positions file")
-    from margincall.estimate.market_map import map_from_panel  # the market-data estimate
-    from margincall.estimate.panel import read_panel
-
-    assert data_file is not None
-    panel = read_panel(data_file)
-    return Source(map_from_panel(panel, data_file), "market data", panel=panel)
 
 
 def build_impact(

@@ -29,13 +29,8 @@ from plotly.subplots import make_subplots
 
 from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
-from margincall.monitor.summary import (
-    HEATMAP_BINS,
-    HEATMAP_ROWS,
-    MonitorResult,
-    hm,
-    usd,
-)
+from margincall.monitor.prose import hm, usd
+from margincall.monitor.summary import MonitorResult
 from margincall.report.figures import (
     BASE_STYLE,
     LONG_COLOR,
@@ -55,6 +50,11 @@ SECTIONS = (
     "Sources and conventions",
 )
 """The report's section headings, in order (the same for every source)."""
+
+HEATMAP_ROWS = 720
+"""The heatmap covers the last this many bars."""
+HEATMAP_BINS = 120
+"""Price bins of the heatmap."""
 
 
 def check_out(out: Path) -> None:
@@ -92,6 +92,8 @@ def _rows(span: dict[str, Any] | None) -> str:
         return f"row {span['row']}"
     if not span.get("row_count"):
         return "no rows"
+    if span["row_count"] == 1:
+        return f"row {span['row_from']}"
     return f"rows {span['row_from']}-{span['row_to']} ({span['row_count']})"
 
 
@@ -197,7 +199,7 @@ def liquidation_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
             "Largest hour",
             f"{hm(big['ts'])}: {usd(big['total_usd'])} ({usd(big['long_usd'])} long, "
             f"{usd(big['short_usd'])} short)",
-            _rows(big),
+            _rows(big["from"]),
         ),
     ]
 

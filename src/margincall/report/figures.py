@@ -42,8 +42,13 @@ BASE_STYLE = "body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1400p
 
 
 def figure_divs(figures: Iterable[Any]) -> list[str]:
-    """The figures as HTML fragments; the first carries plotly.js, the others reuse it."""
-    return [fig.to_html(full_html=False, include_plotlyjs=i == 0) for i, fig in enumerate(figures)]
+    """The figures as HTML fragments; the first carries plotly.js, the others reuse it. Their
+    element ids are numbered (plotly's default is a random id), so the same figures give the
+    same bytes."""
+    return [
+        fig.to_html(full_html=False, include_plotlyjs=i == 0, div_id=f"figure-{i}")
+        for i, fig in enumerate(figures)
+    ]
 
 
 def html_page(title: str, body: Iterable[str], *, style: str | None = BASE_STYLE) -> str:

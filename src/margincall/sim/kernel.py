@@ -31,7 +31,7 @@ import numpy as np
 from margincall.agents.index import IndexProcess
 from margincall.agents.makers import Makers
 from margincall.agents.orders import Orders
-from margincall.agents.population import Cohorts, StopBook, open_population
+from margincall.agents.population import Cohorts, StopBook, fit_leverage, open_population
 from margincall.agents.takers import (
     Arbitrage,
     Momentum,
@@ -43,7 +43,7 @@ from margincall.agents.takers import (
 from margincall.agents.view import MarketView, read_only
 from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
-from margincall.sim.scenario import Scenario
+from margincall.sim.scenario import Scenario, check_leverage
 from margincall.venue import book as bk
 from margincall.venue.accounts import INDEX, LAST, MARK, TS
 from margincall.venue.engine import Venue
@@ -94,19 +94,23 @@ class Simulation:
             keep_events=keep_events,
         )
         self.venue = v
+        check_leverage(scenario, v.instrument, v.rulebook.name)
         v.advance(self.start_ns - 60 * NS)  # the population opens before the start
-        # leverage settings stay inside the margin tiers of the sizes these accounts reach
-        desk = v.open_account(scenario.arbitrage.capital_usd, leverage=1)
+        # leverage settings stay inside the margin tiers of the sizes these accounts reach,
+        # fitted to the venue's maximum (see margincall.sim.scenario)
+        desk = v.open_account(
+            scenario.arbitrage.capital_usd, leverage=fit_leverage(1, v.instrument)
+        )
         makers = np.array(
             [
-                v.open_account(scenario.makers.capital_usd, leverage=2)
+                v.open_account(scenario.makers.capital_usd, leverage=fit_leverage(2, v.instrument))
                 for _ in range(scenario.makers.count)
             ],
             np.int64,
         )
         noise = v.open_accounts(
             np.full(scenario.noise.accounts, int(scenario.noise.capital_usd * 1e6), np.int64),
-            leverage=5,
+            leverage=fit_leverage(5, v.instrument),
         )
         momentum = v.open_accounts(
             np.full(scenario.momentum.accounts, int(scenario.momentum.capital_usd * 1e6), np.int64),

@@ -4,6 +4,16 @@ A scenario fixes the market in dollars (open interest, depth, flows), not in acc
 number of accounts only sets how finely that market is divided, so dollar figures stay
 comparable when ``--accounts`` changes. Every field says its unit. Presets live in
 ``margincall/sim/presets/*.toml`` with the sources of their figures in comments.
+
+**Leverage and the rulebook.** A venue refuses a leverage setting above its maximum (the first
+margin tier's: binance 125x, bitmex 100x, dydx 50x, hyperliquid 40x). Every agent group's
+leverage is fitted to it where it is not chosen for that venue: the simulator's fixed settings
+(arbitrage desk 1x, makers 2x, noise traders 5x) and the leveraged cohorts' drawn leverage take
+``min(chosen, maximum)``, and so does ``momentum.leverage`` when :meth:`Scenario.with_overrides`
+(``--rulebook``) moves a scenario written for one rulebook to another (``feb-2026 --rulebook
+hyperliquid``: its 50x momentum traders trade at 40x; the scenario, and so the run's manifest,
+holds the fitted value). A scenario whose own ``momentum.leverage`` exceeds its own rulebook's
+maximum is refused when it is simulated, naming the group, the maximum and the fix.
 """
 
 from __future__ import annotations
@@ -16,7 +26,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from margincall.agents.population import fit_leverage, max_leverage
 from margincall.core.errors import InvalidInputError
+from margincall.venue.instrument import load_rulebook
 
 MAX_USD = 1e12
 """Every dollar amount of a scenario is at most $1T (open interest included)."""
@@ -222,7 +234,9 @@ class Noise(_Model):
 
 
 class Momentum(_Model):
-    """Momentum traders: many small leveraged accounts that follow the recent move."""
+    """Momentum traders: many small leveraged accounts that follow the recent move. Their
+    ``leverage`` must not exceed the rulebook's maximum; a rulebook override fits it (see the
+    module docstring)."""
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
     lookback_minutes: Positive = 5.0  # typical lookback (each account: 0.5x to 2x this)
@@ -275,11 +289,36 @@ class Scenario(_Model):
         )
 
     def with_overrides(self, **run: Any) -> Scenario:
-        """A copy with ``run`` fields replaced (``None`` values are ignored), validated."""
+        """A copy with ``run`` fields replaced (``None`` values are ignored), validated; moved to
+        another rulebook, its leverage choices are fitted to that rulebook's maximum (see the
+        module docstring)."""
         fields = {k: v for k, v in run.items() if v is not None}
         data = self.model_dump()
         data["run"].update(fields)
-        return parse_scenario(data, f"scenario {self.name}")
+        sc = parse_scenario(data, f"scenario {self.name}")
+        return _fitted(sc) if sc.run.rulebook != self.run.rulebook else sc
+
+
+def _fitted(sc: Scenario) -> Scenario:
+    """``sc`` with its momentum traders' leverage fitted to its rulebook's maximum."""
+    instrument = load_rulebook(sc.run.rulebook).instrument(sc.run.symbol)
+    fitted = fit_leverage(sc.momentum.leverage, instrument)
+    if fitted == sc.momentum.leverage:
+        return sc
+    return sc.model_copy(update={"momentum": sc.momentum.model_copy(update={"leverage": fitted})})
+
+
+def check_leverage(sc: Scenario, instrument, rulebook: str) -> None:
+    """Refuse a scenario whose own ``momentum.leverage`` exceeds the venue's maximum."""
+    top, chosen = max_leverage(instrument), sc.momentum.leverage
+    if chosen > top:
+        raise InvalidInputError(
+            "momentum.leverage",
+            chosen,
+            f"at most {top}, the largest leverage rulebook {rulebook} allows (the momentum "
+            f"traders' leverage): set leverage = {top} or less under [momentum] in the scenario, "
+            f"or choose a rulebook that allows {chosen}x",
+        )
 
 
 PRESETS = ("calm", "flash-crash", "feb-2026")

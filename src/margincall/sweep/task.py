@@ -66,17 +66,18 @@ def _stress(task: Task) -> list[dict[str, Any]]:
     import numpy as np
 
     from margincall.estimate import stress as st
+    from margincall.inputs.maps import load_source
 
     cfg = task.stress
     if task.scenario is not None:
-        from margincall.estimate.positions import map_from_scenario
+        from margincall.inputs.maps import map_from_scenario
         from margincall.sim.scenario import parse_scenario
 
         sc = parse_scenario(task.scenario, f"run {task.run_id}")
         lmap, _ = map_from_scenario(sc, task.seed)
         source = st.Source(lmap, "scenario", sc)
     else:
-        source = st.load_source(
+        source = load_source(
             None,
             None,
             Path(cfg["from_data"]) if cfg.get("from_data") else None,

@@ -50,6 +50,7 @@ class StressMaps:
     def load(self, run: str | None, preset: str | None, seed: int, accounts: int | None) -> Loaded:
         """The map of exactly one of ``run`` (a run name) and ``preset``."""
         from margincall.estimate import stress as st
+        from margincall.inputs.maps import load_source
         from margincall.sim.scenario import PRESETS
 
         if (run is None) == (preset is None):
@@ -61,7 +62,7 @@ class StressMaps:
             key = ("run", str(folder), _mtime(manifest))
 
             def make() -> Loaded:
-                source = st.load_source(None, folder, None, None)
+                source = load_source(None, folder, None, None)
                 label = f"run {run} (start state)"
                 return Loaded(source.lmap, st.build_impact("depth", source), "run", label)
 
@@ -71,7 +72,7 @@ class StressMaps:
             key = ("preset", preset, seed, accounts)
 
             def make() -> Loaded:
-                source = st.load_source(preset, None, None, None, seed=seed, accounts=accounts)
+                source = load_source(preset, None, None, None, seed=seed, accounts=accounts)
                 label = f"preset {preset}, seed {seed}, {source.scenario.run.accounts:,} accounts"
                 return Loaded(source.lmap, st.build_impact("depth", source), "preset", label)
 
