@@ -38,6 +38,8 @@ PRESET_DIGESTS = {
     "feb-2026/bitmex/2": "42dde5fcb3d987a71857bc0f0554c92e2c5b3456749305143c8cba6ccd0ea2e7",
     "feb-2026/dydx/1": "da7057ce8605c3c2b3ed410f55a542ebea5c19efd85cd951274f838d48019b92",
     "feb-2026/dydx/2": "87d9b12b24d9f8866a2bb725584c4fc3be694c1315f7e3f791a9bd6845ccd492",
+    "feb-2026/hyperliquid/1": "e84c62f1c4a1c2a7f879b6645631f1cfe4394872b13e58114facf731fc3be6fe",
+    "feb-2026/hyperliquid/2": "95e112987cc33d8fb9daf27ee7a159c5bf0dd065c2adbc6cda0040d8dcd7df42",
 }
 
 SWEEP_ACCOUNTS = 50_000

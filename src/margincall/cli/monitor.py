@@ -32,8 +32,8 @@ def monitor(
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Market stress report: metrics.parquet, summary.json, report.md and report.html."""
-    from margincall.monitor.report import check_out, write_monitor
     from margincall.monitor.bars import parse_mapping
+    from margincall.monitor.report import check_out, write_monitor
     from margincall.monitor.summary import build
 
     check_out(out)
