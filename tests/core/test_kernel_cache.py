@@ -166,7 +166,7 @@ def test_importing_the_package_points_numba_at_the_keyed_folder() -> None:
 
     folder = kc.cache_folder()
     assert folder.name == kc.source_key(PACKAGE, margincall.__version__)
-    assert numba.core.config.CACHE_DIR == str(folder)
+    assert str(folder) == numba.core.config.CACHE_DIR
     dispatcher = next(
         v for v in vars(ledger).values() if hasattr(v, "py_func") and hasattr(v, "_cache")
     )

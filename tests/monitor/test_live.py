@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from margincall.core.errors import InvalidInputError
 from margincall.monitor import live
 from margincall.monitor.ingest import read_source

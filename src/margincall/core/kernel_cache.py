@@ -18,12 +18,12 @@ again through ``MARGINCALL_NUMBA_CACHE_DIR``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import sys
 import time
-import importlib.util
 from pathlib import Path
 
 KEY_CHARS = 16
