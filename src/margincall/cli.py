@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from margincall import __version__
+from margincall.core.compile_notice import cold_cache_notice, compiling_notice
 from margincall.core.errors import InvalidInputError
 
 app = typer.Typer(
@@ -121,6 +122,7 @@ def liquidation_price(
 
 
 @app.command()
+@compiling_notice(console)
 def demo(
     accounts: Annotated[int, typer.Option(help="leveraged accounts")] = 200_000,
     rulebook: Annotated[str, typer.Option(help="binance, bitmex, dydx or hyperliquid")] = "binance",
@@ -259,6 +261,7 @@ def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) ->
 
 
 @app.command()
+@compiling_notice(err)
 def simulate(
     scenario: Annotated[str, typer.Argument(help="a preset name or a scenario TOML file")],
     seed: Annotated[int, typer.Option(help="seed of every random draw in the run")] = 1,
@@ -421,6 +424,7 @@ def sweep(
         f"{' (resumed)' if prep.resumed else ''}; {len(prep.todo):,} to run on "
         f"{engine.name} with {engine.workers} workers -> {out}"
     )
+    cold_cache_notice(err)
     columns = (
         TextColumn("[bold]runs"),
         BarColumn(),
@@ -550,6 +554,7 @@ def runs_plot(
 
 
 @app.command()
+@compiling_notice(err)
 def stress(
     scenario: Annotated[
         str | None, typer.Argument(help="a preset name or scenario TOML file (its start state)")
