@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -193,6 +194,11 @@ def test_the_base_is_the_users_folder_and_a_child_keeps_it(tmp_path: Path) -> No
     assert _child_cache_dir(inherited) == str(tmp_path / "mine" / key)
     xdg = {**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     assert _child_cache_dir(xdg) == str(tmp_path / "xdg" / "margincall" / "numba" / key)
+    (tmp_path / "a-file").write_text("")  # a base that cannot be made: the temporary folder
+    unwritable = {**env, "NUMBA_CACHE_DIR": str(tmp_path / "a-file" / "cache")}
+    fallback = Path(_child_cache_dir(unwritable))
+    assert fallback.parent.parent == Path(tempfile.gettempdir())
+    assert fallback.name == key and fallback.is_dir()
 
 
 def test_prune_removes_only_old_keyed_folders(tmp_path: Path) -> None:

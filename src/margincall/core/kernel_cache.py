@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ KEY_CHARS = 16
 MARK_ENV = "MARGINCALL_NUMBA_CACHE_DIR"  # the keyed folder set by this module
 PRUNE_AFTER_DAYS = 30  # keyed folders unused this long are removed (default base only)
 
-_NUMBA_IMPORT = re.compile(rb"(?:import numba|from numba[ .])")
+_NUMBA_IMPORT = re.compile(rb"^[ \t]*(?:import|from)[ \t]+numba\b", re.M)
 _KEY_NAME = re.compile(rf"^[0-9a-f]{{{KEY_CHARS}}}$")
 _configured: Path | None = None  # the folder configure() chose in this process
 
@@ -74,7 +75,7 @@ def kernel_sources(root: Path) -> dict[str, bytes]:
     """The package's modules that import numba and the package modules those import
     (transitively): their paths relative to ``root``, sorted, with their bytes."""
     modules = _modules(root)
-    todo = [d for d, (_, text) in modules.items() if _NUMBA_IMPORT.search(text)]
+    todo = [d for d, (_, t) in modules.items() if b"numba" in t and _NUMBA_IMPORT.search(t)]
     seen = set(todo)
     while todo:
         for dotted in _imports(modules[todo.pop()][1], root.name):
@@ -124,20 +125,26 @@ def cache_base() -> Path:
 def configure(root: Path, version: str) -> Path:
     """Point numba's cache at ``<base>/<key>/`` for the package at ``root``; return that folder.
 
-    Call before the package's first ``cache=True`` kernel is decorated.
+    Call before the package's first ``cache=True`` kernel is decorated. When the base cannot be
+    written (a read-only home), the keyed folder goes under the temporary folder instead.
     """
     global _configured
+    key = source_key(root, version)
     base = cache_base()
-    folder = _configured = base / source_key(root, version)
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    for candidate in (base, Path(tempfile.gettempdir()) / f"margincall-numba-{user}"):
+        try:
+            (candidate / key).mkdir(parents=True, exist_ok=True)
+            os.utime(candidate / key)  # marks the folder as in use, for prune()
+        except OSError:
+            continue
+        base = candidate
+        break
+    folder = _configured = base / key
     os.environ["NUMBA_CACHE_DIR"] = os.environ[MARK_ENV] = str(folder)
     config = sys.modules.get("numba.core.config")
     if config is not None:  # numba already imported: its config has read the old value
         config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        os.utime(folder)  # marks the folder as in use, for prune()
-    except OSError:
-        return folder  # numba falls back to __pycache__ when it cannot write here
     if base == default_base():
         prune(base, keep=folder)
     return folder
@@ -146,8 +153,12 @@ def configure(root: Path, version: str) -> Path:
 def prune(base: Path, keep: Path, days: float = PRUNE_AFTER_DAYS) -> list[Path]:
     """Remove keyed folders under ``base`` (other than ``keep``) unused for ``days``."""
     cutoff = time.time() - days * 86_400
-    removed = []
-    for child in base.iterdir():
+    removed: list[Path] = []
+    try:
+        children = list(base.iterdir())
+    except OSError:
+        return removed
+    for child in children:
         try:
             old = child.stat().st_mtime < cutoff
         except OSError:
