@@ -45,10 +45,11 @@ def main() -> None:
             depth += 1
             if depth == 1:
                 self.t0 = time.process_time()
-                frame = sys._getframe()
-                while frame is not None and frame.f_code.co_filename != path:
+                frame, self.line = sys._getframe(), -1
+                while frame is not None:  # the outermost line of the benchmark running
+                    if frame.f_code.co_filename == path:
+                        self.line = frame.f_lineno
                     frame = frame.f_back
-                self.line = frame.f_lineno if frame is not None else -1
                 d = ev.data["dispatcher"].py_func
                 by_line[self.line].append(f"{d.__module__}.{d.__qualname__}")
 

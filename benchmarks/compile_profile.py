@@ -57,7 +57,10 @@ def profile_compiles(scenario: str, accounts: int | None, hours: float | None) -
     from margincall.sim.scenario import load_scenario
 
     stack: list[list] = []  # [name, start, child seconds]
-    rows: dict[str, dict] = defaultdict(lambda: {"total": 0.0, "self": 0.0, "sigs": []})
+    rows: dict[str, dict] = defaultdict(
+        lambda: {"total": 0.0, "self": 0.0, "llvm": 0.0, "sigs": []}
+    )
+    llvm_start = [0.0]
 
     class Watch(event.Listener):
         def on_start(self, ev):
@@ -74,9 +77,20 @@ def profile_compiles(scenario: str, accounts: int | None, hours: float | None) -
             if stack:
                 stack[-1][2] += total
 
+    class Llvm(event.Listener):  # time holding numba's LLVM lock: to the kernel compiling
+        def on_start(self, ev):
+            llvm_start[0] = time.process_time()
+
+        def on_end(self, ev):
+            if stack:
+                rows[stack[-1][0]]["llvm"] += time.process_time() - llvm_start[0]
+
     sc = load_scenario(scenario).with_overrides(accounts=accounts, hours=hours)
     t0, c0 = time.perf_counter(), time.process_time()
-    with event.install_listener("numba:compile", Watch()):
+    with (
+        event.install_listener("numba:compile", Watch()),
+        event.install_listener("numba:llvm_lock", Llvm()),
+    ):
         simulate(sc, 1)
     return {
         "wall": time.perf_counter() - t0,
@@ -106,13 +120,18 @@ def main() -> None:
     print(f"run {result['wall']:.1f} s wall, {result['cpu']:.1f} s CPU,", end=" ")
     print(f"of which compiling {compile_total:.1f} s CPU;", end=" ")
     print(f"{len(kernels)} kernels compiled of {len(every)} defined")
-    print(f"{'kernel':58} {'self':>7} {'incl':>7} {'params':>6} {'sigs':>4}")
+    llvm_total = sum(r["llvm"] for r in kernels.values())
+    print(f"LLVM (optimising and emitting machine code) {llvm_total:.1f} s CPU of it")
+    print(f"{'kernel':58} {'self':>7} {'llvm':>7} {'incl':>7} {'params':>6} {'sigs':>4}")
     top = sorted(kernels.items(), key=lambda kv: -kv[1]["self"])
     for name, row in top[: args.top]:
         n_sig = len(row["sigs"])
-        print(f"{name:58} {row['self']:7.1f} {row['total']:7.1f} {row['params']!s:>6} {n_sig:4}")
-    multi = {n: r["sigs"] for n, r in kernels.items() if len(r["sigs"]) > 1}
-    print("compiled for more than one signature:", json.dumps(multi, indent=1) if multi else "none")
+        print(
+            f"{name:58} {row['self']:7.1f} {row['llvm']:7.1f} {row['total']:7.1f}"
+            f" {row['params']!s:>6} {n_sig:4}"
+        )
+    multi = {n: len(r["sigs"]) for n, r in kernels.items() if len(r["sigs"]) > 1}
+    print("compiled for more than one signature (see --json for them):", multi or "none")
     entries = sorted(n for n, r in kernels.items() if r["entry"])
     print(f"called from Python (the rest compile as callees): {', '.join(entries)}")
     result["never_compiled"] = sorted(set(every) - set(kernels))
