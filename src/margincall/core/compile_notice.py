@@ -74,11 +74,11 @@ def compiling_notice(console: Console) -> Iterator[_CompileWatch | None]:
     from numba.core import event
 
     watch = _listener()(console)
-    event.register("numba:compile", watch)  # type: ignore[arg-type]
+    event.register("numba:compile", watch)
     try:
         yield watch
     finally:
-        event.unregister("numba:compile", watch)  # type: ignore[arg-type]
+        event.unregister("numba:compile", watch)
         watch.close()
 
 

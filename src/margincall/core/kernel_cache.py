@@ -4,8 +4,8 @@ numba's own cache checks only the file that defines a kernel: a kernel whose cal
 constant it reads) lives in another file keeps serving the old machine code after that file
 changes, and after an upgrade that would run old code on new data layouts. So the cache folder
 is ``<base>/<key>/``, where the key is a short SHA-256 of the package version, numba's version,
-Python's and the bytes of every kernel source: each module that imports numba and every module of
-the package those import, followed transitively. A change to any of them starts a new folder.
+Python's and the bytes of every kernel source: each module that imports numba at its top level and
+every module of the package those import, followed transitively. A change to any of them starts a new folder.
 
 ``base`` is ``$NUMBA_CACHE_DIR`` when the user set it, else ``$XDG_CACHE_HOME/margincall/numba``
 (``~/.cache/margincall/numba``). :func:`configure` must run before the first ``cache=True``
@@ -31,7 +31,9 @@ KEY_CHARS = 16
 MARK_ENV = "MARGINCALL_NUMBA_CACHE_DIR"  # the keyed folder set by this module
 PRUNE_AFTER_DAYS = 30  # keyed folders unused this long are removed (default base only)
 
-_NUMBA_IMPORT = re.compile(rb"^[ \t]*(?:import|from)[ \t]+numba\b", re.M)
+# at a module's top level, where kernels are defined (a lazy import inside a function, as in
+# compile_notice.py, uses numba without defining kernels)
+_NUMBA_IMPORT = re.compile(rb"^(?:import|from)[ \t]+numba\b", re.M)
 _KEY_NAME = re.compile(rf"^[0-9a-f]{{{KEY_CHARS}}}$")
 _configured: Path | None = None  # the folder configure() chose in this process
 
@@ -72,8 +74,8 @@ def _modules(root: Path) -> dict[str, tuple[str, bytes]]:
 
 
 def kernel_sources(root: Path) -> dict[str, bytes]:
-    """The package's modules that import numba and the package modules those import
-    (transitively): their paths relative to ``root``, sorted, with their bytes."""
+    """The package's modules that import numba at their top level and the package modules those
+    import (transitively): their paths relative to ``root``, sorted, with their bytes."""
     modules = _modules(root)
     todo = [d for d, (_, t) in modules.items() if b"numba" in t and _NUMBA_IMPORT.search(t)]
     seen = set(todo)
