@@ -70,3 +70,15 @@ def test_the_cold_cache_line_for_kernels_compiled_elsewhere(tmp_path, monkeypatc
     console, out = _console(terminal=False)
     assert cold_cache_notice(console) is False
     assert out.getvalue() == ""
+
+
+def test_the_notice_nests_under_a_progress_bar_on_the_same_console() -> None:
+    from rich.progress import Progress
+
+    console, out = _console(terminal=True)
+    with Progress(console=console, transient=True) as bar:
+        bar.add_task("run", total=1)
+        with compiling_notice(console) as watch:
+            assert _fresh_kernel()(2, 2) == 4
+    assert watch is not None and watch.compiled == 1 and watch.live is None
+    assert MESSAGE in out.getvalue()

@@ -5,7 +5,8 @@ upgrade), which can take minutes with no other sign of life.
 that listens to numba's compile events: while a kernel compiles it shows a spinner line,
 "compiling kernels (first run only)", on the given console, and nothing otherwise, so a warm run
 shows nothing at all. It stays silent when the console is not a terminal (piped or captured
-output). Inside a rich ``Progress`` on the same console the line shows under the bar.
+output). Inside a rich ``Progress`` on the same console the line shows under the bar (rich 14.1
+and later nest live displays; an older rich shows the bar alone).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from functools import cache
 
 from rich.console import Console
+from rich.errors import LiveError
 from rich.live import Live
 from rich.spinner import Spinner
 
@@ -37,14 +39,18 @@ class _CompileWatch:
         self.depth += 1
         self.compiled += 1
         if self.live is None:
-            self.live = Live(
+            live = Live(
                 self.spinner,
                 console=self.console,
                 transient=True,
                 redirect_stdout=False,
                 redirect_stderr=False,
             )
-            self.live.start(refresh=True)
+            try:
+                live.start(refresh=True)
+            except LiveError:  # rich before 14.1 does not nest live displays: no notice then
+                return
+            self.live = live
 
     def on_end(self, event) -> None:
         self.depth -= 1
