@@ -47,9 +47,10 @@ class _CompileWatch:
                 redirect_stderr=False,
             )
             try:
-                live.start(refresh=True)
+                live.start()
             except LiveError:  # rich before 14.1 does not nest live displays: no notice then
                 return
+            live.refresh()  # at once (nested under a progress bar, its display redraws)
             self.live = live
 
     def on_end(self, event) -> None:
