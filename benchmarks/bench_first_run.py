@@ -56,7 +56,10 @@ def run(accounts: int | None = None) -> list[dict]:
         cold, cold_cpu = simulate_seconds(cache, accounts)
         if not any(cache.rglob("*.nbi")):
             raise RuntimeError(f"the first run cached no kernel in {cache}")
+        keyed = sorted(cache.iterdir())
         warm, warm_cpu = simulate_seconds(cache, accounts)
+        if sorted(cache.iterdir()) != keyed:  # a new keyed folder: the warm run compiled
+            raise RuntimeError("the kernel sources changed between the two runs")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return [
