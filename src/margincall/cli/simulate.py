@@ -14,8 +14,10 @@ import typer
 from rich.table import Table
 
 from margincall.cli.common import check_new_folder, console, err, output_folder, reading
+from margincall.core.compile_notice import compiling_notice
 
 
+@compiling_notice(console)
 def demo(
     accounts: Annotated[int, typer.Option(help="leveraged accounts")] = 200_000,
     rulebook: Annotated[str, typer.Option(help="binance, bitmex, dydx or hyperliquid")] = "binance",
@@ -139,6 +141,7 @@ def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) ->
     sys.stdout.write(preset_text(name))
 
 
+@compiling_notice(err)
 def simulate(
     scenario: Annotated[str, typer.Argument(help="a preset name or a scenario TOML file")],
     seed: Annotated[int, typer.Option(help="seed of every random draw in the run")] = 1,

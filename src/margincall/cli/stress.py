@@ -14,12 +14,15 @@ from margincall.cli.common import (
     check_finite,
     check_new_folder,
     console,
+    err,
     output_folder,
     reading,
 )
+from margincall.core.compile_notice import compiling_notice
 from margincall.core.errors import InvalidInputError
 
 
+@compiling_notice(err)
 def stress(
     scenario: Annotated[
         str | None, typer.Argument(help="a preset name or scenario TOML file (its start state)")

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from margincall.cli.common import console, err, reading, writing
+from margincall.core.compile_notice import cold_cache_notice
 from margincall.core.errors import InvalidInputError
 
 
@@ -68,6 +69,7 @@ def sweep(
         f"{' (resumed)' if prep.resumed else ''}; {len(prep.todo):,} to run on "
         f"{engine.name} with {engine.workers} workers -> {out}"
     )
+    cold_cache_notice(err)
     columns = (
         TextColumn("[bold]runs"),
         BarColumn(),
