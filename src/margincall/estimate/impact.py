@@ -276,12 +276,9 @@ class BookDepth(Impact):
     ) -> BookDepth:
         """Read venue ``v``'s resting book. Distances are measured from each side's best price
         and expressed as fractions of ``reference`` (default: the venue's mark)."""
-        from margincall.venue.accounts import MARK
-        from margincall.venue.book import L_LOTS
-
         tick = float(v.scale.tick_size)
-        ref = float(reference) if reference is not None else int(v.meta[MARK]) * tick
-        lv = np.asarray(v.book.levels[:, :, L_LOTS])
+        ref = float(reference) if reference is not None else v.mark_ticks * tick
+        lv = np.asarray(v.resting_lots())
         prices = v.min_tick + np.arange(lv.shape[1], dtype=np.int64)
         out = []
         for si, sign in ((0, -1), (1, 1)):

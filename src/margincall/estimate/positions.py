@@ -37,7 +37,7 @@ from numba import njit
 
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.maps import LiquidationMap
-from margincall.venue.accounts import EXISTS, ISOLATED, MARK, N_ACCOUNTS
+from margincall.venue.accounts import EXISTS, ISOLATED
 from margincall.venue.margin_int import is_breached, margin_excess
 
 NEVER = -1
@@ -333,7 +333,7 @@ def map_from_arrays(
 def venue_positions(v) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(account ids, collateral, pos, cost)`` of every account holding a position, the
     insurance fund excluded."""
-    n = int(v.meta[N_ACCOUNTS])
+    n = v.n_accounts
     pos = np.asarray(v.acc.pos[:n])
     ids = np.flatnonzero(pos != 0)
     ids = ids[ids != 0]
@@ -355,7 +355,7 @@ def map_from_venue(v, *, source: str = "venue") -> LiquidationMap:
     """The exact map of every position in venue ``v``, at its mark price."""
     _ids, coll, pos, cost = venue_positions(v)
     rules = Rules.of_venue(v)
-    price = int(v.meta[MARK]) * rules.tick_size
+    price = v.mark_ticks * rules.tick_size
     return map_from_arrays(
         coll, pos, cost, rules, price, source=source, assumptions={"reference": "mark price"}
     )

@@ -45,7 +45,6 @@ from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
 from margincall.sim.scenario import Scenario, check_leverage
 from margincall.venue import book as bk
-from margincall.venue.accounts import INDEX, LAST, MARK, TS
 from margincall.venue.engine import Venue
 
 NS = 1_000_000_000
@@ -90,7 +89,7 @@ class Simulation:
             price_window=(0.3, 2.0),
             insurance_fund_usd=market.insurance_fund_usd,
             order_capacity=1 << 16,
-            seed=seed,
+            seed=self.tree.child("venue"),
             keep_events=keep_events,
         )
         self.venue = v
@@ -157,11 +156,11 @@ class Simulation:
         v = self.venue
         bid, ask = bk.best_prices(v.book)
         return MarketView(
-            int(v.meta[TS]),
+            v.now_ns,
             self._step_seconds,
-            int(v.meta[INDEX]),
-            int(v.meta[MARK]),
-            int(v.meta[LAST]),
+            v.index_ticks,
+            v.mark_ticks,
+            v.last_ticks,
             bid,
             ask,
             self._tick_usd,

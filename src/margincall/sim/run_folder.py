@@ -73,7 +73,7 @@ def simulate(
         "rulebook": v.rulebook.name,
     }
     summary.update(summarize(events, bars, {"freq_s": 60}))
-    n = int(v.meta[7])
+    n = v.n_accounts
     summary["invariants"] = {
         "money_conserved": v.ledger_gap() == 0,
         "open_interest_balanced": int(v.acc.pos[:n].sum()) == 0,

@@ -48,6 +48,7 @@ class Accounts(NamedTuple):
 
 
 ROW_BYTES = 64
+LOC = 40  # byte offset of the liquidation index's place of the account (int32)
 """Bytes per account row: every per-account field of the accounts and the liquidation index
 shares one cache line, so touching an account costs one memory access, not one per field."""
 
@@ -68,8 +69,8 @@ def field(rows: np.ndarray, offset: int, dtype: type) -> np.ndarray:
 def new_accounts(capacity: int, rows: np.ndarray | None = None) -> Accounts:
     """Zeroed accounts for ``capacity`` accounts, in ``rows`` (see :func:`account_rows`).
 
-    Row layout (bytes): 0 wallet, 8 iso_margin, 16 pos, 24 cost, 32-47 the liquidation index
-    (key, next, prev), 48 flags, 49 index side, 52 leverage, 56 last_partial_ns.
+    Row layout (bytes): 0 wallet, 8 iso_margin, 16 pos, 24 cost, 32 and 40 the liquidation
+    index's key and place (``LOC``), 48 flags, 49 index side, 52 leverage, 56 last_partial_ns.
     """
     if rows is None:
         rows = account_rows(capacity)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import carray, njit
 
-from margincall.venue.accounts import ROW_BYTES, Accounts
+from margincall.venue.accounts import LOC, ROW_BYTES, Accounts
 from margincall.venue.book import _unmanaged_book
 from margincall.venue.ledger import Tiers
 from margincall.venue.liq_index import LiqIndex
@@ -47,10 +47,10 @@ def borrow_index(acc: Accounts, idx: LiqIndex) -> LiqIndex:
     return LiqIndex(
         r64[:, 4],
         r8[:, 49],
-        r32[:, 10],
-        r32[:, 11],
+        r32[:, LOC // 4],
         borrow(idx.head_long),
         borrow(idx.head_short),
+        borrow(idx.chunks),
         borrow(idx.meta),
         borrow(idx.adl_slots),
         borrow(idx.adl_meta),

@@ -1,8 +1,7 @@
 """The venue: one instrument under one rulebook, as a state machine. Commands in, events out.
 
-The venue knows nothing of agents. Each public method (or :meth:`Venue.apply` with a command
-from :mod:`margincall.venue.commands`) changes the state through the compiled kernels and
-returns the events it produced, which are also appended to :attr:`Venue.log`.
+The venue knows nothing of agents. Each public method changes the state through the compiled
+kernels and returns the events it produced, which are also appended to :attr:`Venue.log`.
 
 Phase order inside one timestamp, as the simulator's kernel drives it: :meth:`advance` the
 clock; :meth:`set_index_price` from outside; orders (:meth:`submit_order` ...) match;
@@ -54,18 +53,6 @@ from margincall.venue.accounts import (
     UNCOVERED,
     account_rows,
     new_accounts,
-)
-from margincall.venue.commands import (
-    AmendOrder,
-    CancelAll,
-    CancelOrder,
-    Command,
-    Deposit,
-    OpenAccount,
-    SetIndexPrice,
-    SetLeverage,
-    SubmitOrder,
-    Withdraw,
 )
 from margincall.venue.instrument import Instrument, Rulebook, load_rulebook
 from margincall.venue.ledger import (
@@ -146,6 +133,16 @@ def build_tiers(inst: Instrument) -> Tiers:
     )
 
 
+def _venue_sequence(seed: int | RngTree | np.random.SeedSequence) -> np.random.SeedSequence:
+    """The venue's random stream: a given seed-tree child, or an integer seed's ``"venue"`` child
+    (the same stream as ``RngTree(seed).child("venue")``)."""
+    if isinstance(seed, RngTree):
+        return seed.sequence
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    return RngTree(seed).child("venue").sequence
+
+
 class Venue:
     """One instrument of one exchange, with its accounts, book, fund and liquidation engine.
 
@@ -158,7 +155,9 @@ class Venue:
         price_window: prices the book accepts, as multiples of ``price`` (low, high).
         insurance_fund_usd: the fund's starting balance.
         order_capacity: resting orders the book can hold.
-        seed: seeds the venue's own choices (dYdX's pseudo-random ADL offsets).
+        seed: seeds the venue's own choices (dYdX's pseudo-random ADL offsets): the run's seed
+            tree's child for the venue (an :class:`RngTree` or ``SeedSequence``), or an integer
+            seed whose tree's ``"venue"`` child is used.
         keep_events: keep the event log in memory (else only count and hash it).
         max_rounds: liquidation rounds per :meth:`run_liquidations` call.
     """
@@ -173,7 +172,7 @@ class Venue:
         price_window: tuple[float, float] = (0.25, 4.0),
         insurance_fund_usd: Number = 0,
         order_capacity: int = 1 << 16,
-        seed: int = 0,
+        seed: int | RngTree | np.random.SeedSequence = 0,
         keep_events: bool = True,
         max_rounds: int = 100,
     ) -> None:
@@ -203,9 +202,7 @@ class Venue:
         self.book = bk.new_book(self.min_tick, self.max_tick, order_capacity, self.capacity)
         self.index = liq_index.new_index(self.capacity, self.max_tick, rows=rows)
         self.meta = np.zeros(META_SIZE, np.int64)
-        self.meta[RNG] = int(
-            RngTree(seed).child("venue").sequence.generate_state(1, np.uint64)[0] >> 2
-        )
+        self.meta[RNG] = int(_venue_sequence(seed).generate_state(1, np.uint64)[0] >> 2)
         self.meta[INDEX] = self.meta[MARK] = index
         self.log = EventLog(keep=keep_events)
         self._block = np.empty(0, EVENT_DTYPE)  # event memory the kernels write into
@@ -333,7 +330,35 @@ class Venue:
 
     @property
     def now_ns(self) -> int:
+        """Simulated time of the current step, ns."""
         return int(self.meta[TS])
+
+    @property
+    def index_ticks(self) -> int:
+        """Index (oracle) price, ticks."""
+        return int(self.meta[INDEX])
+
+    @property
+    def mark_ticks(self) -> int:
+        """Mark price, ticks."""
+        return int(self.meta[MARK])
+
+    @property
+    def last_ticks(self) -> int:
+        """Last trade price, ticks (0 before the first trade)."""
+        return int(self.meta[LAST])
+
+    @property
+    def n_accounts(self) -> int:
+        """Accounts opened so far (account 0, the insurance fund, included)."""
+        return int(self.meta[N_ACCOUNTS])
+
+    def resting_lots(self) -> np.ndarray:
+        """Resting lots per price level: a read-only ``(2, ticks)`` view, row 0 bids and row 1
+        asks, column ``j`` the price ``min_tick + j``."""
+        view = self.book.levels[:, :, bk.L_LOTS]
+        view.flags.writeable = False
+        return view
 
     def advance(self, ts_ns: int) -> None:
         """Move the simulated clock forward (never back)."""
@@ -800,31 +825,6 @@ class Venue:
             self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE, self._bout, 0
         )
         return self._settle(nb)
-
-    # ---- commands ----------------------------------------------------------------------------
-
-    def apply(self, command: Command) -> Any:
-        """Carry out one command; returns its events (``OpenAccount`` returns the new id)."""
-        match command:
-            case OpenAccount(deposit_usd=d, isolated=iso, leverage=lev):
-                return self.open_account(d, isolated=iso, leverage=lev)
-            case Deposit(account=a, amount_usd=m):
-                return self.deposit(a, m)
-            case Withdraw(account=a, amount_usd=m):
-                return self.withdraw(a, m)
-            case SetLeverage(account=a, leverage=lev):
-                return self.set_leverage(a, lev)
-            case SubmitOrder(account=a, side=s, qty=q, price=p, tif=t, reduce_only=r, stp=x):
-                return self.submit_order(a, s, q, p, tif=t, reduce_only=r, stp=x)
-            case CancelOrder(order_id=o):
-                return self.cancel_order(o)
-            case AmendOrder(order_id=o, qty=q):
-                return self.amend_order(o, q)
-            case CancelAll(account=a):
-                return self.cancel_all(a)
-            case SetIndexPrice(price=p):
-                return self.set_index_price(p)
-        raise InvalidInputError("command", command, "a command from margincall.venue.commands")
 
     # ---- snapshots -----------------------------------------------------------------------------
 

@@ -339,16 +339,9 @@ def trade_into(
 
 
 @njit(cache=True, inline="always")
-def transfer(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
-    """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers)."""
-    if n == out.shape[0]:
-        out = reserve(out, n, 1)
-    return out, transfer_into(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price)
-
-
-@njit(cache=True, inline="always")
 def transfer_into(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
-    """:func:`transfer` into room for its event the caller reserved; returns ``n + 1``."""
+    """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers),
+    into room for its event the caller reserved; returns ``n + 1``."""
     add_collateral(acc, payer, -amount)
     add_collateral(acc, payee, amount)
     write_event(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)

@@ -4,10 +4,15 @@ The same structure keeps the ADL queue snapshots (:mod:`margincall.venue.adl`): 
 indexes of accounts that the liquidation engine walks.
 
 Each account with a position sits in one bucket of one side: longs under the highest price that
-may liquidate them, shorts under the lowest. Buckets are ranges of ``2**shift`` ticks holding
-doubly-linked lists, so insert and remove are O(1) and a price move scans only the buckets it
-crosses. Keys are conservative (see :func:`margin_int.liquidation_key`): the exact margin check
-is done when an account is collected, and one that is not really breached goes back in.
+may liquidate them, shorts under the lowest. Buckets are ranges of ``2**shift`` ticks. A bucket
+holds its account ids in flat chunks of ``CHUNK`` ids (one 64-byte line each: the next chunk,
+the count, the ids), every chunk full but the first, so a price move reads the ids of the
+buckets it crosses from contiguous memory and can ask for the accounts' rows ahead of use
+(a list linked through the accounts would make each row wait for the one before). Each account
+knows its place (``loc``: chunk and column), so insert and remove are O(1): a removed id is
+replaced by the last id of the bucket's first chunk. Keys are conservative (see
+:func:`margin_int.liquidation_key`): the exact margin check is done when an account is
+collected, and one that is not really breached goes back in.
 """
 
 from __future__ import annotations
@@ -17,29 +22,44 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from margincall.venue.pointers import prefetch
+
 NONE = -1
 TOP = 0  # highest possibly non-empty long bucket
 BOTTOM = 1  # lowest possibly non-empty short bucket
 SHIFT = 2
 NBUCKETS = 3
+FREE = 4  # first chunk of the free list
 ADL_LONG_N = 0  # accounts in the long-holders' ADL queue snapshot (-1: none taken)
 ADL_LONG_PTR = 1  # first entry of that queue not yet used up
 ADL_SHORT_N = 2
 ADL_SHORT_PTR = 3
+
+C_NEXT = 0  # chunk columns: next chunk of the bucket (or of the free list)
+C_COUNT = 1  # ids held
+C_IDS = 2  # first id column
+CHUNK = 14  # ids per chunk
+PREFETCH = 8  # accounts ahead whose rows are requested early
 
 
 class LiqIndex(NamedTuple):
     """Struct of arrays; see the module docstring."""
 
     key: np.ndarray  # int64 per account: liquidation key in ticks
-    side: np.ndarray  # int8 per account: +1 in the long lists, -1 in the short lists, 0 none
-    nxt: np.ndarray  # int32 per account
-    prv: np.ndarray  # int32 per account
-    head_long: np.ndarray  # int32 per bucket
+    side: np.ndarray  # int8 per account: +1 in the long buckets, -1 in the short ones, 0 none
+    loc: np.ndarray  # int32 per account: chunk * 16 + column of its id
+    head_long: np.ndarray  # int32 per bucket: first chunk
     head_short: np.ndarray  # int32 per bucket
-    meta: np.ndarray  # int64: TOP, BOTTOM, SHIFT, NBUCKETS
+    chunks: np.ndarray  # int32 [chunks, 16]: next, count, CHUNK ids
+    meta: np.ndarray  # int64: TOP, BOTTOM, SHIFT, NBUCKETS, FREE
     adl_slots: np.ndarray  # int32 per account: ADL queue snapshots (see margincall.venue.adl)
     adl_meta: np.ndarray  # int64: ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
+
+
+def _aligned_chunks(n: int) -> np.ndarray:
+    raw = np.zeros(n * 16 + 16, np.int32)
+    start = ((-raw.ctypes.data) % 64) // 4
+    return raw[start : start + n * 16].reshape(n, 16)
 
 
 def new_index(
@@ -50,30 +70,34 @@ def new_index(
     ``rows`` (from :func:`margincall.venue.accounts.account_rows`) puts the per-account fields in
     the accounts' own cache lines.
     """
-    from margincall.venue.accounts import account_rows, field
+    from margincall.venue.accounts import LOC, account_rows, field
 
     shift = 0
     while (max_tick >> shift) >= buckets:
         shift += 1
     nb = (max_tick >> shift) + 2
-    meta = np.array([-1, nb, shift, nb], dtype=np.int64)
+    # every chunk is full but the first of each non-empty bucket of each side
+    n_chunks = n_accounts // CHUNK + min(2 * nb, n_accounts) + 1
+    chunks = _aligned_chunks(n_chunks)
+    chunks[:, C_NEXT] = np.arange(1, n_chunks + 1)
+    chunks[-1, C_NEXT] = NONE
+    meta = np.array([-1, nb, shift, nb, 0], dtype=np.int64)
     if rows is None:
         rows = account_rows(n_accounts)
     idx = LiqIndex(
         key=field(rows, 32, np.int64),
         side=field(rows, 49, np.int8),
-        nxt=field(rows, 40, np.int32),
-        prv=field(rows, 44, np.int32),
+        loc=field(rows, LOC, np.int32),
         head_long=np.full(nb, NONE, np.int32),
         head_short=np.full(nb, NONE, np.int32),
+        chunks=chunks,
         meta=meta,
         adl_slots=np.zeros(n_accounts, np.int32),
         adl_meta=np.array([-1, 0, -1, 0], dtype=np.int64),
     )
     idx.key[:] = -1
     idx.side[:] = 0
-    idx.nxt[:] = NONE
-    idx.prv[:] = NONE
+    idx.loc[:] = NONE
     return idx
 
 
@@ -87,43 +111,62 @@ def _bucket(idx: LiqIndex, key: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _unlink(idx: LiqIndex, head, b: int, a: int) -> None:
+    """Take ``a``'s id out of bucket ``b``: the last id of the first chunk takes its place."""
+    chunks = idx.chunks
+    h = head[b]
+    last = chunks[h, C_COUNT] - 1
+    moved = chunks[h, C_IDS + last]
+    c = idx.loc[a] >> 4
+    j = idx.loc[a] & 15
+    chunks[c, j] = moved
+    idx.loc[moved] = (c << 4) | j
+    chunks[h, C_COUNT] = last
+    if last == 0:  # the first chunk is empty: back to the free list
+        head[b] = chunks[h, C_NEXT]
+        chunks[h, C_NEXT] = idx.meta[FREE]
+        idx.meta[FREE] = h
+
+
+@njit(cache=True, inline="always")
 def remove(idx: LiqIndex, a: int) -> None:
     """Take account ``a`` out of the index (no-op when it is not in)."""
     s = idx.side[a]
     if s == 0:
         return
-    b = _bucket(idx, idx.key[a])
-    head = idx.head_long if s > 0 else idx.head_short
-    p = idx.prv[a]
-    n = idx.nxt[a]
-    if p != NONE:
-        idx.nxt[p] = n
-    else:
-        head[b] = n
-    if n != NONE:
-        idx.prv[n] = p
-    idx.nxt[a] = NONE
-    idx.prv[a] = NONE
+    _unlink(idx, idx.head_long if s > 0 else idx.head_short, _bucket(idx, idx.key[a]), a)
+    idx.loc[a] = NONE
     idx.side[a] = 0
     idx.key[a] = -1
 
 
 @njit(cache=True, inline="always")
 def insert(idx: LiqIndex, a: int, side: int, key: int) -> None:
-    """Put account ``a`` in the long (+1) or short (-1) lists under ``key`` (replacing any entry)."""
+    """Put account ``a`` in the long (+1) or short (-1) buckets under ``key`` (replacing any
+    entry)."""
+    b = _bucket(idx, key)
+    if side != 0 and idx.side[a] == side and _bucket(idx, idx.key[a]) == b:
+        idx.key[a] = key  # same bucket: only the key changes
+        return
     remove(idx, a)
     if side == 0:
         return
     idx.key[a] = key
     idx.side[a] = side
-    b = _bucket(idx, key)
     head = idx.head_long if side > 0 else idx.head_short
+    chunks = idx.chunks
     h = head[b]
-    idx.nxt[a] = h
-    idx.prv[a] = NONE
-    if h != NONE:
-        idx.prv[h] = a
-    head[b] = a
+    if h == NONE or chunks[h, C_COUNT] == CHUNK:
+        c = idx.meta[FREE]
+        idx.meta[FREE] = chunks[c, C_NEXT]
+        chunks[c, C_NEXT] = h
+        chunks[c, C_COUNT] = 0
+        head[b] = c
+        h = c
+    j = C_IDS + chunks[h, C_COUNT]
+    chunks[h, j] = a
+    chunks[h, C_COUNT] += 1
+    idx.loc[a] = (h << 4) | j
     if side > 0:
         if b > idx.meta[TOP]:
             idx.meta[TOP] = b
@@ -132,47 +175,82 @@ def insert(idx: LiqIndex, a: int, side: int, key: int) -> None:
 
 
 @njit(cache=True)
+def _take_bucket(idx: LiqIndex, head, b: int, out: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Every id of bucket ``b`` to ``out[n:]``; the bucket's chunks go back to the free list."""
+    chunks = idx.chunks
+    c = head[b]
+    while c != NONE:
+        cnt = chunks[c, C_COUNT]
+        if n + cnt > out.shape[0]:
+            out = _grow(out, n + cnt)
+        for j in range(cnt):
+            out[n + j] = chunks[c, C_IDS + j]
+        n += cnt
+        nxt = chunks[c, C_NEXT]
+        chunks[c, C_NEXT] = idx.meta[FREE]
+        idx.meta[FREE] = c
+        c = nxt
+    head[b] = NONE
+    return out, n
+
+
+@njit(cache=True)
+def _take_reached(idx, head, b, mark, side, out, n) -> tuple[np.ndarray, int]:
+    """The ids of bucket ``b`` whose key ``mark`` has reached (longs: key >= mark, shorts:
+    key <= mark) to ``out[n:]``, taken out of the index."""
+    chunks = idx.chunks
+    start = n
+    c = head[b]
+    while c != NONE:
+        for j in range(chunks[c, C_COUNT]):
+            a = chunks[c, C_IDS + j]
+            k = idx.key[a]
+            if (k >= mark) if side > 0 else (k <= mark):
+                if n == out.shape[0]:
+                    out = _grow(out, n + 1)
+                out[n] = a
+                n += 1
+        c = chunks[c, C_NEXT]
+    for i in range(start, n):
+        remove(idx, out[i])
+    return out, n
+
+
+@njit(cache=True)
 def collect(idx: LiqIndex, mark: int, out: np.ndarray) -> tuple[np.ndarray, int]:
     """Remove and return every account whose key the mark has reached.
 
-    Longs with key >= mark and shorts with key <= mark, in a deterministic order (buckets from
-    the most breached, each list newest first). ``out`` grows when needed.
+    Longs with key >= mark and shorts with key <= mark, in no particular order (the caller
+    sorts). ``out`` grows when needed.
     """
     n = 0
     mb = _bucket(idx, mark)
     b = idx.meta[TOP]
-    while b >= mb and b >= 0:
-        a = idx.head_long[b]
-        while a != NONE:
-            nx = idx.nxt[a]
-            if idx.key[a] >= mark:
-                if n == out.shape[0]:
-                    out = _grow(out)
-                out[n] = a
-                n += 1
-                remove(idx, a)
-            a = nx
+    while b > mb and b >= 0:  # whole buckets: every key is past the mark
+        out, n = _take_bucket(idx, idx.head_long, b, out, n)
         b -= 1
-    # the top bucket may now be empty: lower the pointer past empty buckets
-    t = idx.meta[TOP]
+    nb = idx.meta[NBUCKETS]
+    b = idx.meta[BOTTOM]
+    while b < mb and b < nb:
+        out, n = _take_bucket(idx, idx.head_short, b, out, n)
+        b += 1
+    for i in range(n):  # the taken accounts are out of the index
+        if i + PREFETCH < n:
+            prefetch(idx.key, out[i + PREFETCH])  # type: ignore[call-arg]
+        a = out[i]
+        idx.side[a] = 0
+        idx.key[a] = -1
+        idx.loc[a] = NONE
+    if 0 <= mb <= idx.meta[TOP]:
+        out, n = _take_reached(idx, idx.head_long, mb, mark, 1, out, n)
+    if idx.meta[BOTTOM] <= mb < nb:
+        out, n = _take_reached(idx, idx.head_short, mb, mark, -1, out, n)
+    # the extreme buckets may now be empty: move the pointers past empty buckets
+    t = min(idx.meta[TOP], nb - 1)
     while t >= 0 and idx.head_long[t] == NONE:
         t -= 1
     idx.meta[TOP] = t
-    nb = idx.meta[NBUCKETS]
-    b = idx.meta[BOTTOM]
-    while b <= mb and b < nb:
-        a = idx.head_short[b]
-        while a != NONE:
-            nx = idx.nxt[a]
-            if idx.key[a] <= mark:
-                if n == out.shape[0]:
-                    out = _grow(out)
-                out[n] = a
-                n += 1
-                remove(idx, a)
-            a = nx
-        b += 1
-    t = idx.meta[BOTTOM]
+    t = max(idx.meta[BOTTOM], 0)
     while t < nb and idx.head_short[t] == NONE:
         t += 1
     idx.meta[BOTTOM] = t
@@ -180,7 +258,7 @@ def collect(idx: LiqIndex, mark: int, out: np.ndarray) -> tuple[np.ndarray, int]
 
 
 @njit(cache=True)
-def _grow(out: np.ndarray) -> np.ndarray:
-    bigger = np.empty(max(16, out.shape[0] * 2), out.dtype)
+def _grow(out: np.ndarray, need: int) -> np.ndarray:
+    bigger = np.empty(max(16, out.shape[0] * 2, need), out.dtype)
     bigger[: out.shape[0]] = out
     return bigger

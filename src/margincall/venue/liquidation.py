@@ -37,9 +37,7 @@ from margincall.venue.ledger import (
     cover_loss_into,
     emit,
     reindex,
-    trade,
     trade_into,
-    transfer,
     transfer_into,
     write_event,
 )
@@ -54,7 +52,7 @@ from margincall.venue.margin_int import (
     mul_div_floor,
     tier_of,
 )
-from margincall.venue.orders import settle_book, settle_into
+from margincall.venue.orders import settle_into
 from margincall.venue.params import (
     ADL_AT_MARK,
     BA_PPM,
@@ -75,7 +73,6 @@ from margincall.venue.params import (
     POLICY_BINANCE,
     POLICY_BITMEX,
     POLICY_DYDX,
-    POLICY_HYPERLIQUID,
     PORTION_PPM,
     SMMR_PPM,
     STEP_DOWN,
@@ -115,22 +112,6 @@ def _clamp_price(params, price) -> int:
     return min(max(price, params[MIN_TICK]), params[MAX_TICK])
 
 
-@njit(cache=True)
-def _forced_order(
-    acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, rnd, tif=bk.TIF_IOC
-):
-    """A reduce-only IOC (or FOK) for the liquidated account; returns fills (lots, tick-lots)."""
-    side = -1 if acc.pos[a] > 0 else 1
-    qty = min(qty, abs(acc.pos[a]))
-    _, bout, nb = bk.submit(
-        book, a, side, _clamp_price(params, limit), qty, tif, bk.STP_NONE, bout, 0
-    )
-    out, n, filled, ticklots = settle_book(
-        acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd
-    )
-    return out, n, bout, filled, ticklots
-
-
 @njit(cache=True, inline="always")
 def _bankruptcy_price(acc, a, params) -> int:
     bp = bankruptcy_price_ticks(collateral(acc, a), acc.pos[a], acc.cost[a], params[K])
@@ -153,33 +134,12 @@ def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     p = acc.pos[a]
     if p == 0:
         return out, n, bout
-    mark = meta[MARK]
     price = _bankruptcy_price(acc, a, params)
-    f = INSURANCE_FUND
     if _fund_can_take(acc, meta, params, p, price):
-        out, n = trade(
-            acc,
-            idx,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            a,
-            f,
-            -1 if p > 0 else 1,
-            price,
-            abs(p),
-            0,
-            0,
-            K_TAKEOVER,
-            K_TAKEOVER,
-            -1,
-            -1,
-            rnd,
-        )
+        out = bk.reserve(out, n, 2)
+        n = _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd)
         return out, n, bout
-    adl_price = mark if params[ADL_AT_MARK] else price
+    adl_price = meta[MARK] if params[ADL_AT_MARK] else price
     out, n, bout, _ = deleverage(
         acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd
     )
@@ -187,20 +147,37 @@ def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
 
 
 @njit(cache=True, inline="always")
-def _charge_fee(acc, meta, params, out, n, a, fee, rnd):
-    """Charge a liquidation fee to the fund, never more than what is left above zero.
+def _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd):
+    """The fund takes account ``a``'s whole position at ``price`` (two events)."""
+    p = acc.pos[a]
+    side = -1 if p > 0 else 1
+    return trade_into(
+        acc, idx, meta, params, tiers, out, n, a, INSURANCE_FUND, side, price, abs(p), 0, 0,
+        K_TAKEOVER, K_TAKEOVER, -1, -1, rnd,
+    )  # fmt: skip
 
-    What is left is the margin balance at the mark (collateral plus the open PnL of any part of
-    the position still open), so a fee never pushes the rest of the position past bankruptcy.
-    """
-    if n == out.shape[0]:
-        out = bk.reserve(out, n, 1)
-    return out, _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
+
+@njit(cache=True, inline="always")
+def _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd):
+    """:func:`takeover_or_adl` when the fund can take; returns ``(n, adl)``, ``adl`` when it
+    cannot (nothing done: the caller deleverages)."""
+    p = acc.pos[a]
+    if p == 0:
+        return n, False
+    price = _bankruptcy_price(acc, a, params)
+    if not _fund_can_take(acc, meta, params, p, price):
+        return n, True
+    return _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd), False
 
 
 @njit(cache=True, inline="always")
 def _charge_fee_into(acc, meta, params, out, n, a, fee, rnd):
-    """:func:`_charge_fee` into room for its event the caller reserved; returns the new ``n``."""
+    """Charge a liquidation fee to the fund, never more than what is left above zero; into room
+    for its event the caller reserved, returns the new ``n``.
+
+    What is left is the margin balance at the mark (collateral plus the open PnL of any part of
+    the position still open), so a fee never pushes the rest of the position past bankruptcy.
+    """
     left = collateral(acc, a) + acc.pos[a] * meta[MARK] * params[K] - acc.cost[a]
     fee = min(fee, max(left, 0))
     if fee > 0:
@@ -209,8 +186,8 @@ def _charge_fee_into(acc, meta, params, out, n, a, fee, rnd):
 
 
 @njit(cache=True, inline="always")
-def _binance_room(book, tiers) -> tuple[int, int]:
-    """``(events, book records)`` that :func:`_binance_into` can write for one account at most:
+def _waterfall_room(book, tiers) -> tuple[int, int]:
+    """``(events, book records)`` that :func:`_waterfall_into` can write for one account at most:
     the trigger; the cancels of the account's orders; up to ``tiers + 1`` forced orders, whose
     fills together consume each resting order once, plus one partial fill, acceptance and expiry
     each; two events per book record; a fee per order; the takeover and the fund's cover."""
@@ -219,24 +196,24 @@ def _binance_room(book, tiers) -> tuple[int, int]:
     return 4 * resting + 7 * orders + 5, resting
 
 
-@no_refcount
-def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
-    """:func:`liquidate` under the Binance rules into room :func:`_binance_room` reserved, with
-    no reference counting (the common path: trigger, cancels, IOC orders at the bankruptcy price
-    stepping down the tiers, fees, fund takeover, cover, reindex). Returns ``(n, adl)``: with
-    ``adl`` the fund could not take what is left and nothing past the fees was done; the caller
-    deleverages, covers the loss and reindexes (:func:`liquidate`). The events are the Binance
-    waterfall's of the module docstring, in order."""
+@njit(cache=True, inline="always")
+def _forced_into(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, tif, rnd):
+    """A reduce-only IOC (or FOK) for the liquidated account; returns ``(n, lots, tick-lots)``
+    filled."""
+    p = acc.pos[a]
+    side = -1 if p > 0 else 1
+    _, nb = bk.submit_into(
+        book, a, side, _clamp_price(params, limit), min(qty, abs(p)), tif, bk.STP_NONE, bout, 0
+    )
+    return settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd)
+
+
+@njit(cache=True, inline="always")
+def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """Binance: IOC orders at the bankruptcy price stepping down the tiers, a clearance fee per
+    fill, the fund takes what is still breached. Returns ``(n, adl)``."""
     mark = meta[MARK]
     k = params[K]
-    p = acc.pos[a]
-    write_event(
-        out, n, meta, params, K_TRIGGERED, 0, 1 if p > 0 else -1, 0, rnd, a, -1, -1, mark, p,
-        abs(p) * mark * k, ex,
-    )  # fmt: skip
-    n += 1
-    nb = bk._cancel_account_into(book, a, bout, 0)
-    n, _, _ = settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
     strict = params[STRICT] != 0
     for _ in range(tiers.floor.shape[0] + 1):
         p = acc.pos[a]
@@ -247,63 +224,52 @@ def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
         if t > 0 and params[STEP_DOWN]:
             keep = (tiers.floor[t] - 1) // (mark * k)
             size = max(1, abs(p) - keep)
-        limit = _clamp_price(params, _bankruptcy_price(acc, a, params))
-        side = -1 if p > 0 else 1
-        _, nb = bk.submit_into(
-            book, a, side, limit, min(size, abs(p)), bk.TIF_IOC, bk.STP_NONE, bout, 0
-        )
-        n, filled, ticklots = settle_into(
-            acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd
+        limit = _bankruptcy_price(acc, a, params)
+        n, filled, ticklots = _forced_into(
+            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
         )
         if filled > 0:
             fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
             n = _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
         if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), strict):
             break
-    p = acc.pos[a]
-    if p != 0 and is_breached(excess_of(acc, a, mark, params, tiers), strict):
-        price = _bankruptcy_price(acc, a, params)
-        if not _fund_can_take(acc, meta, params, p, price):
-            return n, True
-        side = -1 if p > 0 else 1
-        n = trade_into(
-            acc, idx, meta, params, tiers, out, n, a, INSURANCE_FUND, side, price, abs(p), 0, 0,
-            K_TAKEOVER, K_TAKEOVER, -1, -1, rnd,
-        )  # fmt: skip
-    n = cover_loss_into(acc, meta, params, out, n, a, rnd)
-    reindex(acc, idx, a, params, tiers)
+    if acc.pos[a] != 0 and is_breached(excess_of(acc, a, mark, params, tiers), strict):
+        return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
     return n, False
 
 
-@njit(cache=True)
-def _bitmex(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+@njit(cache=True, inline="always")
+def _bitmex_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """BitMEX: above the first risk limit, a fill-or-kill order at the bankruptcy price sized to
+    drop into the tier below (if it cannot fill whole, nothing trades); the engine takes over
+    what is left at the bankruptcy price. Returns ``(n, adl)``."""
     k = params[K]
     mark = meta[MARK]
     p = acc.pos[a]
     t = tier_of(abs(p) * mark * k, tiers.floor)
     if t > 0 and params[STEP_DOWN]:
-        # above the first risk limit: a fill-or-kill order at the bankruptcy price sized to drop
-        # into the tier below; if it cannot fill whole, nothing trades
         keep = (tiers.floor[t] - 1) // (mark * k)
         size = max(1, abs(p) - keep)
         limit = _bankruptcy_price(acc, a, params)
-        out, n, bout, _, _ = _forced_order(
-            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd, bk.TIF_FOK
+        n, _, _ = _forced_into(
+            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_FOK, rnd
         )
         if not is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
-            return out, n, bout
-    # the engine takes over what is left, with its maintenance margin, at the bankruptcy price
-    return takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+            return n, False
+    return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
 
 
-@njit(cache=True)
-def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+@njit(cache=True, inline="always")
+def _dydx_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """dYdX: a capped portion at the fillable price, the capped fee or the fund's top-up to the
+    bankruptcy quote; ``adl`` when nothing fills and the account is under water. Returns
+    ``(n, adl)``."""
     k = params[K]
     mark = meta[MARK]
     p = acc.pos[a]
     q = abs(p)
     notional = q * mark * k
-    # dYdX: the larger of a minimum and a portion of the position, within the per-block budget
+    # the larger of a minimum and a portion of the position, within the per-block budget
     cap = max(params[MIN_NOTIONAL], mul_div_floor(notional, params[PORTION_PPM], PPM))
     cap = min(cap, params[BLOCK_NOTIONAL_CAP])
     size = q if notional <= cap else max(1, cap // (mark * k))
@@ -313,9 +279,10 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     abr = 0.0 if mm0 == 0 else min(1.0, max(0.0, params[BA_PPM] / PPM * (1.0 - tnc0 / mm0)))
     shift = abr * params[SMMR_PPM] / PPM * mm0 / (q * k)
     limit = int(np.ceil(mark - shift)) if p > 0 else int(np.floor(mark + shift))
-    out, n, bout, filled, ticklots = _forced_order(
-        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+    n, filled, ticklots = _forced_into(
+        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
     )
+    acc.last_partial_ns[a] = meta[TS]  # one liquidation per account per block
     if filled > 0:
         # the account should get its bankruptcy quote BQ for the closed part: the rest of its
         # collateral stays in proportion to the maintenance it still needs
@@ -327,34 +294,21 @@ def _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
         surplus = quote - bq
         if surplus > 0:
             fee = min(mul_div_ceil(abs(quote), params[MAX_LIQ_FEE_PPM], PPM), surplus)
-            out, n = _charge_fee(acc, meta, params, out, n, a, fee, rnd)
+            n = _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
         elif surplus < 0:
             pay = min(-surplus, max(acc.wallet[INSURANCE_FUND], 0))
             if pay > 0:
-                out, n = transfer(
+                n = transfer_into(
                     acc, meta, params, out, n, K_IF_PAID, INSURANCE_FUND, a, pay, rnd, mark
                 )
-    elif tnc0 < 0:
-        out, n, bout, _ = deleverage(
-            acc,
-            idx,
-            book,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            bout,
-            a,
-            _bankruptcy_price(acc, a, params),
-            rnd,
-        )
-    acc.last_partial_ns[a] = meta[TS]  # one liquidation per account per block
-    return out, n, bout
+        return n, False
+    return n, tnc0 < 0
 
 
-@njit(cache=True)
-def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+@njit(cache=True, inline="always")
+def _hyperliquid_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """Hyperliquid: a market order (a slice of a large position, once per cooldown); the
+    backstop vault takes the rest below its share of maintenance. Returns ``(n, adl)``."""
     k = params[K]
     mark = meta[MARK]
     p = acc.pos[a]
@@ -368,97 +322,85 @@ def _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
         acc.last_partial_ns[a] = meta[TS]
     band = (mark * params[BAND_PPM]) // PPM
     limit = mark - band if p > 0 else mark + band
-    out, n, bout, _, _ = _forced_order(
-        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, rnd
+    n, _, _ = _forced_into(
+        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
     )
     p = acc.pos[a]
     if p != 0:
         equity = collateral(acc, a) + p * mark * k - acc.cost[a]
         mm = maintenance_micros(abs(p) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
         if equity * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
-            out, n, bout = takeover_or_adl(
-                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
-            )
-    return out, n, bout
+            return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
+    return n, False
+
+
+@no_refcount
+def _waterfall_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
+    """Take one breached account (margin excess ``ex`` at the mark) through its venue's
+    waterfall, into room :func:`_waterfall_room` reserved, with no reference counting: trigger,
+    cancels, the rulebook's forced orders, fees, takeover, cover, reindex. Returns ``(n, adl)``:
+    with ``adl`` the account must be deleveraged and nothing past the forced orders and fees
+    was done (the caller finishes with :func:`_deleverage_rest`)."""
+    mark = meta[MARK]
+    p = acc.pos[a]
+    write_event(
+        out, n, meta, params, K_TRIGGERED, 0, 1 if p > 0 else -1, 0, rnd, a, -1, -1, mark, p,
+        abs(p) * mark * params[K], ex,
+    )  # fmt: skip
+    n += 1
+    nb = bk._cancel_account_into(book, a, bout, 0)
+    n, _, _ = settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
+    policy = params[POLICY]
+    if policy == POLICY_BINANCE:
+        n, adl = _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    elif policy == POLICY_BITMEX:
+        n, adl = _bitmex_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    elif policy == POLICY_DYDX:
+        n, adl = _dydx_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    else:
+        n, adl = _hyperliquid_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+    if adl:
+        return n, True
+    n = cover_loss_into(acc, meta, params, out, n, a, rnd)
+    reindex(acc, idx, a, params, tiers)
+    return n, False
 
 
 @njit(cache=True)
-def liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
-    """Take one breached account (margin excess ``ex`` at the mark) through its venue's waterfall."""
-    policy = params[POLICY]
-    if policy == POLICY_BINANCE:  # the compiled path without reference counting
-        events, records = _binance_room(book, tiers)
-        out = bk.reserve(out, n, events)
-        bout = bk.reserve(bout, 0, records)
-        n, adl = _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
-        if adl:
-            out, n, bout = takeover_or_adl(
-                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
-            )
-            out, n = cover_loss(acc, meta, params, out, n, a, rnd)
-            reindex(acc, idx, a, params, tiers)
-        return out, n, bout
-    mark = meta[MARK]
-    out, n = emit(
-        out,
-        n,
-        meta,
-        params,
-        K_TRIGGERED,
-        0,
-        1 if acc.pos[a] > 0 else -1,
-        0,
-        rnd,
-        a,
-        -1,
-        -1,
-        mark,
-        acc.pos[a],
-        abs(acc.pos[a]) * mark * params[K],
-        ex,
-    )
-    bout, nb = bk.cancel_account(book, a, bout, 0)
-    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-    if policy == POLICY_BITMEX:
-        out, n, bout = _bitmex(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    elif policy == POLICY_DYDX:
-        out, n, bout = _dydx(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    elif policy == POLICY_HYPERLIQUID:
-        out, n, bout = _hyperliquid(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+def _deleverage_rest(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+    """The end of an account's waterfall when :func:`_waterfall_into` asked for ADL (the fund
+    could not take, or dYdX's forced order filled nothing under water): deleverage, cover the
+    loss, reindex. The counted path (the ADL queue is built with allocations)."""
+    if params[POLICY] == POLICY_DYDX:
+        price = _bankruptcy_price(acc, a, params)
+        out, n, bout, _ = deleverage(
+            acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd
+        )
+    else:
+        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
     out, n = cover_loss(acc, meta, params, out, n, a, rnd)
     reindex(acc, idx, a, params, tiers)
     return out, n, bout
 
 
-@njit(cache=True)
-def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd):
-    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``.
+@no_refcount
+def _round_into(
+    acc, idx, book, meta, params, tiers, out, n, bout, accounts, order, start, counts, rnd
+):
+    """The accounts ``accounts[order[start:]]`` of a round, most under water first, each through
+    its waterfall, while ``out`` has the room one more may need (``bout`` has room for any).
 
-    ``liquidated`` counts the breached accounts whose position the round changed (an account
-    the book cannot take and no backstop applies to is not counted, so rounds do not repeat).
+    Returns ``(next, n, adl)``: ``next`` the first account not done; with ``adl`` that account
+    went through its waterfall up to ADL and the caller finishes it (:func:`_deleverage_rest`).
+    ``counts``: breached accounts, those whose position changed, and (with ``adl``) the
+    position before the waterfall.
     """
     mark = meta[MARK]
     k = params[K]
     strict = params[STRICT] != 0
-    cand, m = liq_index.collect(idx, mark, cand)
-    if m == 0:
-        return out, n, bout, cand, 0
-    accounts = np.sort(cand[:m])
-    depth = np.empty(m, np.float64)
-    for i in range(m):
-        if i + PREFETCH < m:
-            prefetch(acc.wallet, accounts[i + PREFETCH])  # type: ignore[call-arg]
-        a = accounts[i]
-        ex = excess_of(acc, a, mark, params, tiers)
-        mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
-        depth[i] = ex / max(mm, 1)
-    order = np.argsort(depth, kind="mergesort")
-    breached = 0
-    progressed = 0
-    for i in range(m):
-        if (
-            i + PREFETCH < m
-        ):  # the next accounts' rows and book entries: memory, not compute, is the cost
+    m = order.shape[0]
+    for i in range(start, m):
+        if i + PREFETCH < m:  # the next accounts' rows and book entries: memory is the cost
             ahead = accounts[order[i + PREFETCH]]
             prefetch(acc.wallet, ahead)  # type: ignore[call-arg]
             prefetch(book.accounts, ahead)
@@ -472,29 +414,73 @@ def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, r
             # not (or no longer) breached: back in, keyed one tick past the mark so the next
             # price move checks it again; a dYdX account done for this block keeps its real key
             # so the next block (same oracle) takes it again
+            p = acc.pos[a]
             key = liquidation_key(
-                collateral(acc, a),
-                acc.pos[a],
-                acc.cost[a],
-                k,
-                tiers.floor,
-                tiers.mmr_ppm,
-                tiers.cum,
+                collateral(acc, a), p, acc.cost[a], k, tiers.floor, tiers.mmr_ppm, tiers.cum
             )
             if ok:
-                key = min(key, mark - 1) if acc.pos[a] > 0 else max(key, mark + 1)
-            liq_index.insert(idx, a, 1 if acc.pos[a] > 0 else -1, key)
+                key = min(key, mark - 1) if p > 0 else max(key, mark + 1)
+            liq_index.insert(idx, a, 1 if p > 0 else -1, key)
             continue
-        if breached == 0:
-            out, n = emit(out, n, meta, params, K_ROUND, 0, 0, 0, rnd, -1, -1, -1, mark, m, 0, 0)
-        breached += 1
+        events, _ = _waterfall_room(book, tiers)
+        if out.shape[0] - n < events + 1:
+            return i, n, False
+        if counts[0] == 0:
+            write_event(out, n, meta, params, K_ROUND, 0, 0, 0, rnd, -1, -1, -1, mark, m, 0, 0)
+            n += 1
+        counts[0] += 1
         liq_index.remove(idx, a)
         before = acc.pos[a]
-        out, n, bout = liquidate(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
+        n, adl = _waterfall_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
+        if adl:
+            counts[2] = before
+            return i, n, True
         if acc.pos[a] != before:
-            progressed += 1
+            counts[1] += 1
+    return m, n, False
+
+
+@njit(cache=True)
+def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd):
+    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``.
+
+    ``liquidated`` counts the breached accounts whose position the round changed (an account
+    the book cannot take and no backstop applies to is not counted, so rounds do not repeat).
+    """
+    mark = meta[MARK]
+    k = params[K]
+    cand, m = liq_index.collect(idx, mark, cand)
+    if m == 0:
+        return out, n, bout, cand, 0
+    accounts = np.sort(cand[:m])
+    depth = np.empty(m, np.float64)
+    for i in range(m):
+        if i + PREFETCH < m:
+            prefetch(acc.wallet, accounts[i + PREFETCH])  # type: ignore[call-arg]
+        a = accounts[i]
+        ex = excess_of(acc, a, mark, params, tiers)
+        mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        depth[i] = ex / max(mm, 1)
+    order = np.argsort(depth, kind="mergesort")
+    counts = np.zeros(3, np.int64)  # breached, progressed, position before an ADL
+    i = 0
+    while i < m:
+        events, records = _waterfall_room(book, tiers)
+        out = bk.reserve(out, n, min(m - i, 64) * (events + 1))  # room for a batch
+        bout = bk.reserve(bout, 0, records)
+        i, n, adl = _round_into(
+            acc, idx, book, meta, params, tiers, out, n, bout, accounts, order, i, counts, rnd
+        )
+        if adl:
+            a = accounts[order[i]]
+            out, n, bout = _deleverage_rest(
+                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
+            )
+            if acc.pos[a] != counts[2]:
+                counts[1] += 1
+            i += 1
     # only a round that changed a position can make another round find something new
-    return out, n, bout, cand, progressed
+    return out, n, bout, cand, counts[1]
 
 
 @njit(cache=True)
