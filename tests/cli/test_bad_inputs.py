@@ -233,7 +233,7 @@ def test_a_sweep_folder_with_a_corrupted_rows_file_is_refused_on_resume(tmp_path
     runner.prepare(spec, out, workers=1)  # the folder of a started sweep, nothing run yet
     (out / "rows").mkdir(exist_ok=True)
     (out / "rows" / "00000-cccc.parquet").write_bytes(b"PAR1 garbage PAR1")
-    assert_refused(invoke(["sweep", spec, "--out", out]), "--out", str(out))
+    assert_refused(invoke(["sweep", spec, "--out", out]), "store file", str(out))
     (out / "study.json").write_text("{not json")
     assert_refused(invoke(["sweep", spec, "--out", out]), "--out")
 

@@ -385,18 +385,12 @@ def _check_rulebook(rulebook: str, where: str) -> None:
 def _check_stress(stress: Stress, where: str) -> None:
     """The stress values, checked by the estimator's own parsers before any run starts."""
     from margincall.estimate import stress as st
-    from margincall.estimate.cascade import check_multiplier
 
     try:
         st.parse_shocks(stress.shocks)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}.shocks", stress.shocks, exc.expected) from None
-    for name in ("depth_scales", "leverage_scales"):
-        values = getattr(stress, name)
-        if not values:
-            raise InvalidInputError(f"{where}.{name}", values, "at least one positive multiplier")
-        for v in values:
-            check_multiplier(f"{where}.{name}", v)
+    # depth_scales and leverage_scales: positive, finite and non-empty by the schema
     try:  # the impact model's own checks (a source without a map is enough for them)
         st.build_impact(stress.impact, st.Source(None, "spec"), refill=stress.refill)
     except InvalidInputError as exc:
