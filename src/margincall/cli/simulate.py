@@ -165,8 +165,9 @@ def simulate(
     from margincall.sim.scenario import load_scenario
     from margincall.venue.instrument import load_rulebook
 
-    sc = load_scenario(scenario).with_overrides(hours=hours, accounts=accounts, rulebook=rulebook)
-    with reading("run.rulebook", sc.run.rulebook):
+    sc = load_scenario(scenario)
+    with reading("run.rulebook", rulebook or sc.run.rulebook):  # both read the rulebook file
+        sc = sc.with_overrides(hours=hours, accounts=accounts, rulebook=rulebook)
         load_rulebook(sc.run.rulebook)  # a bad name or file is refused before anything runs
     if out is not None:
         check_out_dir(out, force)
