@@ -11,7 +11,9 @@ feed), 10% market orders
 from __future__ import annotations
 
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +27,12 @@ from margincall.venue.book import (
     new_book,
     process_messages,
 )
-from margincall.venue.reference_book import ReferenceOrderBook
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))  # the pure-Python reference book is a test oracle
+
+from oracles.reference_book import ReferenceOrderBook  # noqa: E402
 
 GROUP = "venue"
 

@@ -1,6 +1,8 @@
 """Layers: the estimator stands alone. No file under ``src/margincall/estimate/`` imports
 ``margincall.sim``, at the top or lazily inside a function (the run-folder and scenario sources
-live in :mod:`margincall.inputs`, above both)."""
+live in :mod:`margincall.inputs`, above both). The formulas sit below the venue: nothing under
+``src/margincall/formulas/`` imports any layer but ``margincall.core`` (the venue may import the
+formulas, never the reverse)."""
 
 from __future__ import annotations
 
@@ -93,3 +95,46 @@ def test_the_check_sees_every_form_of_import(source):
 )
 def test_the_check_passes_other_imports(source):
     assert not forbidden(source, "margincall.estimate.stress")
+
+
+FORMULAS_MAY_IMPORT = ("margincall.core", "margincall.formulas")
+
+
+def outside_formulas(source: str, module: str) -> list[str]:
+    """The imports of ``source`` into margincall layers other than core and formulas."""
+    return [
+        f"line {line}: {name}"
+        for line, name in imported_modules(source, module)
+        if name.startswith("margincall.")
+        and not any(name == ok or name.startswith(ok + ".") for ok in FORMULAS_MAY_IMPORT)
+    ]
+
+
+def test_formulas_import_only_core():
+    files = sorted((PACKAGE / "formulas").rglob("*.py"))
+    assert len(files) >= 5, files
+    bad = {
+        str(p.relative_to(PACKAGE)): hits
+        for p in files
+        if (hits := outside_formulas(p.read_text("utf-8"), _module_name(p)))
+    }
+    assert not bad, f"margincall.formulas imports a layer above it: {bad}"
+
+
+@pytest.mark.parametrize(
+    ("source", "bad"),
+    [
+        ("from margincall.venue.margin_int import tier_of", True),
+        ("import margincall.venue", True),
+        ("from margincall import venue", True),
+        ("from ..venue import mark", True),
+        ("def f():\n    from margincall.sim import kernel\n    return kernel", True),
+        ("from margincall.core.errors import InvalidInputError", False),
+        ("from .margin import tier_index", False),
+        ("from margincall.formulas import band", False),
+        ("from margincall import core", False),
+        ("import math", False),
+    ],
+)
+def test_the_formulas_check_tells_core_from_the_layers_above(source, bad):
+    assert bool(outside_formulas(source, "margincall.formulas.funding")) is bad

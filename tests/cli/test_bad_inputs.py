@@ -241,7 +241,7 @@ def test_a_sweep_folder_with_a_corrupted_rows_file_is_refused_on_resume(tmp_path
 def test_an_unexpected_error_is_one_line_and_status_1_and_debug_shows_its_traceback(
     monkeypatch,
 ):
-    from margincall.venue import margin
+    from margincall.formulas import margin
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")

@@ -15,11 +15,11 @@ from margincall.estimate.positions import (
     map_from_venue,
     venue_positions,
 )
+from margincall.formulas.margin import binance_liquidation_price_tiered
 from margincall.inputs.maps import map_from_run_folder
 from margincall.sim.scenario import load_scenario
 from margincall.venue import params as P
 from margincall.venue.accounts import ISOLATED
-from margincall.venue.margin import binance_liquidation_price_tiered
 from margincall.venue.margin_int import is_breached, margin_excess
 
 

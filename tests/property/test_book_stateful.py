@@ -19,7 +19,7 @@ from margincall.venue.book import (
     TIF_POST_ONLY,
     OrderBook,
 )
-from margincall.venue.reference_book import ReferenceOrderBook
+from oracles.reference_book import ReferenceOrderBook
 
 MIN_TICK, MAX_TICK = 95, 105
 N_ACCOUNTS = 3

@@ -26,7 +26,7 @@ from margincall.venue.book import (
     TIF_POST_ONLY,
     OrderBook,
 )
-from margincall.venue.reference_book import ReferenceOrderBook
+from oracles.reference_book import ReferenceOrderBook
 
 BUY, SELL = 1, -1
 

@@ -21,9 +21,7 @@ import numpy as np
 import pytest
 
 from margincall.events.schema import EventKind, RejectReason
-from margincall.venue.accounts import TS
-from margincall.venue.engine import Venue
-from margincall.venue.margin import (
+from margincall.formulas.margin import (
     binance_leverage_pnl,
     binance_liquidation_price,
     bitmex_adl_allocate,
@@ -32,6 +30,8 @@ from margincall.venue.margin import (
     bitmex_pnl_fraction,
     hyperliquid_liquidation_price,
 )
+from margincall.venue.accounts import TS
+from margincall.venue.engine import Venue
 
 K = EventKind
 USD = 1_000_000

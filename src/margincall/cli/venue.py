@@ -51,7 +51,7 @@ def liquidation_price(
 ) -> None:
     """Liquidation and bankruptcy price of an isolated one-way position under a rulebook's tiers."""
     from margincall.estimate.positions import check_leverage
-    from margincall.venue import margin
+    from margincall.formulas import margin
     from margincall.venue.instrument import load_rulebook
 
     with reading("--rulebook", rulebook):

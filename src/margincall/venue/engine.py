@@ -36,6 +36,7 @@ from margincall.events.schema import EVENT_DTYPE, EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue import funding as fnd
 from margincall.venue import liq_index
+from margincall.venue import mark as mk
 from margincall.venue import params as P
 from margincall.venue.accounts import (
     DEPOSITS,
@@ -402,18 +403,16 @@ class Venue:
             mark = index
         else:
             interval = self.rulebook.funding_interval_hours * 3600 * 1_000_000_000
-            left = interval - int(self.meta[TS]) % interval
-            p1 = index + (index * self.funding_rate_ppb * left) // (interval * PPB)
+            p1 = mk.fair_price_ticks(index, self.funding_rate_ppb, int(self.meta[TS]), interval)
             if method == "fair":
                 mark = p1
             else:
                 bid, ask = bk.best_prices(self.book)
                 if bid > 0 and ask > 0:
-                    self._basis.append((bid + ask) // 2 - index)
-                    del self._basis[:-30]
-                p2 = index + (sum(self._basis) // len(self._basis) if self._basis else 0)
-                last = int(self.meta[LAST]) or index
-                mark = sorted((p1, p2, last))[1]
+                    self._basis.append(mk.mid_basis_ticks(bid, ask, index))
+                    del self._basis[: -mk.BASIS_WINDOW]
+                p2 = mk.basis_price_ticks(index, self._basis)
+                mark = mk.binance_mark_ticks(p1, p2, int(self.meta[LAST]), index)
                 self._mark_inputs = (p1, p2)
         mark = min(max(mark, self.min_tick), self.max_tick)
         if mark == self.meta[MARK]:
@@ -729,14 +728,13 @@ class Venue:
         lots = max(1, int(self._impact_micros // (index * self.k)))
         fb, tb = bk.walk(self.book, -1, lots, self.min_tick)
         fa, ta = bk.walk(self.book, 1, lots, self.max_tick)
-        impact_bid = tb // fb if fb == lots else 0
-        impact_ask = -(-ta // fa) if fa == lots else 0
+        impact_bid = fnd.impact_price_ticks(fb, tb, lots, -1)
+        impact_ask = fnd.impact_price_ticks(fa, ta, lots, 1)
         if impact_bid == 0 or impact_ask == 0:
             premium = 0
         else:
             premium = fnd.premium_index_ppb(impact_bid, impact_ask, index)
-        n, total, weighted = self._premium_sums
-        self._premium_sums = (n + 1, total + premium, weighted + (n + 1) * premium)
+        self._premium_sums = fnd.add_premium_sample(self._premium_sums, premium)
         return premium
 
     def settle_funding(self, rate_ppb: int | None = None) -> np.ndarray:
@@ -833,12 +831,15 @@ class Venue:
         rb, inst = self.rulebook, self.instrument
         n, total, weighted = self._premium_sums
         if rb.funding_formula == "dydx":
-            p8 = (total // n if n else 0) + inst.funding_interest_ppb
-            p8 = max(-inst.funding_clamp_ppb, min(inst.funding_clamp_ppb, p8))
-            return (1 if p8 >= 0 else -1) * (abs(p8) * rb.funding_interval_hours // 8)
-        premium = weighted // (n * (n + 1) // 2) if n else 0  # later samples weigh more
+            return fnd.dydx_funding_rate_ppb(
+                n,
+                total,
+                inst.funding_interest_ppb,
+                inst.funding_clamp_ppb,
+                rb.funding_interval_hours,
+            )
         return fnd.funding_rate_ppb(
-            premium,
+            fnd.weighted_premium_ppb(n, weighted),
             inst.funding_interest_ppb,
             inst.funding_clamp_ppb,
             rb.funding_interval_hours,

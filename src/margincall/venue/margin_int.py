@@ -1,6 +1,8 @@
-"""The margin rules on integers, compiled: what the engine uses.
+"""The margin rules on integers, compiled: the one home of the maintenance margin, margin check,
+liquidation key and bankruptcy price the engine uses.
 
-Same rules as :mod:`margincall.venue.margin` (the readable float formulas), on the engine's
+Same rules as :mod:`margincall.formulas.margin` (the readable float formulas; held against these
+case by case in ``tests/formulas/test_margin.py``), on the engine's
 units: positions in lots, prices in ticks, money in micro-dollars, rates in parts per million.
 ``k`` is the notional of one lot at one tick, in micro-dollars (``Scale.micros_per_tick_lot``).
 Maintenance margin is rounded up (the venue never under-asks); products that could overflow

@@ -15,7 +15,11 @@ Units (as on chain):
 Every rounding follows the protocol (``dydxprotocol/v4-chain``): notionals truncate toward zero,
 margin requirements round up, the bankruptcy amount rounds toward +inf, and fillable prices stay
 rationals until converted to subticks. Results are therefore bit-for-bit comparable with the
-chain's unit tests (vectors D1-D28 in ``tests/venue/test_dydx_vectors.py``).
+chain's unit tests (vectors D1-D28 in ``tests/formulas/test_dydx.py``).
+
+This is a formula module, not an engine part: pure functions on exact ints and Fractions that a
+user calls to check a chain's numbers, holding no venue state; nothing in the engine imports it.
+The engine's dYdX policy is the integer waterfall in :mod:`margincall.venue.liquidation`.
 
 Example:
     >>> btc = Perpetual(atomic_resolution=-8, oracle_price=50_000, imf_ppm=200_000,

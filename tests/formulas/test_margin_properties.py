@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from margincall.venue.margin import (
+from margincall.formulas.margin import (
     bankruptcy_price,
     binance_adl_quantiles,
     binance_liquidation_price,

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from margincall.core.errors import InvalidInputError
-from margincall.venue.dydx import (
+from margincall.formulas.dydx import (
     DeleveragingRejected,
     NotionalLimits,
     Perpetual,
