@@ -316,3 +316,44 @@ def test_funding_payments_reject_unbalanced_positions_and_huge_rates():
 def test_funding_payments_with_no_accounts_is_empty():
     payments, dust = funding_payments_micros(np.zeros(0, dtype=np.int64), 100, 1, 1_000)
     assert payments.size == 0 and dust == 0
+
+
+# ------------------------------------------------------------------- the engine, per rulebook
+
+
+@pytest.mark.parametrize("rulebook", RULEBOOKS)
+def test_venue_samples_rates_and_pays_by_the_rules(rulebook):
+    """A live venue's premium samples, predicted rate and payments, against the formulas on the
+    same inputs (one book level a side, so the impact prices are those levels exactly)."""
+    from margincall.events.schema import EventKind
+    from margincall.venue.engine import Venue
+
+    v = Venue(rulebook, "BTCUSDT", price=60_000, insurance_fund_usd=1_000_000)
+    k, start = v.k, v.index_ticks
+    mm = v.open_account(50_000_000)
+    # resting far beyond the impact notional: bid 0.5% and ask 0.8% above the start index
+    bid, ask = start + start // 200, start + start // 125
+    v.submit_order(mm, "buy", "100", bid * v.scale.tick_size)
+    v.submit_order(mm, "sell", "100", ask * v.scale.tick_size)
+    samples = []
+    for index in (start, start + 7, start - 11, ask + 3):
+        v.set_index_ticks(index)
+        got = v.sample_premium()
+        exact = premium_index(float(bid), float(ask), float(index)) * PPB
+        assert abs(got) <= abs(exact) + 1e-6 and abs(exact - got) < 1
+        samples.append(got)
+    predicted = v.predicted_funding_ppb()
+    assert predicted == engine_rate(rulebook, samples)
+    assert abs(predicted - formula_rate(rulebook, samples)) < 2
+    # positions: a long of 3 lots and a short of 2 and 1 against the maker's book-free account
+    traders = [v.open_account(100_000) for _ in range(3)]
+    v.block_trades(np.array(traders), np.array([3_000, -2_000, -1_000]), 60_000, mm)
+    mark = v.mark_ticks
+    ev = v.settle_funding()
+    rate = int(ev[ev["kind"] == int(EventKind.FUNDING_RATE_SET)]["amount"][0])
+    assert rate == predicted
+    paid = ev[ev["kind"] == int(EventKind.FUNDING_PAID)]
+    for t, lots in zip(traders, (3_000, -2_000, -1_000), strict=True):
+        pay = int(paid[paid["account"] == t]["amount"][0])
+        exact = funding_payment(1 if lots > 0 else -1, abs(lots), mark * k, rate / PPB)
+        assert -1 < pay - exact <= 1e-9 * abs(exact), (pay, exact)
