@@ -65,3 +65,34 @@ def test_band_limit_names_a_bad_argument(args, field):
     with pytest.raises(InvalidInputError) as err:
         band_limit(*args)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("path", ["submit_order", "submit_orders"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("rulebook", RULEBOOKS)
+def test_a_venue_market_order_stops_at_the_band_limit(rulebook, side, path):
+    """The engine's market orders (one at a time, and the batch kernel's) fill up to the rule's
+    limit and not one tick past it: this pins the inline copies of the rule (see
+    docs/formulas.md) to the one home until they call it."""
+    import numpy as np
+
+    from margincall.events.schema import EventKind
+    from margincall.venue.engine import Venue
+
+    # 60,013: five percent of it is not a whole number of ticks on any rulebook's grid
+    v = Venue(rulebook, "BTCUSDT", price=60_013, insurance_fund_usd=1_000_000)
+    assert v.mark_ticks * _band_ppm(rulebook) % 1_000_000 != 0
+    s = 1 if side == "buy" else -1
+    limit = band_limit_ticks(v.mark_ticks, _band_ppm(rulebook), s)
+    mm, taker = v.open_account(1_000_000), v.open_account(1_000_000)
+    lot, tick = v.scale.lot_size, v.scale.tick_size
+    other = "sell" if side == "buy" else "buy"
+    v.submit_order(mm, other, lot, limit * tick)
+    v.submit_order(mm, other, lot, (limit + s) * tick)  # one tick past the band
+    if path == "submit_order":
+        ev = v.submit_order(taker, side, 2 * lot)
+    else:
+        ev = v.submit_orders(np.array([taker]), np.array([s]), np.array([2]), np.array([0]))
+    fills = ev[(ev["kind"] == int(EventKind.ORDER_FILLED)) & (ev["account"] == taker)]
+    assert fills["price"].tolist() == [limit]
+    assert int(np.abs(fills["qty"]).sum()) == 1
