@@ -93,3 +93,23 @@ def test_the_check_sees_every_form_of_import(source):
 )
 def test_the_check_passes_other_imports(source):
     assert not forbidden(source, "margincall.estimate.stress")
+
+
+def test_sources_import_only_core():
+    """``margincall.sources`` is the layer below monitor, estimate and sim: its files import
+    nothing of margincall but :mod:`margincall.core` and each other."""
+    files = sorted((PACKAGE / "sources").rglob("*.py"))
+    assert len(files) >= 6, files
+    bad = {}
+    for p in files:
+        names = [n for _, n in imported_modules(p.read_text("utf-8"), _module_name(p))]
+        wrong = [
+            n
+            for n in names
+            if n.startswith("margincall")
+            and n != "margincall"
+            and not n.startswith(("margincall.core", "margincall.sources"))
+        ]
+        if wrong:
+            bad[str(p.relative_to(PACKAGE))] = wrong
+    assert not bad, f"margincall.sources imports a layer above it: {bad}"
