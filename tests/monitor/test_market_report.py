@@ -1,0 +1,163 @@
+"""The daily market report from ``../shared/data`` as of 2026-02-05 (issue 17's Must-show
+figures, asserted from the files), and a report with only some sources."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from margincall.cli import app
+from margincall.monitor.market_report import DAILY_SECTIONS
+from margincall.monitor.report import SECTIONS
+
+runner = CliRunner()
+AS_OF = "2026-02-05"
+FILES = {
+    "btc_flows": "farside_btc_etf_flows_daily_2024-01-11_2026-04-10.csv",
+    "eth_flows": "farside_eth_etf_flows_daily_2024-07-23_2026-04-10.csv",
+    "mcap": "crypto_total_mcap_daily_derived_tradingview_2024-01-01_2026-04-19.csv",
+    "btc": "coinbase_btc_usd_daily_close_2015-07-20_2026-08-21.csv",
+    "eth": "coinbase_eth_usd_daily_close_2016-05-18_2026-08-21.csv",
+    "fng": "fear_greed_daily_2025-12_2026-02.csv",
+}
+
+
+def daily_args(d) -> list[str]:
+    return [
+        "--market-cap",
+        str(d / FILES["mcap"]),
+        "--etf-flows",
+        str(d / FILES["btc_flows"]),
+        "--etf-flows",
+        str(d / FILES["eth_flows"]),
+        "--closes",
+        f"BTC={d / FILES['btc']}",
+        "--closes",
+        str(d / FILES["eth"]),
+        "--fear-greed",
+        str(d / FILES["fng"]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def report(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("market") / "report"
+    args = ["monitor", "--out", str(out), *daily_args(shared_data), "--as-of", AS_OF, "--json"]
+    result = runner.invoke(app, [*args, "--since", "2026-01-14"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output), out
+
+
+def raw_rows(path) -> list[dict[str, str]]:
+    """The file read with the csv module (a code path apart from margincall.sources)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_market_figures_from_the_file(report, shared_data):
+    s, _ = report
+    m = s["market"]
+    row = next(r for r in raw_rows(shared_data / FILES["mcap"]) if r["date"] == AS_OF)
+    assert m["date"] == AS_OF
+    assert m["total_usd"] == float(row["total_mcap_usd"])
+    assert round(m["total_usd"] / 1e9) == 2144  # $2.14T, the file's own value to the billion
+    assert m["peak"]["date"] == "2025-10-06"
+    assert m["peak"]["drawdown_pct"] == pytest.approx(-0.49, abs=0.005)
+    assert m["ex_btc_usd"] < 1e12
+    assert m["ex_btc_usd"] == pytest.approx(0.89e12, rel=0.005)
+    assert m["since"]["date"] == "2026-01-14" and m["since"]["days"] == 22
+    assert m["since"]["daily_drain_usd"] == pytest.approx(m["since"]["usd"] / 22)
+
+
+def test_etf_figures_from_the_file(report, shared_data):
+    s, out = report
+    e = s["etf_flows"]["BTC"]
+    assert e["last_day"]["date"] == AS_OF
+    assert e["last_day"]["total_usd"] == pytest.approx(-434.1e6)
+    rows = raw_rows(shared_data / FILES["btc_flows"])
+    upto = [r for r in rows if r["date"] <= AS_OF]
+    assert e["cumulative_usd"] == pytest.approx(sum(float(r["Total"]) for r in upto) * 1e6)
+    assert round(e["cumulative_usd"] / 1e8) / 10 == 54.3  # $54.3B
+    basis = e["holdings"]["cost_basis"]
+    assert 79_000 < basis < 86_000
+    for month in e["months"]:
+        raw = sum(float(r["Total"]) for r in rows if r["date"].startswith(month["month"]))
+        assert month["usd"] == pytest.approx(raw * 1e6, abs=1.0)
+    assert [x["month"] for x in e["months"]] == ["2025-11", "2025-12", "2026-01"]
+    md = (out / "report.md").read_text()
+    assert "Flow-weighted cost basis" in md and "GBTC's conversion" in md
+    assert "preferred to these flow-derived figures" in md
+
+
+def test_etf_flows_of_feb_4(shared_data, tmp_path):
+    out = tmp_path / "r"
+    args = ["--etf-flows", str(shared_data / FILES["btc_flows"]), "--as-of", "2026-02-04"]
+    result = runner.invoke(app, ["monitor", "--out", str(out), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    last = json.loads(result.output)["etf_flows"]["BTC"]["last_day"]
+    assert last["total_usd"] == pytest.approx(-544.9e6)
+    funds = {f["fund"]: f["flow_usd"] for f in last["funds"]}
+    assert funds["IBIT"] == pytest.approx(-373.4e6) and funds["FBTC"] == pytest.approx(-86.4e6)
+    assert "-$544.90M" in (out / "report.md").read_text()
+
+
+def test_eth_fell_more_than_btc_over_the_week(report, shared_data):
+    s, _ = report
+    by = {r["symbol"]: r for r in s["assets"]["symbols"]}
+    closes = {}
+    for sym in ("btc", "eth"):
+        rows = {r["as_of"]: float(r["value"]) for r in raw_rows(shared_data / FILES[sym])}
+        closes[sym] = rows[AS_OF] / rows["2026-01-29"] - 1.0
+    assert by["ETH"]["change_7d"]["pct"] == pytest.approx(closes["eth"])
+    assert by["BTC"]["change_7d"]["pct"] == pytest.approx(closes["btc"])
+    assert by["ETH"]["change_7d"]["pct"] < by["BTC"]["change_7d"]["pct"]
+    assert s["assets"]["ranked_by_7d_fall"] == ["ETH", "BTC"]
+    assert by["BTC"]["cmf_20"] is None  # close-only source
+    assert by["BTC"]["beta_30d"] == 1.0 and by["ETH"]["beta_30d"] > 0
+
+
+def test_nothing_after_the_report_day_is_read(report):
+    s, _ = report
+    for src in s["sources"]:
+        assert src["to"] <= AS_OF
+    assert s["fear_greed"]["published"]["date"] == AS_OF
+
+
+def test_every_table_row_names_its_file_lines(report):
+    _, out = report
+    md = (out / "report.md").read_text()
+    assert [h for h in md.splitlines() if h.startswith("## ")] == [
+        f"## {h}" for h in (SECTIONS[0], *DAILY_SECTIONS, SECTIONS[5], SECTIONS[6])
+    ]
+    assert re.search(r"\| Total market cap \| \$2\.14T .* line 768 \|", md)
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md", "summary.json"]
+
+
+def test_only_the_given_sources_show(shared_data, tmp_path):
+    out = tmp_path / "r"
+    result = runner.invoke(
+        app, ["monitor", "--out", str(out), "--fear-greed", str(shared_data / FILES["fng"])]
+    )
+    assert result.exit_code == 0, result.output
+    md = (out / "report.md").read_text()
+    assert "## Sentiment and Fear & Greed" in md
+    assert "## Market" not in md and "## ETF flows" not in md and "## Assets" not in md
+    assert "2026-02-28" in md  # the file's last day without --as-of
+
+
+def test_bars_and_daily_sources_together(shared_data, real_csv, tmp_path):
+    out = tmp_path / "r"
+    args = [str(real_csv), "--fear-greed", str(shared_data / FILES["fng"]), "--as-of", AS_OF]
+    result = runner.invoke(app, ["monitor", "--out", str(out), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.output)
+    assert s["at"] == "2026-02-05T23:00:00Z"
+    f = s["daily"]["fear_greed"]
+    assert f["own"]["date"] == AS_OF and f["spearman"]["days"] >= 60
+    assert f["spearman"]["rho"] > 0.3
+    assert date.fromisoformat(f["spearman"]["date_to"]) <= date(2026, 2, 5)
