@@ -161,3 +161,28 @@ def test_bars_and_daily_sources_together(shared_data, real_csv, tmp_path):
     assert f["own"]["date"] == AS_OF and f["spearman"]["days"] >= 60
     assert f["spearman"]["rho"] > 0.3
     assert date.fromisoformat(f["spearman"]["date_to"]) <= date(2026, 2, 5)
+
+
+def test_a_total_that_is_not_the_funds_sum_is_warned_with_its_rows(tmp_path):
+    flows = tmp_path / "btc_flows.csv"
+    flows.write_text(
+        "date,IBIT,FBTC,Total\n2026-02-04,-373.4,-86.4,-459.8\n2026-02-05,-175.3,-109.5,-300.0\n"
+    )
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["monitor", "--out", str(out), "--etf-flows", str(flows)])
+    assert result.exit_code == 0, result.output
+    assert "warning: btc_flows.csv: 1 row(s) with a Total that differs" in result.output
+    assert "line 3 (2026-02-05: Total -300.0, funds -284.8)" in result.output
+    s = json.loads((out / "summary.json").read_text())
+    (w,) = s["warnings"]
+    assert w["kind"] == "total_mismatch" and w["rows"] == [3]
+    assert s["etf_flows"]["BTC"]["last_day"]["total_usd"] == pytest.approx(-300e6)  # as published
+    assert "total_mismatch (Total)" in (out / "report.md").read_text()
+
+
+def test_since_outside_the_data_is_refused_and_nothing_written(shared_data, tmp_path):
+    out = tmp_path / "r"
+    args = ["--market-cap", str(shared_data / FILES["mcap"]), "--as-of", AS_OF]
+    result = runner.invoke(app, ["monitor", "--out", str(out), *args, "--since", "2026-02-06"])
+    assert result.exit_code == 2
+    assert "--since='2026-02-06'" in result.stderr and not out.exists()

@@ -57,6 +57,7 @@ class Series:
 
     file: str
     frame: pl.DataFrame
+    path: str = ""
 
 
 @dataclass
@@ -100,10 +101,10 @@ def load_daily(inputs: DailyInputs) -> DailyData:
     for spec in inputs.etf_flows:
         asset, path = split_spec(spec)
         flows = read_etf_flows(path, asset, inputs.flows_mapping)
-        raw.append(("flows", Series(Path(path).name, flows.days), flows))
+        raw.append(("flows", Series(Path(path).name, flows.days, path), flows))
     if inputs.market_cap:
         path = inputs.market_cap
-        raw.append(("market_cap", Series(Path(path).name, read_market_cap(path)), None))
+        raw.append(("market_cap", Series(Path(path).name, read_market_cap(path), path), None))
     seen: dict[str, str] = {}
     for spec in inputs.closes:
         sym, path = split_spec(spec)
@@ -114,13 +115,13 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         raw.append(
             (
                 f"closes:{sym}",
-                Series(Path(path).name, read_closes(path, inputs.closes_mapping)),
+                Series(Path(path).name, read_closes(path, inputs.closes_mapping), path),
                 None,
             )
         )
     if inputs.fear_greed:
         path = inputs.fear_greed
-        raw.append(("fear_greed", Series(Path(path).name, read_fear_greed(path)), None))
+        raw.append(("fear_greed", Series(Path(path).name, read_fear_greed(path), path), None))
     day = inputs.as_of or min(s.frame["date"].max() for _, s, _ in raw)
     data = DailyData(as_of=day)
     assets: set[str] = set()
@@ -171,11 +172,11 @@ def _cut(series: Series, day: date) -> Series:
     if frame.height == 0:
         first = series.frame["date"].min()
         raise InvalidInputError(
-            f"{series.file}: date",
+            f"{series.path or series.file}: date",
             f"no row on or before {day}",
             f"a report day (--as-of) on or after the file's first date {first}",
         )
-    return Series(series.file, frame)
+    return Series(series.file, frame, series.path)
 
 
 def cite(series: Series, frame: pl.DataFrame) -> dict[str, Any]:

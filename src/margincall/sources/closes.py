@@ -9,8 +9,8 @@ Formats:
 
 - a ``date,close`` table (CSV or Parquet), optionally with ``high``, ``low``, ``volume``;
   Coinbase's ``as_of,value,status`` files are the same with ``as_of`` read as the date and
-  ``value`` as the close (``status`` is not used); other names through ``--mapping
-  date=...,close=...``;
+  ``value`` as the close (``status`` is not used); other names through
+  ``--closes-mapping date=...,close=...``;
 - a Binance kline CSV (:mod:`margincall.sources.klines`), any interval: bars grouped by the
   UTC day of their start (close of the last bar, highest high, lowest low, summed base volume);
 - CoinGecko ``/coins/{id}/market_chart`` JSON (``prices`` as ``[[unix ms, usd], ...]``): the
@@ -49,7 +49,7 @@ KNOWN_SYMBOLS = (
 TICKER = re.compile(r"^[A-Z0-9]{2,10}$")
 FORMATS = (
     "a date,close table (CSV or Parquet; Coinbase as_of,value,status; other names by "
-    "--mapping date=...,close=...)",
+    "--closes-mapping date=...,close=...)",
     "a Binance kline CSV (12 columns)",
     "CoinGecko /coins/{id}/market_chart JSON (prices)",
 )
@@ -89,7 +89,7 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
     mapping = dict(mapping or {})
     for key in mapping:
         if key not in ("date", "close", "high", "low", "volume"):
-            raise InvalidInputError("--mapping key", key, "date, close, high, low or volume")
+            raise InvalidInputError("--closes-mapping key", key, "date, close, high, low or volume")
     if src.path.suffix.lower() == ".json":
         doc = src.json()
         prices = doc.get("prices") if isinstance(doc, dict) else None

@@ -38,7 +38,7 @@ TOTAL_TOLERANCE_M = 0.1
 published to 0.1)."""
 FORMATS = (
     "a Farside-style daily flows table (CSV or Parquet: date, one column per fund, Total; "
-    "US$ millions), columns renamed by --mapping date=...,total=...",
+    "US$ millions), columns renamed by --etf-mapping date=...,total=...",
 )
 
 
@@ -81,7 +81,7 @@ def read_etf_flows(
     mapping = dict(mapping or {})
     for key in mapping:
         if key not in ("date", "total"):
-            raise InvalidInputError("--mapping key", key, "date or total for a flows file")
+            raise InvalidInputError("--etf-mapping key", key, "date or total for a flows file")
     raw = src.table()
     date_col = mapping.get("date") or src.column(raw, ("date",), "date")
     total_col = mapping.get("total") or src.column(raw, ("total",), "Total")
