@@ -186,3 +186,23 @@ def test_since_outside_the_data_is_refused_and_nothing_written(shared_data, tmp_
     result = runner.invoke(app, ["monitor", "--out", str(out), *args, "--since", "2026-02-06"])
     assert result.exit_code == 2
     assert "--since='2026-02-06'" in result.stderr and not out.exists()
+
+
+def test_the_readme_shows_the_market_report_as_printed(shared_data, tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("#### The market report") :]
+    start = section.index("```sh\n") + 6
+    command = section[start : section.index("\n```", start)]
+    text = section[section.index("```text\n") + 8 :]
+    text = text[: text.index("```")]
+    args = command.replace("\\\n", " ").split()[1:]
+    out = tmp_path / "market"
+    args = [
+        str(out) if a == "runs/market-2026-02-05" else a.replace("../shared/data", str(shared_data))
+        for a in args
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.replace(str(out), "runs/market-2026-02-05") == text

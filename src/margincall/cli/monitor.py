@@ -90,10 +90,10 @@ def monitor(
         sys.stdout.write(json.dumps(result.summary) + "\n")
         return
     for line in result.summary["sentences"]:
-        console.print(f"- {escape(line)}")
+        console.print(f"- {escape(line)}", soft_wrap=True)
     for w in result.summary["warnings"]:
-        console.print(f"[yellow]warning:[/] {escape(w['message'])}")
+        console.print(f"[yellow]warning:[/] {escape(w['message'])}", soft_wrap=True)
     files = "summary.json, report.md, report.html"
     if result.metrics is not None:
         files = "metrics.parquet, " + files
-    console.print(f"monitor folder: {out} ({files})")
+    console.print(f"monitor folder: {out} ({files})", soft_wrap=True)
