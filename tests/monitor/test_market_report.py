@@ -122,10 +122,17 @@ def test_eth_fell_more_than_btc_over_the_week(report, shared_data):
 
 
 def test_nothing_after_the_report_day_is_read(report):
-    s, _ = report
+    s, out = report
     for src in s["sources"]:
         assert src["to"] <= AS_OF
     assert s["fear_greed"]["published"]["date"] == AS_OF
+    for name in ("summary.json", "report.md", "report.html"):
+        text = (out / name).read_text()
+        for file in FILES.values():  # their names hold their last dates
+            text = text.replace(file, "")
+        later = sorted({d for d in re.findall(r"20\d\d-\d\d-\d\d", text) if d > AS_OF})
+        assert later == [], (name, later[:5])
+    assert "total crypto market cap (USD trillions)" in (out / "report.html").read_text()
 
 
 def test_every_table_row_names_its_file_lines(report):

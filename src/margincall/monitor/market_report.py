@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from margincall.monitor.assets import assets_section
-from margincall.monitor.daily import WINDOW_DAYS, DailyInputs, load_daily
+from margincall.monitor.daily import WINDOW_DAYS, DailyData, DailyInputs, load_daily
 from margincall.monitor.etf import etf_section
 from margincall.monitor.headline import SENTIMENT_BANDS
 from margincall.monitor.market import market_section
@@ -30,10 +30,12 @@ def daily_title(d: dict[str, Any]) -> str:
     return f"Crypto market report, {d['as_of_day']}"
 
 
-def daily_summary(inputs: DailyInputs, metrics: pl.DataFrame | None) -> dict[str, Any]:
+def daily_summary(
+    inputs: DailyInputs, metrics: pl.DataFrame | None
+) -> tuple[dict[str, Any], DailyData]:
     """The daily sections' figures (see :mod:`~.market`, :mod:`~.etf`, :mod:`~.assets`,
-    :mod:`~.published`); ``metrics`` (the bars' metrics, or None) gives the market's own
-    sentiment index per day."""
+    :mod:`~.published`) and the data they came from; ``metrics`` (the bars' metrics, or None)
+    gives the market's own sentiment index per day."""
     data = load_daily(inputs)
     day = data.as_of
     d: dict[str, Any] = {
@@ -72,7 +74,7 @@ def daily_summary(inputs: DailyInputs, metrics: pl.DataFrame | None) -> dict[str
                 .agg(pl.col("sentiment").last())
             )
         d["fear_greed"] = fear_greed_section(data.fear_greed, own, day)
-    return d
+    return d, data
 
 
 def _pct(x: float | None, digits: int = 1) -> str:

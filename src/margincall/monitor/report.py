@@ -30,6 +30,7 @@ from plotly.subplots import make_subplots
 
 from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
+from margincall.monitor.market_figures import daily_figures
 from margincall.monitor.market_report import (
     DAILY_KIND,
     daily_blocks,
@@ -476,14 +477,13 @@ def page(result: MonitorResult) -> str:
             (SECTIONS[5], warn),
             (SECTIONS[6], _ul(daily_convention_lines(s))),
         ]
-        charts: list[str] = []
+        figures: list[go.Figure] = []
     else:
         title = f"{s['symbol']} market stress report, {hm(s['at'])}"
         figures = [time_panels(result.metrics, title)]
         heat = heatmap_figure(result)
         if heat is not None:
             figures.append(heat)
-        charts = figure_divs(figures)
         conventions = convention_lines(s) + (daily_convention_lines(daily) if daily else [])
         sections = [
             (SECTIONS[0], _ul(s["sentences"])),
@@ -495,6 +495,9 @@ def page(result: MonitorResult) -> str:
             (SECTIONS[5], warn),
             (SECTIONS[6], _ul(conventions)),
         ]
+    if result.daily is not None:
+        figures += daily_figures(result.daily)
+    charts = figure_divs(figures) if figures else []
     body: list[str] = []
     for i, (name, content) in enumerate(sections):
         body.append(f"<h2>{html.escape(name)}</h2>{content}")

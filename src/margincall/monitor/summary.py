@@ -36,7 +36,7 @@ import polars as pl
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.bars import cut_at, load_sources, parse_at
 from margincall.monitor.checks import check_bars
-from margincall.monitor.daily import DailyInputs
+from margincall.monitor.daily import DailyData, DailyInputs
 from margincall.monitor.headline import headline
 from margincall.monitor.metrics import iso, metrics_frame
 from margincall.monitor.prose import sentences
@@ -51,6 +51,7 @@ class MonitorResult:
     summary: dict[str, Any]
     levels: Any  # MarketLevels or None
     lmap: Any  # LiquidationMap or None
+    daily: DailyData | None = None  # the daily sources behind the daily sections
 
 
 def guess_symbol(sources: Sequence[str | Path]) -> str:
@@ -103,10 +104,11 @@ def build(
     bars = result.metrics if result is not None else None
     if result is not None and daily.as_of is None:
         daily = replace(daily, as_of=_last_full_day(result.summary["at"]))
-    d = daily_summary(daily, bars)
+    d, data = daily_summary(daily, bars)
     if result is None:
         d["sentences"] = daily_sentences(d)
-        return MonitorResult(None, d, None, None)
+        return MonitorResult(None, d, None, None, data)
+    result.daily = data
     s = result.summary
     s["daily"] = d
     s["warnings"] = d["warnings"] + s["warnings"]
