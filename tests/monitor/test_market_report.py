@@ -89,7 +89,10 @@ def test_etf_figures_from_the_file(report, shared_data):
         raw = sum(float(r["Total"]) for r in rows if r["date"].startswith(month["month"]))
         assert month["usd"] == pytest.approx(raw * 1e6, abs=1.0)
     assert [x["month"] for x in e["months"]] == ["2025-11", "2025-12", "2026-01"]
+    feb4 = next(x for x in e["sum_5d"]["each"] if x["date"] == "2026-02-04")
+    assert feb4["total_usd"] == pytest.approx(-544.9e6)
     md = (out / "report.md").read_text()
+    assert "2026-02-04 -$544.90M" in md
     assert "Flow-weighted cost basis" in md and "GBTC's conversion" in md
     assert "preferred to these flow-derived figures" in md
 

@@ -6,7 +6,7 @@ the report day D; amounts in USD:
 - ``last_day``: the last flow day's Total and its :data:`TOP_FUNDS` largest funds by size;
 - ``streak``: how many flow days in a row, ending with the last, had a Total of the same
   sign (a zero Total ends a streak);
-- ``sum_5d``: the last five flow days; ``month_to_date``: the flow days of D's month;
+- ``sum_5d``: the last five flow days (and each of them); ``month_to_date``: the flow days of D's month;
   ``months``: each of the three calendar months before D's month;
 - ``cumulative_usd``: every flow day since launch;
 - ``holdings`` (with closes of the asset): coins bought = sum over flow days of
@@ -65,7 +65,13 @@ def etf_section(
             "from": cite(series, last),
         },
         "streak": _streak(series),
-        "sum_5d": _sum(series, d.tail(5)),
+        "sum_5d": _sum(series, d.tail(5))
+        | {
+            "each": [
+                {"date": str(a), "total_usd": b}
+                for a, b in zip(d.tail(5)["date"], d.tail(5)["total_usd"], strict=True)
+            ]
+        },
         "month_to_date": _sum(series, d.filter(_month(day) == _month_of(pl.col("date")))),
         "months": [
             {"month": f"{y:04d}-{m:02d}"}

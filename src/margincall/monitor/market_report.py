@@ -238,7 +238,13 @@ def etf_rows(e: dict[str, Any]) -> list[tuple[str, str, str]]:
             _lines(last["from"]),
         ),
         ("Streak", f"{st['days']} {st['kind']} day(s), {usd(st['usd'])}", _lines(st["from"])),
-        ("Last 5 flow days", usd(e["sum_5d"]["usd"]), _lines(e["sum_5d"]["from"])),
+        (
+            "Last 5 flow days",
+            f"{usd(e['sum_5d']['usd'])} ("
+            + ", ".join(f"{x['date']} {usd(x['total_usd'])}" for x in e["sum_5d"]["each"])
+            + ")",
+            _lines(e["sum_5d"]["from"]),
+        ),
         (
             "Month to date",
             f"{usd(e['month_to_date']['usd'])} ({e['month_to_date']['days']} days)",
