@@ -96,7 +96,7 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
         if not isinstance(prices, list) or not prices:
             raise src.error("prices", "(missing)", "a market_chart response with prices")
         out = daily_last(src, prices, "close")
-    elif not mapping and src.path.is_file() and src.text() and looks_like_klines(src.path):
+    elif not mapping and _is_kline_csv(src):
         out = _daily_from_klines(src.path)
     else:
         raw = src.table()
@@ -118,6 +118,14 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(name))
     return out.select([pl.col(k).cast(v) for k, v in CLOSES_SCHEMA.items()])
+
+
+def _is_kline_csv(src: Source) -> bool:
+    """A text file (absent, empty or non-UTF-8 ones refused here) that reads as klines."""
+    if src.path.suffix.lower() in (".parquet", ".pq"):
+        return False
+    src.text()
+    return looks_like_klines(src.path)
 
 
 def _daily_from_klines(path: Path) -> pl.DataFrame:
