@@ -216,3 +216,41 @@ def test_the_readme_shows_the_market_report_as_printed(shared_data, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.output.replace(str(out), "runs/market-2026-02-05") == text
+
+
+def test_etf_figures_on_a_small_table(tmp_path):
+    """Streak, sums, months and holdings by hand: flows of 100, 200, -50, -30 (US$ M) on four
+    days, closes 10, (none), 20, 25 USD (the second flow day takes the first close)."""
+    flows = tmp_path / "btc_flows.csv"
+    flows.write_text(
+        "date,A,B,Total\n2025-12-30,100,,100\n2025-12-31,150,50,200\n"
+        "2026-01-02,-50,,-50\n2026-01-05,-40,10,-30\n"
+    )
+    closes = tmp_path / "closes.csv"
+    closes.write_text("date,close\n2025-12-30,10\n2026-01-02,20\n2026-01-05,25\n")
+    out = tmp_path / "r"
+    args = ["--etf-flows", str(flows), "--closes", f"BTC={closes}", "--as-of", "2026-01-05"]
+    result = runner.invoke(app, ["monitor", "--out", str(out), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    e = json.loads(result.output)["etf_flows"]["BTC"]
+    assert e["last_day"]["funds"] == [
+        {"fund": "A", "flow_usd": -40e6},
+        {"fund": "B", "flow_usd": 10e6},
+    ]
+    assert (e["streak"]["days"], e["streak"]["kind"]) == (2, "outflow")
+    assert e["streak"]["usd"] == pytest.approx(-80e6)
+    assert e["sum_5d"]["usd"] == pytest.approx(220e6) and e["sum_5d"]["days"] == 4
+    assert e["month_to_date"]["usd"] == pytest.approx(-80e6)
+    assert [(m["month"], m["days"]) for m in e["months"]] == [
+        ("2025-10", 0),
+        ("2025-11", 0),
+        ("2025-12", 2),
+    ]
+    assert e["months"][2]["usd"] == pytest.approx(300e6)
+    h = e["holdings"]
+    coins = 100e6 / 10 + 200e6 / 10 - 50e6 / 20 - 30e6 / 25
+    assert h["coins"] == pytest.approx(coins)
+    assert h["cost_basis"] == pytest.approx(220e6 / coins)
+    assert h["value_usd"] == pytest.approx(coins * 25)
+    assert h["distance_from_cost_basis"] == pytest.approx(25 / (220e6 / coins) - 1)
+    assert h["from"]["closes"]["lines"] == "2-4"

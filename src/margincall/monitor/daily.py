@@ -181,7 +181,7 @@ def _cut(series: Series, day: date) -> Series:
 
 def cite(series: Series, frame: pl.DataFrame) -> dict[str, Any]:
     """The file and lines of ``frame`` (rows of ``series`` with their ``line`` column)."""
-    lines = sorted(frame["line"].to_list())
+    lines = sorted(set(frame["line"].to_list()))
     out: dict[str, Any] = {"file": series.file}
     if not lines:
         out["lines"] = "none"

@@ -144,14 +144,7 @@ def _holdings(
         "flow_days": j.height,
         "flow_days_without_close": missing.height,
         "from": cite(series, j)
-        | {
-            "closes": cite(
-                closes,
-                c.filter(pl.col("close_line").is_in(j["close_line"].implode())).rename(
-                    {"close_line": "line"}
-                ),
-            )
-        },
+        | {"closes": cite(closes, j.select(pl.col("close_line").alias("line")))},
         "price_from": cite(closes, now),
         "share_of_market_cap": None,
     }

@@ -269,7 +269,16 @@ def etf_rows(e: dict[str, Any]) -> list[tuple[str, str, str]]:
     src = f"{_lines(h['from'])}; closes {_lines(h['from']['closes'])}"
     share = h["share_of_market_cap"]
     rows += [
-        ("Flow-derived holdings", f"{h['coins']:,.0f} {a}", src),
+        (
+            "Flow-derived holdings",
+            f"{h['coins']:,.0f} {a}"
+            + (
+                f" ({h['flow_days_without_close']} flow day(s) before the first close left out)"
+                if h["flow_days_without_close"]
+                else ""
+            ),
+            src,
+        ),
         (
             "  their value",
             f"{usd(h['value_usd'])} at {h['price']:,.2f} USD ({h['price_date']})",
