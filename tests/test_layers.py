@@ -98,27 +98,39 @@ def test_the_check_passes_other_imports(source):
 
 
 FORMULAS_MAY_IMPORT = ("margincall.core", "margincall.formulas")
+SOURCES_MAY_IMPORT = ("margincall.core", "margincall.sources")
 
 
-def outside_formulas(source: str, module: str) -> list[str]:
-    """The imports of ``source`` into margincall layers other than core and formulas."""
+def outside(source: str, module: str, allowed: tuple[str, ...]) -> list[str]:
+    """The imports of ``source`` into margincall layers other than ``allowed``."""
     return [
         f"line {line}: {name}"
         for line, name in imported_modules(source, module)
         if name.startswith("margincall.")
-        and not any(name == ok or name.startswith(ok + ".") for ok in FORMULAS_MAY_IMPORT)
+        and not any(name == ok or name.startswith(ok + ".") for ok in allowed)
     ]
 
 
-def test_formulas_import_only_core():
-    files = sorted((PACKAGE / "formulas").rglob("*.py"))
-    assert len(files) >= 5, files
-    bad = {
+def _layer_offenders(package: str, allowed: tuple[str, ...], at_least: int) -> dict:
+    files = sorted((PACKAGE / package).rglob("*.py"))
+    assert len(files) >= at_least, files
+    return {
         str(p.relative_to(PACKAGE)): hits
         for p in files
-        if (hits := outside_formulas(p.read_text("utf-8"), _module_name(p)))
+        if (hits := outside(p.read_text("utf-8"), _module_name(p), allowed))
     }
+
+
+def test_formulas_import_only_core():
+    bad = _layer_offenders("formulas", FORMULAS_MAY_IMPORT, 5)
     assert not bad, f"margincall.formulas imports a layer above it: {bad}"
+
+
+def test_sources_import_only_core():
+    """``margincall.sources`` is the layer below monitor, estimate and sim: its files import
+    nothing of margincall but :mod:`margincall.core` and each other."""
+    bad = _layer_offenders("sources", SOURCES_MAY_IMPORT, 6)
+    assert not bad, f"margincall.sources imports a layer above it: {bad}"
 
 
 @pytest.mark.parametrize(
@@ -137,4 +149,4 @@ def test_formulas_import_only_core():
     ],
 )
 def test_the_formulas_check_tells_core_from_the_layers_above(source, bad):
-    assert bool(outside_formulas(source, "margincall.formulas.funding")) is bad
+    assert bool(outside(source, "margincall.formulas.funding", FORMULAS_MAY_IMPORT)) is bad

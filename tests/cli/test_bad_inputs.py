@@ -55,6 +55,15 @@ def files(tmp_path_factory, readonly_dir) -> dict[str, str]:
     (d / "corrupt.parquet").write_bytes(b"PAR1 this is not a parquet file PAR1")
     (d / "not_utf8.csv").write_bytes(b"ts,close\n2026-01-01,\xff\xfe\n")
     (d / "afile").write_text("a file, not a folder\n")
+    flows = (
+        "date,IBIT,FBTC,Total\n2026-02-04,-373.4,-86.4,-459.8\n2026-02-05,-175.3,-109.5,-284.8\n"
+    )
+    (d / "btc_flows.csv").write_text(flows)
+    (d / "flows_baddate.csv").write_text(flows.replace("2026-02-05", "2026-02-31"))
+    (d / "flows_empty.csv").write_text("")
+    (d / "flows_not_utf8.csv").write_bytes(flows.encode().replace(b"-109.5", b"-10\xff.5"))
+    (d / "prices.csv").write_text("date,close\n2026-02-04,72998\n2026-02-05,62791\n")
+    (d / "mcap_bad.csv").write_text("date,total\n2026-02-04,2.45e12\n2026-02-05,n/a\n")
     full = d / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
@@ -164,6 +173,46 @@ CASES = [
         ["--from-data"],
     ),
     # monitor and serve
+    (
+        "monitor-flows-not-a-date",
+        ["monitor", "--etf-flows", "BTC={d}/flows_baddate.csv", "--out", "{out}"],
+        ["flows_baddate.csv", "line 3, column date", "2026-02-31"],
+    ),
+    (
+        "monitor-flows-empty",
+        ["monitor", "--etf-flows", "BTC={d}/flows_empty.csv", "--out", "{out}"],
+        ["flows_empty.csv", "empty"],
+    ),
+    (
+        "monitor-flows-not-utf8",
+        ["monitor", "--etf-flows", "BTC={d}/flows_not_utf8.csv", "--out", "{out}"],
+        ["flows_not_utf8.csv", "line 3", "UTF-8"],
+    ),
+    (
+        "monitor-flows-unknown-asset",
+        ["monitor", "--etf-flows", "XRP={d}/btc_flows.csv", "--out", "{out}"],
+        ["btc_flows.csv", "asset", "XRP"],
+    ),
+    (
+        "monitor-closes-unknown-symbol",
+        ["monitor", "--closes", "{d}/prices.csv", "--out", "{out}"],
+        ["prices.csv", "symbol"],
+    ),
+    (
+        "monitor-market-cap-not-a-number",
+        ["monitor", "--market-cap", "{d}/mcap_bad.csv", "--out", "{out}"],
+        ["mcap_bad.csv", "line 3, column total", "n/a"],
+    ),
+    (
+        "monitor-window-without-rows",
+        ["monitor", "--etf-flows", "{d}/btc_flows.csv", "--as-of", "2026-01-31", "--out", "{out}"],
+        ["btc_flows.csv", "2026-01-31", "2026-02-04"],
+    ),
+    (
+        "monitor-as-of-not-a-day",
+        ["monitor", "--etf-flows", "{d}/btc_flows.csv", "--as-of", "2026-02-30", "--out", "{out}"],
+        ["--as-of", "2026-02-30"],
+    ),
     ("monitor-read-only-out", ["monitor", "{d}/not_utf8.csv", "--out", "{ro}"], ["--out", "{ro}"]),
     ("monitor-not-utf8", ["monitor", "{d}/not_utf8.csv", "--out", "{out}"], ["not_utf8.csv"]),
     (

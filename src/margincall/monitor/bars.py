@@ -47,7 +47,7 @@ def parse_at(text: str | datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def parse_mapping(text: str | None) -> dict[str, str] | None:
+def parse_mapping(text: str | None, option: str = "--mapping") -> dict[str, str] | None:
     """``col=name,col2=name2`` as ``{canonical: file column}``."""
     if not text:
         return None
@@ -55,7 +55,7 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise InvalidInputError("--mapping", text, "canonical=column pairs, e.g. close=Close")
+            raise InvalidInputError(option, text, "canonical=column pairs, e.g. close=Close")
         out[key.strip()] = value.strip()
     return out
 

@@ -37,23 +37,9 @@ import polars as pl
 
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.panel import COINGLASS_REQUIRED, read_panel
-from margincall.monitor.schema import BAR_SCHEMA, conform, epoch_to_utc, to_utc
-
-BINANCE_KLINE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
-"""The 12 columns of a data.binance.vision kline file, in order."""
+from margincall.monitor.schema import BAR_SCHEMA, conform
+from margincall.sources.klines import BINANCE_KLINE_COLUMNS, looks_like_klines, read_klines
+from margincall.sources.times import to_utc
 
 TIME_ALIASES = ("ts", "timestamp", "datetime", "date", "time", "open_time", "datetime_utc")
 """Column names tried for the time (bar start), in this order, case-insensitively."""
@@ -115,7 +101,7 @@ def read_source(path_or_spec: str | Path, mapping: Mapping[str, str] | None = No
         return read_run_folder(path)
     if set(COINGLASS_REQUIRED) <= cols:
         return read_coinglass(path)
-    if _looks_binance(path, head):
+    if looks_like_klines(path):
         return read_binance_klines(path)
     try:
         return read_table(path)
@@ -124,34 +110,9 @@ def read_source(path_or_spec: str | Path, mapping: Mapping[str, str] | None = No
 
 
 def read_binance_klines(path: str | Path) -> pl.DataFrame:
-    """A data.binance.vision kline CSV (with or without header) as :data:`BAR_SCHEMA`."""
-    path = Path(path)
-    header = _has_header(path)
-    try:
-        raw = pl.read_csv(
-            path,
-            has_header=header,
-            new_columns=list(BINANCE_KLINE_COLUMNS),
-            infer_schema_length=10_000,
-        )
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise InvalidInputError(
-            "source", str(path), f"a readable Binance kline CSV ({type(exc).__name__}: {exc})"
-        ) from None
-    if raw.width != len(BINANCE_KLINE_COLUMNS):
-        raise InvalidInputError(
-            f"{path.name}: columns", raw.width, f"{len(BINANCE_KLINE_COLUMNS)} kline columns"
-        )
-    frame = raw.select(
-        epoch_to_utc(raw["open_time"].cast(pl.Float64).to_numpy(), "ts"),
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        pl.col("quote_volume").alias("volume_usd"),
-    )
-    return conform(frame, path.name)
+    """A data.binance.vision kline CSV (with or without header) as :data:`BAR_SCHEMA`
+    (read by :func:`margincall.sources.klines.read_klines`)."""
+    return conform(read_klines(path), Path(path).name)
 
 
 def read_coinglass(path: str | Path) -> pl.DataFrame:
@@ -252,35 +213,6 @@ def _read_any(path: Path, n_rows: int | None = None) -> pl.DataFrame:
             f"a readable CSV or Parquet file ({type(exc).__name__}: {exc}); formats tried: "
             + "; ".join(FORMATS_TRIED),
         ) from None
-
-
-def _first_line(path: Path) -> list[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        return fh.readline().strip().split(",")
-
-
-def _has_header(path: Path) -> bool:
-    first = _first_line(path)
-    try:
-        float(first[0])
-    except ValueError:
-        return True
-    return False
-
-
-def _looks_binance(path: Path, head: pl.DataFrame) -> bool:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return False
-    first = _first_line(path)
-    if len(first) != len(BINANCE_KLINE_COLUMNS):
-        return False
-    if _has_header(path):
-        return [c.strip().lower() for c in first] == list(BINANCE_KLINE_COLUMNS)
-    try:
-        [float(x) for x in first]
-    except ValueError:
-        return False
-    return True
 
 
 def _unrecognised(path: Path, why: str) -> InvalidInputError:

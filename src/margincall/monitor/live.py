@@ -40,7 +40,8 @@ from urllib.parse import parse_qs
 import polars as pl
 
 from margincall.core.errors import InvalidInputError, SourceUnavailableError
-from margincall.monitor.schema import conform, epoch_to_utc
+from margincall.monitor.schema import conform
+from margincall.sources.times import epoch_to_utc
 
 INSTALL_HINT = "the ccxt package (install the live extra: pip install 'margincall[live]')"
 MAX_PAGES = 1_000

@@ -100,11 +100,11 @@ def sentences(s: dict[str, Any]) -> list[str]:
 
 
 def usd(value: float | None) -> str:
-    """Dollars scaled to K/M/B."""
+    """Dollars scaled to K/M/B/T."""
     if value is None:
         return "n/a"
     sign, v = ("-" if value < 0 else ""), abs(value)
-    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if v >= scale:
             return f"{sign}${v / scale:,.2f}{unit}"
     return f"{sign}${v:,.2f}"

@@ -3,11 +3,12 @@
 Files (see :mod:`margincall.monitor.summary` for what every figure means and which rows it
 comes from):
 
-- ``metrics.parquet``: one row per bar (``row``, the bar columns, the indicators of
+- ``metrics.parquet`` (when bars are given): one row per bar (``row``, the bar columns, the indicators of
   :mod:`~margincall.monitor.indicators` and the sentiment index with its components);
 - ``summary.json``: the headline figures, each with the ``metrics.parquet`` rows it came from,
   the data-check warnings, what to watch and the sentences;
-- ``report.md`` and ``report.html``: the same sections (:data:`SECTIONS`) for people; the HTML
+- ``report.md`` and ``report.html``: the same sections (:data:`SECTIONS`, with the daily
+  sections of :mod:`~margincall.monitor.market_report` after the summary when given) for people; the HTML
   page embeds plotly.js (no CDN, opens offline) with price and liquidations by side, open
   interest, funding, RSI, MACD and the estimated liquidation heatmap.
 
@@ -29,6 +30,13 @@ from plotly.subplots import make_subplots
 
 from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
+from margincall.monitor.market_figures import daily_figures
+from margincall.monitor.market_report import (
+    DAILY_KIND,
+    daily_blocks,
+    daily_convention_lines,
+    daily_title,
+)
 from margincall.monitor.prose import hm, usd
 from margincall.monitor.summary import MonitorResult
 from margincall.report.figures import (
@@ -70,7 +78,8 @@ def write_monitor(out: str | Path, result: MonitorResult) -> Path:
     out = Path(out)
     check_out(out)
     with atomic_folder(out, replace=False) as tmp:
-        result.metrics.write_parquet(tmp / "metrics.parquet")
+        if result.metrics is not None:
+            result.metrics.write_parquet(tmp / "metrics.parquet")
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
         (tmp / "report.md").write_text(markdown(result.summary))
         (tmp / "report.html").write_text(page(result))
@@ -294,39 +303,73 @@ def convention_lines(s: dict[str, Any]) -> list[str]:
     return out
 
 
-def _md_table(rows: list[tuple[str, str, str]]) -> list[str]:
-    out = ["| figure | value | metrics.parquet rows |", "|---|---|---|"]
-    out += [f"| {a.strip()} | {b} | {c} |" for a, b, c in rows]
+def _md_table(
+    rows: list[tuple[str, ...]],
+    header: tuple[str, ...] = ("figure", "value", "metrics.parquet rows"),
+) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(c.strip() for c in r) + " |" for r in rows]
     return out
 
 
+def _daily_md(d: dict[str, Any]) -> list[str]:
+    body: list[str] = []
+    for name, rows, header, lines in daily_blocks(d):
+        body += ["", f"## {name}", "", *_md_table(rows, header)]
+        if lines:
+            body += [""] + [f"- {x}" for x in lines]
+    return body
+
+
+def _warnings_md(s: dict[str, Any]) -> list[str]:
+    if not s["warnings"]:
+        return ["- none"]
+    return [f"- {w['kind']} ({w['column']}): {w['message']}" for w in s["warnings"]]
+
+
 def markdown(s: dict[str, Any]) -> str:
-    """The report as Markdown, sections :data:`SECTIONS`."""
+    """The report as Markdown: the daily sections given (:data:`DAILY_SECTIONS`) after the
+    summary, then :data:`SECTIONS` (only their first, and the last two, without bars)."""
+    if s.get("kind") == DAILY_KIND:
+        body = [f"# {daily_title(s)}", "", f"## {SECTIONS[0]}", ""]
+        body += [f"- {x}" for x in s["sentences"]]
+        body += _daily_md(s)
+        body += ["", f"## {SECTIONS[5]}", "", *_warnings_md(s)]
+        body += ["", f"## {SECTIONS[6]}", ""] + [f"- {x}" for x in daily_convention_lines(s)]
+        return "\n".join(body) + "\n"
     title = f"# {s['symbol']} market stress report, {hm(s['at'])}"
     body = [title, "", f"## {SECTIONS[0]}", ""]
     body += [f"- {x}" for x in s["sentences"]]
+    if s.get("daily"):
+        body += _daily_md(s["daily"])
     body += ["", f"## {SECTIONS[1]}", "", *_md_table(headline_rows(s))]
     body += ["", f"## {SECTIONS[2]}", "", *_md_table(liquidation_rows(s))]
     body += ["", f"## {SECTIONS[3]}", "", *_md_table(sentiment_rows(s))]
     body += ["", f"## {SECTIONS[4]}", ""] + [f"- {x}" for x in watch_lines(s)]
-    body += ["", f"## {SECTIONS[5]}", ""]
-    if s["warnings"]:
-        body += [f"- {w['kind']} ({w['column']}): {w['message']}" for w in s["warnings"]]
-    else:
-        body.append("- none")
-    body += ["", f"## {SECTIONS[6]}", ""] + [f"- {x}" for x in convention_lines(s)]
+    body += ["", f"## {SECTIONS[5]}", "", *_warnings_md(s)]
+    conventions = convention_lines(s)
+    if s.get("daily"):
+        conventions += daily_convention_lines(s["daily"])
+    body += ["", f"## {SECTIONS[6]}", ""] + [f"- {x}" for x in conventions]
     return "\n".join(body) + "\n"
 
 
-def _html_table(rows: list[tuple[str, str, str]]) -> str:
+def _html_table(
+    rows: list[tuple[str, ...]],
+    header: tuple[str, ...] = ("figure", "value", "metrics.parquet rows"),
+) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     cells = "".join(
-        f"<tr><td>{html.escape(a.strip())}</td><td>{html.escape(b)}</td>"
-        f"<td>{html.escape(c)}</td></tr>"
-        for a, b, c in rows
+        "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rows
     )
-    return (
-        f"<table><tr><th>figure</th><th>value</th><th>metrics.parquet rows</th></tr>{cells}</table>"
-    )
+    return f"<table><tr>{head}</tr>{cells}</table>"
+
+
+def _daily_html(d: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (name, _html_table(rows, header) + (_ul(lines) if lines else ""))
+        for name, rows, header, lines in daily_blocks(d)
+    ]
 
 
 def _ul(lines: list[str]) -> str:
@@ -418,28 +461,43 @@ def heatmap_figure(result: MonitorResult) -> go.Figure | None:
 
 
 def page(result: MonitorResult) -> str:
-    """The self-contained HTML report (plotly.js embedded once)."""
+    """The self-contained HTML report (plotly.js embedded once, when there are bars)."""
     s = result.summary
-    title = f"{s['symbol']} market stress report, {hm(s['at'])}"
-    figures = [time_panels(result.metrics, title)]
-    heat = heatmap_figure(result)
-    if heat is not None:
-        figures.append(heat)
-    charts = figure_divs(figures)
+    daily = s if s.get("kind") == DAILY_KIND else s.get("daily")
     warn = (
         _ul([f"{w['kind']} ({w['column']}): {w['message']}" for w in s["warnings"]])
         if s["warnings"]
         else "<p>none</p>"
     )
-    sections = [
-        (SECTIONS[0], _ul(s["sentences"])),
-        (SECTIONS[1], _html_table(headline_rows(s))),
-        (SECTIONS[2], _html_table(liquidation_rows(s))),
-        (SECTIONS[3], _html_table(sentiment_rows(s))),
-        (SECTIONS[4], _ul(watch_lines(s))),
-        (SECTIONS[5], warn),
-        (SECTIONS[6], _ul(convention_lines(s))),
-    ]
+    if result.metrics is None:
+        title = daily_title(s)
+        sections = [
+            (SECTIONS[0], _ul(s["sentences"])),
+            *_daily_html(s),
+            (SECTIONS[5], warn),
+            (SECTIONS[6], _ul(daily_convention_lines(s))),
+        ]
+        figures: list[go.Figure] = []
+    else:
+        title = f"{s['symbol']} market stress report, {hm(s['at'])}"
+        figures = [time_panels(result.metrics, title)]
+        heat = heatmap_figure(result)
+        if heat is not None:
+            figures.append(heat)
+        conventions = convention_lines(s) + (daily_convention_lines(daily) if daily else [])
+        sections = [
+            (SECTIONS[0], _ul(s["sentences"])),
+            *(_daily_html(daily) if daily else []),
+            (SECTIONS[1], _html_table(headline_rows(s))),
+            (SECTIONS[2], _html_table(liquidation_rows(s))),
+            (SECTIONS[3], _html_table(sentiment_rows(s))),
+            (SECTIONS[4], _ul(watch_lines(s))),
+            (SECTIONS[5], warn),
+            (SECTIONS[6], _ul(conventions)),
+        ]
+    if result.daily is not None:
+        figures += daily_figures(result.daily)
+    charts = figure_divs(figures) if figures else []
     body: list[str] = []
     for i, (name, content) in enumerate(sections):
         body.append(f"<h2>{html.escape(name)}</h2>{content}")

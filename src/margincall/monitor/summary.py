@@ -11,21 +11,32 @@ follows them:
 - the window, 24 h changes, liquidations, open interest, funding, sentiment and indicators:
   :mod:`margincall.monitor.headline`;
 - clusters, support and the cascade if support breaks: :mod:`margincall.monitor.watch`;
-- the sentences: :mod:`margincall.monitor.prose`.
+- the sentences: :mod:`margincall.monitor.prose`;
+- the daily market sections (market cap, ETF flows, assets, Fear & Greed), their files,
+  ``--as-of`` and ``--since``: :mod:`margincall.monitor.daily` and the modules it names
+  (:mod:`~margincall.monitor.market`, :mod:`~margincall.monitor.etf`,
+  :mod:`~margincall.monitor.assets`, :mod:`~margincall.monitor.published`).
+
+A report may have bars, daily sources or both; it has the sections of what it was given.
+With ``--as-of DAY`` and no ``--at``, the bars are cut at the last bar starting before DAY
+24:00 UTC; with bars and no ``--as-of``, the daily sections' day is the last whose end the
+(hourly) bar at ``at`` reaches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from margincall.core.errors import InvalidInputError
 from margincall.monitor.bars import cut_at, load_sources, parse_at
 from margincall.monitor.checks import check_bars
+from margincall.monitor.daily import DailyData, DailyInputs
 from margincall.monitor.headline import headline
 from margincall.monitor.metrics import iso, metrics_frame
 from margincall.monitor.prose import sentences
@@ -36,10 +47,11 @@ from margincall.monitor.watch import panel_for_map, watch
 class MonitorResult:
     """What ``margincall monitor`` writes: the per-bar metrics, the summary, the map levels."""
 
-    metrics: pl.DataFrame
+    metrics: pl.DataFrame | None  # None for a report of daily sources only
     summary: dict[str, Any]
     levels: Any  # MarketLevels or None
     lmap: Any  # LiquidationMap or None
+    daily: DailyData | None = None  # the daily sources behind the daily sections
 
 
 def guess_symbol(sources: Sequence[str | Path]) -> str:
@@ -67,17 +79,56 @@ def build(
     at: str | datetime | None = None,
     mapping: Mapping[str, str] | None = None,
     symbol: str | None = None,
+    daily: DailyInputs | None = None,
 ) -> MonitorResult:
-    """Everything ``margincall monitor`` reports (nothing is written here).
+    """Everything ``margincall monitor`` reports (nothing is written here): the bar sections
+    from ``sources`` and the daily sections from ``daily``, whichever are given.
 
     Raises:
-        InvalidInputError: a source cannot be read or recognised, ``--at`` is outside the
-            data, or too few bars remain for the indicators.
+        InvalidInputError: a source cannot be read or recognised, ``--at`` or ``--as-of`` is
+            outside the data, too few bars remain for the indicators, or nothing is given.
     """
+    from margincall.monitor.market_report import daily_sentences, daily_summary
+
+    daily = daily or DailyInputs()
+    if not sources and not daily.any():
+        raise InvalidInputError(
+            "SOURCE",
+            [],
+            "at least one bar source or one of --etf-flows, --market-cap, --closes, --fear-greed",
+        )
+    result = _build_bars(sources, at, mapping, symbol, daily) if sources else None
+    if not daily.any():
+        assert result is not None
+        return result
+    bars = result.metrics if result is not None else None
+    if result is not None and daily.as_of is None:
+        daily = replace(daily, as_of=_last_full_day(result.summary["at"]))
+    d, data = daily_summary(daily, bars)
+    if result is None:
+        d["sentences"] = daily_sentences(d)
+        return MonitorResult(None, d, None, None, data)
+    result.daily = data
+    s = result.summary
+    s["daily"] = d
+    s["warnings"] = d["warnings"] + s["warnings"]
+    s["sentences"] = daily_sentences(d) + s["sentences"]
+    return result
+
+
+def _build_bars(
+    sources: Sequence[str | Path],
+    at: str | datetime | None,
+    mapping: Mapping[str, str] | None,
+    symbol: str | None,
+    daily: DailyInputs,
+) -> MonitorResult:
     from margincall.estimate.market_map import build_levels, map_at
 
     when = parse_at(at)
     bars, info = load_sources(sources, mapping)
+    if when is None and daily.as_of is not None:
+        when = _end_of_day(bars, daily.as_of)
     bars, when = cut_at(bars, when)
     m = metrics_frame(bars)
     s: dict[str, Any] = {
@@ -115,3 +166,21 @@ def build(
         s["watch"] = None
     s["sentences"] = sentences(s)
     return MonitorResult(m, s, levels, lmap)
+
+
+def _end_of_day(bars: pl.DataFrame, day: date) -> datetime:
+    """The start of the last bar on or before ``day`` 24:00 UTC (``--as-of`` for bars)."""
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    before = bars.filter(pl.col("ts") < end)
+    if before.height == 0:
+        raise InvalidInputError(
+            "--as-of", str(day), f"a day on or after the bars' first day {iso(bars['ts'].min())}"
+        )
+    return before["ts"].max()
+
+
+def _last_full_day(at: str) -> date:
+    """The last UTC day whose end the bar starting at ``at`` (an hour) reaches: the daily
+    sections' day when only ``--at`` is given, so no daily row is later than the bars."""
+    end = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(hours=1)
+    return end.date() - timedelta(days=1)

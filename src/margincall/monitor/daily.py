@@ -1,0 +1,211 @@
+"""The daily market sources of the report (ETF flows, market cap, closes, Fear & Greed): which
+files, read once through :mod:`margincall.sources`, cut at ``--as-of``, and how a figure names
+the rows it came from.
+
+- **As of** ``--as-of DAY``: every row dated after DAY is dropped before anything is computed
+  (the files run months past the report day; nothing later may leak in). Without it, DAY is
+  the earliest of the sources' last dates, so every section has that day.
+- **Window**: the :data:`WINDOW_DAYS` days ending at DAY (peaks, highs and drawdowns are
+  taken over it); ETF cumulative flows and holdings use every row since launch.
+- **Rows**: a figure carries ``{"file", "lines"}`` (:func:`cite`): the file's name and the
+  lines (1-based, header = line 1) of the rows it was computed from, a range when contiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from margincall.core.errors import InvalidInputError
+from margincall.sources.closes import check_symbol, read_closes
+from margincall.sources.fear_greed import read_fear_greed
+from margincall.sources.flows import EtfFlows, read_etf_flows
+from margincall.sources.market_cap import read_market_cap
+
+WINDOW_DAYS = 365
+"""Days in the window of peaks, highs and drawdowns (ending at the report's day)."""
+STALE_DAYS = 4
+"""A source whose last row is more than this many days before the report day is warned about
+(ETF flows skip weekends and US holidays: four days)."""
+
+
+@dataclass
+class DailyInputs:
+    """The files of the daily sections, as given on the command line."""
+
+    etf_flows: Sequence[str] = ()
+    market_cap: str | None = None
+    closes: Sequence[str] = ()
+    fear_greed: str | None = None
+    flows_mapping: Mapping[str, str] | None = None
+    closes_mapping: Mapping[str, str] | None = None
+    as_of: date | None = None
+    since: date | None = None
+
+    def any(self) -> bool:
+        return bool(self.etf_flows or self.market_cap or self.closes or self.fear_greed)
+
+
+@dataclass
+class Series:
+    """One file's rows in its schema, with the name it is cited by."""
+
+    file: str
+    frame: pl.DataFrame
+    path: str = ""
+
+
+@dataclass
+class DailyData:
+    """The daily sources read and cut at ``as_of``."""
+
+    as_of: date
+    flows: list[tuple[EtfFlows, Series]] = field(default_factory=list)
+    market_cap: Series | None = None
+    closes: dict[str, Series] = field(default_factory=dict)
+    fear_greed: Series | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_spec(spec: str) -> tuple[str | None, str]:
+    """``BTC=path`` as ``("BTC", "path")``; a plain path as ``(None, path)``."""
+    key, sep, rest = spec.partition("=")
+    if sep and key and "/" not in key and not Path(spec).exists():
+        return key, rest
+    return None, spec
+
+
+def parse_day(text: str | date | None, option: str) -> date | None:
+    if text is None or isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(str(text).strip()[:10])
+    except ValueError:
+        raise InvalidInputError(option, text, "a day YYYY-MM-DD") from None
+
+
+def load_daily(inputs: DailyInputs) -> DailyData:
+    """Read every daily source and cut it at ``inputs.as_of`` (module docstring).
+
+    Raises:
+        InvalidInputError: a file cannot be read (see :mod:`margincall.sources`), a symbol or
+            asset is unknown or given twice, or a source has no row on or before ``as_of``.
+    """
+    raw: list[tuple[str, Series, EtfFlows | None]] = []
+    for spec in inputs.etf_flows:
+        asset, path = split_spec(spec)
+        flows = read_etf_flows(path, asset, inputs.flows_mapping)
+        raw.append(("flows", Series(Path(path).name, flows.days, path), flows))
+    if inputs.market_cap:
+        path = inputs.market_cap
+        raw.append(("market_cap", Series(Path(path).name, read_market_cap(path), path), None))
+    seen: dict[str, str] = {}
+    for spec in inputs.closes:
+        sym, path = split_spec(spec)
+        sym = check_symbol(sym, path)
+        if sym in seen:
+            raise InvalidInputError(f"--closes {sym}", path, f"one file per symbol ({seen[sym]})")
+        seen[sym] = path
+        raw.append(
+            (
+                f"closes:{sym}",
+                Series(Path(path).name, read_closes(path, inputs.closes_mapping), path),
+                None,
+            )
+        )
+    if inputs.fear_greed:
+        path = inputs.fear_greed
+        raw.append(("fear_greed", Series(Path(path).name, read_fear_greed(path), path), None))
+    day = inputs.as_of or min(s.frame["date"].max() for _, s, _ in raw)
+    data = DailyData(as_of=day)
+    assets: set[str] = set()
+    for kind, series, flows in raw:
+        cut = _cut(series, day)
+        data.sources.append(
+            {
+                "kind": kind,
+                "file": series.file,
+                "rows": cut.frame.height,
+                "from": str(cut.frame["date"].min()),
+                "to": str(cut.frame["date"].max()),
+                "rows_after_as_of_ignored": series.frame.height - cut.frame.height,
+            }
+        )
+        stale = (day - cut.frame["date"].max()).days
+        if stale > STALE_DAYS:
+            data.warnings.append(
+                {
+                    "kind": "stale",
+                    "column": "date",
+                    "rows": [cut.frame["line"][-1]],
+                    "message": f"{series.file}: its last row on or before {day} is "
+                    f"{cut.frame['date'].max()}, {stale} days earlier",
+                }
+            )
+        if flows is not None:
+            if flows.asset in assets:
+                raise InvalidInputError(
+                    "--etf-flows", series.file, f"one file per asset ({flows.asset} twice)"
+                )
+            assets.add(flows.asset)
+            flows.funds = flows.funds.filter(pl.col("date") <= day)
+            flows.days = cut.frame
+            data.flows.append((flows, cut))
+            data.warnings += flows.warnings
+        elif kind == "market_cap":
+            data.market_cap = cut
+        elif kind == "fear_greed":
+            data.fear_greed = cut
+        else:
+            data.closes[kind.split(":", 1)[1]] = cut
+    return data
+
+
+def _cut(series: Series, day: date) -> Series:
+    frame = series.frame.filter(pl.col("date") <= day)
+    if frame.height == 0:
+        first = series.frame["date"].min()
+        raise InvalidInputError(
+            f"{series.path or series.file}: date",
+            f"no row on or before {day}",
+            f"a report day (--as-of) on or after the file's first date {first}",
+        )
+    return Series(series.file, frame, series.path)
+
+
+def cite(series: Series, frame: pl.DataFrame) -> dict[str, Any]:
+    """The file and lines of ``frame`` (rows of ``series`` with their ``line`` column)."""
+    lines = sorted(set(frame["line"].to_list()))
+    out: dict[str, Any] = {"file": series.file}
+    if not lines:
+        out["lines"] = "none"
+    elif len(lines) == 1:
+        out["lines"] = str(lines[0])
+    elif lines[-1] - lines[0] + 1 == len(lines):
+        out["lines"] = f"{lines[0]}-{lines[-1]}"
+    elif len(lines) <= 5:
+        out["lines"] = ", ".join(str(x) for x in lines)
+    else:
+        out["lines"] = f"{lines[0]}-{lines[-1]} ({len(lines)} rows)"
+    return out
+
+
+def row_on(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The row dated ``day`` (empty when absent)."""
+    return frame.filter(pl.col("date") == day)
+
+
+def last_on_or_before(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The latest row dated ``day`` or before (empty when none)."""
+    return frame.filter(pl.col("date") <= day).tail(1)
+
+
+def window(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The rows of the :data:`WINDOW_DAYS` days ending at ``day``."""
+    return frame.filter(pl.col("date") > day - timedelta(days=WINDOW_DAYS))
