@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import polars as pl
 import pytest
 
-from conftest import FIXTURES
 from margincall.core.errors import InvalidInputError
 from margincall.monitor import live
 from margincall.monitor.ingest import read_source
 from margincall.monitor.schema import BAR_SCHEMA
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 ccxt = pytest.importorskip("ccxt", reason="ccxt (the live extra, also in dev) not installed")
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard_helpers import REAL_NAME, RUN_NAME, SHARED_DATA
-
-from conftest import open_page
+from dashboard_helpers import REAL_NAME, RUN_NAME, SHARED_DATA, open_page
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
