@@ -218,6 +218,11 @@ CASES = [
         ["--as-of", "2026-02-30"],
     ),
     (
+        "monitor-timeframe-unknown",
+        ["monitor", "--closes", "BTC={d}/prices.csv", "--timeframe", "2h", "--out", "{out}"],
+        ["--timeframe", "2h", "1h, 4h, 1d"],
+    ),
+    (
         "monitor-every-not-a-period",
         ["monitor", "--closes", "BTC={d}/prices.csv", "--every", "5 minutes", "--out", "{out}"],
         ["--every", "5 minutes"],

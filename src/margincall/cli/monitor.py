@@ -58,6 +58,10 @@ def monitor(
     since: Annotated[
         str | None, typer.Option(help="market-cap change and daily drain since this day")
     ] = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(help="resample the bar sources to 1h, 4h or 1d bars (from finer ones)"),
+    ] = None,
     every: Annotated[
         str | None,
         typer.Option(help="watch: rewrite the report every 30s, 5m or 1h until Ctrl-C"),
@@ -87,9 +91,12 @@ def monitor(
         watch_out_ok,
     )
     from margincall.monitor.report import check_out
+    from margincall.monitor.resample import parse_timeframe
     from margincall.monitor.summary import build
 
     seconds = parse_every(every) if every is not None else None
+    if timeframe is not None:
+        parse_timeframe(timeframe)
     alerts = Alerts(read_rules(alert)) if alert is not None else None
     if seconds is None:
         check_out(out)
@@ -110,7 +117,14 @@ def monitor(
     bar_mapping = parse_mapping(mapping)
     refresher = Refresher(
         out,
-        lambda: build(sources or [], at=at, mapping=bar_mapping, symbol=symbol, daily=daily),
+        lambda: build(
+            sources or [],
+            at=at,
+            mapping=bar_mapping,
+            symbol=symbol,
+            daily=daily,
+            timeframe=timeframe,
+        ),
         alerts,
         in_place=seconds is not None and out.is_dir() and any(out.iterdir()),
     )

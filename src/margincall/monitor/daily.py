@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
-from margincall.sources.closes import check_symbol, read_closes
+from margincall.sources.closes import check_symbol, read_closes, read_intraday
 from margincall.sources.fear_greed import read_fear_greed
 from margincall.sources.flows import EtfFlows, read_etf_flows
 from margincall.sources.market_cap import read_market_cap
@@ -58,6 +58,7 @@ class Series:
     file: str
     frame: pl.DataFrame
     path: str = ""
+    intraday: pl.DataFrame | None = None  # bars shorter than a day (kline closes files)
 
 
 @dataclass
@@ -115,7 +116,12 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         raw.append(
             (
                 f"closes:{sym}",
-                Series(Path(path).name, read_closes(path, inputs.closes_mapping), path),
+                Series(
+                    Path(path).name,
+                    read_closes(path, inputs.closes_mapping),
+                    path,
+                    None if inputs.closes_mapping else read_intraday(path),
+                ),
                 None,
             )
         )
@@ -176,7 +182,11 @@ def _cut(series: Series, day: date) -> Series:
             f"no row on or before {day}",
             f"a report day (--as-of) on or after the file's first date {first}",
         )
-    return Series(series.file, frame, series.path)
+    intraday = series.intraday
+    if intraday is not None:
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        intraday = intraday.filter(pl.col("ts") < end)
+    return Series(series.file, frame, series.path, intraday)
 
 
 def cite(series: Series, frame: pl.DataFrame) -> dict[str, Any]:

@@ -31,11 +31,12 @@ def daily_title(d: dict[str, Any]) -> str:
 
 
 def daily_summary(
-    inputs: DailyInputs, metrics: pl.DataFrame | None
+    inputs: DailyInputs, metrics: pl.DataFrame | None, bars_symbol: str | None = None
 ) -> tuple[dict[str, Any], DailyData]:
     """The daily sections' figures (see :mod:`~.market`, :mod:`~.etf`, :mod:`~.assets`,
     :mod:`~.published`) and the data they came from; ``metrics`` (the bars' metrics, or None)
-    gives the market's own sentiment index per day."""
+    gives the market's own sentiment index per day and, for the closes of ``bars_symbol``,
+    the intraday bars of the 4-hour indicators (unless its closes file has its own)."""
     data = load_daily(inputs)
     day = data.as_of
     d: dict[str, Any] = {
@@ -64,7 +65,10 @@ def daily_summary(
             flows, series, data.closes.get(flows.asset), data.market_cap, day
         )
     if data.closes:
-        d["assets"] = assets_section(data.closes, day)
+        intraday = {s: c.intraday for s, c in data.closes.items() if c.intraday is not None}
+        if metrics is not None and bars_symbol in data.closes and bars_symbol not in intraday:
+            intraday[bars_symbol] = metrics.select("ts", "open", "high", "low", "close", "volume")
+        d["assets"] = assets_section(data.closes, day, intraday)
     if data.fear_greed is not None:
         own = None
         if metrics is not None:
@@ -309,6 +313,8 @@ ASSET_HEADER = (
     "YTD",
     "from window high",
     "RSI(14) daily",
+    "RSI(14) 4 h",
+    "MACD hist 4 h",
     "CMF(20) daily",
     "beta 30 d",
     "file lines",
@@ -329,6 +335,8 @@ def asset_rows(a: dict[str, Any]) -> list[tuple[str, ...]]:
                 _pct((r["change_ytd"] or {}).get("pct")),
                 f"{_pct(dd['pct'])} ({dd['high']:,.2f} on {dd['high_date']})",
                 "n/a" if r["rsi_14"] is None else f"{r['rsi_14']:.1f}",
+                "n/a" if r.get("rsi_14_4h") is None else f"{r['rsi_14_4h']:.1f}",
+                "n/a" if r.get("macd_hist_4h") is None else f"{r['macd_hist_4h']:+,.2f}",
                 "n/a" if r["cmf_20"] is None else f"{r['cmf_20']:+.3f}",
                 "n/a" if r["beta_30d"] is None else f"{r['beta_30d']:.2f}",
                 _lines(dd["from"]),
@@ -346,6 +354,9 @@ def asset_lines(a: dict[str, Any]) -> list[str]:
         "Ranked by 7-day fall: " + (", ".join(a["ranked_by_7d_fall"]) or "n/a") + ".",
         "CMF needs daily high, low and volume: n/a for close-only sources. Beta: daily log "
         "returns over the last 30 days both series have, against BTC.",
+        "4 h: RSI(14) and MACD(12,26,9) histogram of the complete 4-hour bars resampled from "
+        "intraday bars (a kline closes file, or the bar sources for their symbol); n/a "
+        "without them.",
     ]
 
 
