@@ -218,6 +218,16 @@ CASES = [
         ["--as-of", "2026-02-30"],
     ),
     (
+        "monitor-live-closes-unknown-symbol",
+        ["monitor", "--live-closes", "QQQ", "--cache", "{out}-cache", "--out", "{out}"],
+        ["--live-closes", "QQQ", "coingecko-id"],
+    ),
+    (
+        "monitor-file-and-live",
+        ["monitor", "--fear-greed", "{d}/prices.csv", "--live-fear-greed", "--out", "{out}"],
+        ["--fear-greed and --live-fear-greed", "prices.csv"],
+    ),
+    (
         "monitor-timeframe-unknown",
         ["monitor", "--closes", "BTC={d}/prices.csv", "--timeframe", "2h", "--out", "{out}"],
         ["--timeframe", "2h", "1h, 4h, 1d"],

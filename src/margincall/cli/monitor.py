@@ -58,6 +58,23 @@ def monitor(
     since: Annotated[
         str | None, typer.Option(help="market-cap change and daily drain since this day")
     ] = None,
+    live_fear_greed: Annotated[
+        bool, typer.Option(help="fetch the Fear & Greed history from alternative.me")
+    ] = False,
+    live_market_cap: Annotated[
+        bool, typer.Option(help="fetch the total market cap from CoinGecko /global")
+    ] = False,
+    live_closes: Annotated[
+        list[str] | None,
+        typer.Option(help="fetch daily closes from CoinGecko: SYMBOL or SYMBOL=coin-id"),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="folder of fetched responses (default ~/.cache/margincall/live)"),
+    ] = None,
+    live_retries: Annotated[
+        int, typer.Option(min=0, max=10, help="retries of a live request (backoff 1, 2, 4 s)")
+    ] = 3,
     timeframe: Annotated[
         str | None,
         typer.Option(help="resample the bar sources to 1h, 4h or 1d bars (from finer ones)"),
@@ -81,7 +98,7 @@ def monitor(
     """
     from margincall.monitor.alerts import Alerts, read_rules
     from margincall.monitor.bars import parse_mapping
-    from margincall.monitor.daily import DailyInputs, parse_day
+    from margincall.monitor.daily import DailyInputs, LiveInputs, parse_day
     from margincall.monitor.refresh import (
         REPORT_NAMES,
         Refresher,
@@ -93,6 +110,7 @@ def monitor(
     from margincall.monitor.report import check_out
     from margincall.monitor.resample import parse_timeframe
     from margincall.monitor.summary import build
+    from margincall.sources.fetch import Fetcher, default_cache
 
     seconds = parse_every(every) if every is not None else None
     if timeframe is not None:
@@ -115,6 +133,9 @@ def monitor(
         since=parse_day(since, "--since"),
     )
     bar_mapping = parse_mapping(mapping)
+    live = LiveInputs(live_fear_greed, live_market_cap, tuple(live_closes or ()))
+    live.check(daily)
+    fetcher = Fetcher(cache or default_cache(), retries=live_retries)
     refresher = Refresher(
         out,
         lambda: build(
@@ -122,7 +143,7 @@ def monitor(
             at=at,
             mapping=bar_mapping,
             symbol=symbol,
-            daily=daily,
+            daily=live.resolve(daily, fetcher),
             timeframe=timeframe,
         ),
         alerts,

@@ -14,7 +14,7 @@ the rows it came from.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,41 @@ class DailyInputs:
 
     def any(self) -> bool:
         return bool(self.etf_flows or self.market_cap or self.closes or self.fear_greed)
+
+
+@dataclass(frozen=True)
+class LiveInputs:
+    """Daily sources fetched live (:mod:`margincall.sources.fetch`) at every build."""
+
+    fear_greed: bool = False
+    market_cap: bool = False
+    closes: Sequence[str] = ()  # SYMBOL or SYMBOL=coingecko-id
+
+    def any(self) -> bool:
+        return bool(self.fear_greed or self.market_cap or self.closes)
+
+    def check(self, inputs: DailyInputs) -> None:
+        """A source given both as a file and live is refused."""
+        for live, given, option in (
+            (self.fear_greed, inputs.fear_greed, "--fear-greed"),
+            (self.market_cap, inputs.market_cap, "--market-cap"),
+        ):
+            if live and given:
+                raise InvalidInputError(
+                    f"{option} and {option.replace('--', '--live-')}", given, "one of the two"
+                )
+
+    def resolve(self, inputs: DailyInputs, fetcher: Any) -> DailyInputs:
+        """``inputs`` with the live sources fetched (or taken from the cache) as files."""
+        if not self.any():
+            return inputs
+        closes = [f"{sym}={path}" for sym, path in map(fetcher.closes, self.closes)]
+        return replace(
+            inputs,
+            fear_greed=str(fetcher.fear_greed()) if self.fear_greed else inputs.fear_greed,
+            market_cap=str(fetcher.market_cap()) if self.market_cap else inputs.market_cap,
+            closes=[*inputs.closes, *closes],
+        )
 
 
 @dataclass
