@@ -14,6 +14,7 @@ import polars as pl
 
 from margincall.monitor.assets import assets_section
 from margincall.monitor.daily import WINDOW_DAYS, DailyData, DailyInputs, load_daily
+from margincall.monitor.daily_sentiment import own_index
 from margincall.monitor.etf import etf_section
 from margincall.monitor.headline import SENTIMENT_BANDS
 from margincall.monitor.market import market_section
@@ -70,14 +71,12 @@ def daily_summary(
             intraday[bars_symbol] = metrics.select("ts", "open", "high", "low", "close", "volume")
         d["assets"] = assets_section(data.closes, day, intraday)
     if data.fear_greed is not None:
-        own = None
-        if metrics is not None:
-            own = (
-                metrics.sort("ts")
-                .group_by(pl.col("ts").dt.date().alias("date"), maintain_order=True)
-                .agg(pl.col("sentiment").last())
-            )
-        d["fear_greed"] = fear_greed_section(data.fear_greed, own, day)
+        own = own_index(
+            metrics,
+            [f.days for f, _ in data.flows],
+            [c.frame.select("date", "close") for c in data.closes.values()],
+        )
+        d["fear_greed"] = fear_greed_section(data.fear_greed, own if own.height else None, day)
     return d, data
 
 
@@ -370,10 +369,10 @@ def fear_greed_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ),
         (
             "The market's own index (0-100)",
-            "n/a (needs hourly bars)"
+            "n/a (needs bars, ETF flows or closes)"
             if own is None
             else f"{own['value']:.1f} ({own['label']}) on {own['date']}",
-            "metrics.parquet, the day's last bar" if own else "-",
+            _own_parts(own),
         ),
         (
             "Spearman correlation",
@@ -388,6 +387,19 @@ def fear_greed_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
             "-",
         ),
     ]
+
+
+def _own_parts(own: dict[str, Any] | None) -> str:
+    """The components of the own index that day, with their weights."""
+    if own is None:
+        return "-"
+    names = {"bars": "bars (metrics.parquet, the day's last bar)", "etf_flows": "ETF flows"}
+    parts = [
+        f"{names.get(k, k)} {v:.1f} x {own['weights'][k]:g}"
+        for k, v in own["components"].items()
+        if v is not None
+    ]
+    return "; ".join(parts) + f" (weights fitted on {own['weights_fitted_on']})"
 
 
 def bands_text() -> str:
