@@ -255,6 +255,34 @@ def sentiment_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def watch_lines(s: dict[str, Any]) -> list[str]:
+    """The What to watch lines: the map, clusters, support and its cascade, then the levels
+    of :mod:`~margincall.monitor.levels`."""
+    w = s["watch"]
+    return _map_lines(s) + (level_lines(w.get("levels") or []) if w else [])
+
+
+def level_lines(levels: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for lv in levels:
+        where = f" ({hm(lv['ts'])}, row {lv['row']})" if "row" in lv else ""
+        c = lv["cascade"]
+        way = "below" if c["side"] == "long" else "above"
+        end = (
+            f"runaway: every {c['side']} on the map is liquidated (beyond its farthest level, "
+            f"{_num(c['last_level'], ',.0f')} USD)"
+            if c["runaway"]
+            else f"final price {c['final_price']:,.2f} USD ({_pct(c['final_move'])})"
+        )
+        out.append(
+            f"Level: {lv['kind']} {lv['price']:,.2f} USD{where}, {_pct(lv['distance_pct'])} "
+            f"from the price. If the price trades {way} it (to {c['shock_price']:,.2f} USD): "
+            f"{end}; {c['side']} liquidations {usd(c['liquidated_usd'])}, "
+            f"{c['rounds']} round(s)."
+        )
+    return out
+
+
+def _map_lines(s: dict[str, Any]) -> list[str]:
     w = s["watch"]
     if not w:
         return ["No liquidation map: the data has no open interest."]

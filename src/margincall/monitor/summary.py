@@ -38,6 +38,7 @@ from margincall.monitor.bars import cut_at, load_sources, parse_at
 from margincall.monitor.checks import check_bars
 from margincall.monitor.daily import DailyData, DailyInputs
 from margincall.monitor.headline import headline
+from margincall.monitor.levels import watch_levels
 from margincall.monitor.metrics import iso, metrics_frame
 from margincall.monitor.prose import sentences
 from margincall.monitor.resample import parse_timeframe, resample
@@ -115,6 +116,8 @@ def build(
     result.daily = data
     s = result.summary
     s["daily"] = d
+    if s["watch"] is not None:
+        s["watch"]["levels"] = watch_levels(result.metrics, result.lmap, s["symbol"], d)
     s["warnings"] = d["warnings"] + s["warnings"]
     s["sentences"] = daily_sentences(d) + s["sentences"]
     return result
@@ -186,6 +189,7 @@ def _build_bars(
         levels = build_levels(panel)
         lmap = map_at(levels, None)
         s["watch"] = watch(levels, lmap, m, when)
+        s["watch"]["levels"] = watch_levels(m, lmap, s["symbol"], None)
     else:
         s["watch"] = None
     s["sentences"] = sentences(s)
