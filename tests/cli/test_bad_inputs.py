@@ -64,6 +64,10 @@ def files(tmp_path_factory, readonly_dir) -> dict[str, str]:
     (d / "flows_not_utf8.csv").write_bytes(flows.encode().replace(b"-109.5", b"-10\xff.5"))
     (d / "prices.csv").write_text("date,close\n2026-02-04,72998\n2026-02-05,62791\n")
     (d / "mcap_bad.csv").write_text("date,total\n2026-02-04,2.45e12\n2026-02-05,n/a\n")
+    (d / "alert_figure.toml").write_text('[alerts]\nbig = "liq_2h_usd > 250e6"\n')
+    (d / "alert_op.toml").write_text('[alerts]\nlow = "close =< 60000"\n')
+    (d / "alert_number.toml").write_text('[alerts]\nlow = "close < 60k"\n')
+    (d / "alert_empty.toml").write_text("# no rules\n")
     full = d / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
@@ -212,6 +216,88 @@ CASES = [
         "monitor-as-of-not-a-day",
         ["monitor", "--etf-flows", "{d}/btc_flows.csv", "--as-of", "2026-02-30", "--out", "{out}"],
         ["--as-of", "2026-02-30"],
+    ),
+    (
+        "monitor-live-closes-unknown-symbol",
+        ["monitor", "--live-closes", "QQQ", "--cache", "{out}-cache", "--out", "{out}"],
+        ["--live-closes", "QQQ", "coingecko-id"],
+    ),
+    (
+        "monitor-file-and-live",
+        ["monitor", "--fear-greed", "{d}/prices.csv", "--live-fear-greed", "--out", "{out}"],
+        ["--fear-greed and --live-fear-greed", "prices.csv"],
+    ),
+    (
+        "monitor-timeframe-unknown",
+        ["monitor", "--closes", "BTC={d}/prices.csv", "--timeframe", "2h", "--out", "{out}"],
+        ["--timeframe", "2h", "1h, 4h, 1d"],
+    ),
+    (
+        "monitor-every-not-a-period",
+        ["monitor", "--closes", "BTC={d}/prices.csv", "--every", "5 minutes", "--out", "{out}"],
+        ["--every", "5 minutes"],
+    ),
+    (
+        "monitor-every-zero",
+        ["monitor", "--closes", "BTC={d}/prices.csv", "--every", "0s", "--out", "{out}"],
+        ["--every", "0s"],
+    ),
+    (
+        "monitor-alert-unknown-figure",
+        [
+            "monitor",
+            "--closes",
+            "BTC={d}/prices.csv",
+            "--alert",
+            "{d}/alert_figure.toml",
+            "--out",
+            "{out}",
+        ],
+        ["alert_figure.toml", "alerts.big", "liq_2h_usd", "liq_1h_usd"],
+    ),
+    (
+        "monitor-alert-bad-operator",
+        [
+            "monitor",
+            "--closes",
+            "BTC={d}/prices.csv",
+            "--alert",
+            "{d}/alert_op.toml",
+            "--out",
+            "{out}",
+        ],
+        ["alert_op.toml", "alerts.low", "operator", "=<"],
+    ),
+    (
+        "monitor-alert-bad-number",
+        [
+            "monitor",
+            "--closes",
+            "BTC={d}/prices.csv",
+            "--alert",
+            "{d}/alert_number.toml",
+            "--out",
+            "{out}",
+        ],
+        ["alert_number.toml", "threshold", "60k"],
+    ),
+    (
+        "monitor-alert-no-rules",
+        [
+            "monitor",
+            "--closes",
+            "BTC={d}/prices.csv",
+            "--alert",
+            "{d}/alert_empty.toml",
+            "--out",
+            "{out}",
+        ],
+        ["alert_empty.toml", "[alerts]"],
+    ),
+    (
+        "monitor-alert-missing",
+        ["monitor", "--closes", "BTC={d}/prices.csv", "--alert", "{d}/nope.toml", "--out", "{out}"],
+        ["--alert", "nope.toml"],
     ),
     ("monitor-read-only-out", ["monitor", "{d}/not_utf8.csv", "--out", "{ro}"], ["--out", "{ro}"]),
     ("monitor-not-utf8", ["monitor", "{d}/not_utf8.csv", "--out", "{out}"], ["not_utf8.csv"]),

@@ -145,3 +145,25 @@ def test_stress_cascade_with_refill(client):
         assert full["long_liquidated_usd"] <= none["long_liquidated_usd"]
     r = client.get("/api/stress/cascade", params={**base, "shock": -0.05, "refill": 2})
     assert r.status_code == 422 and "refill" in r.json()["error"]
+
+
+def test_a_watched_monitor_report_is_served_as_text_and_fresh(tmp_path):
+    """A monitor folder under --runs: its report.md as text/plain (markup in it stays text,
+    never HTML), re-read after watch mode replaces it."""
+    runs = tmp_path / "runs"
+    folder = runs / "watch"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text('{"kind": "market"}\n')
+    (folder / "report.md").write_text("# Market <script>alert(1)</script>\nrefresh 1\n")
+    client = TestClient(create_app(runs, max_sims=1), base_url=LOCAL)
+    r = client.get("/api/runs/watch/report")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.text.endswith("refresh 1\n") and "<script>" in r.text
+    from margincall.core.atomic import write_atomic
+
+    write_atomic(folder / "report.md", "# Market\nrefresh 2\n")
+    assert client.get("/api/runs/watch/report").text.endswith("refresh 2\n")
+    assert client.get("/api/runs/nope/report").status_code == 404

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from margincall.cli.common import console, output_folder
+from margincall.core.errors import InvalidInputError
 
 
 def monitor(
@@ -57,20 +58,70 @@ def monitor(
     since: Annotated[
         str | None, typer.Option(help="market-cap change and daily drain since this day")
     ] = None,
+    live_fear_greed: Annotated[
+        bool, typer.Option(help="fetch the Fear & Greed history from alternative.me")
+    ] = False,
+    live_market_cap: Annotated[
+        bool, typer.Option(help="fetch the total market cap from CoinGecko /global")
+    ] = False,
+    live_closes: Annotated[
+        list[str] | None,
+        typer.Option(help="fetch daily closes from CoinGecko: SYMBOL or SYMBOL=coin-id"),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="folder of fetched responses (default ~/.cache/margincall/live)"),
+    ] = None,
+    live_retries: Annotated[
+        int, typer.Option(min=0, max=10, help="retries of a live request (backoff 1, 2, 4 s)")
+    ] = 3,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(help="resample the bar sources to 1h, 4h or 1d bars (from finer ones)"),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="watch: rewrite the report every 30s, 5m or 1h until Ctrl-C"),
+    ] = None,
+    alert: Annotated[
+        Path | None,
+        typer.Option(help='alert rules TOML: [alerts] name = "close < 60000" (alerts.jsonl)'),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Market stress report: summary.json, report.md, report.html (and metrics.parquet with bars).
 
     Give bar SOURCES for the BTC derivatives sections and any of --market-cap, --etf-flows,
     --closes, --fear-greed for the daily market sections; the report has the sections of what
-    it is given.
+    it is given. With --every the sources are re-read and the report rewritten in place until
+    Ctrl-C; --alert rules append to alerts.jsonl when they first fire.
     """
+    from margincall.monitor.alerts import Alerts, read_rules
     from margincall.monitor.bars import parse_mapping
-    from margincall.monitor.daily import DailyInputs, parse_day
-    from margincall.monitor.report import check_out, write_monitor
+    from margincall.monitor.daily import DailyInputs, LiveInputs, parse_day
+    from margincall.monitor.refresh import (
+        REPORT_NAMES,
+        Refresher,
+        keep_current,
+        parse_every,
+        stop_on_signals,
+        watch_out_ok,
+    )
+    from margincall.monitor.report import check_out
+    from margincall.monitor.resample import parse_timeframe
     from margincall.monitor.summary import build
+    from margincall.sources.fetch import Fetcher, default_cache
 
-    check_out(out)
+    seconds = parse_every(every) if every is not None else None
+    if timeframe is not None:
+        parse_timeframe(timeframe)
+    alerts = Alerts(read_rules(alert)) if alert is not None else None
+    if seconds is None:
+        check_out(out)
+    elif not watch_out_ok(out, REPORT_NAMES):
+        raise InvalidInputError(
+            "--out", str(out), "a new or empty folder, or a monitor report's folder to rewrite"
+        )
     daily = DailyInputs(
         etf_flows=etf_flows or (),
         market_cap=market_cap,
@@ -81,11 +132,31 @@ def monitor(
         as_of=parse_day(as_of, "--as-of"),
         since=parse_day(since, "--since"),
     )
+    bar_mapping = parse_mapping(mapping)
+    live = LiveInputs(live_fear_greed, live_market_cap, tuple(live_closes or ()))
+    live.check(daily)
+    fetcher = Fetcher(cache or default_cache(), retries=live_retries)
+    refresher = Refresher(
+        out,
+        lambda: build(
+            sources or [],
+            at=at,
+            mapping=bar_mapping,
+            symbol=symbol,
+            daily=live.resolve(daily, fetcher),
+            timeframe=timeframe,
+        ),
+        alerts,
+        in_place=seconds is not None and out.is_dir() and any(out.iterdir()),
+    )
     with output_folder(out):
-        result = build(
-            sources or [], at=at, mapping=parse_mapping(mapping), symbol=symbol, daily=daily
-        )
-        write_monitor(out, result)
+        if seconds is not None:
+            with stop_on_signals() as stop:
+                done = keep_current(refresher, seconds, _say, stop=stop)
+            _say(f"stopped after {done} refresh(es); {out} holds the last report written")
+            return
+        lines = refresher(1)
+    result = refresher.last
     if as_json:
         sys.stdout.write(json.dumps(result.summary) + "\n")
         return
@@ -93,7 +164,15 @@ def monitor(
         console.print(f"- {escape(line)}", soft_wrap=True)
     for w in result.summary["warnings"]:
         console.print(f"[yellow]warning:[/] {escape(w['message'])}", soft_wrap=True)
+    for line in lines[1:]:
+        _say(line)
     files = "summary.json, report.md, report.html"
     if result.metrics is not None:
         files = "metrics.parquet, " + files
+    if alerts is not None:
+        files += ", alerts.jsonl"
     console.print(f"monitor folder: {out} ({files})", soft_wrap=True)
+
+
+def _say(line: str) -> None:
+    console.print(escape(line), soft_wrap=True, highlight=False)

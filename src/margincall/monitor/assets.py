@@ -11,7 +11,12 @@ says which):
   D); ``cmf_20``: Chaikin money flow over 20 days (:func:`~.indicators.cmf`) where the source
   gives high, low and volume on the last 20 rows, else null ("n/a");
 - ``beta_30d``: ``cov(r, r_BTC) / var(r_BTC)`` of the daily log returns over the last
-  :data:`BETA_DAYS` days that both series have (null without BTC closes).
+  :data:`BETA_DAYS` days that both series have (null without BTC closes);
+- ``rsi_14_4h``, ``macd_hist_4h``: RSI(14) and the MACD(12,26,9) histogram of 4-hour bars
+  resampled (:func:`~.resample.resample`) from the symbol's intraday bars (a kline closes file
+  shorter than a day, or the bar sources for their symbol), complete 4-hour bars starting before
+  D 24:00 UTC only; null without intraday bars or with too few of them. ``intraday_4h`` says
+  how many bars and the last one's start.
 
 ``mean_rsi`` is the mean of the symbols' RSI; ``ranked`` lists the symbols by their 7-day
 change, the largest fall first.
@@ -19,22 +24,38 @@ change, the largest fall first.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from margincall.core.errors import InvalidInputError
 from margincall.monitor.daily import Series, cite, last_on_or_before, row_on, window
-from margincall.monitor.indicators import CMF_PERIOD, RSI_PERIOD, cmf, rsi
+from margincall.monitor.indicators import (
+    CMF_PERIOD,
+    MACD_SIGNAL,
+    MACD_SLOW,
+    RSI_PERIOD,
+    cmf,
+    macd,
+    rsi,
+)
+from margincall.monitor.metrics import iso
+from margincall.monitor.resample import resample
+from margincall.monitor.schema import conform
 
 BETA_DAYS = 30
 
 
-def assets_section(closes: dict[str, Series], day: date) -> dict[str, Any]:
-    """The Assets figures (module docstring)."""
+def assets_section(
+    closes: dict[str, Series], day: date, intraday: dict[str, pl.DataFrame] | None = None
+) -> dict[str, Any]:
+    """The Assets figures (module docstring); ``intraday``: bars shorter than a day by symbol."""
     btc = closes.get("BTC")
     rows = [_asset(sym, s, btc, day) for sym, s in closes.items()]
+    for r in rows:
+        r |= four_hour(None if intraday is None else intraday.get(r["symbol"]), day)
     rsis = [r["rsi_14"] for r in rows if r["rsi_14"] is not None]
     ranked = sorted(
         (r for r in rows if r["change_7d"] is not None), key=lambda r: r["change_7d"]["pct"]
@@ -111,3 +132,24 @@ def _beta(f: pl.DataFrame, btc: pl.DataFrame) -> float | None:
     r, b = j["r"].to_numpy(), j["b"].to_numpy()
     var = float(np.var(b, ddof=1))
     return float(np.cov(r, b, ddof=1)[0, 1] / var) if var > 0 else None
+
+
+def four_hour(bars: pl.DataFrame | None, day: date) -> dict[str, Any]:
+    """4-hour RSI(14) and MACD histogram of ``bars`` up to ``day`` 24:00 UTC (module doc)."""
+    out: dict[str, Any] = {"rsi_14_4h": None, "macd_hist_4h": None, "intraday_4h": None}
+    if bars is None:
+        return out
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    cut = conform(bars.filter(pl.col("ts") < end), "intraday bars")
+    try:
+        four = resample(cut, "4h").filter(pl.col("complete"))
+    except InvalidInputError:
+        return out  # bars of 4 hours or longer that do not divide 4 h
+    close = four["close"].to_numpy()
+    if len(close) > RSI_PERIOD:
+        out["rsi_14_4h"] = float(rsi(close)[-1])
+    if len(close) >= MACD_SLOW + MACD_SIGNAL - 1:
+        out["macd_hist_4h"] = float(macd(close)[2][-1])
+    if len(close):
+        out["intraday_4h"] = {"bars": len(close), "last": iso(four["ts"][-1])}
+    return out

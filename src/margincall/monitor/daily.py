@@ -14,15 +14,15 @@ the rows it came from.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
-from margincall.sources.closes import check_symbol, read_closes
+from margincall.sources.closes import check_symbol, read_closes, read_intraday
 from margincall.sources.fear_greed import read_fear_greed
 from margincall.sources.flows import EtfFlows, read_etf_flows
 from margincall.sources.market_cap import read_market_cap
@@ -51,6 +51,41 @@ class DailyInputs:
         return bool(self.etf_flows or self.market_cap or self.closes or self.fear_greed)
 
 
+@dataclass(frozen=True)
+class LiveInputs:
+    """Daily sources fetched live (:mod:`margincall.sources.fetch`) at every build."""
+
+    fear_greed: bool = False
+    market_cap: bool = False
+    closes: Sequence[str] = ()  # SYMBOL or SYMBOL=coingecko-id
+
+    def any(self) -> bool:
+        return bool(self.fear_greed or self.market_cap or self.closes)
+
+    def check(self, inputs: DailyInputs) -> None:
+        """A source given both as a file and live is refused."""
+        for live, given, option in (
+            (self.fear_greed, inputs.fear_greed, "--fear-greed"),
+            (self.market_cap, inputs.market_cap, "--market-cap"),
+        ):
+            if live and given:
+                raise InvalidInputError(
+                    f"{option} and {option.replace('--', '--live-')}", given, "one of the two"
+                )
+
+    def resolve(self, inputs: DailyInputs, fetcher: Any) -> DailyInputs:
+        """``inputs`` with the live sources fetched (or taken from the cache) as files."""
+        if not self.any():
+            return inputs
+        closes = [f"{sym}={path}" for sym, path in map(fetcher.closes, self.closes)]
+        return replace(
+            inputs,
+            fear_greed=str(fetcher.fear_greed()) if self.fear_greed else inputs.fear_greed,
+            market_cap=str(fetcher.market_cap()) if self.market_cap else inputs.market_cap,
+            closes=[*inputs.closes, *closes],
+        )
+
+
 @dataclass
 class Series:
     """One file's rows in its schema, with the name it is cited by."""
@@ -58,6 +93,7 @@ class Series:
     file: str
     frame: pl.DataFrame
     path: str = ""
+    intraday: pl.DataFrame | None = None  # bars shorter than a day (kline closes files)
 
 
 @dataclass
@@ -115,7 +151,12 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         raw.append(
             (
                 f"closes:{sym}",
-                Series(Path(path).name, read_closes(path, inputs.closes_mapping), path),
+                Series(
+                    Path(path).name,
+                    read_closes(path, inputs.closes_mapping),
+                    path,
+                    None if inputs.closes_mapping else read_intraday(path),
+                ),
                 None,
             )
         )
@@ -176,7 +217,11 @@ def _cut(series: Series, day: date) -> Series:
             f"no row on or before {day}",
             f"a report day (--as-of) on or after the file's first date {first}",
         )
-    return Series(series.file, frame, series.path)
+    intraday = series.intraday
+    if intraday is not None:
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+        intraday = intraday.filter(pl.col("ts") < end)
+    return Series(series.file, frame, series.path, intraday)
 
 
 def cite(series: Series, frame: pl.DataFrame) -> dict[str, Any]:

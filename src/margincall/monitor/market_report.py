@@ -14,6 +14,7 @@ import polars as pl
 
 from margincall.monitor.assets import assets_section
 from margincall.monitor.daily import WINDOW_DAYS, DailyData, DailyInputs, load_daily
+from margincall.monitor.daily_sentiment import own_index
 from margincall.monitor.etf import etf_section
 from margincall.monitor.headline import SENTIMENT_BANDS
 from margincall.monitor.market import market_section
@@ -31,11 +32,12 @@ def daily_title(d: dict[str, Any]) -> str:
 
 
 def daily_summary(
-    inputs: DailyInputs, metrics: pl.DataFrame | None
+    inputs: DailyInputs, metrics: pl.DataFrame | None, bars_symbol: str | None = None
 ) -> tuple[dict[str, Any], DailyData]:
     """The daily sections' figures (see :mod:`~.market`, :mod:`~.etf`, :mod:`~.assets`,
     :mod:`~.published`) and the data they came from; ``metrics`` (the bars' metrics, or None)
-    gives the market's own sentiment index per day."""
+    gives the market's own sentiment index per day and, for the closes of ``bars_symbol``,
+    the intraday bars of the 4-hour indicators (unless its closes file has its own)."""
     data = load_daily(inputs)
     day = data.as_of
     d: dict[str, Any] = {
@@ -64,16 +66,17 @@ def daily_summary(
             flows, series, data.closes.get(flows.asset), data.market_cap, day
         )
     if data.closes:
-        d["assets"] = assets_section(data.closes, day)
+        intraday = {s: c.intraday for s, c in data.closes.items() if c.intraday is not None}
+        if metrics is not None and bars_symbol in data.closes and bars_symbol not in intraday:
+            intraday[bars_symbol] = metrics.select("ts", "open", "high", "low", "close", "volume")
+        d["assets"] = assets_section(data.closes, day, intraday)
     if data.fear_greed is not None:
-        own = None
-        if metrics is not None:
-            own = (
-                metrics.sort("ts")
-                .group_by(pl.col("ts").dt.date().alias("date"), maintain_order=True)
-                .agg(pl.col("sentiment").last())
-            )
-        d["fear_greed"] = fear_greed_section(data.fear_greed, own, day)
+        own = own_index(
+            metrics,
+            [f.days for f, _ in data.flows],
+            [c.frame.select("date", "close") for c in data.closes.values()],
+        )
+        d["fear_greed"] = fear_greed_section(data.fear_greed, own if own.height else None, day)
     return d, data
 
 
@@ -309,6 +312,8 @@ ASSET_HEADER = (
     "YTD",
     "from window high",
     "RSI(14) daily",
+    "RSI(14) 4 h",
+    "MACD hist 4 h",
     "CMF(20) daily",
     "beta 30 d",
     "file lines",
@@ -329,6 +334,8 @@ def asset_rows(a: dict[str, Any]) -> list[tuple[str, ...]]:
                 _pct((r["change_ytd"] or {}).get("pct")),
                 f"{_pct(dd['pct'])} ({dd['high']:,.2f} on {dd['high_date']})",
                 "n/a" if r["rsi_14"] is None else f"{r['rsi_14']:.1f}",
+                "n/a" if r.get("rsi_14_4h") is None else f"{r['rsi_14_4h']:.1f}",
+                "n/a" if r.get("macd_hist_4h") is None else f"{r['macd_hist_4h']:+,.2f}",
                 "n/a" if r["cmf_20"] is None else f"{r['cmf_20']:+.3f}",
                 "n/a" if r["beta_30d"] is None else f"{r['beta_30d']:.2f}",
                 _lines(dd["from"]),
@@ -346,6 +353,9 @@ def asset_lines(a: dict[str, Any]) -> list[str]:
         "Ranked by 7-day fall: " + (", ".join(a["ranked_by_7d_fall"]) or "n/a") + ".",
         "CMF needs daily high, low and volume: n/a for close-only sources. Beta: daily log "
         "returns over the last 30 days both series have, against BTC.",
+        "4 h: RSI(14) and MACD(12,26,9) histogram of the complete 4-hour bars resampled from "
+        "intraday bars (a kline closes file, or the bar sources for their symbol); n/a "
+        "without them.",
     ]
 
 
@@ -359,10 +369,10 @@ def fear_greed_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ),
         (
             "The market's own index (0-100)",
-            "n/a (needs hourly bars)"
+            "n/a (needs bars, ETF flows or closes)"
             if own is None
             else f"{own['value']:.1f} ({own['label']}) on {own['date']}",
-            "metrics.parquet, the day's last bar" if own else "-",
+            _own_parts(own),
         ),
         (
             "Spearman correlation",
@@ -377,6 +387,19 @@ def fear_greed_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
             "-",
         ),
     ]
+
+
+def _own_parts(own: dict[str, Any] | None) -> str:
+    """The components of the own index that day, with their weights."""
+    if own is None:
+        return "-"
+    names = {"bars": "bars (metrics.parquet, the day's last bar)", "etf_flows": "ETF flows"}
+    parts = [
+        f"{names.get(k, k)} {v:.1f} x {own['weights'][k]:g}"
+        for k, v in own["components"].items()
+        if v is not None
+    ]
+    return "; ".join(parts) + f" (weights fitted on {own['weights_fitted_on']})"
 
 
 def bands_text() -> str:

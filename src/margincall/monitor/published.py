@@ -1,11 +1,11 @@
 """The *Sentiment* section of the daily sources: the published Crypto Fear & Greed index
-(alternative.me) beside the market's own index (:mod:`margincall.monitor.sentiment`, its value
-at each UTC day's last bar, when hourly bars are given), both 0-100 with the same bands
+(alternative.me) beside the market's own index (:mod:`margincall.monitor.daily_sentiment`: the
+bar index at each UTC day's last bar with the ETF-flow and breadth components, those present), both 0-100 with the same bands
 (:data:`~.headline.SENTIMENT_BANDS`).
 
 ``spearman`` is the rank correlation of the two over the days both have, on or before the
 report day (within the window of :data:`~.daily.WINDOW_DAYS` days), with the number of days;
-null with fewer than :data:`MIN_OVERLAP` days.
+null with fewer than :data:`MIN_OVERLAP` days or when either is constant over them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from margincall.monitor.daily import Series, cite, last_on_or_before, window
+from margincall.monitor.daily_sentiment import DAILY_WEIGHTS, FIT_SPAN
 from margincall.monitor.headline import sentiment_label
 
 MIN_OVERLAP = 10
@@ -42,11 +43,22 @@ def fear_greed_section(fg: Series, own_daily: pl.DataFrame | None, day: date) ->
     if own.height:
         last = own.tail(1)
         v = float(last["sentiment"][0])
-        out["own"] = {"value": v, "label": sentiment_label(v), "date": str(last["date"][0])}
+        out["own"] = {
+            "value": v,
+            "label": sentiment_label(v),
+            "date": str(last["date"][0]),
+            "components": {
+                k: (None if last[f"s_{k}"][0] is None else float(last[f"s_{k}"][0]))
+                for k in DAILY_WEIGHTS
+                if f"s_{k}" in last.columns
+            },
+            "weights": dict(DAILY_WEIGHTS),
+            "weights_fitted_on": FIT_SPAN,
+        }
     j = window(fg.frame, day).join(own.select("date", "sentiment"), on="date")
-    if j.height >= MIN_OVERLAP:
-        a = j["value"].rank().to_numpy()
-        b = j["sentiment"].rank().to_numpy()
+    a = j["value"].rank().to_numpy()
+    b = j["sentiment"].rank().to_numpy()
+    if j.height >= MIN_OVERLAP and np.ptp(a) > 0 and np.ptp(b) > 0:  # a constant has no rank
         out["spearman"] = {
             "rho": float(np.corrcoef(a, b)[0, 1]),
             "days": j.height,

@@ -19,6 +19,7 @@ leaves ``--out`` as it was (absent or empty).
 from __future__ import annotations
 
 import html
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from margincall.core.atomic import atomic_folder
+from margincall.core.atomic import atomic_folder, write_atomic
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.market_figures import daily_figures
 from margincall.monitor.market_report import (
@@ -73,16 +74,36 @@ def check_out(out: Path) -> None:
         raise InvalidInputError("--out", str(out), "a path whose parent folder exists")
 
 
+def report_files(result: MonitorResult) -> dict[str, bytes]:
+    """The files of the report, by name, in the order they are written."""
+    files: dict[str, bytes] = {}
+    if result.metrics is not None:
+        buf = io.BytesIO()
+        result.metrics.write_parquet(buf)
+        files["metrics.parquet"] = buf.getvalue()
+    files["summary.json"] = (json.dumps(result.summary, indent=2) + "\n").encode()
+    files["report.md"] = markdown(result.summary).encode()
+    files["report.html"] = page(result).encode()
+    return files
+
+
 def write_monitor(out: str | Path, result: MonitorResult) -> Path:
     """Write the four files into ``out`` atomically (see the module docstring)."""
     out = Path(out)
     check_out(out)
+    files = report_files(result)
     with atomic_folder(out, replace=False) as tmp:
-        if result.metrics is not None:
-            result.metrics.write_parquet(tmp / "metrics.parquet")
-        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-        (tmp / "report.md").write_text(markdown(result.summary))
-        (tmp / "report.html").write_text(page(result))
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+    return out
+
+
+def rewrite_monitor(out: str | Path, result: MonitorResult) -> Path:
+    """Replace the report's files in the existing folder ``out`` one by one, each atomically
+    (watch mode: a reader sees the previous file or the new one, whole)."""
+    out = Path(out)
+    for name, data in report_files(result).items():
+        write_atomic(out / name, data)
     return out
 
 
@@ -234,6 +255,34 @@ def sentiment_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def watch_lines(s: dict[str, Any]) -> list[str]:
+    """The What to watch lines: the map, clusters, support and its cascade, then the levels
+    of :mod:`~margincall.monitor.levels`."""
+    w = s["watch"]
+    return _map_lines(s) + (level_lines(w.get("levels") or []) if w else [])
+
+
+def level_lines(levels: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for lv in levels:
+        where = f" ({hm(lv['ts'])}, row {lv['row']})" if "row" in lv else ""
+        c = lv["cascade"]
+        way = "below" if c["side"] == "long" else "above"
+        end = (
+            f"runaway: every {c['side']} on the map is liquidated (beyond its farthest level, "
+            f"{_num(c['last_level'], ',.0f')} USD)"
+            if c["runaway"]
+            else f"final price {c['final_price']:,.2f} USD ({_pct(c['final_move'])})"
+        )
+        out.append(
+            f"Level: {lv['kind']} {lv['price']:,.2f} USD{where}, {_pct(lv['distance_pct'])} "
+            f"from the price. If the price trades {way} it (to {c['shock_price']:,.2f} USD): "
+            f"{end}; {c['side']} liquidations {usd(c['liquidated_usd'])}, "
+            f"{c['rounds']} round(s)."
+        )
+    return out
+
+
+def _map_lines(s: dict[str, Any]) -> list[str]:
     w = s["watch"]
     if not w:
         return ["No liquidation map: the data has no open interest."]

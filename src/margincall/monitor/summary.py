@@ -38,8 +38,10 @@ from margincall.monitor.bars import cut_at, load_sources, parse_at
 from margincall.monitor.checks import check_bars
 from margincall.monitor.daily import DailyData, DailyInputs
 from margincall.monitor.headline import headline
+from margincall.monitor.levels import watch_levels
 from margincall.monitor.metrics import iso, metrics_frame
 from margincall.monitor.prose import sentences
+from margincall.monitor.resample import parse_timeframe, resample
 from margincall.monitor.watch import panel_for_map, watch
 
 
@@ -80,6 +82,7 @@ def build(
     mapping: Mapping[str, str] | None = None,
     symbol: str | None = None,
     daily: DailyInputs | None = None,
+    timeframe: str | None = None,
 ) -> MonitorResult:
     """Everything ``margincall monitor`` reports (nothing is written here): the bar sections
     from ``sources`` and the daily sections from ``daily``, whichever are given.
@@ -97,20 +100,24 @@ def build(
             [],
             "at least one bar source or one of --etf-flows, --market-cap, --closes, --fear-greed",
         )
-    result = _build_bars(sources, at, mapping, symbol, daily) if sources else None
+    if timeframe is not None:
+        parse_timeframe(timeframe)
+    result = _build_bars(sources, at, mapping, symbol, daily, timeframe) if sources else None
     if not daily.any():
         assert result is not None
         return result
     bars = result.metrics if result is not None else None
     if result is not None and daily.as_of is None:
         daily = replace(daily, as_of=_last_full_day(result.summary["at"]))
-    d, data = daily_summary(daily, bars)
+    d, data = daily_summary(daily, bars, result.summary["symbol"] if result else None)
     if result is None:
         d["sentences"] = daily_sentences(d)
         return MonitorResult(None, d, None, None, data)
     result.daily = data
     s = result.summary
     s["daily"] = d
+    if s["watch"] is not None:
+        s["watch"]["levels"] = watch_levels(result.metrics, result.lmap, s["symbol"], d)
     s["warnings"] = d["warnings"] + s["warnings"]
     s["sentences"] = daily_sentences(d) + s["sentences"]
     return result
@@ -122,6 +129,7 @@ def _build_bars(
     mapping: Mapping[str, str] | None,
     symbol: str | None,
     daily: DailyInputs,
+    timeframe: str | None = None,
 ) -> MonitorResult:
     from margincall.estimate.market_map import build_levels, map_at
 
@@ -130,7 +138,15 @@ def _build_bars(
     if when is None and daily.as_of is not None:
         when = _end_of_day(bars, daily.as_of)
     bars, when = cut_at(bars, when)
+    warnings = check_bars(bars)
+    complete = None
+    if timeframe is not None:
+        bars = resample(bars, timeframe)
+        complete, bars = bars["complete"], bars.drop("complete")
+        when = bars["ts"].max()
     m = metrics_frame(bars)
+    if complete is not None:
+        m = m.with_columns(complete)
     s: dict[str, Any] = {
         "symbol": symbol or guess_symbol(sources),
         "at": iso(when),
@@ -151,17 +167,29 @@ def _build_bars(
         },
     }
     s |= headline(m, when)
-    warnings = check_bars(bars)
     s["warnings"] = [
         {"kind": w.kind, "column": w.column, "rows": list(w.rows), "message": w.message}
         for w in warnings
     ]
+    if timeframe is not None:
+        s["timeframe"] = {"bars": timeframe, "last_bar_complete": bool(complete[-1])}
+        if not complete[-1]:
+            s["warnings"].append(
+                {
+                    "kind": "incomplete_bar",
+                    "column": "ts",
+                    "rows": [m.height - 1],
+                    "message": f"the last {timeframe} bar (row {m.height - 1}, starting "
+                    f"{iso(when)}) is incomplete: the source's bars end before its end",
+                }
+            )
     panel = panel_for_map(m)
     levels = lmap = None
     if panel is not None:
         levels = build_levels(panel)
         lmap = map_at(levels, None)
         s["watch"] = watch(levels, lmap, m, when)
+        s["watch"]["levels"] = watch_levels(m, lmap, s["symbol"], None)
     else:
         s["watch"] = None
     s["sentences"] = sentences(s)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -118,6 +119,18 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(name))
     return out.select([pl.col(k).cast(v) for k, v in CLOSES_SCHEMA.items()])
+
+
+def read_intraday(path: str | Path) -> pl.DataFrame | None:
+    """The bars of a Binance kline CSV shorter than a day (``ts, open, high, low, close,
+    volume, volume_usd``, sorted), for the 4-hour indicators; None for any other file (the
+    daily closes of :func:`read_closes` are read first and refuse a bad file)."""
+    src = Source(path, FORMATS)
+    if src.path.suffix.lower() in (".json", ".parquet", ".pq") or not _is_kline_csv(src):
+        return None
+    bars = read_klines(src.path).sort("ts")
+    step = bars["ts"].diff().drop_nulls().min()
+    return bars if step is not None and step < timedelta(days=1) else None
 
 
 def _is_kline_csv(src: Source) -> bool:

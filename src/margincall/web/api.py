@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from margincall import __version__
@@ -100,6 +101,16 @@ def runs(request: Request) -> list[dict[str, Any]]:
 def run(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
     return {"name": name, "headline": d.runs.headline(name), "summary": d.runs.summary(name)}
+
+
+@router.get(
+    "/runs/{name}/report",
+    summary="A monitor folder's report.md as plain text, read afresh (watch mode rewrites it)",
+    response_class=PlainTextResponse,
+)
+def run_report(request: Request, name: RunName) -> PlainTextResponse:
+    text = _state(request).runs.report_text(name)
+    return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/runs/{name}/series", summary="A run's bars (ts in epoch ms, USD) and ADL events")

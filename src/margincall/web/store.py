@@ -102,6 +102,15 @@ class RunStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if _served(self.file, p.name))
 
+    def report_text(self, name: str) -> str:
+        """The ``report.md`` of a monitor folder under the runs folder, read on every call (a
+        watched folder's report is replaced in place, whole: never cached)."""
+        path = self.file(name, "report.md")
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HTTPException(422, f"run {name!r}: report.md cannot be read ({exc})") from None
+
     def summary(self, name: str) -> dict[str, Any]:
         path = self.file(name, "summary.json")
         try:
