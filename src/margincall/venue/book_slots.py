@@ -188,9 +188,9 @@ def _cancel_slot_into(book, slot, reason, out, n_out):
     if levels[si, price - meta[_M_MIN_TICK], L_HEAD] < 0:
         if si == 0:
             if meta[_M_BEST_BID] == price:
-                _rescan_best(meta, levels, 0, price)
+                _rescan_best(meta, levels, si, price)  # si, not a constant: one version
         elif meta[_M_BEST_ASK] == price:
-            _rescan_best(meta, levels, 1, price)
+            _rescan_best(meta, levels, si, price)
     return n_out + 1
 
 

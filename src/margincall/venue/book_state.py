@@ -241,7 +241,7 @@ def _put_maker(out, n, maker_id, maker_acct):
     out[n]["maker_account"] = maker_acct
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _emit(out, n, kind, reason, order_id, account, side, price, qty, leaves):
     out = reserve(out, n, 1)
     _put(out, n, kind, reason, order_id, account, side, price, qty, leaves)

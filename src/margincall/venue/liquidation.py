@@ -441,7 +441,7 @@ def liquidation_round(s, cand):
         depth[i] = ex / max(_maintenance(s, abs(acc.pos[a]) * mark * k), 1)
     order = np.argsort(depth, kind="mergesort")
     counts = np.zeros(3, np.int64)  # breached, progressed, position before an ADL
-    i = 0
+    i = np.int64(0)  # not the constant 0: _round would compile a second time for it
     while i < m:
         events, records = _waterfall_room(s)
         s = make_room(s, min(m - i, 64) * (events + 1), records)  # room for a batch

@@ -203,7 +203,7 @@ def place_orders(s, cancels, orders, stp):
     settle(s, K_FILLED)
     accounts = orders[0]
     ids = np.full(accounts.shape[0], -1, np.int64)
-    i = 0
+    i = np.int64(0)  # not the constant 0: _place_batch would compile a second time for it
     while i < accounts.shape[0]:
         events, records = order_room(s)
         s = make_room(s, events, records)
