@@ -36,7 +36,6 @@ from margincall.venue.margin_int import (
     mul_div_floor,
 )
 from margincall.venue.params import INSTRUMENT, K
-from margincall.venue.pointers import no_refcount
 
 INSURANCE_FUND = 0
 """Account id of the insurance fund (and, for Hyperliquid, the backstop liquidator vault)."""
@@ -182,7 +181,7 @@ def party(account, kind) -> tuple:
     return (np.int64(account), NO_ORDER, NO_FEE, np.int64(kind))
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def trade(s, taker, maker, side, price, qty) -> None:
     """Book one trade of ``qty`` lots at ``price`` between two accounts, the taker on ``side``;
     one event per side (taker first), both reindexed. Two events of room.

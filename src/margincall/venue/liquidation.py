@@ -323,7 +323,8 @@ def _waterfall(s, a, ex) -> bool:
     s.out[j]["side"] = 1 if p > 0 else -1
     s.out[j]["notional"] = abs(p) * mark * s.params[K]
     s.meta[BOOK_N] = bk.cancel_account_into(s.book, a, s.bout, s.meta[BOOK_N])
-    settle(s, K_FILLED)
+    if s.meta[BOOK_N] > 0:  # the account had orders (a call saved per liquidation when not)
+        settle(s, K_FILLED)
     policy = s.params[POLICY]
     if policy == POLICY_BINANCE:
         adl = _binance(s, a)
