@@ -1,7 +1,7 @@
 """Auto-deleveraging: when no one else can take a bankrupt position, close opposite winners.
 
-Each venue orders the candidates its own way (scores in :mod:`margincall.venue.margin` have the
-readable formulas); all of them close at one price, the bankrupt account's bankruptcy price
+Each venue orders the candidates its own way (:mod:`margincall.formulas.margin` has the readable
+formulas of the scores); all of them close at one price, the bankrupt account's bankruptcy price
 (Hyperliquid: the mark), with no fee. Candidates' open orders are cancelled first, as the
 venues do.
 

@@ -23,8 +23,8 @@ Why it looks like this:
   (same numba types, so the kernels are shared), which more than doubles its throughput. Order
   rows are 64 bytes (``orders[slot]``), so touching an order costs one cache line.
 
-Semantics the rest of the engine relies on (the pure-Python :mod:`reference_book` is the
-executable spec and produces identical records and ids):
+Semantics the rest of the engine relies on (the pure-Python oracle of the tests,
+``tests/oracles/reference_book.py``, is the executable spec and produces identical records and ids):
 
 * **Order ids** are ``seq << 32 | slot``: ``seq`` counts accepted orders from 1 (so ids are
   positive, unique for the book's life and increase with submission order) and ``slot`` is the

@@ -48,6 +48,7 @@ from margincall.venue.accounts import (
     account_rows,
     new_accounts,
 )
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND, reindex
 from margincall.venue.liquidation import liquidation_rounds
@@ -65,7 +66,6 @@ _STP = {
     "expire_both": bk.STP_EXPIRE_BOTH,
 }
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
-PPB = 1_000_000_000
 MAX_ROUNDS = 100
 """Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
 is set."""
@@ -412,9 +412,9 @@ class Venue(VenueOrders):
         if p == 0:
             return np.empty(0, EVENT_DTYPE)
         mark = int(self.meta[MARK])
-        band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
         side = -1 if p > 0 else 1
-        limit = min(max(mark - band if p > 0 else mark + band, self.min_tick), self.max_tick)
+        limit = band_limit_ticks(mark, int(self.params[P.BAND_PPM]), side)
+        limit = min(max(limit, self.min_tick), self.max_tick)
         _, self._bout, nb = bk.submit(
             self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE, self._bout, 0
         )

@@ -29,6 +29,7 @@ from margincall.venue import book as bk
 from margincall.venue import liq_index
 from margincall.venue.accounts import BOOK_N, LAST, MARK, OUT_N, ROUND, TS
 from margincall.venue.adl import deleverage, reset_queues
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import (
     INSURANCE_FUND,
     K_FILLED,
@@ -299,8 +300,7 @@ def _hyperliquid(s, a) -> bool:
     ):
         size = max(1, (q * params[PARTIAL_PPM]) // PPM)
         acc.last_partial_ns[a] = now
-    band = (mark * params[BAND_PPM]) // PPM
-    _forced(s, a, size, mark - band if p > 0 else mark + band, IOC)
+    _forced(s, a, size, band_limit_ticks(mark, params[BAND_PPM], -1 if p > 0 else 1), IOC)
     p = acc.pos[a]
     if p != 0:
         equity = collateral(acc, a) + p * mark * k - acc.cost[a]

@@ -17,6 +17,7 @@ from numba import njit
 from margincall.events.schema import EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue.accounts import BOOK_N, EXISTS, ISOLATED, MARK, N_ACCOUNTS, OUT_N
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import (
     INSURANCE_FUND,
     K_FILLED,
@@ -222,9 +223,7 @@ def _place_batch(s, ids, start, orders, stp):
         price = prices[i]
         tif = tifs[i]
         if price == 0:
-            mark = s.meta[MARK]
-            band = (mark * s.params[BAND_PPM]) // PPM
-            price = mark + band if sides[i] > 0 else mark - band
+            price = band_limit_ticks(s.meta[MARK], s.params[BAND_PPM], sides[i])
             price = min(max(price, s.params[MIN_TICK]), s.params[MAX_TICK])
             tif = bk.TIF_IOC
         ids[i] = place(s, accounts[i], sides[i], price, lots[i], tif, stp, reduce_only[i])

@@ -17,6 +17,7 @@ from margincall.venue.accounts import (
     MARK,
     N_ACCOUNTS,
 )
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.orders import (
     bad_batch_column,
     place_order,
@@ -77,8 +78,7 @@ class VenueOrders(VenueBase):
         lots = int(lots_exact) if lots_exact == lots_exact.to_integral_value() else None
         if price is None:
             mark = int(self.meta[MARK])
-            band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
-            limit = mark + band if s > 0 else mark - band
+            limit = band_limit_ticks(mark, int(self.params[P.BAND_PPM]), s)
             ticks: int | None = min(max(limit, self.min_tick), self.max_tick)
             tif_code = bk.TIF_IOC
         else:
