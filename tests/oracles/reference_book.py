@@ -28,9 +28,9 @@ from margincall.venue.book import (
     TIF_GTC,
     TIF_IOC,
     TIF_POST_ONLY,
-    Level,
     new_book,
 )
+from margincall.venue.order_book import Level
 
 __all__ = ["ReferenceOrderBook"]
 

@@ -17,8 +17,8 @@ from margincall.venue.book import (
     TIF_GTC,
     TIF_IOC,
     TIF_POST_ONLY,
-    OrderBook,
 )
+from margincall.venue.order_book import OrderBook
 from oracles.reference_book import ReferenceOrderBook
 
 MIN_TICK, MAX_TICK = 95, 105

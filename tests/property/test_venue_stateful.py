@@ -64,8 +64,8 @@ class VenueMachine(RuleBasedStateMachine):
             capacity=CAPACITY,
             price_window=(0.5, 2.0),
             order_capacity=512,
-            max_rounds=50,
         )
+        self.v.max_rounds = 50
         self.orders: list[int] = []  # ids of orders that were accepted to rest
         self.priority: dict[int, int] = {}  # FIFO model: acceptance (or amend-up) order
         self.counter = 0

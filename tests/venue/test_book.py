@@ -24,8 +24,8 @@ from margincall.venue.book import (
     TIF_FOK,
     TIF_IOC,
     TIF_POST_ONLY,
-    OrderBook,
 )
+from margincall.venue.order_book import OrderBook
 from oracles.reference_book import ReferenceOrderBook
 
 BUY, SELL = 1, -1

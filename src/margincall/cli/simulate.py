@@ -164,6 +164,7 @@ def simulate(
     from margincall.sim.run_folder import simulate as run_sim
     from margincall.sim.scenario import load_scenario
     from margincall.venue.instrument import load_rulebook
+    from margincall.venue.warm import compile_on_two_cores
 
     sc = load_scenario(scenario)
     with reading("run.rulebook", rulebook or sc.run.rulebook):  # both read the rulebook file
@@ -171,6 +172,7 @@ def simulate(
         load_rulebook(sc.run.rulebook)  # a bad name or file is refused before anything runs
     if out is not None:
         check_out_dir(out, force)
+    compile_on_two_cores()  # a first run: the kernels compile on both cores, then the run
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

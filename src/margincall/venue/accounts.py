@@ -29,14 +29,37 @@ LAST = 4  # last trade price, ticks (0 before the first trade)
 MARK = 5  # mark price, ticks
 INDEX = 6  # index / oracle price, ticks
 N_ACCOUNTS = 7  # accounts opened so far
-ROUND = 8  # current liquidation round
+ROUND = 8  # liquidation round of the events being written (0 outside a cascade)
 UNCOVERED = 9  # losses no one covered, micro-dollars (information only)
 RNG = 10  # state of the venue's deterministic generator (dYdX candidate offsets)
+OUT_N = 11  # events written into the entry kernel's event buffer (its cursor)
+BOOK_N = 12  # book records waiting in the book-record buffer to be settled (its cursor)
 META_SIZE = 16
+
+ACCOUNT_ROW = np.dtype(
+    {
+        "names": [
+            "wallet", "iso_margin", "pos", "cost", "key", "loc", "flags", "side", "leverage",
+            "last_partial_ns",
+        ],
+        "formats": [
+            np.int64, np.int64, np.int64, np.int64, np.int64, np.int32, np.int8, np.int8,
+            np.int32, np.int64,
+        ],
+        "offsets": [0, 8, 16, 24, 32, 40, 48, 49, 52, 56],
+        "itemsize": 64,
+    }
+)  # fmt: skip
+"""One account's row: every per-account field of the accounts and of the liquidation index
+(``key``, ``loc``, ``side``) shares one 64-byte cache line, so touching an account costs one
+memory access, not one per field. The only spelling of the layout: :class:`Accounts`,
+:class:`~margincall.venue.liq_index.LiqIndex` and the borrowed views of
+:mod:`margincall.venue.state` are views of these fields."""
 
 
 class Accounts(NamedTuple):
-    """Per-account arrays, indexed by account id (0 is the insurance fund / backstop vault)."""
+    """Per-account arrays, indexed by account id (0 is the insurance fund / backstop vault):
+    views of the fields of :data:`ACCOUNT_ROW` of the same rows."""
 
     wallet: np.ndarray  # int64 micro-dollars
     iso_margin: np.ndarray  # int64 micro-dollars (isolated accounts)
@@ -47,42 +70,19 @@ class Accounts(NamedTuple):
     last_partial_ns: np.ndarray  # int64: time of the last partial liquidation (Hyperliquid)
 
 
-ROW_BYTES = 64
-LOC = 40  # byte offset of the liquidation index's place of the account (int32)
-"""Bytes per account row: every per-account field of the accounts and the liquidation index
-shares one cache line, so touching an account costs one memory access, not one per field."""
-
-
 def account_rows(capacity: int) -> np.ndarray:
-    """One zeroed, cache-line-aligned row of ``ROW_BYTES`` bytes per account (uint8, 2-D)."""
-    raw = np.zeros(capacity * ROW_BYTES + ROW_BYTES, np.uint8)
-    start = (-raw.ctypes.data) % ROW_BYTES
-    return raw[start : start + capacity * ROW_BYTES].reshape(capacity, ROW_BYTES)
-
-
-def field(rows: np.ndarray, offset: int, dtype: type) -> np.ndarray:
-    """A strided view of one field of every row."""
-    width = np.dtype(dtype).itemsize
-    return rows[:, offset : offset + width].view(dtype)[:, 0]
+    """One zeroed, cache-line-aligned :data:`ACCOUNT_ROW` per account."""
+    size = ACCOUNT_ROW.itemsize
+    raw = np.zeros(capacity * size + size, np.uint8)
+    start = (-raw.ctypes.data) % size
+    return raw[start : start + capacity * size].view(ACCOUNT_ROW)
 
 
 def new_accounts(capacity: int, rows: np.ndarray | None = None) -> Accounts:
-    """Zeroed accounts for ``capacity`` accounts, in ``rows`` (see :func:`account_rows`).
-
-    Row layout (bytes): 0 wallet, 8 iso_margin, 16 pos, 24 cost, 32 and 40 the liquidation
-    index's key and place (``LOC``), 48 flags, 49 index side, 52 leverage, 56 last_partial_ns.
-    """
+    """Zeroed accounts for ``capacity`` accounts, in ``rows`` (see :func:`account_rows`)."""
     if rows is None:
         rows = account_rows(capacity)
-    acc = Accounts(
-        wallet=field(rows, 0, np.int64),
-        iso_margin=field(rows, 8, np.int64),
-        pos=field(rows, 16, np.int64),
-        cost=field(rows, 24, np.int64),
-        leverage=field(rows, 52, np.int32),
-        flags=field(rows, 48, np.int8),
-        last_partial_ns=field(rows, 56, np.int64),
-    )
+    acc = Accounts(*(rows[name] for name in Accounts._fields))
     acc.leverage[:] = 1
     acc.last_partial_ns[:] = np.iinfo(np.int64).min // 2
     return acc

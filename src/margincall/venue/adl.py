@@ -1,7 +1,7 @@
 """Auto-deleveraging: when no one else can take a bankrupt position, close opposite winners.
 
-Each venue orders the candidates its own way (scores in :mod:`margincall.venue.margin` have the
-readable formulas); all of them close at one price, the bankrupt account's bankruptcy price
+Each venue orders the candidates its own way (:mod:`margincall.formulas.margin` has the readable
+formulas of the scores); all of them close at one price, the bankrupt account's bankruptcy price
 (Hyperliquid: the mark), with no fee. Candidates' open orders are cancelled first, as the
 venues do.
 
@@ -20,11 +20,11 @@ from numba import njit
 
 from margincall.events.schema import EventKind
 from margincall.venue import book as bk
-from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, RNG
-from margincall.venue.ledger import INSURANCE_FUND, collateral, trade
+from margincall.venue.accounts import BOOK_N, EXISTS, MARK, N_ACCOUNTS, RNG
+from margincall.venue.ledger import INSURANCE_FUND, K_FILLED, collateral, party, trade
 from margincall.venue.liq_index import ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
 from margincall.venue.margin_int import maintenance_micros
-from margincall.venue.orders import settle_book
+from margincall.venue.orders import settle
 from margincall.venue.params import (
     ADL,
     ADL_BINANCE,
@@ -34,9 +34,10 @@ from margincall.venue.params import (
     ADL_PRO_RATA,
     K,
 )
+from margincall.venue.state import make_room
 
 K_ADL = int(EventKind.ADL_EXECUTED)
-K_FILLED = int(EventKind.ORDER_FILLED)
+ONE_LOT = np.int64(1)  # (a Python 1 would compile _close a second time, for the constant)
 
 
 @njit(cache=True)
@@ -87,13 +88,15 @@ def reset_queues(idx) -> None:
 
 
 @njit(cache=True)
-def _build_queue(acc, idx, meta, params, tiers, held):
+def _build_queue(s, held):
     """Snapshot the holders of ``held`` (+1 longs, -1 shorts) in the venue's order.
 
     Longs fill ``adl_slots`` from the front and shorts from the back (together they never
     exceed the number of accounts). Returns ``(start, count)``.
     """
-    total = meta[N_ACCOUNTS]
+    acc = s.acc
+    idx = s.idx
+    total = s.meta[N_ACCOUNTS]
     count = 0
     for b in range(total):
         if b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * held > 0:
@@ -104,9 +107,9 @@ def _build_queue(acc, idx, meta, params, tiers, held):
         if b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * held > 0:
             cands[j] = b
             j += 1
-    ranking = params[ADL]
+    ranking = s.params[ADL]
     if ranking != ADL_DYDX and ranking != ADL_PRO_RATA and count > 0:
-        score = adl_scores(acc, cands, meta[MARK], params[K], tiers, ranking)
+        score = adl_scores(acc, cands, s.meta[MARK], s.params[K], s.tiers, ranking)
         cands = cands[np.argsort(-score, kind="mergesort")]
     cap = idx.adl_slots.shape[0]
     start = 0 if held > 0 else cap - count
@@ -122,65 +125,55 @@ def _build_queue(acc, idx, meta, params, tiers, held):
 
 
 @njit(cache=True)
-def _queue(acc, idx, meta, params, tiers, held, rebuild):
+def _queue(s, held, rebuild):
+    idx = s.idx
     n_slot = ADL_LONG_N if held > 0 else ADL_SHORT_N
     if idx.adl_meta[n_slot] < 0 or rebuild:
-        return _build_queue(acc, idx, meta, params, tiers, held)
+        return _build_queue(s, held)
     count = idx.adl_meta[n_slot]
     start = 0 if held > 0 else idx.adl_slots.shape[0] - count
     return start, count
 
 
 @njit(cache=True)
-def _close(acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd):
-    bout, nb = bk.cancel_account(book, w, bout, 0)
-    out, n, _, _ = settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-    out, n = trade(
-        acc,
-        idx,
-        meta,
-        params,
-        tiers,
-        out,
-        n,
-        a,
-        w,
-        -side,
-        price,
-        x,
-        0,
-        0,
-        K_ADL,
-        K_ADL,
-        -1,
-        -1,
-        rnd,
-    )
-    return out, n, bout
+def _close(s, a, w, side, price, x):
+    """Account ``w``'s orders cancelled, then ``x`` lots of ``a``'s position (long when ``side``
+    is +1) closed against it at ``price``; returns the state (its buffers may have grown)."""
+    w = np.int64(w)  # an id from the queue (int32): one compiled version of each callee
+    s = make_room(s, 0, bk.account_orders(s.book, w))
+    s.meta[BOOK_N] = bk.cancel_account_into(s.book, w, s.bout, s.meta[BOOK_N])
+    s = make_room(s, 2 * s.meta[BOOK_N] + 2, 0)
+    settle(s, K_FILLED)
+    trade(s, party(a, K_ADL), party(w, K_ADL), -side, price, x)
+    return s
 
 
 @njit(cache=True)
-def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd):
+def deleverage(s, a, price):
     """Close account ``a``'s whole position against opposite positions at ``price``.
 
-    Returns ``(out, n, bout, closed_lots)``; fewer lots than the position are closed only when
-    the opposite side is exhausted (or, for dYdX, every remaining candidate fails the check).
+    Returns ``(s, closed_lots)`` (the state's buffers may have grown); fewer lots than the
+    position are closed only when the opposite side is exhausted (or, for dYdX, every remaining
+    candidate fails the check).
     """
+    acc = s.acc
+    idx = s.idx
+    tiers = s.tiers
     p = acc.pos[a]
     if p == 0:
-        return out, n, bout, 0
-    k = params[K]
+        return s, 0
+    k = s.params[K]
     side = 1 if p > 0 else -1
     held = -side
-    mark = meta[MARK]
-    ranking = params[ADL]
+    mark = s.meta[MARK]
+    ranking = s.params[ADL]
     remaining = abs(p)
     closed = 0
     ptr_slot = ADL_LONG_PTR if held > 0 else ADL_SHORT_PTR
     for attempt in range(2):  # the snapshot, then one fresh snapshot if it ran dry
         if remaining == 0:
             break
-        start, count = _queue(acc, idx, meta, params, tiers, held, attempt == 1)
+        start, count = _queue(s, held, attempt == 1)
         if count == 0:
             continue
         if ranking == ADL_PRO_RATA:
@@ -199,23 +192,19 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                     continue
                 x = (target * abs(acc.pos[w])) // opp
                 if x > 0:
-                    out, n, bout = _close(
-                        acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
-                    )
+                    s = _close(s, a, w, side, price, x)
                     given += x
             i = 0
             while given < target:  # then the remainder, one lot each, in account order
                 w = idx.adl_slots[start + i]
                 if w != a and acc.pos[w] * held > 0:
-                    out, n, bout = _close(
-                        acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, 1, rnd
-                    )
+                    s = _close(s, a, w, side, price, ONE_LOT)
                     given += 1
                 i = (i + 1) % count
             remaining -= given
             closed += given
         elif ranking == ADL_DYDX:
-            offset = next_random(meta) % count
+            offset = next_random(s.meta) % count
             for j in range(count):
                 if remaining == 0:
                     break
@@ -225,9 +214,7 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                 x = min(remaining, abs(acc.pos[w]))
                 if not _not_riskier(acc, w, side * x, price, mark, k, tiers):
                     continue
-                out, n, bout = _close(
-                    acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
-                )
+                s = _close(s, a, w, side, price, x)
                 remaining -= x
                 closed += x
         else:
@@ -238,15 +225,13 @@ def deleverage(acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd)
                     i += 1
                     continue
                 x = min(remaining, abs(acc.pos[w]))
-                out, n, bout = _close(
-                    acc, idx, book, meta, params, tiers, out, n, bout, a, w, side, price, x, rnd
-                )
+                s = _close(s, a, w, side, price, x)
                 remaining -= x
                 closed += x
                 if acc.pos[w] * held <= 0:
                     i += 1
             idx.adl_meta[ptr_slot] = i
-    return out, n, bout, closed
+    return s, closed
 
 
 @njit(cache=True)

@@ -21,16 +21,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
-from fractions import Fraction
-from typing import Any
-
 import numpy as np
 
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
-from margincall.core.units import Number, micros_to_usd, to_decimal, usd_to_micros
+from margincall.core.units import Number, usd_to_micros
 from margincall.events.log import EventLog
 from margincall.events.schema import EVENT_DTYPE, EventKind, RejectReason
 from margincall.venue import book as bk
@@ -41,37 +36,27 @@ from margincall.venue import params as P
 from margincall.venue.accounts import (
     DEPOSITS,
     EXISTS,
-    FEES,
     INDEX,
     ISOLATED,
     LAST,
     MARK,
     META_SIZE,
     N_ACCOUNTS,
+    OUT_N,
     RNG,
-    SEQ,
     TS,
-    UNCOVERED,
     account_rows,
     new_accounts,
 )
-from margincall.venue.instrument import Instrument, Rulebook, load_rulebook
-from margincall.venue.ledger import (
-    INSURANCE_FUND,
-    Tiers,
-    collateral,
-    reindex,
-)
+from margincall.venue.band import band_limit_ticks
+from margincall.venue.instrument import Rulebook, load_rulebook
+from margincall.venue.ledger import INSURANCE_FUND, reindex
 from margincall.venue.liquidation import liquidation_rounds
 from margincall.venue.orders import (
-    bad_batch_column,
-    place_order,
-    place_orders,
-    position_stats,
     reindex_all,
-    settle_book_entry,
 )
-from margincall.venue.orders import block_trades as block_trades_kernel
+from margincall.venue.rule_arrays import build_params, build_tiers
+from margincall.venue.venue_orders import VenueOrders
 
 _TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
 _STP = {
@@ -81,57 +66,13 @@ _STP = {
     "expire_both": bk.STP_EXPIRE_BOTH,
 }
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
-_K_FILLED = int(EventKind.ORDER_FILLED)
-PPB = 1_000_000_000
+MAX_ROUNDS = 100
+"""Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
+is set."""
 EVENT_BLOCK = 1 << 17
 """Events per block of a venue's event memory (about 11 MB). Kernels write their events in place
 into it and the log keeps them there: one large block gets huge pages, so writing millions of
 events does not take a page fault every few dozen."""
-
-
-def build_params(
-    rulebook: Rulebook, inst: Instrument, min_tick: int, max_tick: int, max_rounds: int
-) -> np.ndarray:
-    """The rulebook as the int64 parameter array the kernels read (see :mod:`params`)."""
-    liq = rulebook.liquidation
-    p = np.zeros(P.SIZE, np.int64)
-    p[P.K] = inst.scale.micros_per_tick_lot
-    p[P.MAKER_FEE_PPM] = inst.maker_fee_ppm
-    p[P.TAKER_FEE_PPM] = inst.taker_fee_ppm
-    p[P.LIQ_FEE_PPM] = inst.liquidation_fee_ppm
-    p[P.POLICY] = P.POLICIES[liq["policy"]]
-    p[P.STRICT] = 1 if liq["policy"] in ("dydx", "hyperliquid") else 0
-    p[P.BAND_PPM] = int(inst.price_band * 1_000_000)
-    p[P.PARTIAL_THRESHOLD] = usd_to_micros(liq.get("partial_threshold_usd", 0))
-    p[P.PARTIAL_PPM] = int(Decimal(str(liq.get("partial_fraction", 1))) * 1_000_000)
-    backstop = Fraction(str(liq.get("backstop_ratio", 0)))
-    p[P.BACKSTOP_NUM], p[P.BACKSTOP_DEN] = backstop.numerator, backstop.denominator
-    p[P.BA_PPM] = int(liq.get("bankruptcy_adjustment_ppm", 1_000_000))
-    p[P.SMMR_PPM] = int(liq.get("spread_to_maintenance_margin_ratio_ppm", 0))
-    p[P.MAX_LIQ_FEE_PPM] = int(liq.get("max_liquidation_fee_ppm", 0))
-    p[P.PORTION_PPM] = int(liq.get("max_position_portion_ppm", 1_000_000))
-    p[P.MIN_NOTIONAL] = usd_to_micros(liq.get("min_position_notional_usd", 0))
-    p[P.ADL] = P.ADL_RANKINGS[rulebook.adl_ranking]
-    p[P.COOLDOWN_NS] = int(liq.get("partial_cooldown_seconds", 0)) * 1_000_000_000
-    p[P.MAX_ROUNDS] = max_rounds
-    p[P.ADL_AT_MARK] = 1 if rulebook.adl_close_price in ("mark", "oracle") else 0
-    step_down = liq.get("partial_to_lower_tier", False) or liq.get("high_tier_order_type") == "fok"
-    p[P.STEP_DOWN] = 1 if step_down else 0
-    cap = liq.get("max_notional_liquidated_per_block_usd")
-    p[P.BLOCK_NOTIONAL_CAP] = usd_to_micros(cap) if cap is not None else np.iinfo(np.int64).max
-    p[P.MIN_TICK] = min_tick
-    p[P.MAX_TICK] = max_tick
-    return p
-
-
-def build_tiers(inst: Instrument) -> Tiers:
-    """The instrument's margin tiers as the integer arrays the kernels read."""
-    return Tiers(
-        floor=np.ascontiguousarray(inst.tier_floor_micros, dtype=np.int64),
-        mmr_ppm=np.ascontiguousarray(inst.tier_mmr_ppm, dtype=np.int64),
-        cum=np.ascontiguousarray(inst.tier_cum_micros, dtype=np.int64),
-        imr_ppm=np.ascontiguousarray(inst.tier_imr_ppm, dtype=np.int64),
-    )
 
 
 def _venue_sequence(seed: int | RngTree | np.random.SeedSequence) -> np.random.SeedSequence:
@@ -144,7 +85,7 @@ def _venue_sequence(seed: int | RngTree | np.random.SeedSequence) -> np.random.S
     return RngTree(seed).child("venue").sequence
 
 
-class Venue:
+class Venue(VenueOrders):
     """One instrument of one exchange, with its accounts, book, fund and liquidation engine.
 
     Args:
@@ -160,7 +101,9 @@ class Venue:
             tree's child for the venue (an :class:`RngTree` or ``SeedSequence``), or an integer
             seed whose tree's ``"venue"`` child is used.
         keep_events: keep the event log in memory (else only count and hash it).
-        max_rounds: liquidation rounds per :meth:`run_liquidations` call.
+
+    The liquidation rounds per :meth:`run_liquidations` call are at most :attr:`max_rounds`
+    (100 unless set).
     """
 
     def __init__(
@@ -175,7 +118,6 @@ class Venue:
         order_capacity: int = 1 << 16,
         seed: int | RngTree | np.random.SeedSequence = 0,
         keep_events: bool = True,
-        max_rounds: int = 100,
     ) -> None:
         self.rulebook = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         self.instrument = self.rulebook.instrument(symbol)
@@ -193,7 +135,7 @@ class Venue:
         self.min_tick = max(1, int(index * lo))
         self.max_tick = int(index * hi) + 1
         self.params = build_params(
-            self.rulebook, self.instrument, self.min_tick, self.max_tick, max_rounds
+            self.rulebook, self.instrument, self.min_tick, self.max_tick, MAX_ROUNDS
         )
         self.tiers = build_tiers(self.instrument)
         self.k = int(self.params[P.K])
@@ -220,146 +162,6 @@ class Venue:
         self._mark_inputs = (index, index)
         # account 0: the insurance fund (and Hyperliquid's backstop vault)
         self.open_account(insurance_fund_usd, leverage=1)
-
-    # ---- plumbing ------------------------------------------------------------------------
-
-    @property
-    def _state(self) -> tuple[Any, ...]:
-        """What every kernel takes, in order: accounts, index, book, meta, params, tiers."""
-        return (self.acc, self.index, self.book, self.meta, self.params, self.tiers)
-
-    def _buffer(self, size: int = 64) -> np.ndarray:
-        """Room for at least ``size`` events for one kernel call: the free end of the current
-        event block (kernels grow it when they need more)."""
-        if self._block.shape[0] - self._free < size:
-            self._block = np.empty(max(EVENT_BLOCK, size), EVENT_DTYPE)
-            self._free = 0
-        self._room = self._block[self._free :]
-        return self._room
-
-    def _flush(self, out: np.ndarray, n: int) -> np.ndarray:
-        if out is self._room:  # written in place (numba hands back the array it was given)
-            records = out[:n]  # the block holds them
-            self._free += n
-        else:  # the kernel grew its buffer; a small result would pin it whole: copy it out
-            records = out[:n] if 2 * n >= out.shape[0] else out[:n].copy()
-        self.log.extend(records, owned=True)
-        return records
-
-    def _emit(
-        self,
-        kind: EventKind,
-        account: int = -1,
-        *,
-        reason: int = 0,
-        side: int = 0,
-        price: int = 0,
-        qty: int = 0,
-        amount: int = 0,
-        order_id: int = -1,
-        notional: int | None = None,
-    ) -> np.ndarray:
-        # built here in numpy: the same record the compiled emit writes, without a kernel call
-        rec = np.array(
-            [
-                (
-                    self.meta[TS],
-                    self.meta[SEQ],
-                    kind,
-                    reason,
-                    self.params[P.INSTRUMENT],
-                    side,
-                    0,  # liquidity
-                    0,  # round
-                    account,
-                    -1,  # counterparty
-                    order_id,
-                    price,
-                    qty,
-                    abs(qty * price * self.k) if notional is None else notional,
-                    amount,
-                )
-            ],
-            EVENT_DTYPE,
-        )
-        self.meta[SEQ] += 1
-        self.log.extend(rec, owned=True)
-        return rec
-
-    def _bulk_events(self, kind: EventKind, accounts: np.ndarray, **columns: Any) -> np.ndarray:
-        """One event per account, built column-wise (millions of accounts, no loop)."""
-        n = len(accounts)
-        rec = np.zeros(n, EVENT_DTYPE)
-        rec["ts_ns"] = self.meta[TS]
-        rec["seq"] = np.arange(self.meta[SEQ], self.meta[SEQ] + n)
-        rec["kind"] = int(kind)
-        rec["account"] = accounts
-        rec["counterparty"] = rec["order_id"] = -1
-        for name, values in columns.items():
-            rec[name] = values
-        self.meta[SEQ] += n
-        self.log.extend(rec, owned=True)
-        return rec
-
-    def _check_account(self, account: int, field: str = "account") -> int:
-        if (
-            isinstance(account, bool)
-            or not isinstance(account, int | np.integer)
-            or not 0 <= account < self.meta[N_ACCOUNTS]
-        ):
-            raise InvalidInputError(
-                field, account, f"an open account id in 0..{self.meta[N_ACCOUNTS] - 1}"
-            )
-        return int(account)
-
-    def _money(self, amount: Number, field: str) -> int:
-        try:
-            micros = (
-                usd_to_micros(amount, "exact")
-                if not isinstance(amount, float)
-                else usd_to_micros(amount)
-            )
-        except InvalidInputError:
-            raise InvalidInputError(
-                field, amount, "a positive whole number of micro-dollars"
-            ) from None
-        if micros <= 0:
-            raise InvalidInputError(field, amount, "a positive amount of dollars")
-        return micros
-
-    # ---- clock and prices ----------------------------------------------------------------
-
-    @property
-    def now_ns(self) -> int:
-        """Simulated time of the current step, ns."""
-        return int(self.meta[TS])
-
-    @property
-    def index_ticks(self) -> int:
-        """Index (oracle) price, ticks."""
-        return int(self.meta[INDEX])
-
-    @property
-    def mark_ticks(self) -> int:
-        """Mark price, ticks."""
-        return int(self.meta[MARK])
-
-    @property
-    def last_ticks(self) -> int:
-        """Last trade price, ticks (0 before the first trade)."""
-        return int(self.meta[LAST])
-
-    @property
-    def n_accounts(self) -> int:
-        """Accounts opened so far (account 0, the insurance fund, included)."""
-        return int(self.meta[N_ACCOUNTS])
-
-    def resting_lots(self) -> np.ndarray:
-        """Resting lots per price level: a read-only ``(2, ticks)`` view, row 0 bids and row 1
-        asks, column ``j`` the price ``min_tick + j``."""
-        view = self.book.levels[:, :, bk.L_LOTS]
-        view.flags.writeable = False
-        return view
 
     def advance(self, ts_ns: int) -> None:
         """Move the simulated clock forward (never back)."""
@@ -478,7 +280,7 @@ class Venue:
         self.acc.wallet[a] += m
         self.meta[DEPOSITS] += m
         events = self._emit(EventKind.DEPOSITED, a, amount=m)
-        reindex(self.acc, self.index, a, self.params, self.tiers)
+        reindex(self._kernel_state(), a)
         return events
 
     def withdraw(self, account: int, amount_usd: Number) -> np.ndarray:
@@ -496,7 +298,7 @@ class Venue:
         self.acc.wallet[a] -= m
         self.meta[DEPOSITS] -= m
         events = self._emit(EventKind.WITHDRAWN, a, amount=m)
-        reindex(self.acc, self.index, a, self.params, self.tiers)
+        reindex(self._kernel_state(), a)
         return events
 
     def available_micros(self, account: int) -> int:
@@ -521,204 +323,6 @@ class Venue:
         ):
             raise InvalidInputError("leverage", leverage, f"an integer from 1 to {max_lev}")
         self.acc.leverage[a] = leverage
-
-    # ---- orders ------------------------------------------------------------------------------
-
-    def submit_order(
-        self,
-        account: int,
-        side: str,
-        qty: Number,
-        price: Number | None = None,
-        *,
-        tif: str = "gtc",
-        reduce_only: bool = False,
-        stp: str = "expire_maker",
-    ) -> np.ndarray:
-        """Submit a limit order, or a market order when ``price`` is None; returns its events.
-
-        A market order is an IOC limited to the rulebook's price band around the mark.
-        Off-lot sizes and off-tick prices are refused with an ORDER_REJECTED event.
-        """
-        if side not in _SIDE:
-            raise InvalidInputError("side", side, "'buy' or 'sell'")
-        if tif not in _TIF:
-            raise InvalidInputError("tif", tif, f"one of {', '.join(_TIF)}")
-        if stp not in _STP:
-            raise InvalidInputError("stp", stp, f"one of {', '.join(_STP)}")
-        s = _SIDE[side]
-        qd = to_decimal(qty, "qty")
-        lots_exact = qd / self.scale.lot_size
-        lots = int(lots_exact) if lots_exact == lots_exact.to_integral_value() else None
-        if price is None:
-            mark = int(self.meta[MARK])
-            band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
-            limit = mark + band if s > 0 else mark - band
-            ticks: int | None = min(max(limit, self.min_tick), self.max_tick)
-            tif_code = bk.TIF_IOC
-        else:
-            pd = to_decimal(price, "price")
-            t_exact = pd / self.scale.tick_size
-            ticks = int(t_exact) if t_exact == t_exact.to_integral_value() else None
-            tif_code = _TIF[tif]
-        if lots is None or ticks is None:
-            reason = RejectReason.OFF_LOT if lots is None else RejectReason.OFF_TICK
-            return self._emit(EventKind.ORDER_REJECTED, int(account), reason=int(reason), side=s)
-        _, out, n, self._bout = place_order(  # type: ignore[call-arg]
-            *self._state,
-            self._buffer(),
-            0,
-            self._bout,
-            int(account),
-            s,
-            ticks,
-            lots,
-            tif_code,
-            _STP[stp],
-            reduce_only,
-            int(self.params[P.TAKER_FEE_PPM]),
-        )
-        return self._flush(out, n)
-
-    def submit_orders(
-        self,
-        accounts: np.ndarray,
-        sides: np.ndarray,
-        lots: np.ndarray,
-        prices: np.ndarray,
-        *,
-        tifs: np.ndarray | None = None,
-        reduce_only: np.ndarray | None = None,
-        cancel_first: Sequence[int] = (),
-    ) -> np.ndarray:
-        """Many orders in one call, in array order, each handled exactly as :meth:`submit_order`.
-
-        Integer arrays: ``sides`` +1/-1, ``lots`` in lots, ``prices`` in ticks (0: a market
-        order), ``tifs`` ``TIF_*`` codes of :mod:`margincall.venue.book` (default GTC),
-        ``reduce_only`` booleans. Every resting order of the accounts ``cancel_first`` is
-        cancelled before them, as :meth:`cancel_accounts` does. This is how agents' commands
-        reach the book at scale.
-        """
-        for i, a in enumerate(cancel_first):
-            self._check_account(a, f"cancel_first[{i}]")
-        n = len(accounts)
-        arrays = {
-            "accounts": np.ascontiguousarray(accounts, np.int64),
-            "sides": np.ascontiguousarray(sides, np.int64),
-            "lots": np.ascontiguousarray(lots, np.int64),
-            "prices": np.ascontiguousarray(prices, np.int64),
-            "tifs": np.ascontiguousarray(np.zeros(n, np.int64) if tifs is None else tifs, np.int64),
-            "reduce_only": np.ascontiguousarray(
-                np.zeros(n, np.bool_) if reduce_only is None else reduce_only, np.bool_
-            ),
-        }
-        for name, arr in arrays.items():
-            if arr.shape != (n,):
-                raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
-        if n == 0 and not cancel_first:
-            return np.empty(0, EVENT_DTYPE)
-        bad = bad_batch_column(arrays["sides"], arrays["tifs"], arrays["prices"])
-        if bad >= 0:
-            name, expected = (
-                ("sides", "+1 (buy) or -1 (sell) values"),
-                ("tifs", "TIF_* codes 0..3"),
-                ("prices", "ticks >= 0 (0: market)"),
-            )[bad]
-            raise InvalidInputError(name, arrays[name], expected)
-        _, out, m, self._bout = place_orders(  # type: ignore[call-arg]
-            *self._state,
-            self._buffer(max(64, 4 * n)),
-            0,
-            self._bout,
-            np.array(cancel_first, np.int64),
-            arrays["accounts"],
-            arrays["sides"],
-            arrays["prices"],
-            arrays["lots"],
-            arrays["tifs"],
-            _STP["expire_maker"],
-            arrays["reduce_only"],
-            int(self.params[P.TAKER_FEE_PPM]),
-        )
-        return self._flush(out, m)
-
-    def cancel_accounts(self, accounts: Sequence[int]) -> np.ndarray:
-        """Cancel every resting order of each account (in order), settled in one call."""
-        for i, a in enumerate(accounts):
-            self._check_account(a, f"accounts[{i}]")
-        none = np.empty(0, np.int64)
-        return self.submit_orders(none, none, none, none, cancel_first=accounts)
-
-    def cancel_order(self, order_id: int) -> np.ndarray:
-        """Cancel a resting order (an unknown id gives ORDER_REJECTED / UNKNOWN_ORDER)."""
-        self._bout, nb = bk.cancel(self.book, int(order_id), self._bout, 0)
-        return self._settle(nb)
-
-    def amend_order(self, order_id: int, qty: Number) -> np.ndarray:
-        """Change a resting order's size (smaller keeps its queue place)."""
-        qd = to_decimal(qty, "qty") / self.scale.lot_size
-        if qd != qd.to_integral_value():
-            return self._emit(
-                EventKind.ORDER_REJECTED, reason=int(RejectReason.OFF_LOT), order_id=int(order_id)
-            )
-        self._bout, nb = bk.amend(self.book, int(order_id), int(qd), self._bout, 0)
-        return self._settle(nb)
-
-    def cancel_all(self, account: int) -> np.ndarray:
-        """Cancel every resting order of an account."""
-        a = self._check_account(account)
-        self._bout, nb = bk.cancel_account(self.book, a, self._bout, 0)
-        return self._settle(nb)
-
-    def _settle(self, nb: int) -> np.ndarray:
-        out, n, _, _ = settle_book_entry(  # type: ignore[call-arg]
-            *self._state,
-            self._buffer(),
-            0,
-            self._bout,
-            nb,
-            _K_FILLED,
-            int(self.params[P.TAKER_FEE_PPM]),
-            0,
-        )
-        return self._flush(out, n)
-
-    def block_trades(
-        self, accounts: np.ndarray, lots: np.ndarray, price: Number, counterparty: int
-    ) -> np.ndarray:
-        """Off-book trades between many accounts and one counterparty at one price.
-
-        How a starting state is built (as an opening auction would): account ``accounts[i]``
-        trades ``lots[i]`` (signed: positive buys) with ``counterparty``, no fees. Each side is
-        margin-checked like an order; a trade that fails is refused with an event.
-        """
-        c = self._check_account(counterparty, "counterparty")
-        acc_ids = np.asarray(accounts, dtype=np.int64)
-        sizes = np.asarray(lots, dtype=np.int64)
-        if acc_ids.shape != sizes.shape:
-            raise InvalidInputError(
-                "lots", sizes.shape, f"the same shape as accounts {acc_ids.shape}"
-            )
-        bad = (acc_ids < 1) | (acc_ids >= self.meta[N_ACCOUNTS]) | (acc_ids == c)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(
-                f"accounts[{i}]", int(acc_ids[i]), "an open account other than the counterparty"
-            )
-        if (sizes == 0).any():
-            i = int(np.flatnonzero(sizes == 0)[0])
-            raise InvalidInputError(f"lots[{i}]", 0, "a non-zero number of lots")
-        ticks = self.scale.price_to_ticks(price)
-        out, n = block_trades_kernel(  # type: ignore[call-arg]
-            *self._state,
-            self._buffer(),
-            0,
-            acc_ids,
-            sizes,
-            ticks,
-            c,
-        )
-        return self._flush(out, n)
 
     # ---- funding ------------------------------------------------------------------------------
 
@@ -776,7 +380,7 @@ class Venue:
         )
         if dust:
             events.append(self._emit(EventKind.FUNDING_PAID, INSURANCE_FUND, amount=int(dust)))
-        reindex_all(*self._state, n_acc)  # type: ignore[call-arg]
+        reindex_all(*self._state, n_acc)
         return np.concatenate(events)
 
     # ---- liquidations ------------------------------------------------------------------------
@@ -791,21 +395,13 @@ class Venue:
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
         keep = self.log.keep
-        out, n, self._bout, self._cand, _, _ = liquidation_rounds(  # type: ignore[call-arg]
-            *self._state,
-            self._buffer() if keep else self._liq_out,
-            0,
-            self._bout,
-            self._cand,
-            p1,
-            p2,
-            follow,
-        )
+        state = self._kernel_state(self._buffer() if keep else self._liq_out)
+        out, self._bout, self._cand, _, _ = liquidation_rounds(state, self._cand, p1, p2, follow)
         if keep:
-            events = self._flush(out, n)
+            events = self._flush(out)
         else:  # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
             self._liq_out = out
-            events = out[:n]
+            events = out[: int(self.meta[OUT_N])]
             self.log.extend(events)
         unloaded = self._unload_fund()
         return np.concatenate([events, unloaded]) if len(unloaded) else events
@@ -816,9 +412,9 @@ class Venue:
         if p == 0:
             return np.empty(0, EVENT_DTYPE)
         mark = int(self.meta[MARK])
-        band = mark * int(self.params[P.BAND_PPM]) // 1_000_000
         side = -1 if p > 0 else 1
-        limit = min(max(mark - band if p > 0 else mark + band, self.min_tick), self.max_tick)
+        limit = band_limit_ticks(mark, int(self.params[P.BAND_PPM]), side)
+        limit = min(max(limit, self.min_tick), self.max_tick)
         _, self._bout, nb = bk.submit(
             self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE, self._bout, 0
         )
@@ -845,118 +441,3 @@ class Venue:
             rb.funding_interval_hours,
             inst.funding_cap_ppb,
         )
-
-    def depth_micros(self, fraction: float = 0.01) -> tuple[int, int, int]:
-        """``(mid, bids, asks)``: the book mid in ticks and the resting notional within
-        ``fraction`` of it on each side (micro-dollars)."""
-        bid, ask = bk.best_prices(self.book)
-        mid = (bid + ask) // 2 if bid and ask else (bid or ask or int(self.meta[MARK]))
-        width = int(mid * fraction)
-        bids = int(bk.depth_ticklots(self.book, 1, mid, mid - width)) * self.k
-        asks = int(bk.depth_ticklots(self.book, -1, mid, mid + width)) * self.k
-        return mid, bids, asks
-
-    def snapshot(self) -> np.ndarray:
-        """Record the state the reports need as events: ±1% depth, open interest, the insurance
-        fund, accounts long and short, and the funding rate in the making."""
-        n = int(self.meta[N_ACCOUNTS])
-        oi, longs, shorts = position_stats(self.acc.pos, n)
-        mid, bids, asks = self.depth_micros(0.01)
-        mark = int(self.meta[MARK])
-        f = INSURANCE_FUND
-        fund = self.acc.iso_margin[f] if self.acc.flags[f] & ISOLATED else self.acc.wallet[f]
-        rows = (  # kind, account, price, qty, notional, amount
-            (EventKind.DEPTH_SNAPSHOT, -1, mid, 0, bids, asks),
-            (EventKind.OPEN_INTEREST_SNAPSHOT, -1, mark, oi, oi * mark * self.k, 0),
-            (EventKind.INSURANCE_FUND_SNAPSHOT, f, 0, 0, 0, int(fund)),
-            (EventKind.ACCOUNTS_SNAPSHOT, -1, 0, longs, 0, shorts),
-            (EventKind.FUNDING_SNAPSHOT, -1, 0, 0, 0, self.predicted_funding_ppb()),
-        )
-        ts, seq, instrument = (
-            int(self.meta[TS]),
-            int(self.meta[SEQ]),
-            int(self.params[P.INSTRUMENT]),
-        )
-        rec = np.array(
-            [
-                (ts, seq + i, kind, 0, instrument, 0, 0, 0, a, -1, -1, price, qty, notional, amount)
-                for i, (kind, a, price, qty, notional, amount) in enumerate(rows)
-            ],
-            EVENT_DTYPE,
-        )
-        self.meta[SEQ] += 5
-        self.log.extend(rec, owned=True)
-        return rec
-
-    # ---- views -------------------------------------------------------------------------------
-
-    @property
-    def index_price(self) -> Decimal:
-        return self.scale.ticks_to_price(int(self.meta[INDEX]))
-
-    @property
-    def mark_price(self) -> Decimal:
-        return self.scale.ticks_to_price(int(self.meta[MARK]))
-
-    @property
-    def insurance_fund_usd(self) -> Decimal:
-        return micros_to_usd(int(self.acc.wallet[INSURANCE_FUND]))
-
-    @property
-    def open_interest_lots(self) -> int:
-        n = int(self.meta[N_ACCOUNTS])
-        return int(self.acc.pos[:n][self.acc.pos[:n] > 0].sum())
-
-    def position(self, account: int) -> dict[str, Any]:
-        """One account's position and margin, in user units (Decimals)."""
-        a = self._check_account(account)
-        p, cost, mark = int(self.acc.pos[a]), int(self.acc.cost[a]), int(self.meta[MARK])
-        coll = int(collateral(self.acc, a))
-        entry = Decimal(cost) / (Decimal(p) * self.k) * self.scale.tick_size if p else Decimal(0)
-        return {
-            "qty": self.scale.lots_to_qty(p),
-            "entry_price": entry,
-            "wallet_usd": micros_to_usd(int(self.acc.wallet[a])),
-            "isolated_margin_usd": micros_to_usd(int(self.acc.iso_margin[a])),
-            "unrealized_pnl_usd": micros_to_usd(p * mark * self.k - cost),
-            "margin_balance_usd": micros_to_usd(coll + p * mark * self.k - cost),
-            "liquidation_key": self.scale.ticks_to_price(int(self.index.key[a]))
-            if self.index.side[a]
-            else None,
-        }
-
-    def ledger_gap(self) -> int:
-        """Money identity residue; 0 whenever the ledger is right.
-
-        sum(wallet + isolated margin) + venue fees - sum(entry cost) - net deposits.
-        """
-        n = int(self.meta[N_ACCOUNTS])
-        held = (
-            int(self.acc.wallet[:n].sum())
-            + int(self.acc.iso_margin[:n].sum())
-            + int(self.meta[FEES])
-        )
-        return held - int(self.acc.cost[:n].sum()) - int(self.meta[DEPOSITS])
-
-    def check_invariants(self) -> None:
-        """Raise :class:`InvariantViolation` if money, open interest or the book is wrong."""
-        from margincall.core.errors import InvariantViolation
-
-        n = int(self.meta[N_ACCOUNTS])
-        if (gap := self.ledger_gap()) != 0:
-            raise InvariantViolation(f"money is not conserved: ledger gap {gap} micro-dollars")
-        if (net := int(self.acc.pos[:n].sum())) != 0:
-            raise InvariantViolation(f"long and short open interest differ by {net} lots")
-        bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
-        if bid and ask and bid >= ask:
-            raise InvariantViolation(f"the book is crossed at rest: bid {bid} >= ask {ask}")
-        coll = np.where(self.acc.flags[:n] & ISOLATED, self.acc.iso_margin[:n], self.acc.wallet[:n])
-        flat_negative = int(-coll[(self.acc.pos[:n] == 0) & (coll < 0)].sum())
-        if flat_negative > self.meta[UNCOVERED]:
-            raise InvariantViolation(
-                f"{flat_negative} micro-dollars below zero without a covering event"
-            )
-
-    def digest(self) -> str:
-        """SHA-256 of the canonical event log so far."""
-        return self.log.digest()

@@ -3,11 +3,12 @@
 Every change of money goes through a function here, in pairs, so the ledger identity holds
 after every event: sum(wallet + iso_margin) + fees collected - sum(cost) == net deposits.
 (Open PnL sums to -sum(cost) at any common price because long and short sizes are equal.)
+
+Each function takes the venue state (:class:`~margincall.venue.state.VenueState`) and writes
+its events at the event cursor ``meta[OUT_N]``, into room the entry kernel reserved.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -20,12 +21,13 @@ from margincall.venue.accounts import (
     ISOLATED,
     LAST,
     MARK,
+    OUT_N,
+    ROUND,
     SEQ,
     TS,
     UNCOVERED,
     Accounts,
 )
-from margincall.venue.book import reserve
 from margincall.venue.margin_int import (
     PPM,
     initial_margin_micros,
@@ -39,101 +41,56 @@ INSURANCE_FUND = 0
 """Account id of the insurance fund (and, for Hyperliquid, the backstop liquidator vault)."""
 
 K_DEPOSITED = int(EventKind.DEPOSITED)
-K_FILLED = int(EventKind.ORDER_FILLED)
-K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
+# kinds a kernel passes to another as numpy integers: numba compiles a called kernel once per
+# combination of Python constants (literals) it is given, once for any int64
+K_FILLED = np.int64(EventKind.ORDER_FILLED)
+K_LIQUIDATED = np.int64(EventKind.POSITION_LIQUIDATED)
+NO_ORDER = np.int64(-1)
+NO_FEE = np.int64(0)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
-
-
-class Tiers(NamedTuple):
-    """Margin tiers as integer arrays (floor and cum in micro-dollars, rate in ppm)."""
-
-    floor: np.ndarray
-    mmr_ppm: np.ndarray
-    cum: np.ndarray
-    imr_ppm: np.ndarray
+MAKER = 1  # liquidity of a fill event
+TAKER = 2
 
 
 @njit(cache=True, inline="always")
-def emit(
-    out,
-    n,
-    meta,
-    params,
-    kind,
-    reason,
-    side,
-    liquidity,
-    rnd,
-    account,
-    counterparty,
-    order_id,
-    price,
-    qty,
-    notional,
-    amount,
-):
-    """Append one event, stamping the time and the next sequence number."""
-    if n == out.shape[0]:
-        out = reserve(out, n, 1)
-    write_event(
-        out,
-        n,
-        meta,
-        params,
-        kind,
-        reason,
-        side,
-        liquidity,
-        rnd,
-        account,
-        counterparty,
-        order_id,
-        price,
-        qty,
-        notional,
-        amount,
-    )
-    return out, n + 1
+def event(s, kind, account, price, qty, amount) -> int:
+    """Append one event at the event cursor; returns its row.
 
-
-@njit(cache=True, inline="always")
-def write_event(
-    out,
-    n,
-    meta,
-    params,
-    kind,
-    reason,
-    side,
-    liquidity,
-    rnd,
-    account,
-    counterparty,
-    order_id,
-    price,
-    qty,
-    notional,
-    amount,
-):
-    """:func:`emit` into room the caller reserved (``out[n]`` exists)."""
+    Stamped with the time, the next sequence number, the instrument and the liquidation round
+    (``meta[ROUND]``); notional ``qty * price * k``; no reason, side, liquidity, counterparty or
+    order: a caller that has them sets them on the row (:func:`set_parties`).
+    """
     # indexing the array per field is far faster in numba than writing through a record view
-    out[n]["ts_ns"] = meta[TS]
-    out[n]["seq"] = meta[SEQ]
+    out = s.out
+    meta = s.meta
+    j = meta[OUT_N]
+    meta[OUT_N] = j + 1
+    out[j]["ts_ns"] = meta[TS]
+    out[j]["seq"] = meta[SEQ]
     meta[SEQ] += 1
-    out[n]["kind"] = kind
-    out[n]["reason"] = reason
-    out[n]["instrument"] = params[INSTRUMENT]
-    out[n]["side"] = side
-    out[n]["liquidity"] = liquidity
-    out[n]["round"] = rnd
-    out[n]["account"] = account
-    out[n]["counterparty"] = counterparty
-    out[n]["order_id"] = order_id
-    out[n]["price"] = price
-    out[n]["qty"] = qty
-    out[n]["notional"] = notional
-    out[n]["amount"] = amount
+    out[j]["kind"] = kind
+    out[j]["reason"] = 0
+    out[j]["instrument"] = s.params[INSTRUMENT]
+    out[j]["side"] = 0
+    out[j]["liquidity"] = 0
+    out[j]["round"] = meta[ROUND]
+    out[j]["account"] = account
+    out[j]["counterparty"] = -1
+    out[j]["order_id"] = -1
+    out[j]["price"] = price
+    out[j]["qty"] = qty
+    out[j]["notional"] = qty * price * s.params[K]
+    out[j]["amount"] = amount
+    return j
+
+
+@njit(cache=True, inline="always")
+def set_parties(s, j, side, counterparty, order_id) -> None:
+    """The side, the other account and the order of event ``j``."""
+    s.out[j]["side"] = side
+    s.out[j]["counterparty"] = counterparty
+    s.out[j]["order_id"] = order_id
 
 
 @njit(cache=True, inline="always")
@@ -161,7 +118,7 @@ def fee_micros(notional: int, ppm: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int, tiers: Tiers) -> int:
+def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int) -> int:
     """Change account ``a``'s position by ``dq`` lots at ``price``; returns realised PnL.
 
     Realised PnL and the fee go to the account's collateral; the fee's counterpart is booked by
@@ -203,176 +160,78 @@ def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int, tie
 
 
 @njit(cache=True, inline="always")
-def reindex(acc: Accounts, idx, a: int, params, tiers: Tiers) -> None:
+def reindex(s, a: int) -> None:
     """Put account ``a`` back in the liquidation index under its current key."""
+    acc = s.acc
     p = acc.pos[a]
     if p == 0 or a == INSURANCE_FUND or not (acc.flags[a] & EXISTS):
-        liq_index.remove(idx, a)
+        liq_index.remove(s.idx, a)
         return
+    t = s.tiers
     key = liquidation_key(
-        collateral(acc, a), p, acc.cost[a], params[K], tiers.floor, tiers.mmr_ppm, tiers.cum
+        collateral(acc, a), p, acc.cost[a], s.params[K], t.floor, t.mmr_ppm, t.cum
     )
-    liq_index.insert(idx, a, 1 if p > 0 else -1, key)
+    liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
 
 
-@njit(cache=True)
-def trade(
-    acc,
-    idx,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    taker,
-    maker,
-    taker_side,
-    price,
-    qty,
-    taker_fee,
-    maker_fee,
-    taker_kind,
-    maker_kind,
-    taker_order,
-    maker_order,
-    rnd,
-):
-    """Book one trade between two accounts, emit one event per side, reindex both.
+@njit(cache=True, inline="always")
+def party(account, kind) -> tuple:
+    """A side of a trade that no order made and that pays no fee (takeovers, ADL, block
+    trades), for :func:`trade`."""
+    return (np.int64(account), NO_ORDER, NO_FEE, np.int64(kind))
 
-    Fees go to the venue (``meta[FEES]``). Either kind may be ORDER_FILLED,
-    POSITION_LIQUIDATED, BACKSTOP_TAKEOVER or ADL_EXECUTED; the ``amount`` of each event is the
-    fee that account paid (negative for a rebate).
+
+@njit(cache=True, inline="always")
+def trade(s, taker, maker, side, price, qty) -> None:
+    """Book one trade of ``qty`` lots at ``price`` between two accounts, the taker on ``side``;
+    one event per side (taker first), both reindexed. Two events of room.
+
+    ``taker`` and ``maker`` are ``(account, order_id, fee, event kind)``: the kind may be
+    ORDER_FILLED, POSITION_LIQUIDATED, BACKSTOP_TAKEOVER or ADL_EXECUTED, the fee what that
+    account pays (negative for a rebate), booked to the venue (``meta[FEES]``).
     """
-    out = reserve(out, n, 2)
-    n = trade_into(
-        acc,
-        idx,
-        meta,
-        params,
-        tiers,
-        out,
-        n,
-        taker,
-        maker,
-        taker_side,
-        price,
-        qty,
-        taker_fee,
-        maker_fee,
-        taker_kind,
-        maker_kind,
-        taker_order,
-        maker_order,
-        rnd,
-    )
-    return out, n
+    t, t_order, t_fee, t_kind = taker
+    m, m_order, m_fee, m_kind = maker
+    k = s.params[K]
+    apply_fill(s.acc, t, side * qty, price, k, t_fee)
+    apply_fill(s.acc, m, -side * qty, price, k, m_fee)
+    s.meta[FEES] += t_fee + m_fee
+    s.meta[LAST] = price
+    j = event(s, t_kind, t, price, qty, t_fee)
+    set_parties(s, j, side, m, t_order)
+    s.out[j]["liquidity"] = TAKER
+    j = event(s, m_kind, m, price, qty, m_fee)
+    set_parties(s, j, -side, t, m_order)
+    s.out[j]["liquidity"] = MAKER
+    reindex(s, t)
+    reindex(s, m)
 
 
 @njit(cache=True, inline="always")
-def trade_into(
-    acc,
-    idx,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    taker,
-    maker,
-    taker_side,
-    price,
-    qty,
-    taker_fee,
-    maker_fee,
-    taker_kind,
-    maker_kind,
-    taker_order,
-    maker_order,
-    rnd,
-):
-    """:func:`trade` into room for its two events the caller reserved; returns ``n + 2``."""
-    k = params[K]
-    notional = qty * price * k
-    apply_fill(acc, taker, taker_side * qty, price, k, taker_fee, tiers)
-    apply_fill(acc, maker, -taker_side * qty, price, k, maker_fee, tiers)
-    meta[FEES] += taker_fee + maker_fee
-    meta[LAST] = price
-    write_event(
-        out,
-        n,
-        meta,
-        params,
-        taker_kind,
-        0,
-        taker_side,
-        2,
-        rnd,
-        taker,
-        maker,
-        taker_order,
-        price,
-        qty,
-        notional,
-        taker_fee,
-    )
-    write_event(
-        out,
-        n + 1,
-        meta,
-        params,
-        maker_kind,
-        0,
-        -taker_side,
-        1,
-        rnd,
-        maker,
-        taker,
-        maker_order,
-        price,
-        qty,
-        notional,
-        maker_fee,
-    )
-    reindex(acc, idx, taker, params, tiers)
-    reindex(acc, idx, maker, params, tiers)
-    return n + 2
+def transfer(s, kind, payer, payee, amount) -> None:
+    """Move collateral between two accounts at the mark (fund payouts, liquidation fees); one
+    event, about the payee."""
+    add_collateral(s.acc, payer, -amount)
+    add_collateral(s.acc, payee, amount)
+    j = event(s, kind, payee, s.meta[MARK], 0, amount)
+    s.out[j]["counterparty"] = payer
 
 
 @njit(cache=True, inline="always")
-def transfer_into(acc, meta, params, out, n, kind, payer, payee, amount, rnd, price):
-    """Move collateral between two accounts (fund payouts, liquidation fees, vault takeovers),
-    into room for its event the caller reserved; returns ``n + 1``."""
-    add_collateral(acc, payer, -amount)
-    add_collateral(acc, payee, amount)
-    write_event(out, n, meta, params, kind, 0, 0, 0, rnd, payee, payer, -1, price, 0, 0, amount)
-    return n + 1
-
-
-@njit(cache=True)
-def cover_loss(acc, meta, params, out, n, a, rnd):
-    """A flat account left below zero is paid up by the fund, or its loss is recorded."""
-    out = reserve(out, n, 2)
-    return out, cover_loss_into(acc, meta, params, out, n, a, rnd)
-
-
-@njit(cache=True, inline="always")
-def cover_loss_into(acc, meta, params, out, n, a, rnd):
-    """:func:`cover_loss` into room for its two events the caller reserved; returns the new
-    ``n``."""
+def cover_loss(s, a) -> None:
+    """A flat account left below zero is paid up by the fund, or its loss is recorded (at most
+    two events)."""
+    acc = s.acc
     if acc.pos[a] != 0:
-        return n
+        return
     c = collateral(acc, a)
     if c >= 0:
-        return n
+        return
     f = INSURANCE_FUND
     pay = min(-c, max(acc.wallet[f], 0))
     if pay > 0:
-        n = transfer_into(acc, meta, params, out, n, K_IF_PAID, f, a, pay, rnd, meta[MARK])
+        transfer(s, K_IF_PAID, f, a, pay)
     left = -collateral(acc, a)
     if left > 0:
-        meta[UNCOVERED] += left
-        write_event(
-            out, n, meta, params, K_UNCOVERED, 0, 0, 0, rnd, a, -1, -1, meta[MARK], 0, 0, left
-        )
-        n += 1
-    return n
+        s.meta[UNCOVERED] += left
+        event(s, K_UNCOVERED, a, s.meta[MARK], 0, left)

@@ -67,10 +67,11 @@ def new_index(
 ) -> LiqIndex:
     """An empty index for ``n_accounts`` accounts and prices up to ``max_tick``.
 
-    ``rows`` (from :func:`margincall.venue.accounts.account_rows`) puts the per-account fields in
-    the accounts' own cache lines.
+    ``rows`` (from :func:`margincall.venue.accounts.account_rows`) holds the per-account fields
+    (``key``, ``side``, ``loc`` of :data:`~margincall.venue.accounts.ACCOUNT_ROW`), in the
+    accounts' own cache lines.
     """
-    from margincall.venue.accounts import LOC, account_rows, field
+    from margincall.venue.accounts import account_rows
 
     shift = 0
     while (max_tick >> shift) >= buckets:
@@ -85,9 +86,9 @@ def new_index(
     if rows is None:
         rows = account_rows(n_accounts)
     idx = LiqIndex(
-        key=field(rows, 32, np.int64),
-        side=field(rows, 49, np.int8),
-        loc=field(rows, LOC, np.int32),
+        key=rows["key"],
+        side=rows["side"],
+        loc=rows["loc"],
         head_long=np.full(nb, NONE, np.int32),
         head_short=np.full(nb, NONE, np.int32),
         chunks=chunks,

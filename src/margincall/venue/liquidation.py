@@ -27,19 +27,20 @@ from numba import njit
 from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue import liq_index
-from margincall.venue.accounts import LAST, MARK, TS
+from margincall.venue.accounts import BOOK_N, LAST, MARK, OUT_N, ROUND, TS
 from margincall.venue.adl import deleverage, reset_queues
-from margincall.venue.borrowed import borrow_state
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import (
     INSURANCE_FUND,
+    K_FILLED,
+    K_LIQUIDATED,
     collateral,
     cover_loss,
-    cover_loss_into,
-    emit,
+    event,
+    party,
     reindex,
-    trade_into,
-    transfer_into,
-    write_event,
+    trade,
+    transfer,
 )
 from margincall.venue.margin_int import (
     PPM,
@@ -52,7 +53,7 @@ from margincall.venue.margin_int import (
     mul_div_floor,
     tier_of,
 )
-from margincall.venue.orders import settle_into
+from margincall.venue.orders import settle
 from margincall.venue.params import (
     ADL_AT_MARK,
     BA_PPM,
@@ -80,31 +81,35 @@ from margincall.venue.params import (
     K,
 )
 from margincall.venue.pointers import no_refcount, prefetch
+from margincall.venue.state import borrow_state, make_room
 
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
-K_LIQUIDATED = int(EventKind.POSITION_LIQUIDATED)
 K_FEE = int(EventKind.LIQUIDATION_FEE_CHARGED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_TAKEOVER = int(EventKind.BACKSTOP_TAKEOVER)
 K_ROUND = int(EventKind.CASCADE_ROUND)
-K_FILLED = int(EventKind.ORDER_FILLED)
 PREFETCH = 8  # accounts ahead whose memory is requested early
+# codes passed to kernels as numpy integers (one compiled version, not one per constant)
+IOC = np.int64(bk.TIF_IOC)
+FOK = np.int64(bk.TIF_FOK)
+NO_STP = np.int64(bk.STP_NONE)
 K_MARK = int(EventKind.MARK_PRICE_UPDATED)
 
 
 @njit(cache=True, inline="always")
-def excess_of(acc, a, mark, params, tiers) -> int:
+def excess_of(s, a, mark) -> int:
     """Margin balance minus maintenance of account ``a`` at ``mark``."""
+    acc = s.acc
+    t = s.tiers
     return margin_excess(
-        collateral(acc, a),
-        acc.pos[a],
-        acc.cost[a],
-        mark,
-        params[K],
-        tiers.floor,
-        tiers.mmr_ppm,
-        tiers.cum,
+        collateral(acc, a), acc.pos[a], acc.cost[a], mark, s.params[K], t.floor, t.mmr_ppm, t.cum
     )
+
+
+@njit(cache=True, inline="always")
+def _maintenance(s, notional) -> int:
+    t = s.tiers
+    return maintenance_micros(notional, t.floor, t.mmr_ppm, t.cum)
 
 
 @njit(cache=True, inline="always")
@@ -113,159 +118,135 @@ def _clamp_price(params, price) -> int:
 
 
 @njit(cache=True, inline="always")
-def _bankruptcy_price(acc, a, params) -> int:
-    bp = bankruptcy_price_ticks(collateral(acc, a), acc.pos[a], acc.cost[a], params[K])
+def _bankruptcy_price(s, a) -> int:
+    acc = s.acc
+    bp = bankruptcy_price_ticks(collateral(acc, a), acc.pos[a], acc.cost[a], s.params[K])
     return max(bp, 1)
 
 
 @njit(cache=True, inline="always")
-def _fund_can_take(acc, meta, params, p, price) -> bool:
+def _fund_can_take(s, p, price) -> bool:
     """Whether the fund's equity at the mark stays non-negative after taking position ``p`` at
     ``price``."""
+    acc = s.acc
     f = INSURANCE_FUND
-    k = params[K]
-    after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * meta[MARK] * k
+    k = s.params[K]
+    after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * s.meta[MARK] * k
     return after >= 0
 
 
-@njit(cache=True)
-def takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
-    """Hand the rest of the position to the fund at the bankruptcy price, else deleverage."""
-    p = acc.pos[a]
+@no_refcount
+def _takeover(s, a) -> bool:
+    """The fund takes account ``a``'s whole position at its bankruptcy price (two events), if
+    its equity stays non-negative; returns True when it cannot (nothing done: the caller
+    deleverages)."""
+    p = s.acc.pos[a]
     if p == 0:
-        return out, n, bout
-    price = _bankruptcy_price(acc, a, params)
-    if _fund_can_take(acc, meta, params, p, price):
-        out = bk.reserve(out, n, 2)
-        n = _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd)
-        return out, n, bout
-    adl_price = meta[MARK] if params[ADL_AT_MARK] else price
-    out, n, bout, _ = deleverage(
-        acc, idx, book, meta, params, tiers, out, n, bout, a, adl_price, rnd
-    )
-    return out, n, bout
-
-
-@njit(cache=True, inline="always")
-def _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd):
-    """The fund takes account ``a``'s whole position at ``price`` (two events)."""
-    p = acc.pos[a]
+        return False
+    price = _bankruptcy_price(s, a)
+    if not _fund_can_take(s, p, price):
+        return True
     side = -1 if p > 0 else 1
-    return trade_into(
-        acc, idx, meta, params, tiers, out, n, a, INSURANCE_FUND, side, price, abs(p), 0, 0,
-        K_TAKEOVER, K_TAKEOVER, -1, -1, rnd,
-    )  # fmt: skip
+    trade(s, party(a, K_TAKEOVER), party(INSURANCE_FUND, K_TAKEOVER), side, price, abs(p))
+    return False
 
 
 @njit(cache=True, inline="always")
-def _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd):
-    """:func:`takeover_or_adl` when the fund can take; returns ``(n, adl)``, ``adl`` when it
-    cannot (nothing done: the caller deleverages)."""
-    p = acc.pos[a]
-    if p == 0:
-        return n, False
-    price = _bankruptcy_price(acc, a, params)
-    if not _fund_can_take(acc, meta, params, p, price):
-        return n, True
-    return _take_into(acc, idx, meta, params, tiers, out, n, a, price, rnd), False
-
-
-@njit(cache=True, inline="always")
-def _charge_fee_into(acc, meta, params, out, n, a, fee, rnd):
-    """Charge a liquidation fee to the fund, never more than what is left above zero; into room
-    for its event the caller reserved, returns the new ``n``.
+def _charge_fee(s, a, fee) -> None:
+    """Charge a liquidation fee to the fund, never more than what is left above zero (one
+    event).
 
     What is left is the margin balance at the mark (collateral plus the open PnL of any part of
     the position still open), so a fee never pushes the rest of the position past bankruptcy.
     """
-    left = collateral(acc, a) + acc.pos[a] * meta[MARK] * params[K] - acc.cost[a]
+    acc = s.acc
+    left = collateral(acc, a) + acc.pos[a] * s.meta[MARK] * s.params[K] - acc.cost[a]
     fee = min(fee, max(left, 0))
     if fee > 0:
-        n = transfer_into(acc, meta, params, out, n, K_FEE, a, INSURANCE_FUND, fee, rnd, meta[MARK])
-    return n
+        transfer(s, K_FEE, a, INSURANCE_FUND, fee)
 
 
 @njit(cache=True, inline="always")
-def _waterfall_room(book, tiers) -> tuple[int, int]:
-    """``(events, book records)`` that :func:`_waterfall_into` can write for one account at most:
+def _waterfall_room(s) -> tuple[int, int]:
+    """``(events, book records)`` that :func:`_waterfall` can write for one account at most:
     the trigger; the cancels of the account's orders; up to ``tiers + 1`` forced orders, whose
     fills together consume each resting order once, plus one partial fill, acceptance and expiry
     each; two events per book record; a fee per order; the takeover and the fund's cover."""
-    resting = bk.submit_room(book)  # resting orders + 3
-    orders = tiers.floor.shape[0] + 1
+    resting = bk.submit_room(s.book)  # resting orders + 3
+    orders = s.tiers.floor.shape[0] + 1
     return 4 * resting + 7 * orders + 5, resting
 
 
-@njit(cache=True, inline="always")
-def _forced_into(acc, idx, book, meta, params, tiers, out, n, bout, a, qty, limit, tif, rnd):
-    """A reduce-only IOC (or FOK) for the liquidated account; returns ``(n, lots, tick-lots)``
+@no_refcount
+def _forced(s, a, qty, limit, tif):
+    """A reduce-only IOC (or FOK) for the liquidated account; returns ``(lots, tick-lots)``
     filled."""
-    p = acc.pos[a]
+    p = s.acc.pos[a]
     side = -1 if p > 0 else 1
-    _, nb = bk.submit_into(
-        book, a, side, _clamp_price(params, limit), min(qty, abs(p)), tif, bk.STP_NONE, bout, 0
-    )
-    return settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_LIQUIDATED, 0, rnd)
+    _, s.meta[BOOK_N] = bk.submit_into(
+        s.book, a, side, _clamp_price(s.params, limit), min(qty, abs(p)), tif, NO_STP, s.bout,
+        s.meta[BOOK_N],
+    )  # fmt: skip
+    return settle(s, K_LIQUIDATED)
 
 
 @njit(cache=True, inline="always")
-def _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+def _binance(s, a) -> bool:
     """Binance: IOC orders at the bankruptcy price stepping down the tiers, a clearance fee per
-    fill, the fund takes what is still breached. Returns ``(n, adl)``."""
-    mark = meta[MARK]
+    fill, the fund takes what is still breached. Returns True when it must deleverage."""
+    acc = s.acc
+    params = s.params
+    floor = s.tiers.floor
+    mark = s.meta[MARK]
     k = params[K]
     strict = params[STRICT] != 0
-    for _ in range(tiers.floor.shape[0] + 1):
+    for _ in range(floor.shape[0] + 1):
         p = acc.pos[a]
         if p == 0:
             break
-        t = tier_of(abs(p) * mark * k, tiers.floor)
+        t = tier_of(abs(p) * mark * k, floor)
         size = abs(p)
         if t > 0 and params[STEP_DOWN]:
-            keep = (tiers.floor[t] - 1) // (mark * k)
+            keep = (floor[t] - 1) // (mark * k)
             size = max(1, abs(p) - keep)
-        limit = _bankruptcy_price(acc, a, params)
-        n, filled, ticklots = _forced_into(
-            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
-        )
+        filled, ticklots = _forced(s, a, size, _bankruptcy_price(s, a), IOC)
         if filled > 0:
-            fee = mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM)
-            n = _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
-        if filled == 0 or not is_breached(excess_of(acc, a, mark, params, tiers), strict):
+            _charge_fee(s, a, mul_div_ceil(ticklots * k, params[LIQ_FEE_PPM], PPM))
+        if filled == 0 or not is_breached(excess_of(s, a, mark), strict):
             break
-    if acc.pos[a] != 0 and is_breached(excess_of(acc, a, mark, params, tiers), strict):
-        return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
-    return n, False
+    if acc.pos[a] != 0 and is_breached(excess_of(s, a, mark), strict):
+        return _takeover(s, a)
+    return False
 
 
 @njit(cache=True, inline="always")
-def _bitmex_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+def _bitmex(s, a) -> bool:
     """BitMEX: above the first risk limit, a fill-or-kill order at the bankruptcy price sized to
     drop into the tier below (if it cannot fill whole, nothing trades); the engine takes over
-    what is left at the bankruptcy price. Returns ``(n, adl)``."""
+    what is left at the bankruptcy price. Returns True when it must deleverage."""
+    params = s.params
+    floor = s.tiers.floor
     k = params[K]
-    mark = meta[MARK]
-    p = acc.pos[a]
-    t = tier_of(abs(p) * mark * k, tiers.floor)
+    mark = s.meta[MARK]
+    p = s.acc.pos[a]
+    t = tier_of(abs(p) * mark * k, floor)
     if t > 0 and params[STEP_DOWN]:
-        keep = (tiers.floor[t] - 1) // (mark * k)
+        keep = (floor[t] - 1) // (mark * k)
         size = max(1, abs(p) - keep)
-        limit = _bankruptcy_price(acc, a, params)
-        n, _, _ = _forced_into(
-            acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_FOK, rnd
-        )
-        if not is_breached(excess_of(acc, a, mark, params, tiers), params[STRICT] != 0):
-            return n, False
-    return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
+        _forced(s, a, size, _bankruptcy_price(s, a), FOK)
+        if not is_breached(excess_of(s, a, mark), params[STRICT] != 0):
+            return False
+    return _takeover(s, a)
 
 
 @njit(cache=True, inline="always")
-def _dydx_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+def _dydx(s, a) -> bool:
     """dYdX: a capped portion at the fillable price, the capped fee or the fund's top-up to the
-    bankruptcy quote; ``adl`` when nothing fills and the account is under water. Returns
-    ``(n, adl)``."""
+    bankruptcy quote; True (deleverage) when nothing fills and the account is under water."""
+    acc = s.acc
+    params = s.params
     k = params[K]
-    mark = meta[MARK]
+    mark = s.meta[MARK]
     p = acc.pos[a]
     q = abs(p)
     notional = q * mark * k
@@ -273,245 +254,237 @@ def _dydx_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
     cap = max(params[MIN_NOTIONAL], mul_div_floor(notional, params[PORTION_PPM], PPM))
     cap = min(cap, params[BLOCK_NOTIONAL_CAP])
     size = q if notional <= cap else max(1, cap // (mark * k))
-    mm0 = maintenance_micros(notional, tiers.floor, tiers.mmr_ppm, tiers.cum)
+    mm0 = _maintenance(s, notional)
     tnc0 = collateral(acc, a) + p * mark * k - acc.cost[a]
     # fillable price: between the oracle and the bankruptcy side, by how deep the account is
     abr = 0.0 if mm0 == 0 else min(1.0, max(0.0, params[BA_PPM] / PPM * (1.0 - tnc0 / mm0)))
     shift = abr * params[SMMR_PPM] / PPM * mm0 / (q * k)
     limit = int(np.ceil(mark - shift)) if p > 0 else int(np.floor(mark + shift))
-    n, filled, ticklots = _forced_into(
-        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
-    )
-    acc.last_partial_ns[a] = meta[TS]  # one liquidation per account per block
+    filled, ticklots = _forced(s, a, size, limit, IOC)
+    acc.last_partial_ns[a] = s.meta[TS]  # one liquidation per account per block
     if filled > 0:
         # the account should get its bankruptcy quote BQ for the closed part: the rest of its
         # collateral stays in proportion to the maintenance it still needs
         p1 = acc.pos[a]
-        mm1 = maintenance_micros(abs(p1) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        mm1 = _maintenance(s, abs(p1) * mark * k)
         d_nnv = (p1 - p) * mark * k
         bq = -d_nnv - ((tnc0 * (mm0 - mm1)) // mm0 if mm0 > 0 else 0)
         quote = ticklots * k if p > 0 else -ticklots * k
         surplus = quote - bq
         if surplus > 0:
-            fee = min(mul_div_ceil(abs(quote), params[MAX_LIQ_FEE_PPM], PPM), surplus)
-            n = _charge_fee_into(acc, meta, params, out, n, a, fee, rnd)
+            _charge_fee(s, a, min(mul_div_ceil(abs(quote), params[MAX_LIQ_FEE_PPM], PPM), surplus))
         elif surplus < 0:
             pay = min(-surplus, max(acc.wallet[INSURANCE_FUND], 0))
             if pay > 0:
-                n = transfer_into(
-                    acc, meta, params, out, n, K_IF_PAID, INSURANCE_FUND, a, pay, rnd, mark
-                )
-        return n, False
-    return n, tnc0 < 0
+                transfer(s, K_IF_PAID, INSURANCE_FUND, a, pay)
+        return False
+    return tnc0 < 0
 
 
 @njit(cache=True, inline="always")
-def _hyperliquid_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
+def _hyperliquid(s, a) -> bool:
     """Hyperliquid: a market order (a slice of a large position, once per cooldown); the
-    backstop vault takes the rest below its share of maintenance. Returns ``(n, adl)``."""
+    backstop vault takes the rest below its share of maintenance. Returns True when it must
+    deleverage."""
+    acc = s.acc
+    params = s.params
     k = params[K]
-    mark = meta[MARK]
+    mark = s.meta[MARK]
+    now = s.meta[TS]
     p = acc.pos[a]
     q = abs(p)
     size = q
     if (
         q * mark * k > params[PARTIAL_THRESHOLD]
-        and meta[TS] - acc.last_partial_ns[a] >= params[COOLDOWN_NS]
+        and now - acc.last_partial_ns[a] >= params[COOLDOWN_NS]
     ):
         size = max(1, (q * params[PARTIAL_PPM]) // PPM)
-        acc.last_partial_ns[a] = meta[TS]
-    band = (mark * params[BAND_PPM]) // PPM
-    limit = mark - band if p > 0 else mark + band
-    n, _, _ = _forced_into(
-        acc, idx, book, meta, params, tiers, out, n, bout, a, size, limit, bk.TIF_IOC, rnd
-    )
+        acc.last_partial_ns[a] = now
+    _forced(s, a, size, band_limit_ticks(mark, params[BAND_PPM], -1 if p > 0 else 1), IOC)
     p = acc.pos[a]
     if p != 0:
         equity = collateral(acc, a) + p * mark * k - acc.cost[a]
-        mm = maintenance_micros(abs(p) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
+        mm = _maintenance(s, abs(p) * mark * k)
         if equity * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
-            return _takeover_into(acc, idx, meta, params, tiers, out, n, a, rnd)
-    return n, False
+            return _takeover(s, a)
+    return False
 
 
 @no_refcount
-def _waterfall_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd):
+def _waterfall(s, a, ex) -> bool:
     """Take one breached account (margin excess ``ex`` at the mark) through its venue's
     waterfall, into room :func:`_waterfall_room` reserved, with no reference counting: trigger,
-    cancels, the rulebook's forced orders, fees, takeover, cover, reindex. Returns ``(n, adl)``:
-    with ``adl`` the account must be deleveraged and nothing past the forced orders and fees
-    was done (the caller finishes with :func:`_deleverage_rest`)."""
-    mark = meta[MARK]
-    p = acc.pos[a]
-    write_event(
-        out, n, meta, params, K_TRIGGERED, 0, 1 if p > 0 else -1, 0, rnd, a, -1, -1, mark, p,
-        abs(p) * mark * params[K], ex,
-    )  # fmt: skip
-    n += 1
-    nb = bk._cancel_account_into(book, a, bout, 0)
-    n, _, _ = settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, 0, rnd)
-    policy = params[POLICY]
+    cancels, the rulebook's forced orders, fees, takeover, cover, reindex. Returns True when the
+    account must be deleveraged: then nothing past the forced orders and fees was done (the
+    caller finishes with :func:`_deleverage_rest`)."""
+    mark = s.meta[MARK]
+    p = s.acc.pos[a]
+    j = event(s, K_TRIGGERED, a, mark, p, ex)
+    s.out[j]["side"] = 1 if p > 0 else -1
+    s.out[j]["notional"] = abs(p) * mark * s.params[K]
+    s.meta[BOOK_N] = bk.cancel_account_into(s.book, a, s.bout, s.meta[BOOK_N])
+    if s.meta[BOOK_N] > 0:  # the account had orders (a call saved per liquidation when not)
+        settle(s, K_FILLED)
+    policy = s.params[POLICY]
     if policy == POLICY_BINANCE:
-        n, adl = _binance_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        adl = _binance(s, a)
     elif policy == POLICY_BITMEX:
-        n, adl = _bitmex_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        adl = _bitmex(s, a)
     elif policy == POLICY_DYDX:
-        n, adl = _dydx_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        adl = _dydx(s, a)
     else:
-        n, adl = _hyperliquid_into(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
+        adl = _hyperliquid(s, a)
     if adl:
-        return n, True
-    n = cover_loss_into(acc, meta, params, out, n, a, rnd)
-    reindex(acc, idx, a, params, tiers)
-    return n, False
+        return True
+    cover_loss(s, a)
+    reindex(s, a)
+    return False
 
 
 @njit(cache=True)
-def _deleverage_rest(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd):
-    """The end of an account's waterfall when :func:`_waterfall_into` asked for ADL (the fund
-    could not take, or dYdX's forced order filled nothing under water): deleverage, cover the
-    loss, reindex. The counted path (the ADL queue is built with allocations)."""
-    if params[POLICY] == POLICY_DYDX:
-        price = _bankruptcy_price(acc, a, params)
-        out, n, bout, _ = deleverage(
-            acc, idx, book, meta, params, tiers, out, n, bout, a, price, rnd
-        )
-    else:
-        out, n, bout = takeover_or_adl(acc, idx, book, meta, params, tiers, out, n, bout, a, rnd)
-    out, n = cover_loss(acc, meta, params, out, n, a, rnd)
-    reindex(acc, idx, a, params, tiers)
-    return out, n, bout
+def _deleverage_rest(s, a):
+    """The end of an account's waterfall when :func:`_waterfall` asked for ADL (the fund could
+    not take, or dYdX's forced order filled nothing under water): deleverage, cover the loss,
+    reindex. The counted path (the ADL queue is built with allocations); returns the state
+    (its buffers may have grown)."""
+    p = s.acc.pos[a]
+    if s.params[POLICY] == POLICY_DYDX:
+        s, _ = deleverage(s, a, _bankruptcy_price(s, a))
+    elif p != 0:
+        price = _bankruptcy_price(s, a)
+        s = make_room(s, 2, 0)
+        if _fund_can_take(s, p, price):
+            _takeover(s, a)
+        else:
+            s, _ = deleverage(s, a, s.meta[MARK] if s.params[ADL_AT_MARK] else price)
+    s = make_room(s, 2, 0)
+    cover_loss(s, a)
+    reindex(s, a)
+    return s
 
 
 @no_refcount
-def _round_into(
-    acc, idx, book, meta, params, tiers, out, n, bout, accounts, order, start, counts, rnd
-):
+def _round(s, accounts, order, start, counts):
     """The accounts ``accounts[order[start:]]`` of a round, most under water first, each through
-    its waterfall, while ``out`` has the room one more may need (``bout`` has room for any).
+    its waterfall, while the event buffer has the room one more may need (the book-record buffer
+    has room for any).
 
-    Returns ``(next, n, adl)``: ``next`` the first account not done; with ``adl`` that account
+    Returns ``(next, adl)``: ``next`` the first account not done; with ``adl`` that account
     went through its waterfall up to ADL and the caller finishes it (:func:`_deleverage_rest`).
     ``counts``: breached accounts, those whose position changed, and (with ``adl``) the
     position before the waterfall.
     """
-    mark = meta[MARK]
-    k = params[K]
-    strict = params[STRICT] != 0
+    acc = s.acc
+    t = s.tiers
+    mark = s.meta[MARK]
+    k = s.params[K]
+    strict = s.params[STRICT] != 0
+    dydx = s.params[POLICY] == POLICY_DYDX
     m = order.shape[0]
     for i in range(start, m):
         if i + PREFETCH < m:  # the next accounts' rows and book entries: memory is the cost
             ahead = accounts[order[i + PREFETCH]]
             prefetch(acc.wallet, ahead)  # type: ignore[call-arg]
-            prefetch(book.accounts, ahead)
+            prefetch(s.book.accounts, ahead)
         a = accounts[order[i]]
         if acc.pos[a] == 0:
             continue
-        ex = excess_of(acc, a, mark, params, tiers)
+        ex = excess_of(s, a, mark)
         ok = not is_breached(ex, strict)
-        done = params[POLICY] == POLICY_DYDX and acc.last_partial_ns[a] == meta[TS]
+        done = dydx and acc.last_partial_ns[a] == s.meta[TS]
         if ok or done:
             # not (or no longer) breached: back in, keyed one tick past the mark so the next
             # price move checks it again; a dYdX account done for this block keeps its real key
             # so the next block (same oracle) takes it again
             p = acc.pos[a]
-            key = liquidation_key(
-                collateral(acc, a), p, acc.cost[a], k, tiers.floor, tiers.mmr_ppm, tiers.cum
-            )
+            key = liquidation_key(collateral(acc, a), p, acc.cost[a], k, t.floor, t.mmr_ppm, t.cum)
             if ok:
                 key = min(key, mark - 1) if p > 0 else max(key, mark + 1)
-            liq_index.insert(idx, a, 1 if p > 0 else -1, key)
+            liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
             continue
-        events, _ = _waterfall_room(book, tiers)
-        if out.shape[0] - n < events + 1:
-            return i, n, False
+        events, _ = _waterfall_room(s)
+        if s.out.shape[0] - s.meta[OUT_N] < events + 1:
+            return i, False
         if counts[0] == 0:
-            write_event(out, n, meta, params, K_ROUND, 0, 0, 0, rnd, -1, -1, -1, mark, m, 0, 0)
-            n += 1
+            j = event(s, K_ROUND, -1, mark, m, 0)
+            s.out[j]["notional"] = 0  # qty is the number of candidates, not a size
         counts[0] += 1
-        liq_index.remove(idx, a)
+        liq_index.remove(s.idx, a)
         before = acc.pos[a]
-        n, adl = _waterfall_into(acc, idx, book, meta, params, tiers, out, n, bout, a, ex, rnd)
-        if adl:
+        if _waterfall(s, a, ex):
             counts[2] = before
-            return i, n, True
+            return i, True
         if acc.pos[a] != before:
             counts[1] += 1
-    return m, n, False
+    return m, False
 
 
 @njit(cache=True)
-def liquidation_round(acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd):
-    """One cascade round at the current mark; returns ``(out, n, bout, cand, liquidated)``.
+def liquidation_round(s, cand):
+    """One cascade round at the current mark; returns ``(s, cand, liquidated)``.
 
     ``liquidated`` counts the breached accounts whose position the round changed (an account
     the book cannot take and no backstop applies to is not counted, so rounds do not repeat).
     """
-    mark = meta[MARK]
-    k = params[K]
-    cand, m = liq_index.collect(idx, mark, cand)
+    acc = s.acc
+    mark = s.meta[MARK]
+    k = s.params[K]
+    cand, m = liq_index.collect(s.idx, mark, cand)
     if m == 0:
-        return out, n, bout, cand, 0
+        return s, cand, 0
     accounts = np.sort(cand[:m])
     depth = np.empty(m, np.float64)
     for i in range(m):
         if i + PREFETCH < m:
             prefetch(acc.wallet, accounts[i + PREFETCH])  # type: ignore[call-arg]
         a = accounts[i]
-        ex = excess_of(acc, a, mark, params, tiers)
-        mm = maintenance_micros(abs(acc.pos[a]) * mark * k, tiers.floor, tiers.mmr_ppm, tiers.cum)
-        depth[i] = ex / max(mm, 1)
+        ex = excess_of(s, a, mark)
+        depth[i] = ex / max(_maintenance(s, abs(acc.pos[a]) * mark * k), 1)
     order = np.argsort(depth, kind="mergesort")
     counts = np.zeros(3, np.int64)  # breached, progressed, position before an ADL
-    i = 0
+    i = np.int64(0)  # not the constant 0: _round would compile a second time for it
     while i < m:
-        events, records = _waterfall_room(book, tiers)
-        out = bk.reserve(out, n, min(m - i, 64) * (events + 1))  # room for a batch
-        bout = bk.reserve(bout, 0, records)
-        i, n, adl = _round_into(
-            acc, idx, book, meta, params, tiers, out, n, bout, accounts, order, i, counts, rnd
-        )
+        events, records = _waterfall_room(s)
+        s = make_room(s, min(m - i, 64) * (events + 1), records)  # room for a batch
+        i, adl = _round(s, accounts, order, i, counts)
         if adl:
             a = accounts[order[i]]
-            out, n, bout = _deleverage_rest(
-                acc, idx, book, meta, params, tiers, out, n, bout, a, rnd
-            )
+            s = _deleverage_rest(s, a)
             if acc.pos[a] != counts[2]:
                 counts[1] += 1
             i += 1
     # only a round that changed a position can make another round find something new
-    return out, n, bout, cand, counts[1]
+    return s, cand, counts[1]
 
 
 @njit(cache=True)
-def liquidation_rounds(
-    acc, idx, book, meta, params, tiers, out, n, bout, cand, p1, p2, follow_last
-):
-    """Cascade rounds until one finds no breach (at most ``MAX_ROUNDS``).
+def liquidation_rounds(s, cand, p1, p2, follow_last):
+    """Cascade rounds until one finds no breach (at most ``MAX_ROUNDS``), their events stamped
+    with their round (``meta[ROUND]``, 0 again at the end).
 
     With ``follow_last`` (Binance's median mark) the mark is recomputed between rounds as the
     median of the two index-based prices ``p1``, ``p2`` and the last trade, which the forced fills
     move: that is how one break can cascade within a step. Other marks come from outside and do
-    not move between rounds. Returns ``(out, n, bout, cand, liquidated, rounds)``.
+    not move between rounds. Returns ``(out, bout, cand, liquidated, rounds)``.
     """
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    reset_queues(idx)
+    s = borrow_state(s)
+    meta = s.meta
+    reset_queues(s.idx)
     total = 0
     rounds = 0
-    for rnd in range(1, params[MAX_ROUNDS] + 1):
-        out, n, bout, cand, breached = liquidation_round(
-            acc, idx, book, meta, params, tiers, out, n, bout, cand, rnd
-        )
+    for rnd in range(1, s.params[MAX_ROUNDS] + 1):
+        meta[ROUND] = rnd
+        s, cand, breached = liquidation_round(s, cand)
         rounds = rnd
         total += breached
         if breached == 0:
             break
         if follow_last:
             last = meta[LAST] if meta[LAST] > 0 else meta[MARK]
-            lo = min(p1, p2)
-            hi = max(p1, p2)
-            mark = _clamp_price(params, min(max(last, lo), hi))
+            mark = _clamp_price(s.params, min(max(last, min(p1, p2)), max(p1, p2)))
             if mark != meta[MARK]:
                 meta[MARK] = mark
-                out, n = emit(out, n, meta, params, K_MARK, 0, 0, 0, rnd, -1, -1, -1, mark, 0, 0, 0)
-    return out, n, bout, cand, total, rounds
+                s = make_room(s, 1, 0)
+                event(s, K_MARK, -1, mark, 0, 0)
+    meta[ROUND] = 0
+    return s.out, s.bout, cand, total, rounds

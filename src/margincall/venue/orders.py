@@ -3,6 +3,10 @@
 Checks that need the account (existence, reduce-only, initial margin, leverage limits) happen
 here, before the book sees the order; checks of the order itself (size, price band, post-only,
 FOK) happen in the book. A refused order changes nothing and leaves one ORDER_REJECTED event.
+
+The entry kernels (``place_order``, ``place_orders``, ``settle_records``, ``block_trades``,
+``reindex_all``) take the venue state from Python, reserve room, borrow the state and return
+the buffers (possibly grown); the others work in the room they were given.
 """
 
 from __future__ import annotations
@@ -12,24 +16,26 @@ from numba import njit
 
 from margincall.events.schema import EventKind, RejectReason
 from margincall.venue import book as bk
-from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, Accounts
-from margincall.venue.borrowed import borrow_state
+from margincall.venue.accounts import BOOK_N, EXISTS, ISOLATED, MARK, N_ACCOUNTS, OUT_N
+from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import (
     INSURANCE_FUND,
+    K_FILLED,
+    K_LIQUIDATED,
     collateral,
-    cover_loss_into,
-    emit,
+    cover_loss,
+    event,
     fee_micros,
+    party,
     reindex,
+    set_parties,
     trade,
-    trade_into,
-    write_event,
 )
 from margincall.venue.margin_int import PPM, initial_margin_micros, tier_of
-from margincall.venue.params import BAND_PPM, MAKER_FEE_PPM, MAX_TICK, MIN_TICK, K
+from margincall.venue.params import BAND_PPM, MAKER_FEE_PPM, MAX_TICK, MIN_TICK, TAKER_FEE_PPM, K
 from margincall.venue.pointers import no_refcount
+from margincall.venue.state import borrow_state, make_room, with_buffers
 
-K_FILLED = int(EventKind.ORDER_FILLED)
 K_REJECTED = int(EventKind.ORDER_REJECTED)
 R_UNKNOWN_ACCOUNT = int(RejectReason.UNKNOWN_ACCOUNT)
 R_REDUCE_ONLY = int(RejectReason.REDUCE_ONLY_WOULD_INCREASE)
@@ -37,116 +43,70 @@ R_MARGIN = int(RejectReason.INSUFFICIENT_MARGIN)
 R_MAX_LEVERAGE = int(RejectReason.MAX_LEVERAGE)
 
 
-@njit(cache=True)
-def settle_book(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
-    """Turn the book's records into venue events, booking every trade.
+@no_refcount
+def settle(s, taker_kind):
+    """Turn the book's waiting records (``meta[BOOK_N]``) into venue events, booking every
+    trade; two events of room per record. Returns ``(filled_lots, filled_ticklots)`` of the
+    taker order.
 
-    Returns ``(out, n, filled_lots, filled_ticklots)`` for the taker order.
+    The taker pays the venue's taker fee, except on a liquidation's forced order
+    (``taker_kind`` POSITION_LIQUIDATED) and the fund, which pay none.
     """
-    out = bk.reserve(out, n, 2 * nb)
-    n, filled, ticklots = settle_into(
-        acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
-    )
-    return out, n, filled, ticklots
-
-
-@njit(cache=True, inline="always")
-def settle_into(acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd):
-    """:func:`settle_book` into room for two events per record the caller reserved; returns
-    ``(n, filled_lots, filled_ticklots)``."""
-    k = params[K]
+    k = s.params[K]
+    bout = s.bout
+    taker_fee_ppm = 0 if taker_kind == K_LIQUIDATED else s.params[TAKER_FEE_PPM]
     filled = 0
     ticklots = 0
-    for i in range(nb):
+    for i in range(s.meta[BOOK_N]):
         kind = bout[i]["kind"]
+        qty = bout[i]["qty"]
+        price = bout[i]["price"]
         if kind == K_FILLED:
             taker = bout[i]["account"]
             maker = bout[i]["maker_account"]
-            qty = bout[i]["qty"]
-            price = bout[i]["price"]
             notional = qty * price * k
             t_fee = 0 if taker == INSURANCE_FUND else fee_micros(notional, taker_fee_ppm)
-            m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, params[MAKER_FEE_PPM])
-            n = trade_into(
-                acc,
-                idx,
-                meta,
-                params,
-                tiers,
-                out,
-                n,
-                taker,
-                maker,
-                bout[i]["side"],
+            m_fee = 0 if maker == INSURANCE_FUND else fee_micros(notional, s.params[MAKER_FEE_PPM])
+            trade(
+                s,
+                (taker, bout[i]["order_id"], t_fee, taker_kind),
+                (maker, bout[i]["maker_order_id"], m_fee, K_FILLED),
+                np.int64(bout[i]["side"]),
                 price,
                 qty,
-                t_fee,
-                m_fee,
-                taker_kind,
-                K_FILLED,
-                bout[i]["order_id"],
-                bout[i]["maker_order_id"],
-                rnd,
             )
             filled += qty
             ticklots += qty * price
         else:
-            write_event(
-                out,
-                n,
-                meta,
-                params,
-                kind,
-                bout[i]["reason"],
-                bout[i]["side"],
-                0,
-                rnd,
-                bout[i]["account"],
-                -1,
-                bout[i]["order_id"],
-                bout[i]["price"],
-                bout[i]["qty"],
-                bout[i]["qty"] * bout[i]["price"] * k,
-                0,
-            )
-            n += 1
-    return n, filled, ticklots
+            j = event(s, kind, bout[i]["account"], price, qty, 0)
+            s.out[j]["reason"] = bout[i]["reason"]
+            set_parties(s, j, bout[i]["side"], -1, bout[i]["order_id"])
+    s.meta[BOOK_N] = 0
+    return filled, ticklots
 
 
 @njit(cache=True, inline="always")
-def _reject_into(out, n, meta, params, account, side, price, qty, reason, amount):
-    write_event(
-        out,
-        n,
-        meta,
-        params,
-        K_REJECTED,
-        reason,
-        side,
-        0,
-        0,
-        account,
-        -1,
-        -1,
-        price,
-        qty,
-        qty * price * params[K],
-        amount,
-    )
-    return n + 1
+def _reject(s, a, side, price, qty, reason, amount) -> None:
+    """One ORDER_REJECTED event."""
+    j = event(s, K_REJECTED, a, price, qty, amount)
+    s.out[j]["reason"] = reason
+    s.out[j]["side"] = side
 
 
 @njit(cache=True, inline="always")
-def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -> tuple:
+def margin_shortfall(s, a, side, price, qty) -> tuple:
     """Initial margin an order would need beyond the account's equity (0 if it fits).
 
     The worst case counts the position plus all open orders on the side that grows it, at the
     higher of the order price and the mark. Orders that do not grow the worst case need nothing
     (a reducing order is always allowed). Returns ``(shortfall, reason)``.
     """
+    acc = s.acc
+    mark = s.meta[MARK]
+    k = s.params[K]
     p = acc.pos[a]
-    ob = book.open_buy_lots[a]
-    os_ = book.open_sell_lots[a]
+    ob = s.book.open_buy_lots[a]
+    os_ = s.book.open_sell_lots[a]
     long_before = max(0, p + ob)
     short_before = max(0, -(p - os_))
     if side > 0:
@@ -163,12 +123,12 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
     notional = worst_after * ref * k
     lev = max(1, acc.leverage[a])
     imr = (PPM + lev - 1) // lev
-    t = tier_of(notional, tiers.floor)
-    if imr < tiers.imr_ppm[t]:
+    t = tier_of(notional, s.tiers.floor)
+    if imr < s.tiers.imr_ppm[t]:
         return notional, R_MAX_LEVERAGE
     need = initial_margin_micros(notional, imr)
     equity = collateral(acc, a) + p * mark * k - acc.cost[a]
-    if acc.flags[a] & 2:  # isolated: the free wallet can be moved in
+    if acc.flags[a] & ISOLATED:  # the free wallet can be moved in
         equity += acc.wallet[a]
     if equity >= need:
         return 0, 0
@@ -176,224 +136,98 @@ def margin_shortfall(acc: Accounts, book, a, side, price, qty, mark, k, tiers) -
 
 
 @njit(cache=True, inline="always")
-def _reserve_order(room, out, n, bout):
-    """``(out, bout)`` with room for everything one order can write when one submit can write
-    ``room`` book records (see :func:`_place_into`)."""
-    if out.shape[0] - n < 2 * room + 2:
-        out = bk.reserve(out, n, 2 * room + 2)
-    if bout.shape[0] < room:
-        bout = bk.reserve(bout, 0, room)
-    return out, bout
+def order_room(s) -> tuple[int, int]:
+    """``(events, book records)`` one order can write at most: the book's records (at most
+    ``bk.submit_room``), two events per record, two for a loss the fund covers."""
+    room = bk.submit_room(s.book)
+    return 2 * room + 2, room
 
 
 @njit(cache=True, inline="always")
-def _place_into(
-    acc,
-    idx,
-    book,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    bout,
-    a,
-    side,
-    price,
-    qty,
-    tif,
-    stp,
-    reduce_only,
-    taker_fee_ppm,
-):
-    """One order into room :func:`_reserve_order` made: the book's records (at most
-    ``bk.submit_room``), two events per record, two for a loss the fund covers. Returns
-    ``(order_id, n)``."""
-    k = params[K]
-    if a < 0 or a >= meta[N_ACCOUNTS] or not (acc.flags[a] & EXISTS):
-        return -1, _reject_into(out, n, meta, params, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
-    if qty > 0 and price > 0:
-        if reduce_only:
-            p = acc.pos[a]
-            if p == 0 or (p > 0) == (side > 0):
-                return -1, _reject_into(out, n, meta, params, a, side, price, qty, R_REDUCE_ONLY, 0)
-            qty = min(qty, abs(p))
-        else:
-            short, reason = margin_shortfall(acc, book, a, side, price, qty, meta[MARK], k, tiers)
-            if short > 0:
-                return -1, _reject_into(out, n, meta, params, a, side, price, qty, reason, short)
-    oid, nb = bk.submit_into(book, a, side, price, qty, tif, stp, bout, 0)
-    n, _, _ = settle_into(
-        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
-    )
-    if a != INSURANCE_FUND and acc.pos[a] == 0 and collateral(acc, a) < 0:
-        # a close past bankruptcy (a stop in a gap): the fund covers it
-        n = cover_loss_into(acc, meta, params, out, n, a, 0)
-    return oid, n
-
-
-@njit(cache=True)
-def place_order(
-    acc,
-    idx,
-    book,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    bout,
-    a,
-    side,
-    price,
-    qty,
-    tif,
-    stp,
-    reduce_only,
-    taker_fee_ppm,
-):
-    """Check and submit one order; returns ``(order_id, out, n, bout)`` (id -1 when refused)."""
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    out, bout = _reserve_order(bk.submit_room(book), out, n, bout)
-    oid, n = _place_into(
-        acc,
-        idx,
-        book,
-        meta,
-        params,
-        tiers,
-        out,
-        n,
-        bout,
-        a,
-        side,
-        price,
-        qty,
-        tif,
-        stp,
-        reduce_only,
-        taker_fee_ppm,
-    )
-    return oid, out, n, bout
-
-
-@njit(cache=True)
-def place_orders(
-    acc,
-    idx,
-    book,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    bout,
-    cancels,
-    accounts,
-    sides,
-    prices,
-    lots,
-    tifs,
-    stp,
-    reduce_only,
-    taker_fee_ppm,
-):
-    """Every resting order of the accounts ``cancels`` cancelled (in order, settled), then the
-    orders in sequence, each exactly as :func:`place_order`; a price of 0 is a market order
-    (an IOC limited to the price band around the mark). Returns ``(order_ids, out, n, bout)``."""
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    nb = 0
-    for i in range(cancels.shape[0]):
-        bout, nb = bk.cancel_account(book, cancels[i], bout, nb)
-    out, n, _, _ = settle_book(
-        acc, idx, meta, params, tiers, out, n, bout, nb, K_FILLED, taker_fee_ppm, 0
-    )
-    ids = np.full(accounts.shape[0], -1, np.int64)
-    i = 0
-    while True:
-        i, n = _place_batch_into(
-            acc,
-            idx,
-            book,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            bout,
-            ids,
-            i,
-            accounts,
-            sides,
-            prices,
-            lots,
-            tifs,
-            stp,
-            reduce_only,
-            taker_fee_ppm,
-        )
-        if i == accounts.shape[0]:
-            break
-        out, bout = _reserve_order(bk.submit_room(book), out, n, bout)  # then go on
-    return ids, out, n, bout
+def _has_order_room(s) -> bool:
+    events, records = order_room(s)
+    return s.out.shape[0] - s.meta[OUT_N] >= events and s.bout.shape[0] >= records
 
 
 @no_refcount
-def _place_batch_into(
-    acc,
-    idx,
-    book,
-    meta,
-    params,
-    tiers,
-    out,
-    n,
-    bout,
-    ids,
-    start,
-    accounts,
-    sides,
-    prices,
-    lots,
-    tifs,
-    stp,
-    reduce_only,
-    taker_fee_ppm,
-):
-    """The orders of :func:`place_orders` from ``start`` on, their ids into ``ids``, while
-    ``out`` and ``bout`` have the room the next one may need; returns ``(next order, n)``."""
+def place(s, a, side, price, qty, tif, stp, reduce_only):
+    """One order into the room :func:`order_room` asks for; returns its id (-1 when refused)."""
+    if a < 0 or a >= s.meta[N_ACCOUNTS] or not (s.acc.flags[a] & EXISTS):
+        _reject(s, a, side, price, qty, R_UNKNOWN_ACCOUNT, 0)
+        return -1
+    if qty > 0 and price > 0:
+        if reduce_only:
+            p = s.acc.pos[a]
+            if p == 0 or (p > 0) == (side > 0):
+                _reject(s, a, side, price, qty, R_REDUCE_ONLY, 0)
+                return -1
+            qty = min(qty, abs(p))
+        else:
+            short, reason = margin_shortfall(s, a, side, price, qty)
+            if short > 0:
+                _reject(s, a, side, price, qty, reason, short)
+                return -1
+    oid, s.meta[BOOK_N] = bk.submit_into(
+        s.book, a, side, price, qty, tif, stp, s.bout, s.meta[BOOK_N]
+    )
+    settle(s, K_FILLED)
+    if a != INSURANCE_FUND and s.acc.pos[a] == 0 and collateral(s.acc, a) < 0:
+        # a close past bankruptcy (a stop in a gap): the fund covers it
+        cover_loss(s, a)
+    return oid
+
+
+@njit(cache=True)
+def place_order(s, a, side, price, qty, tif, stp, reduce_only):
+    """Check and submit one order; returns ``(order_id, out, bout)`` (id -1 when refused)."""
+    events, records = order_room(s)
+    s = borrow_state(make_room(s, events, records))
+    oid = place(s, a, side, price, qty, tif, stp, reduce_only)
+    return oid, s.out, s.bout
+
+
+@njit(cache=True)
+def place_orders(s, cancels, orders, stp):
+    """Every resting order of the accounts ``cancels`` cancelled (in order, settled), then the
+    orders in sequence, each exactly as :func:`place_order`; a price of 0 is a market order
+    (an IOC limited to the price band around the mark). ``orders``: the arrays ``(accounts,
+    sides, prices, lots, tifs, reduce_only)``. Returns ``(order_ids, out, bout)``."""
+    s = borrow_state(s)
+    book = s.book
+    bout = s.bout
+    nb = 0
+    for i in range(cancels.shape[0]):
+        bout, nb = bk.cancel_account(book, cancels[i], bout, nb)
+    s = with_buffers(s, s.out, bout)
+    s.meta[BOOK_N] = nb
+    s = make_room(s, 2 * nb, 0)
+    settle(s, K_FILLED)
+    accounts = orders[0]
+    ids = np.full(accounts.shape[0], -1, np.int64)
+    i = np.int64(0)  # not the constant 0: _place_batch would compile a second time for it
+    while i < accounts.shape[0]:
+        events, records = order_room(s)
+        s = make_room(s, events, records)
+        i = _place_batch(s, ids, i, orders, stp)
+    return ids, s.out, s.bout
+
+
+@no_refcount
+def _place_batch(s, ids, start, orders, stp):
+    """The orders of :func:`place_orders` from ``start`` on, their ids into ``ids``, while the
+    buffers have the room the next one may need; returns the next order."""
+    accounts, sides, prices, lots, tifs, reduce_only = orders
     for i in range(start, accounts.shape[0]):
-        room = bk.submit_room(book)
-        if out.shape[0] - n < 2 * room + 2 or bout.shape[0] < room:
-            return i, n
+        if not _has_order_room(s):
+            return i
         price = prices[i]
         tif = tifs[i]
         if price == 0:
-            mark = meta[MARK]
-            band = (mark * params[BAND_PPM]) // PPM
-            price = mark + band if sides[i] > 0 else mark - band
-            price = min(max(price, params[MIN_TICK]), params[MAX_TICK])
+            price = band_limit_ticks(s.meta[MARK], s.params[BAND_PPM], sides[i])
+            price = min(max(price, s.params[MIN_TICK]), s.params[MAX_TICK])
             tif = bk.TIF_IOC
-        ids[i], n = _place_into(
-            acc,
-            idx,
-            book,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            bout,
-            accounts[i],
-            sides[i],
-            price,
-            lots[i],
-            tif,
-            stp,
-            reduce_only[i],
-            taker_fee_ppm,
-        )
-    return accounts.shape[0], n
+        ids[i] = place(s, accounts[i], sides[i], price, lots[i], tif, stp, reduce_only[i])
+    return accounts.shape[0]
 
 
 @njit(cache=True)
@@ -413,81 +247,44 @@ def bad_batch_column(sides, tifs, prices):
 
 
 @njit(cache=True)
-def settle_book_entry(
-    acc, idx, book, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
-):
-    """:func:`settle_book` called from Python (on borrowed views of the state)."""
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    return settle_book(
-        acc, idx, meta, params, tiers, out, n, bout, nb, taker_kind, taker_fee_ppm, rnd
-    )
+def settle_records(s):
+    """:func:`settle` called from Python: the book records ``bout[:meta[BOOK_N]]`` that a book
+    kernel wrote. Returns ``(out, bout)``."""
+    s = borrow_state(make_room(s, 2 * s.meta[BOOK_N], 0))
+    settle(s, K_FILLED)
+    return s.out, s.bout
 
 
 @njit(cache=True)
-def reindex_all(acc, idx, book, meta, params, tiers, n_acc):
+def reindex_all(s, n_acc):
     """Re-key every account with a position (after funding moved every balance)."""
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
+    s = borrow_state(s)
     for a in range(n_acc):
-        if acc.pos[a] != 0 or idx.side[a] != 0:
-            reindex(acc, idx, a, params, tiers)
+        if s.acc.pos[a] != 0 or s.idx.side[a] != 0:
+            reindex(s, a)
 
 
 @njit(cache=True)
-def block_trades(acc, idx, book, meta, params, tiers, out, n, accounts, lots, price, c):
-    """Off-book trades of many accounts with one counterparty at one price, margin-checked.
+def block_trades(s, accounts, lots, price, c):
+    """Off-book trades of many accounts with one counterparty at one price, margin-checked;
+    returns ``(out, bout)``.
 
     A refused trade leaves one ORDER_REJECTED event and changes nothing.
     """
-    acc, idx, book, meta, params, tiers = borrow_state(acc, idx, book, meta, params, tiers)
-    k = params[K]
+    s = borrow_state(make_room(s, 2 * accounts.shape[0], 0))
     for i in range(accounts.shape[0]):
         a = accounts[i]
         side = 1 if lots[i] > 0 else -1
         q = abs(lots[i])
-        s1, r1 = margin_shortfall(acc, book, a, side, price, q, meta[MARK], k, tiers)
-        s2, r2 = margin_shortfall(acc, book, c, -side, price, q, meta[MARK], k, tiers)
+        s1, r1 = margin_shortfall(s, a, side, price, q)
+        s2, r2 = margin_shortfall(s, c, -side, price, q)
         if s1 > 0 or s2 > 0:
-            out, n = emit(
-                out,
-                n,
-                meta,
-                params,
-                K_REJECTED,
-                r1 if s1 > 0 else r2,
-                side,
-                0,
-                0,
-                a,
-                c,
-                -1,
-                price,
-                q,
-                q * price * k,
-                max(s1, s2),
-            )
+            j = event(s, K_REJECTED, a, price, q, max(s1, s2))
+            s.out[j]["reason"] = r1 if s1 > 0 else r2
+            set_parties(s, j, side, c, -1)
             continue
-        out, n = trade(
-            acc,
-            idx,
-            meta,
-            params,
-            tiers,
-            out,
-            n,
-            a,
-            c,
-            side,
-            price,
-            q,
-            0,
-            0,
-            K_FILLED,
-            K_FILLED,
-            -1,
-            -1,
-            0,
-        )
-    return out, n
+        trade(s, party(a, K_FILLED), party(c, K_FILLED), side, price, q)
+    return s.out, s.bout
 
 
 @njit(cache=True)
