@@ -442,17 +442,17 @@ def liquidation_round(s, cand):
         depth[i] = ex / max(_maintenance(s, abs(acc.pos[a]) * mark * k), 1)
     order = np.argsort(depth, kind="mergesort")
     counts = np.zeros(3, np.int64)  # breached, progressed, position before an ADL
-    i = np.int64(0)  # not the constant 0: _round would compile a second time for it
-    while i < m:
+    nxt = np.int64(0)  # not the constant 0: _round would compile a second time for it
+    while nxt < m:
         events, records = _waterfall_room(s)
-        s = make_room(s, min(m - i, 64) * (events + 1), records)  # room for a batch
-        i, adl = _round(s, accounts, order, i, counts)
+        s = make_room(s, min(int(m - nxt), 64) * (events + 1), records)  # room for a batch
+        nxt, adl = _round(s, accounts, order, nxt, counts)
         if adl:
-            a = accounts[order[i]]
+            a = accounts[order[nxt]]
             s = _deleverage_rest(s, a)
             if acc.pos[a] != counts[2]:
                 counts[1] += 1
-            i += 1
+            nxt += 1
     # only a round that changed a position can make another round find something new
     return s, cand, counts[1]
 

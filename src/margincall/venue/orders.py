@@ -204,11 +204,11 @@ def place_orders(s, cancels, orders, stp):
     settle(s, K_FILLED)
     accounts = orders[0]
     ids = np.full(accounts.shape[0], -1, np.int64)
-    i = np.int64(0)  # not the constant 0: _place_batch would compile a second time for it
-    while i < accounts.shape[0]:
+    nxt = np.int64(0)  # not the constant 0: _place_batch would compile a second time for it
+    while nxt < accounts.shape[0]:
         events, records = order_room(s)
         s = make_room(s, events, records)
-        i = _place_batch(s, ids, i, orders, stp)
+        nxt = _place_batch(s, ids, nxt, orders, stp)
     return ids, s.out, s.bout
 
 
