@@ -36,6 +36,8 @@ def files(tmp_path_factory, readonly_dir) -> dict[str, str]:
     (d / "empty.toml").write_text("# nothing but a comment\n")
     (d / "oi_inf.toml").write_text("[market]\nopen_interest_usd = inf\n")
     (d / "oi_huge.toml").write_text("[market]\nopen_interest_usd = 1e300\n")
+    (d / "price_huge.toml").write_text("[market]\nstart_price = 3e7\n")
+    (d / "lookback_huge.toml").write_text("[momentum]\nlookback_minutes = 1e12\n")
     (d / "oi_2t.toml").write_text("[market]\nopen_interest_usd = 2e12\n")
     (d / "flow_nan.toml").write_text(
         "[[flow.spot]]\nstart_hour = 0\nend_hour = 1\nusd_per_hour = nan\n"
@@ -91,6 +93,9 @@ CASES = [
     ("simulate-empty", ["simulate", "{d}/empty.toml"], ["empty.toml", "empty"]),
     ("simulate-oi-inf", ["simulate", "{d}/oi_inf.toml"], ["market.open_interest_usd"]),
     ("simulate-oi-1e300", ["simulate", "{d}/oi_huge.toml"], ["market.open_interest_usd"]),
+    # a book spanning 3e7 x 1.7 / 0.1 ticks would take about 32 GB (the fuzz test found it)
+    ("simulate-price-3e7", ["simulate", "{d}/price_huge.toml"], ["market.start_price"]),
+    ("simulate-lookback-1e12", ["simulate", "{d}/lookback_huge.toml"], ["lookback_minutes"]),
     ("simulate-oi-2T", ["simulate", "{d}/oi_2t.toml"], ["market.open_interest_usd"]),
     ("simulate-flow-nan", ["simulate", "{d}/flow_nan.toml"], ["usd_per_hour"]),
     ("simulate-money", ["simulate", "{d}/money.toml"], ["capital_usd"]),

@@ -41,6 +41,7 @@ from margincall.agents.takers import (
     stop_orders,
 )
 from margincall.agents.view import MarketView, read_only
+from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
 from margincall.sim.scenario import Scenario, check_leverage
@@ -81,17 +82,22 @@ class Simulation:
             + round(run.accounts * (pop.retail.intraday_share + pop.capital.intraday_share))
             + 2
         )
-        v = Venue(
-            run.rulebook,
-            run.symbol,
-            price=round(market.start_price, 1),
-            capacity=run.accounts + extra,
-            price_window=(0.3, 2.0),
-            insurance_fund_usd=market.insurance_fund_usd,
-            order_capacity=1 << 16,
-            seed=self.tree.child("venue"),
-            keep_events=keep_events,
-        )
+        try:
+            v = Venue(
+                run.rulebook,
+                run.symbol,
+                price=round(market.start_price, 1),
+                capacity=run.accounts + extra,
+                price_window=(0.3, 2.0),
+                insurance_fund_usd=market.insurance_fund_usd,
+                order_capacity=1 << 16,
+                seed=self.tree.child("venue"),
+                keep_events=keep_events,
+            )
+        except InvalidInputError as exc:  # the venue's price is the scenario's start price
+            if exc.field != "price":
+                raise
+            raise InvalidInputError("market.start_price", exc.value, exc.expected) from exc
         self.venue = v
         check_leverage(scenario, v.instrument, v.rulebook.name)
         v.advance(self.start_ns - 60 * NS)  # the population opens before the start

@@ -239,7 +239,9 @@ class Momentum(_Model):
     module docstring)."""
 
     accounts: Annotated[int, Field(ge=0, le=100_000)] = 50
-    lookback_minutes: Positive = 5.0  # typical lookback (each account: 0.5x to 2x this)
+    # typical lookback (each account: 0.5x to 2x this); each account keeps that much price
+    # history, so it is bounded (a day)
+    lookback_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
     usd_per_bps: UsdOrZero = 100_000.0  # total target position per bps
     max_usd_per_step: UsdOrZero = 5e6  # total trading per step
     leverage: Annotated[int, Field(ge=1, le=125)] = 20  # each account's leverage cap

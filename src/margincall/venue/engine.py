@@ -67,6 +67,9 @@ _STP = {
 }
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
 MAX_ROUNDS = 100
+MAX_PRICE_LEVELS = 16_000_000
+"""Most price levels a book may span (the book holds an array row per level, 64 bytes each:
+about 1 GB at this bound; BTC at 73,000 with a 0.1 tick spans under 3 million)."""
 """Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
 is set."""
 EVENT_BLOCK = 1 << 17
@@ -134,6 +137,14 @@ class Venue(VenueOrders):
             )
         self.min_tick = max(1, int(index * lo))
         self.max_tick = int(index * hi) + 1
+        if self.max_tick - self.min_tick + 1 > MAX_PRICE_LEVELS:
+            top = self.scale.ticks_to_price(int(MAX_PRICE_LEVELS / (hi - lo)))
+            raise InvalidInputError(
+                "price",
+                price,
+                f"a price whose book ({lo}x to {hi}x of it) fits in {MAX_PRICE_LEVELS:,} ticks of "
+                f"{self.scale.tick_size}: at most about {top}",
+            )
         self.params = build_params(
             self.rulebook, self.instrument, self.min_tick, self.max_tick, MAX_ROUNDS
         )
