@@ -56,26 +56,12 @@ from margincall.venue.orders import (
     reindex_all,
 )
 from margincall.venue.rule_arrays import build_params, build_tiers
+from margincall.venue.venue_base import MAX_ROUNDS
 from margincall.venue.venue_orders import VenueOrders
 
-_TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
-_STP = {
-    "none": bk.STP_NONE,
-    "expire_taker": bk.STP_EXPIRE_TAKER,
-    "expire_maker": bk.STP_EXPIRE_MAKER,
-    "expire_both": bk.STP_EXPIRE_BOTH,
-}
-_SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
-MAX_ROUNDS = 100
 MAX_PRICE_LEVELS = 16_000_000
 """Most price levels a book may span (the book holds an array row per level, 64 bytes each:
 about 1 GB at this bound; BTC at 73,000 with a 0.1 tick spans under 3 million)."""
-"""Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
-is set."""
-EVENT_BLOCK = 1 << 17
-"""Events per block of a venue's event memory (about 11 MB). Kernels write their events in place
-into it and the log keeps them there: one large block gets huge pages, so writing millions of
-events does not take a page fault every few dozen."""
 
 
 def _venue_sequence(seed: int | RngTree | np.random.SeedSequence) -> np.random.SeedSequence:

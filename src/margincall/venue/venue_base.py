@@ -41,15 +41,6 @@ from margincall.venue.orders import (
 )
 from margincall.venue.state import Tiers, VenueState
 
-_TIF = {"gtc": bk.TIF_GTC, "ioc": bk.TIF_IOC, "fok": bk.TIF_FOK, "post_only": bk.TIF_POST_ONLY}
-_STP = {
-    "none": bk.STP_NONE,
-    "expire_taker": bk.STP_EXPIRE_TAKER,
-    "expire_maker": bk.STP_EXPIRE_MAKER,
-    "expire_both": bk.STP_EXPIRE_BOTH,
-}
-_SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
-PPB = 1_000_000_000
 MAX_ROUNDS = 100
 """Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
 is set."""

@@ -35,14 +35,6 @@ _STP = {
     "expire_both": bk.STP_EXPIRE_BOTH,
 }
 _SIDE = {"buy": 1, "sell": -1, "long": 1, "short": -1}
-PPB = 1_000_000_000
-MAX_ROUNDS = 100
-"""Liquidation rounds per :meth:`Venue.run_liquidations` call unless :attr:`Venue.max_rounds`
-is set."""
-EVENT_BLOCK = 1 << 17
-"""Events per block of a venue's event memory (about 11 MB). Kernels write their events in place
-into it and the log keeps them there: one large block gets huge pages, so writing millions of
-events does not take a page fault every few dozen."""
 
 
 class VenueOrders(VenueBase):
