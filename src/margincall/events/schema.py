@@ -63,6 +63,10 @@ class EventKind(IntEnum):
     ADL_EXECUTED = 35  # one per side: winner and bankrupt account close at the ADL price
     BANKRUPTCY_UNCOVERED = 36  # [loss nobody could cover]
     CASCADE_ROUND = 37  # round started: qty = accounts breached in the round
+    # collateral of a portfolio account (instrument -1; order_id = the collateral asset's index)
+    COLLATERAL_DEPOSITED = 50  # qty = micro-units, price = micro-dollars per unit [value]
+    COLLATERAL_REMARKED = 51  # the asset's new price (micro-dollars per unit); account -1
+    COLLATERAL_CONVERTED = 52  # qty = micro-units sold, price = rate [settlement cash credited]
     # snapshots of venue state, taken by the simulation kernel (one of each per snapshot time)
     DEPTH_SNAPSHOT = 40  # price = book mid; notional = bids within 1% below [asks within 1% above]
     OPEN_INTEREST_SNAPSHOT = 41  # price = mark; qty = open interest (lots, one side); notional = OI

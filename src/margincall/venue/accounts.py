@@ -19,6 +19,11 @@ import numpy as np
 
 EXISTS = 1
 ISOLATED = 2
+PORTFOLIO = 4
+"""A cross leg of a portfolio account (:mod:`margincall.venue.portfolio`): the account-level
+rules (trigger, keys, which legs close) are the portfolio's; the instrument's kernels hand the
+account to it (:func:`margincall.venue.liq_index.defer`) where they would check or key it."""
+QUEUED = 8  # the account waits in its instrument index's deferred list
 
 # venue-wide integer state (``meta`` array), one slot each
 SEQ = 0  # next event sequence number
@@ -59,7 +64,7 @@ memory access, not one per field. The only spelling of the layout: :class:`Accou
 
 class Accounts(NamedTuple):
     """Per-account arrays, indexed by account id (0 is the insurance fund / backstop vault):
-    views of the fields of :data:`ACCOUNT_ROW` of the same rows."""
+    views of the fields of :data:`ACCOUNT_ROW` of the same rows, and ``rest`` beside them."""
 
     wallet: np.ndarray  # int64 micro-dollars
     iso_margin: np.ndarray  # int64 micro-dollars (isolated accounts)
@@ -68,6 +73,12 @@ class Accounts(NamedTuple):
     leverage: np.ndarray  # int32 chosen leverage (initial margin of new exposure)
     flags: np.ndarray  # int8: EXISTS | ISOLATED
     last_partial_ns: np.ndarray  # int64: time of the last partial liquidation (Hyperliquid)
+    rest: np.ndarray  # int64 micro-dollars: margin the rest of a portfolio lends this leg (else 0)
+
+
+ROW_FIELDS = Accounts._fields[:-1]
+"""The :class:`Accounts` fields that live in :data:`ACCOUNT_ROW` (``rest`` does not: only
+portfolio legs use it)."""
 
 
 def account_rows(capacity: int) -> np.ndarray:
@@ -82,7 +93,8 @@ def new_accounts(capacity: int, rows: np.ndarray | None = None) -> Accounts:
     """Zeroed accounts for ``capacity`` accounts, in ``rows`` (see :func:`account_rows`)."""
     if rows is None:
         rows = account_rows(capacity)
-    acc = Accounts(*(rows[name] for name in Accounts._fields))
+    views = {name: rows[name] for name in ROW_FIELDS}
+    acc = Accounts(**views, rest=np.zeros(capacity, np.int64))
     acc.leverage[:] = 1
     acc.last_partial_ns[:] = np.iinfo(np.int64).min // 2
     return acc

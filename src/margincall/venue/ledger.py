@@ -22,6 +22,7 @@ from margincall.venue.accounts import (
     LAST,
     MARK,
     OUT_N,
+    PORTFOLIO,
     ROUND,
     SEQ,
     TS,
@@ -95,9 +96,13 @@ def set_parties(s, j, side, counterparty, order_id) -> None:
 
 @njit(cache=True, inline="always")
 def collateral(acc: Accounts, a: int) -> int:
-    """Money backing account ``a``'s position: the isolated margin or the whole wallet."""
-    if acc.flags[a] & ISOLATED:
+    """Money backing account ``a``'s position: the isolated margin or the whole wallet (for the
+    leg of a portfolio, its wallet plus what the rest of the portfolio lends it)."""
+    f = acc.flags[a]
+    if f & ISOLATED:
         return acc.iso_margin[a]
+    if f & PORTFOLIO:
+        return acc.wallet[a] + acc.rest[a]
     return acc.wallet[a]
 
 
@@ -161,8 +166,12 @@ def apply_fill(acc: Accounts, a: int, dq: int, price: int, k: int, fee: int) -> 
 
 @njit(cache=True, inline="always")
 def reindex(s, a: int) -> None:
-    """Put account ``a`` back in the liquidation index under its current key."""
+    """Put account ``a`` back in the liquidation index under its current key (a portfolio
+    account is handed on to the portfolio instead, which keys all its legs)."""
     acc = s.acc
+    if acc.flags[a] & PORTFOLIO:
+        liq_index.defer(s.idx, acc.flags, a)
+        return
     p = acc.pos[a]
     if p == 0 or a == INSURANCE_FUND or not (acc.flags[a] & EXISTS):
         liq_index.remove(s.idx, a)
@@ -220,9 +229,9 @@ def transfer(s, kind, payer, payee, amount) -> None:
 @njit(cache=True, inline="always")
 def cover_loss(s, a) -> None:
     """A flat account left below zero is paid up by the fund, or its loss is recorded (at most
-    two events)."""
+    two events). A portfolio account's loss is the portfolio's to cover, over all its legs."""
     acc = s.acc
-    if acc.pos[a] != 0:
+    if acc.pos[a] != 0 or acc.flags[a] & PORTFOLIO:
         return
     c = collateral(acc, a)
     if c >= 0:

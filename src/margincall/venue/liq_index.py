@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from margincall.venue.accounts import QUEUED
 from margincall.venue.pointers import prefetch
 
 NONE = -1
@@ -30,6 +31,7 @@ BOTTOM = 1  # lowest possibly non-empty short bucket
 SHIFT = 2
 NBUCKETS = 3
 FREE = 4  # first chunk of the free list
+DEFERRED = 5  # accounts in the deferred list
 ADL_LONG_N = 0  # accounts in the long-holders' ADL queue snapshot (-1: none taken)
 ADL_LONG_PTR = 1  # first entry of that queue not yet used up
 ADL_SHORT_N = 2
@@ -54,6 +56,7 @@ class LiqIndex(NamedTuple):
     meta: np.ndarray  # int64: TOP, BOTTOM, SHIFT, NBUCKETS, FREE
     adl_slots: np.ndarray  # int32 per account: ADL queue snapshots (see margincall.venue.adl)
     adl_meta: np.ndarray  # int64: ADL_LONG_N, ADL_LONG_PTR, ADL_SHORT_N, ADL_SHORT_PTR
+    deferred: np.ndarray  # int64 per account: portfolio accounts handed on (see defer)
 
 
 def _aligned_chunks(n: int) -> np.ndarray:
@@ -82,7 +85,7 @@ def new_index(
     chunks = _aligned_chunks(n_chunks)
     chunks[:, C_NEXT] = np.arange(1, n_chunks + 1)
     chunks[-1, C_NEXT] = NONE
-    meta = np.array([-1, nb, shift, nb, 0], dtype=np.int64)
+    meta = np.array([-1, nb, shift, nb, 0, 0], dtype=np.int64)
     if rows is None:
         rows = account_rows(n_accounts)
     idx = LiqIndex(
@@ -95,6 +98,7 @@ def new_index(
         meta=meta,
         adl_slots=np.zeros(n_accounts, np.int32),
         adl_meta=np.array([-1, 0, -1, 0], dtype=np.int64),
+        deferred=np.zeros(n_accounts, np.int64),
     )
     idx.key[:] = -1
     idx.side[:] = 0
@@ -256,6 +260,28 @@ def collect(idx: LiqIndex, mark: int, out: np.ndarray) -> tuple[np.ndarray, int]
         t += 1
     idx.meta[BOTTOM] = t
     return out, n
+
+
+@njit(cache=True, inline="always")
+def defer(idx: LiqIndex, flags: np.ndarray, a: int) -> None:
+    """Hand portfolio account ``a`` on instead of checking or keying it here: it is taken out of
+    the index and listed once (the QUEUED flag) until :func:`take_deferred`."""
+    if idx.side[a] != 0:
+        remove(idx, a)
+    if not flags[a] & QUEUED:
+        flags[a] |= QUEUED
+        n = idx.meta[DEFERRED]
+        idx.deferred[n] = a
+        idx.meta[DEFERRED] = n + 1
+
+
+def take_deferred(idx: LiqIndex, flags: np.ndarray) -> np.ndarray:
+    """The deferred accounts, in the order they were handed on; the list is emptied."""
+    n = int(idx.meta[DEFERRED])
+    ids = idx.deferred[:n].copy()
+    flags[ids] &= ~np.int8(QUEUED)
+    idx.meta[DEFERRED] = 0
+    return ids
 
 
 @njit(cache=True)

@@ -27,7 +27,7 @@ from numba import njit
 from margincall.events.schema import EventKind
 from margincall.venue import book as bk
 from margincall.venue import liq_index
-from margincall.venue.accounts import BOOK_N, LAST, MARK, OUT_N, ROUND, TS
+from margincall.venue.accounts import BOOK_N, LAST, MARK, OUT_N, PORTFOLIO, ROUND, TS
 from margincall.venue.adl import deleverage, reset_queues
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import (
@@ -388,6 +388,9 @@ def _round(s, accounts, order, start, counts):
             prefetch(s.book.accounts, ahead)
         a = accounts[order[i]]
         if acc.pos[a] == 0:
+            continue
+        if acc.flags[a] & PORTFOLIO:  # the portfolio checks the whole account
+            liq_index.defer(s.idx, acc.flags, a)
             continue
         ex = excess_of(s, a, mark)
         ok = not is_breached(ex, strict)

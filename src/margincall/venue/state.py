@@ -103,6 +103,7 @@ def borrow_accounts(acc: Accounts) -> Accounts:
         r32[:, _LEVERAGE],
         r8[:, _FLAGS],
         r64[:, _LAST_PARTIAL],
+        borrow(acc.rest),
     )
 
 
@@ -120,6 +121,7 @@ def borrow_index(acc: Accounts, idx: LiqIndex) -> LiqIndex:
         borrow(idx.meta),
         borrow(idx.adl_slots),
         borrow(idx.adl_meta),
+        borrow(idx.deferred),
     )
 
 

@@ -28,6 +28,7 @@ from margincall.venue.accounts import (
     MARK,
     N_ACCOUNTS,
     OUT_N,
+    PORTFOLIO,
     SEQ,
     TS,
     UNCOVERED,
@@ -352,8 +353,11 @@ class VenueBase:
         bid, ask = bk.best_bid(self.book), bk.best_ask(self.book)
         if bid and ask and bid >= ask:
             raise InvariantViolation(f"the book is crossed at rest: bid {bid} >= ask {ask}")
-        coll = np.where(self.acc.flags[:n] & ISOLATED, self.acc.iso_margin[:n], self.acc.wallet[:n])
-        flat_negative = int(-coll[(self.acc.pos[:n] == 0) & (coll < 0)].sum())
+        flags = self.acc.flags[:n]
+        coll = np.where(flags & ISOLATED, self.acc.iso_margin[:n], self.acc.wallet[:n])
+        # a portfolio leg's wallet holds the leg's cash flows only: the portfolio checks accounts
+        alone = (self.acc.pos[:n] == 0) & (coll < 0) & ((flags & PORTFOLIO) == 0)
+        flat_negative = int(-coll[alone].sum())
         if flat_negative > self.meta[UNCOVERED]:
             raise InvariantViolation(
                 f"{flat_negative} micro-dollars below zero without a covering event"

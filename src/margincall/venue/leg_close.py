@@ -1,0 +1,104 @@
+"""Kernels the portfolio calls on one instrument: key a portfolio's legs, close one leg.
+
+The portfolio (:mod:`margincall.venue.portfolio`) decides for the whole account; these kernels
+act on one instrument's state for it. Before each call the portfolio sets the leg's ``rest``
+(what the rest of the account lends it, see :mod:`margincall.venue.portfolio_margin`), so the
+instrument's own single-position formulas (liquidation key, bankruptcy price, fee cap, takeover
+check) give the account-level answer: with ``rest`` set to the leg's budget, the key is the
+price at which the leg has used it up; with ``rest`` set to the leg's share of the account's
+equity (rule R4), the bankruptcy price is the leg's R4 bankruptcy price.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from margincall.events.schema import EventKind
+from margincall.venue import book as bk
+from margincall.venue import liq_index
+from margincall.venue.accounts import BOOK_N, MARK
+from margincall.venue.band import band_limit_ticks
+from margincall.venue.ledger import collateral, event
+from margincall.venue.liquidation import (
+    IOC,
+    _bankruptcy_price,
+    _charge_fee,
+    _deleverage_rest,
+    _forced,
+    _takeover,
+    _waterfall,
+    _waterfall_room,
+    excess_of,
+)
+from margincall.venue.margin_int import PPM, liquidation_key, mul_div_ceil
+from margincall.venue.orders import settle
+from margincall.venue.params import BAND_PPM, LIQ_FEE_PPM, K
+from margincall.venue.state import borrow_state, make_room
+
+K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
+K_FILLED = np.int64(EventKind.ORDER_FILLED)
+
+CLOSE_IOC = 0  # a full-size IOC at the leg's bankruptcy price, a fee, the fund takes the rest
+CLOSE_TAKEOVER = 1  # the fund takes the whole leg at its bankruptcy price
+CLOSE_MARKET = 2  # a market order inside the price band (size given), nothing else
+CLOSE_WATERFALL = 3  # the instrument's own single-position waterfall (one-leg accounts, dYdX)
+
+
+@njit(cache=True)
+def rekey(s, ids):
+    """Put the portfolio legs ``ids`` (their ``rest`` set to their budgets) in the index, each
+    at least one tick past the mark: they were just found safe at it."""
+    s = borrow_state(s)
+    acc = s.acc
+    t = s.tiers
+    k = s.params[K]
+    mark = s.meta[MARK]
+    for i in range(ids.shape[0]):
+        a = ids[i]
+        p = acc.pos[a]
+        if p == 0:
+            if s.idx.side[a] != 0:
+                liq_index.remove(s.idx, a)
+            continue
+        key = liquidation_key(collateral(acc, a), p, acc.cost[a], k, t.floor, t.mmr_ppm, t.cum)
+        key = min(key, mark - 1) if p > 0 else max(key, mark + 1)
+        liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
+
+
+@njit(cache=True)
+def close_leg(s, a, how, size):
+    """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
+    ``size`` is the market order's lots for ``CLOSE_MARKET``). Returns ``(out, bout)``."""
+    events, records = _waterfall_room(s)
+    s = borrow_state(make_room(s, events + 1, records))
+    acc = s.acc
+    p = acc.pos[a]
+    if p == 0:
+        return s.out, s.bout
+    if how == CLOSE_WATERFALL:
+        if _waterfall(s, a, excess_of(s, a, s.meta[MARK])):
+            s = _deleverage_rest(s, a)
+        return s.out, s.bout
+    mark = s.meta[MARK]
+    j = event(s, K_TRIGGERED, a, mark, p, excess_of(s, a, mark))
+    s.out[j]["side"] = 1 if p > 0 else -1
+    s.out[j]["notional"] = abs(p) * mark * s.params[K]
+    s.meta[BOOK_N] = bk.cancel_account_into(s.book, a, s.bout, s.meta[BOOK_N])
+    if s.meta[BOOK_N] > 0:
+        settle(s, K_FILLED)
+    adl = False
+    if how == CLOSE_IOC:
+        filled, ticklots = _forced(s, a, abs(p), _bankruptcy_price(s, a), IOC)
+        if filled > 0:
+            _charge_fee(s, a, mul_div_ceil(ticklots * s.params[K], s.params[LIQ_FEE_PPM], PPM))
+        if acc.pos[a] != 0:
+            adl = _takeover(s, a)
+    elif how == CLOSE_TAKEOVER:
+        adl = _takeover(s, a)
+    else:
+        side = -1 if p > 0 else 1
+        _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
+    if adl:
+        s = _deleverage_rest(s, a)
+    return s.out, s.bout

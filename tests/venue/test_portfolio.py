@@ -1,0 +1,127 @@
+"""The portfolio venue against portfolio-margin.md's vectors, by hand-computed figures.
+
+P4 (contagion): a cross account long BTC and long ETH that no BTC price can liquidate is
+liquidated by ETH alone at the first breaching tick 1,891.75 (not at 1,891.76), and both legs
+are closed (R3: the fund takes them at their R4 bankruptcy prices, BTC 47,808.06 and ETH
+1,877.40, when the book is empty). P5 (collateral): an account whose only collateral is 14,000
+of a yield-bearing dollar stablecoin at ratio 0.90, long 4 BTC from 50,000 at a 48,000 mark, is
+safe at a 1.00 collateral price and liquidated at 0.65.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from margincall.events.schema import EventKind
+from margincall.venue.portfolio import Collateral, PortfolioVenue
+
+USD = 1_000_000  # micro-dollars per dollar
+
+
+def _p4(eth_price: str) -> tuple[PortfolioVenue, int]:
+    """P4's account, with ETH's index and mark moved to ``eth_price`` (BTC stays at 48,000)."""
+    pv = PortfolioVenue(
+        "binance", {"BTCUSDT": 48_000, "ETHUSDT": 2_500}, insurance_fund_usd=1_000_000
+    )
+    mm = pv.open_account(100_000_000)
+    a = pv.open_account(50_000)
+    pv.block_trades("BTCUSDT", [a], ["1"], 48_000, mm)
+    pv.block_trades("ETHUSDT", [a], ["80"], 2_500, mm)
+    m = pv.margin(a)
+    assert (m.equity, m.maintenance) == (50_000 * USD, 1_827 * USD)
+    pv.set_index_price("ETHUSDT", eth_price)
+    pv.update_marks()
+    return pv, a
+
+
+def _kinds(events, account):
+    return [EventKind(int(e["kind"])) for e in events if e["account"] == account]
+
+
+def test_p4_safe_at_any_btc_price_with_eth_still() -> None:
+    pv, a = _p4("2500")
+    for btc in ("12000.1", "24000", "36000", "47999.9", "96000", "191999.9"):
+        pv.set_index_price("BTCUSDT", btc)
+        pv.update_marks()
+        events = pv.run_liquidations()
+        assert EventKind.LIQUIDATION_TRIGGERED not in _kinds(events, a), btc
+    pv.check_invariants()
+
+
+def test_p4_eth_one_tick_above_the_breach_is_safe() -> None:
+    pv, a = _p4("1891.76")
+    events = pv.run_liquidations()
+    assert EventKind.LIQUIDATION_TRIGGERED not in _kinds(events, a)
+    m = pv.margin(a)
+    assert (m.equity, m.maintenance) == (1_340_800_000, 1_340_408_000)
+    pv.check_invariants()
+
+
+def test_p4_eth_alone_liquidates_both_legs_at_their_r4_prices() -> None:
+    pv, a = _p4("1891.76")
+    pv.run_liquidations()
+    pv.set_index_price("ETHUSDT", "1891.75")
+    pv.update_marks()
+    m = pv.margin(a)
+    assert (m.equity, m.maintenance) == (1_340 * USD, 1_340_400_000)
+    events = pv.run_liquidations()
+    takeovers = [e for e in events if e["kind"] == EventKind.BACKSTOP_TAKEOVER and e["account"] == a]
+    assert [int(e["instrument"]) for e in takeovers] == [0, 1]  # ascending instrument order
+    btc, eth = (pv.legs[int(e["instrument"])].scale.ticks_to_price(int(e["price"])) for e in takeovers)
+    # R4 at the trigger tick: BTC 47,808.06, ETH 1,877.40; prices rounded to the tick against
+    # the closing order
+    assert abs(btc - Decimal("47808.06")) < Decimal("0.1")
+    assert abs(eth - Decimal("1877.40")) < Decimal("0.01") + Decimal("0.0001")
+    assert pv.position(a, "BTCUSDT")["qty"] == 0 and pv.position(a, "ETHUSDT")["qty"] == 0
+    assert 0 <= pv.cash_usd(a) < Decimal("0.2")  # the fund took both legs at bankruptcy
+    pv.check_invariants()
+
+
+def _p5(usde_price: str) -> tuple[PortfolioVenue, int, list]:
+    pv = PortfolioVenue(
+        "binance",
+        {"BTCUSDT": 50_000},
+        insurance_fund_usd=1_000_000,
+        collateral={"USDE": Collateral(1, "0.9", "0.05")},
+    )
+    mm = pv.open_account(100_000_000)
+    a = pv.open_account(0, collateral={"USDE": 14_000})
+    pv.block_trades("BTCUSDT", [a], ["4"], 50_000, mm)
+    pv.set_index_price("BTCUSDT", 48_000)
+    pv.update_marks()
+    pv.run_liquidations()
+    m = pv.margin(a)
+    assert (m.equity, m.maintenance) == (4_600 * USD, 910 * USD)
+    events = pv.set_collateral_price("USDE", usde_price)
+    return pv, a, list(events)
+
+
+def test_p5_stablecoin_at_the_index_does_not_liquidate() -> None:
+    pv, a, events = _p5("1.00")
+    assert EventKind.LIQUIDATION_TRIGGERED not in [EventKind(int(e["kind"])) for e in events]
+    pv.check_invariants()
+
+
+def test_p5_stablecoin_marked_at_0_65_on_the_own_book_liquidates() -> None:
+    pv, a, events = _p5("0.65")
+    kinds = [EventKind(int(e["kind"])) for e in events if e["account"] == a]
+    assert EventKind.LIQUIDATION_TRIGGERED in kinds
+    assert pv.position(a, "BTCUSDT")["qty"] == 0
+    # flat with a USDT deficit: USDe converted at 0.65 x (1 - 0.05) to cover it (R7)
+    assert EventKind.COLLATERAL_CONVERTED in kinds
+    assert pv.cash_usd(a) >= 0
+    pv.check_invariants()
+
+
+@pytest.mark.parametrize("ratio", ["-0.1", "1.5"])
+def test_bad_collateral_ratio_is_refused(ratio: str) -> None:
+    with pytest.raises(Exception, match=r"collateral\.USDE\.ratio"):
+        PortfolioVenue("binance", {"BTCUSDT": 50_000}, collateral={"USDE": Collateral(1, ratio)})
+
+
+def test_unknown_collateral_asset_is_refused() -> None:
+    pv = PortfolioVenue("binance", {"BTCUSDT": 50_000})
+    with pytest.raises(Exception, match="asset"):
+        pv.open_account(0, collateral={"DOGE": 1})
