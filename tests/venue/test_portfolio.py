@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from margincall.events.schema import EventKind
+from margincall.events.schema import EventKind, RejectReason
 from margincall.venue.portfolio import Collateral, PortfolioVenue
 
 USD = 1_000_000  # micro-dollars per dollar
@@ -67,9 +67,13 @@ def test_p4_eth_alone_liquidates_both_legs_at_their_r4_prices() -> None:
     m = pv.margin(a)
     assert (m.equity, m.maintenance) == (1_340 * USD, 1_340_400_000)
     events = pv.run_liquidations()
-    takeovers = [e for e in events if e["kind"] == EventKind.BACKSTOP_TAKEOVER and e["account"] == a]
+    takeovers = [
+        e for e in events if e["kind"] == EventKind.BACKSTOP_TAKEOVER and e["account"] == a
+    ]
     assert [int(e["instrument"]) for e in takeovers] == [0, 1]  # ascending instrument order
-    btc, eth = (pv.legs[int(e["instrument"])].scale.ticks_to_price(int(e["price"])) for e in takeovers)
+    btc, eth = (
+        pv.legs[int(e["instrument"])].scale.ticks_to_price(int(e["price"])) for e in takeovers
+    )
     # R4 at the trigger tick: BTC 47,808.06, ETH 1,877.40; prices rounded to the tick against
     # the closing order
     assert abs(btc - Decimal("47808.06")) < Decimal("0.1")
@@ -125,3 +129,31 @@ def test_unknown_collateral_asset_is_refused() -> None:
     pv = PortfolioVenue("binance", {"BTCUSDT": 50_000})
     with pytest.raises(Exception, match="asset"):
         pv.open_account(0, collateral={"DOGE": 1})
+
+
+def test_a_cross_order_is_checked_against_the_whole_account() -> None:
+    """Initial margin over every leg: with 10,000 USDT at 10x and 90,000 of ETH held (9,000 of
+    initial margin), a BTC order needing 2,000 more is rejected naming the shortfall; one
+    needing 1,000 fills."""
+    pv = PortfolioVenue("binance", {"BTCUSDT": 50_000, "ETHUSDT": 3_000})
+    mm = pv.open_account(100_000_000)
+    a = pv.open_account(10_000, leverage=10)
+    pv.block_trades("ETHUSDT", [a], ["30"], 3_000, mm)
+    pv.submit_order(mm, "BTCUSDT", "sell", "1", 50_000)
+    events = pv.submit_order(a, "BTCUSDT", "buy", "0.4", 50_000)
+    rejected = [e for e in events if e["kind"] == EventKind.ORDER_REJECTED]
+    assert [int(e["reason"]) for e in rejected] == [int(RejectReason.INSUFFICIENT_MARGIN)]
+    assert int(rejected[0]["amount"]) == 1_000 * USD  # 9,000 + 2,000 - 10,000
+    assert pv.position(a, "BTCUSDT")["qty"] == 0
+    events = pv.submit_order(a, "BTCUSDT", "buy", "0.2", 50_000)
+    assert pv.position(a, "BTCUSDT")["qty"] == Decimal("0.2")
+    pv.check_invariants()
+
+
+def test_an_instrument_the_rulebook_does_not_define_is_refused() -> None:
+    with pytest.raises(Exception, match="DOGEUSDT"):
+        PortfolioVenue("binance", {"BTCUSDT": 50_000, "DOGEUSDT": 0.2})
+    pv = PortfolioVenue("binance", {"BTCUSDT": 50_000})
+    a = pv.open_account(1_000)
+    with pytest.raises(Exception, match="symbol='ETHUSDT'"):
+        pv.submit_order(a, "ETHUSDT", "buy", "1")

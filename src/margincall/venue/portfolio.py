@@ -324,6 +324,11 @@ class PortfolioVenue:
         events = self._on(j, v.submit_order, a, side, qty, price, **order)
         return np.concatenate([events, self._evaluate([a])])
 
+    def cancel_all(self, account: int) -> np.ndarray:
+        """Cancel every resting order of an account, on every instrument."""
+        a = self._check_account(account)
+        return np.concatenate([self._on(j, v.cancel_all, a) for j, v in enumerate(self.legs)])
+
     def block_trades(
         self, symbol: str, accounts: Sequence[int], qtys: Sequence[Number], price: Number,
         counterparty: int,
