@@ -105,6 +105,8 @@ def _p5(usde_price: str) -> tuple[PortfolioVenue, int, list]:
 def test_p5_stablecoin_at_the_index_does_not_liquidate() -> None:
     pv, a, events = _p5("1.00")
     assert EventKind.LIQUIDATION_TRIGGERED not in [EventKind(int(e["kind"])) for e in events]
+    m = pv.margin(a)  # 14,000 x 1.00 x 0.9 - 8,000 against 910
+    assert (m.equity, m.maintenance) == (4_600 * USD, 910 * USD)
     pv.check_invariants()
 
 
