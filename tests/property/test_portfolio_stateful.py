@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from margincall.events.schema import EventKind
 from margincall.venue.accounts import N_ACCOUNTS
 from margincall.venue.portfolio import Collateral, PortfolioVenue
-from margincall.venue.portfolio_margin import is_breached
+from margincall.venue import portfolio_margin as PM
 
 START = {"BTCUSDT": 60_000, "ETHUSDT": 3_000, "SOLUSDT": 150}
 SECOND = 1_000_000_000
@@ -148,9 +148,13 @@ class PortfolioMachine(RuleBasedStateMachine):
         if (events["kind"] == int(EventKind.COLLATERAL_CONVERTED)).any():
             event("a conversion")
             SEEN["conversion"] += 1
+        pf = self.pv.pf
+        waiting = set(pf.pending[: pf.meta[PM.N_PENDING]].tolist())
         for a in range(1, self.n):
-            m = self.pv.margin(a)
-            assert not is_breached(m, self.pv.legs[0].params) or a in self.pv._pending, a
+            equity, mm = self.pv.margin(a)
+            open_legs = any(v.acc.pos[a] for v in self.pv.legs)
+            breached = open_legs and (equity < mm if pf.meta[PM.STRICT] else equity <= mm)
+            assert not breached or a in waiting, a
 
     @invariant()
     def conserved(self):

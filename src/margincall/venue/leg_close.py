@@ -34,7 +34,6 @@ from margincall.venue.liquidation import (
 from margincall.venue.margin_int import PPM, liquidation_key, mul_div_ceil
 from margincall.venue.orders import settle
 from margincall.venue.params import BAND_PPM, LIQ_FEE_PPM, K
-from margincall.venue.state import borrow_state, make_room
 
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
 K_FILLED = np.int64(EventKind.ORDER_FILLED)
@@ -45,42 +44,39 @@ CLOSE_MARKET = 2  # a market order inside the price band (size given), nothing e
 CLOSE_WATERFALL = 3  # the instrument's own single-position waterfall (one-leg accounts, dYdX)
 
 
-@njit(cache=True)
-def rekey(s, ids):
-    """Put the portfolio legs ``ids`` (their ``rest`` set to their budgets) in the index, each
-    at least one tick past the mark: they were just found safe at it."""
-    s = borrow_state(s)
-    acc = s.acc
-    t = s.tiers
-    k = s.params[K]
-    mark = s.meta[MARK]
-    for i in range(ids.shape[0]):
-        a = ids[i]
-        p = acc.pos[a]
-        if p == 0:
-            if s.idx.side[a] != 0:
-                liq_index.remove(s.idx, a)
-            continue
-        key = liquidation_key(collateral(acc, a), p, acc.cost[a], k, t.floor, t.mmr_ppm, t.cum)
-        key = min(key, mark - 1) if p > 0 else max(key, mark + 1)
-        liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
-
-
-@njit(cache=True)
-def close_leg(s, a, how, size):
-    """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
-    ``size`` is the market order's lots for ``CLOSE_MARKET``). Returns ``(out, bout)``."""
-    events, records = _waterfall_room(s)
-    s = borrow_state(make_room(s, events + 1, records))
+@njit(cache=True, inline="always")
+def key_leg(s, a) -> None:
+    """Put portfolio leg ``a`` (its ``rest`` set to its budget) in the index, at least one tick
+    past the mark: the account was just found safe at it. A flat leg leaves the index."""
     acc = s.acc
     p = acc.pos[a]
     if p == 0:
-        return s.out, s.bout
-    if how == CLOSE_WATERFALL:
-        if _waterfall(s, a, excess_of(s, a, s.meta[MARK])):
-            s = _deleverage_rest(s, a)
-        return s.out, s.bout
+        if s.idx.side[a] != 0:
+            liq_index.remove(s.idx, a)
+        return
+    t = s.tiers
     mark = s.meta[MARK]
+    key = liquidation_key(
+        collateral(acc, a), p, acc.cost[a], s.params[K], t.floor, t.mmr_ppm, t.cum
+    )
+    key = min(key, mark - 1) if p > 0 else max(key, mark + 1)
+    liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
+
+
+@njit(cache=True)
+def close(s, a, how, size):
+    """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
+    ``size``: the market order's lots for ``CLOSE_MARKET``), into room the caller reserved
+    (:func:`close_room`); returns the state (ADL may grow its buffers)."""
+    acc = s.acc
+    p = acc.pos[a]
+    if p == 0:
+        return s
+    mark = s.meta[MARK]
+    if how == CLOSE_WATERFALL:
+        if _waterfall(s, a, excess_of(s, a, mark)):
+            s = _deleverage_rest(s, a)
+        return s
     j = event(s, K_TRIGGERED, a, mark, p, excess_of(s, a, mark))
     s.out[j]["side"] = 1 if p > 0 else -1
     s.out[j]["notional"] = abs(p) * mark * s.params[K]
@@ -101,4 +97,12 @@ def close_leg(s, a, how, size):
         _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
     if adl:
         s = _deleverage_rest(s, a)
-    return s.out, s.bout
+    return s
+
+
+@njit(cache=True, inline="always")
+def close_room(s) -> tuple[int, int]:
+    """``(events, book records)`` one :func:`close` may write at most (ADL aside: it makes
+    its own room)."""
+    events, records = _waterfall_room(s)
+    return events + 1, records

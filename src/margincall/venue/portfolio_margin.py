@@ -1,20 +1,23 @@
 """A portfolio account's margin in integers: equity, maintenance, budgets and R4 shares.
 
 One account-level inequality serves every rulebook (portfolio-margin.md R1): equity
-``E = settlement cash + collateral value + sum of the legs' open PnL`` against the sum of the
-legs' tiered maintenance ``MM``; breached when ``E < MM`` (``<=`` where the rulebook's equality
-liquidates, R2). Money is in micro-dollars of the settlement asset, prices in each instrument's
-ticks; the settlement cash is the account's cash plus every leg's wallet (the legs book their
-realised PnL, fees and funding there).
+``E = settlement cash + collateral value + sum of the legs' wallets and open PnL`` against the
+sum of the legs' tiered maintenance ``MM``; breached when ``E < MM`` (``<=`` where the
+rulebook's equality liquidates, R2). Money is in micro-dollars of the settlement asset, prices
+in each instrument's ticks. A leg's wallet books the leg's own cash flows (realised PnL, fees,
+funding); the account's cash and collateral are the portfolio's (:class:`PortfolioState`).
 
 Between two evaluations the liquidation index watches the account through its legs' keys: the
 margin excess ``X = E - MM`` is split into budgets, one per leg in proportion to its notional,
 and each leg is keyed at the price where it alone has lost its budget. While every leg's mark
 stays short of its key the account cannot be breached (each leg's excess is monotone in its
-mark, so it has lost less than its budget, and the budgets sum to at most ``X``); when a key is
-reached the account is evaluated exactly again. A leg alone among still marks is thus keyed
-at the exact price where the account breaches once the others' budgets are spent, which the
-next evaluation finds after a few re-keys, never late.
+mark, so each has lost less than its budget, and the budgets sum to at most ``X``); when a key
+is reached the account is evaluated exactly again. A leg moving alone is keyed again a few times
+as the others' budgets come back to it, and found at its exact breaching tick, never late.
+
+``legs`` is a tuple of the instruments' :class:`~margincall.venue.state.VenueState`, the first
+``pf.meta[N_LEGS]`` of them used (see :data:`MAX_INSTRUMENTS`); account ``a`` is row ``a`` of
+each.
 """
 
 from __future__ import annotations
@@ -22,82 +25,140 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from margincall.venue.margin_int import maintenance_micros
-from margincall.venue.params import STRICT, K
+from margincall.venue.accounts import MARK
+from margincall.venue.margin_int import PPM, maintenance_micros, mul_div_floor
+from margincall.venue.params import K
 
+# portfolio-wide integers (PortfolioState.meta)
+OUT_N = 0  # events written into the shared event buffer
+SEQ = 1  # next event sequence number of the venue's one log
+DESK = 2  # settlement cash the venue paid for collateral it converted (<= 0)
+UNCOVERED = 3  # losses no one covered, micro-dollars
+N_PENDING = 4  # accounts waiting for the next block
+N_DONE = 5  # accounts liquidated in this block
+STRICT = 6  # 1: breached when E < MM; 0: when E <= MM
+POLICY = 7  # the rulebook's liquidation policy (margincall.venue.params.POLICY_*)
+N_LEGS = 8  # instruments of the venue: the first entries of ``legs``
+META_SIZE = 9
 
-class Leg(NamedTuple):
-    """One instrument's part of an account at the current mark."""
+MAX_INSTRUMENTS = 8
+"""``legs`` always holds this many states (the last instrument's repeated after the venue's
+own), so the kernels compile once whatever the venue's number of instruments."""
 
-    instrument: int
-    pos: int  # lots, signed
-    upnl: int  # micro-dollars
-    maintenance: int  # micro-dollars
-    wallet: int  # the leg's booked cash flows, micro-dollars
-    notional: int  # micro-dollars at the mark
-
-
-class Margin(NamedTuple):
-    """An account's margin at the current marks."""
-
-    equity: int
-    maintenance: int
-    legs: tuple[Leg, ...]  # the legs with a position, in instrument order
-
-    @property
-    def excess(self) -> int:
-        return self.equity - self.maintenance
+DONE = 1  # account flags: liquidated in this block
+PENDING = 2  # breached after its liquidation: evaluated again at the next block
 
 
-def leg_of(venue, j: int, a: int) -> Leg:
-    """Account ``a``'s leg on instrument ``j`` (a :class:`~margincall.venue.engine.Venue`)."""
-    acc = venue.acc
-    p = int(acc.pos[a])
-    mark = int(venue.meta[5])
-    k = int(venue.params[K])
+class PortfolioState(NamedTuple):
+    """The account-level part of a portfolio venue."""
+
+    cash: np.ndarray  # int64 per account: settlement-asset cash outside the legs, micro-dollars
+    coll: np.ndarray  # int64 [account, asset]: collateral held, micro-units
+    price: np.ndarray  # int64 per asset: micro-dollars per unit
+    ratio_ppm: np.ndarray  # int64 per asset: collateral ratio (1 - haircut)
+    buffer_ppm: np.ndarray  # int64 per asset: taken off the price when the venue converts it
+    converted: np.ndarray  # int64 per asset: micro-units the venue took in conversions
+    meta: np.ndarray  # int64[META_SIZE]: the slots above
+    flags: np.ndarray  # int8 per account: DONE, PENDING
+    pending: np.ndarray  # int64: the PENDING accounts, meta[N_PENDING] of them
+    done: np.ndarray  # int64: the DONE accounts, meta[N_DONE] of them
+
+
+@njit(cache=True, inline="always")
+def leg_terms(s, a) -> tuple[int, int, int, int]:
+    """``(open PnL, maintenance, wallet, notional)`` of account ``a``'s leg in state ``s``."""
+    acc = s.acc
+    p = acc.pos[a]
+    if p == 0:
+        return 0, 0, acc.wallet[a], 0
+    mark = s.meta[MARK]
+    k = s.params[K]
     notional = abs(p) * mark * k
-    t = venue.tiers
-    mm = int(maintenance_micros(notional, t.floor, t.mmr_ppm, t.cum)) if p else 0
-    return Leg(j, p, p * mark * k - int(acc.cost[a]), mm, int(acc.wallet[a]), notional)
+    t = s.tiers
+    mm = maintenance_micros(notional, t.floor, t.mmr_ppm, t.cum)
+    return p * mark * k - acc.cost[a], mm, acc.wallet[a], notional
 
 
-def margin(legs_venues, a: int, cash: int, collateral_value: int) -> Margin:
-    """Account ``a``'s margin: ``cash`` is its settlement-asset cash outside the legs,
-    ``collateral_value`` its other collateral at price and ratio."""
-    legs = [leg_of(v, j, a) for j, v in enumerate(legs_venues)]
-    equity = cash + collateral_value + sum(g.wallet + g.upnl for g in legs)
-    open_legs = tuple(g for g in legs if g.pos)
-    return Margin(equity, sum(g.maintenance for g in open_legs), open_legs)
+@njit(cache=True, inline="always")
+def collateral_value(pf, a) -> int:
+    """The account's collateral other than the settlement asset, at price and ratio, rounded
+    down."""
+    v = 0
+    for c in range(pf.price.shape[0]):
+        units = pf.coll[a, c]
+        if units > 0:
+            v += mul_div_floor(mul_div_floor(units, pf.price[c], PPM), pf.ratio_ppm[c], PPM)
+    return v
 
 
-def is_breached(m: Margin, params: np.ndarray) -> bool:
-    """Whether the account must be liquidated (an account with no position never is)."""
-    if not m.legs:
+@njit(cache=True, inline="always")
+def account(legs, pf, a) -> tuple[int, int, int, int]:
+    """``(equity, maintenance, gross notional, open legs)`` of account ``a``."""
+    equity = pf.cash[a] + collateral_value(pf, a)
+    mm = 0
+    gross = 0
+    n = 0
+    for j in range(pf.meta[N_LEGS]):
+        upnl, m, wallet, notional = leg_terms(legs[j], a)
+        equity += wallet + upnl
+        mm += m
+        gross += notional
+        n += notional > 0
+    return equity, mm, gross, n
+
+
+@njit(cache=True)
+def account_margin(legs, pf, a) -> tuple[int, int]:
+    """``(equity, maintenance)`` of account ``a``, for Python."""
+    e, m, _, _ = account(legs, pf, a)
+    return e, m
+
+
+@njit(cache=True, inline="always")
+def breached(pf, equity, mm, n) -> bool:
+    """Whether an account with these figures must be liquidated (never one with no position)."""
+    if n == 0:
         return False
-    return m.excess < 0 if params[STRICT] else m.excess <= 0
+    return equity < mm if pf.meta[STRICT] else equity <= mm
 
 
-def budget_rests(m: Margin) -> dict[int, int]:
-    """Each open leg's ``rest`` when keyed for watching: the leg's budget (its share of the
-    excess, by notional; floors, so they sum to at most the excess) less its own excess and
-    wallet, so that the leg's own formulas see exactly its budget as margin to lose."""
-    total = sum(g.notional for g in m.legs)
-    rests = {}
-    for g in m.legs:
-        budget = max(m.excess, 0) * g.notional // total if total else max(m.excess, 0)
-        rests[g.instrument] = budget - (g.upnl - g.maintenance) - g.wallet
-    return rests
+@njit(cache=True, inline="always")
+def budget_rest(s, a, excess, gross) -> int:
+    """Leg ``a``'s ``rest`` for watching: its budget (the excess's share by notional, rounded
+    down so the budgets sum to at most the excess) less its own excess and wallet, so that the
+    leg's own formulas see exactly its budget as margin to lose."""
+    upnl, mm, wallet, notional = leg_terms(s, a)
+    budget = 0
+    if excess > 0 and gross > 0:
+        budget = max(int(excess * (notional / gross) * (1.0 - 1e-12)) - 1, 0)
+    return budget - (upnl - mm) - wallet
 
 
-def r4_rest(m: Margin, leg: Leg) -> int:
-    """The leg's ``rest`` for closing it: its share of the equity by maintenance (rule R4), so
-    its own bankruptcy price is ``mark - side * E * (MM_i / MMtot) / Q``."""
-    share = m.equity * leg.maintenance // m.maintenance if m.maintenance else m.equity
-    return share - leg.upnl - leg.wallet
+@njit(cache=True, inline="always")
+def r4_rest(s, a, equity, mm_total) -> int:
+    """Leg ``a``'s ``rest`` for closing it: its share of the equity by maintenance (rule R4),
+    so its own bankruptcy price is ``mark - side * E * (MM_i / MMtot) / Q``."""
+    upnl, mm, wallet, _ = leg_terms(s, a)
+    share = equity
+    if mm_total > 0:
+        share = int(np.floor(equity * (mm / mm_total)))
+    return share - upnl - wallet
 
 
-def exact_rest(m: Margin, leg: Leg) -> int:
-    """The leg's ``rest`` with every other leg and the collateral as they are: its own
+@njit(cache=True, inline="always")
+def exact_rest(s, a, equity, mm_total) -> int:
+    """Leg ``a``'s ``rest`` with the other legs and the collateral as they are: its own
     formulas then answer for the whole account while only its mark moves."""
-    return m.equity - leg.upnl - leg.wallet - (m.maintenance - leg.maintenance)
+    upnl, mm, wallet, _ = leg_terms(s, a)
+    return equity - upnl - wallet - (mm_total - mm)
+
+
+@njit(cache=True, inline="always")
+def initial_margin(s, a) -> int:
+    """Initial margin of leg ``a`` at the mark and the account's leverage."""
+    acc = s.acc
+    lev = max(1, acc.leverage[a])
+    notional = abs(acc.pos[a]) * s.meta[MARK] * s.params[K]
+    return -(-notional // lev)

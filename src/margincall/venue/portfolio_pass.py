@@ -1,0 +1,320 @@
+"""The portfolio's compiled pass: evaluate accounts over all their legs, liquidate the breached
+ones by the rulebook's procedure, key every leg again.
+
+The procedures (portfolio-margin.md R3, R4, R7):
+
+- one open leg: the instrument's own waterfall, with the rest of the account lent to the leg
+  (the one-instrument engine, unchanged);
+- Binance, several legs: each leg in ascending instrument order gets a full-size IOC at its R4
+  bankruptcy price (recomputed before each leg), a clearance fee, and the leg's fund takes what
+  is left at that price (ADL when it cannot);
+- BitMEX: the fund takes every leg at its R4 price;
+- Hyperliquid: a market order per leg (a slice of a large one outside its cooldown), then the
+  backstop vault takes every remaining leg at its R4 price if equity is below its share of
+  maintenance;
+- dYdX: one leg per block, chosen by the protocol's rotation from a pseudo-random offset,
+  through the instrument's own waterfall with the leg's R4 share of the account;
+- a flat account left below zero converts its collateral into the settlement asset in
+  proportion to value, at the price less the conversion buffer; the fund of the leg with the
+  largest maintenance pays what is still missing, or the loss is recorded as uncovered.
+
+Every instrument writes into one event buffer in one sequence (the portfolio's cursors in
+``pf.meta``, copied into an instrument's ``meta`` while it writes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from margincall.events.schema import EventKind
+from margincall.venue import accounts as A
+from margincall.venue.adl import next_random
+from margincall.venue.ledger import INSURANCE_FUND, event
+from margincall.venue.leg_close import (
+    CLOSE_IOC,
+    CLOSE_MARKET,
+    CLOSE_TAKEOVER,
+    CLOSE_WATERFALL,
+    close,
+    close_room,
+    key_leg,
+)
+from margincall.venue.margin_int import PPM, mul_div_floor
+from margincall.venue.params import (
+    BACKSTOP_DEN,
+    BACKSTOP_NUM,
+    COOLDOWN_NS,
+    PARTIAL_PPM,
+    PARTIAL_THRESHOLD,
+    POLICY_BINANCE,
+    POLICY_BITMEX,
+    POLICY_HYPERLIQUID,
+)
+from margincall.venue.portfolio_margin import (
+    DONE,
+    N_DONE,
+    N_LEGS,
+    N_PENDING,
+    OUT_N,
+    PENDING,
+    POLICY,
+    SEQ,
+    UNCOVERED,
+    account,
+    breached,
+    budget_rest,
+    exact_rest,
+    leg_terms,
+    r4_rest,
+)
+from margincall.venue.state import make_room, with_buffers
+
+K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
+K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
+K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
+QUEUED = 4  # pf.flags: listed in the pass's queue
+
+
+@njit(cache=True, inline="always")
+def _enter(legs, pf, j, out, bout):
+    """Instrument ``j``'s state writing into the shared buffers at the portfolio's cursors."""
+    s = with_buffers(legs[j], out, bout)
+    s.meta[A.OUT_N] = pf.meta[OUT_N]
+    s.meta[A.SEQ] = pf.meta[SEQ]
+    s.meta[A.BOOK_N] = 0
+    return s
+
+
+@njit(cache=True, inline="always")
+def _leave(pf, s):
+    """Back from an instrument: its cursors are the portfolio's; returns the buffers."""
+    pf.meta[OUT_N] = s.meta[A.OUT_N]
+    pf.meta[SEQ] = s.meta[A.SEQ]
+    return s.out, s.bout
+
+
+@njit(cache=True)
+def _close(legs, pf, j, a, how, size, rest, out, bout):
+    s = _enter(legs, pf, j, out, bout)
+    s.acc.rest[a] = rest
+    s = close(s, a, how, size)
+    return _leave(pf, s)
+
+
+@njit(cache=True)
+def _liquidate(legs, pf, a, out, bout):
+    """Account ``a`` (breached) through its rulebook's procedure; see the module docstring."""
+    e, mm, _, n = account(legs, pf, a)
+    payer = 0  # the leg with the largest maintenance: its fund pays a loss left at the end
+    most = -1
+    for j in range(pf.meta[N_LEGS]):
+        _, m, _, _ = leg_terms(legs[j], a)
+        if m > most:
+            most = m
+            payer = j
+    policy = pf.meta[POLICY]
+    if n == 1:
+        for j in range(pf.meta[N_LEGS]):
+            if legs[j].acc.pos[a] != 0:
+                rest = exact_rest(legs[j], a, e, mm)
+                out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, 0, rest, out, bout)
+    elif policy in (POLICY_BINANCE, POLICY_BITMEX):
+        how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
+        for j in range(pf.meta[N_LEGS]):
+            if legs[j].acc.pos[a] != 0:
+                e, mm, _, _ = account(legs, pf, a)
+                rest = r4_rest(legs[j], a, e, mm)
+                out, bout = _close(legs, pf, j, a, how, 0, rest, out, bout)
+    elif policy == POLICY_HYPERLIQUID:
+        out, bout = _hyperliquid(legs, pf, a, out, bout)
+    else:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
+        k = next_random(legs[0].meta) % n
+        for j in range(pf.meta[N_LEGS]):
+            if legs[j].acc.pos[a] != 0:
+                if k == 0:
+                    rest = r4_rest(legs[j], a, e, mm)
+                    out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, 0, rest, out, bout)
+                    break
+                k -= 1
+    return _settle_loss(legs, pf, a, payer, out, bout)
+
+
+@njit(cache=True)
+def _hyperliquid(legs, pf, a, out, bout):
+    """Market orders for every leg (20% slices of large ones), then the backstop below its
+    share of maintenance."""
+    now = legs[0].meta[A.TS]
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        p = s.acc.pos[a]
+        if p == 0:
+            continue
+        _, _, _, notional = leg_terms(s, a)
+        size = abs(p)
+        params = s.params
+        if (
+            notional > params[PARTIAL_THRESHOLD]
+            and now - s.acc.last_partial_ns[a] >= params[COOLDOWN_NS]
+        ):
+            size = max(1, (abs(p) * params[PARTIAL_PPM]) // PPM)
+            s.acc.last_partial_ns[a] = now
+        e, mm, _, _ = account(legs, pf, a)
+        rest = r4_rest(s, a, e, mm)
+        out, bout = _close(legs, pf, j, a, CLOSE_MARKET, size, rest, out, bout)
+    e, mm, _, n = account(legs, pf, a)
+    params = legs[0].params
+    if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
+        for j in range(pf.meta[N_LEGS]):
+            if legs[j].acc.pos[a] != 0:
+                e, mm, _, _ = account(legs, pf, a)
+                rest = r4_rest(legs[j], a, e, mm)
+                out, bout = _close(legs, pf, j, a, CLOSE_TAKEOVER, 0, rest, out, bout)
+    return out, bout
+
+
+@njit(cache=True)
+def _settle_loss(legs, pf, a, payer, out, bout):
+    """A flat account below zero: collateral converted (R7), then the fund of instrument
+    ``payer`` pays what is missing, or the loss is recorded as uncovered."""
+    cash = pf.cash[a]
+    for j in range(pf.meta[N_LEGS]):
+        if legs[j].acc.pos[a] != 0:
+            return out, bout
+        cash += legs[j].acc.wallet[a]
+    if cash >= 0:
+        return out, bout
+    s = _enter(legs, pf, payer, out, bout)
+    s = make_room(s, 2 * pf.price.shape[0] + 2, 0)
+    short = -cash
+    total = 0
+    for c in range(pf.price.shape[0]):
+        total += mul_div_floor(pf.coll[a, c], pf.price[c], PPM)
+    for c in range(pf.price.shape[0]):
+        units = pf.coll[a, c]
+        if units <= 0 or total <= 0:
+            continue
+        value = mul_div_floor(units, pf.price[c], PPM)
+        rate = mul_div_floor(pf.price[c], PPM - pf.buffer_ppm[c], PPM)
+        want = min(short, int(np.ceil(short * (value / total))) + 1)
+        sell = min(units, -(-want * PPM // max(rate, 1)))
+        got = mul_div_floor(sell, rate, PPM)
+        pf.coll[a, c] -= sell
+        pf.converted[c] += sell
+        pf.cash[a] += got
+        pf.meta[2] -= got  # DESK: the venue paid it
+        cash += got
+        j = event(s, K_CONVERTED, a, rate, sell, got)
+        s.out[j]["instrument"] = -1
+        s.out[j]["order_id"] = c
+        s.out[j]["notional"] = got
+    short = -cash
+    if short > 0:
+        acc = s.acc
+        pay = min(short, max(acc.wallet[INSURANCE_FUND], 0))
+        if pay > 0:
+            acc.wallet[INSURANCE_FUND] -= pay
+            acc.wallet[a] += pay
+            j = event(s, K_IF_PAID, a, s.meta[A.MARK], 0, pay)
+            s.out[j]["counterparty"] = INSURANCE_FUND
+        left = short - pay
+        if left > 0:
+            s.meta[A.UNCOVERED] += left
+            pf.meta[UNCOVERED] += left
+            event(s, K_UNCOVERED, a, s.meta[A.MARK], 0, left)
+    return _leave(pf, s)
+
+
+@njit(cache=True, inline="always")
+def _key_account(legs, pf, a) -> None:
+    """Every leg's budget set and the leg keyed (a flat one leaves its index)."""
+    e, mm, gross, _ = account(legs, pf, a)
+    excess = e - mm
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        s.acc.rest[a] = budget_rest(s, a, excess, gross) if s.acc.pos[a] != 0 else 0
+        key_leg(s, a)
+
+
+@njit(cache=True)
+def _drain(legs, pf):
+    """The accounts the instruments handed on since the last drain, each once."""
+    n = 0
+    for j in range(pf.meta[N_LEGS]):
+        n += legs[j].idx.meta[5]
+    ids = np.empty(n, np.int64)
+    m = 0
+    for j in range(pf.meta[N_LEGS]):
+        idx = legs[j].idx
+        flags = legs[j].acc.flags
+        for i in range(idx.meta[5]):
+            a = idx.deferred[i]
+            flags[a] &= ~np.int8(A.QUEUED)
+            if not pf.flags[a] & QUEUED:
+                pf.flags[a] |= QUEUED
+                ids[m] = a
+                m += 1
+        idx.meta[5] = 0
+    return ids[:m]
+
+
+@njit(cache=True, inline="always")
+def _room(legs, pf, out, bout):
+    """The shared buffers with room for one account's procedure on every leg."""
+    events = 8
+    records = 0
+    for j in range(pf.meta[N_LEGS]):
+        ev, rec = close_room(legs[j])
+        events += ev
+        records = max(records, rec)
+    s = _enter(legs, pf, 0, out, bout)
+    s = make_room(s, events, records)
+    return s.out, s.bout
+
+
+@njit(cache=True)
+def evaluate(legs, pf, ids, out, bout):
+    """Evaluate accounts ``ids``, and every account their trades hand on: a breached account is
+    liquidated (once per block: one still breached after it waits for the next), every one's
+    legs keyed again. Returns the buffers (``pf.meta[OUT_N]`` events written)."""
+    for i in range(ids.shape[0]):
+        pf.flags[ids[i]] |= QUEUED
+    queue = ids
+    while True:
+        for i in range(queue.shape[0]):
+            a = queue[i]
+            pf.flags[a] &= ~np.int8(QUEUED)
+            if a == INSURANCE_FUND:
+                continue
+            e, mm, _, n = account(legs, pf, a)
+            if breached(pf, e, mm, n):
+                if pf.flags[a] & DONE:
+                    if not pf.flags[a] & PENDING:
+                        pf.flags[a] |= PENDING
+                        pf.pending[pf.meta[N_PENDING]] = a
+                        pf.meta[N_PENDING] += 1
+                else:
+                    pf.flags[a] |= DONE
+                    pf.done[pf.meta[N_DONE]] = a
+                    pf.meta[N_DONE] += 1
+                    out, bout = _room(legs, pf, out, bout)
+                    out, bout = _liquidate(legs, pf, a, out, bout)
+            _key_account(legs, pf, a)
+        queue = _drain(legs, pf)
+        if queue.shape[0] == 0:
+            return out, bout
+
+
+@njit(cache=True)
+def next_block(pf):
+    """A new block: the accounts liquidated in the last one may be again; returns the ones
+    waiting for it."""
+    for i in range(pf.meta[N_DONE]):
+        pf.flags[pf.done[i]] &= ~np.int8(DONE)
+    pf.meta[N_DONE] = 0
+    n = pf.meta[N_PENDING]
+    waiting = pf.pending[:n].copy()
+    for i in range(n):
+        pf.flags[waiting[i]] &= ~np.int8(PENDING)
+    pf.meta[N_PENDING] = 0
+    return waiting
