@@ -133,7 +133,7 @@ class Fetcher:
             timeout=self.timeout, transport=self.transport, headers=headers
         ) as client:
             for attempt in range(self.retries + 1):
-                wait = self.backoff * 2**attempt
+                retry_after = None
                 try:
                     r = client.get(url, params=params)
                 except httpx.TimeoutException as exc:
@@ -146,12 +146,20 @@ class Fetcher:
                     why = _status(r)
                     if r.status_code not in RETRY_STATUS:
                         break
-                    wait = _retry_after(r) or wait
+                    retry_after = _retry_after(r)
                 if attempt < self.retries:
-                    wait = min(wait, MAX_WAIT)
+                    wait = backoff_wait(attempt, self.backoff, retry_after)
                     self.waits.append(wait)
                     self.sleep(wait)
         raise SourceUnavailableError(url, f"{why}; {attempt + 1} attempt(s)")
+
+
+def backoff_wait(attempt: int, backoff: float = 1.0, retry_after: float | None = None) -> float:
+    """Seconds to wait before retrying after failed attempt ``attempt`` (0-based): the
+    server's ``Retry-After`` when it gave one, else ``backoff x 2^attempt``; at most
+    :data:`MAX_WAIT`. The one rule of every live source's retries (httpx and ccxt)."""
+    wait = retry_after if retry_after else backoff * 2**attempt
+    return min(wait, MAX_WAIT)
 
 
 def _status(r: httpx.Response) -> str:
