@@ -25,8 +25,17 @@ def monitor(
         typer.Option(help="report as of this UTC time: bars starting at or before it only"),
     ] = None,
     mapping: Annotated[
-        str | None,
-        typer.Option(help="column mapping for generic bar tables, e.g. close=Close,ts=Date"),
+        list[str] | None,
+        typer.Option(
+            help="columns of every generic bar table (close=Close,ts=Date), or of one file of "
+            "any kind (FILE:close=Close); repeatable"
+        ),
+    ] = None,
+    sources_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources", help="a TOML of [[source]] kind, path, symbol, columns (any kind)"
+        ),
     ] = None,
     symbol: Annotated[
         str | None, typer.Option(help="name used in the report (default: guessed)")
@@ -92,8 +101,8 @@ def monitor(
     """Market stress report: summary.json, report.md, report.html (and metrics.parquet with bars).
 
     Give bar SOURCES for the BTC derivatives sections and any of --market-cap, --etf-flows,
-    --closes, --fear-greed for the daily market sections; the report has the sections of what
-    it is given. With --every the sources are re-read and the report rewritten in place until
+    --closes, --fear-greed for the daily market sections (or list them all, with their columns,
+    in a --sources TOML); the report has the sections of what it is given. With --every the sources are re-read and the report rewritten in place until
     Ctrl-C; --alert rules append to alerts.jsonl when they first fire.
     """
     from margincall.monitor.alerts import Alerts, read_rules
@@ -109,6 +118,7 @@ def monitor(
     )
     from margincall.monitor.report import check_out
     from margincall.monitor.resample import parse_timeframe
+    from margincall.monitor.source_list import SourceList, parse_mappings, read_source_list
     from margincall.monitor.summary import build
     from margincall.sources.fetch import Fetcher, default_cache
 
@@ -122,6 +132,7 @@ def monitor(
         raise InvalidInputError(
             "--out", str(out), "a new or empty folder, or a monitor report's folder to rewrite"
         )
+    listed = read_source_list(sources_file) if sources_file is not None else SourceList()
     daily = DailyInputs(
         etf_flows=etf_flows or (),
         market_cap=market_cap,
@@ -132,14 +143,16 @@ def monitor(
         as_of=parse_day(as_of, "--as-of"),
         since=parse_day(since, "--since"),
     )
-    bar_mapping = parse_mapping(mapping)
+    daily, bar_mapping = listed.merged_into(daily, parse_mappings(mapping or (), parse_mapping))
+    bar_sources = [*(sources or ()), *listed.bars]
+    symbol = symbol or listed.symbol
     live = LiveInputs(live_fear_greed, live_market_cap, tuple(live_closes or ()))
     live.check(daily)
     fetcher = Fetcher(cache or default_cache(), retries=live_retries)
     refresher = Refresher(
         out,
         lambda: build(
-            sources or [],
+            bar_sources,
             at=at,
             mapping=bar_mapping,
             symbol=symbol,

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
+from margincall.monitor.source_list import Mappings
 from margincall.sources.closes import check_symbol, read_closes, read_intraday
 from margincall.sources.fear_greed import read_fear_greed
 from margincall.sources.flows import EtfFlows, read_etf_flows
@@ -46,6 +47,7 @@ class DailyInputs:
     closes_mapping: Mapping[str, str] | None = None
     as_of: date | None = None
     since: date | None = None
+    mappings: Mappings = field(default_factory=Mappings)  # per file, over the two above
 
     def any(self) -> bool:
         return bool(self.etf_flows or self.market_cap or self.closes or self.fear_greed)
@@ -136,11 +138,12 @@ def load_daily(inputs: DailyInputs) -> DailyData:
     raw: list[tuple[str, Series, EtfFlows | None]] = []
     for spec in inputs.etf_flows:
         asset, path = split_spec(spec)
-        flows = read_etf_flows(path, asset, inputs.flows_mapping)
+        flows = read_etf_flows(path, asset, inputs.mappings.of(path, inputs.flows_mapping))
         raw.append(("flows", Series(Path(path).name, flows.days, path), flows))
     if inputs.market_cap:
         path = inputs.market_cap
-        raw.append(("market_cap", Series(Path(path).name, read_market_cap(path), path), None))
+        frame = read_market_cap(path, inputs.mappings.of(path))
+        raw.append(("market_cap", Series(Path(path).name, frame, path), None))
     seen: dict[str, str] = {}
     for spec in inputs.closes:
         sym, path = split_spec(spec)
@@ -148,21 +151,13 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         if sym in seen:
             raise InvalidInputError(f"--closes {sym}", path, f"one file per symbol ({seen[sym]})")
         seen[sym] = path
-        raw.append(
-            (
-                f"closes:{sym}",
-                Series(
-                    Path(path).name,
-                    read_closes(path, inputs.closes_mapping),
-                    path,
-                    None if inputs.closes_mapping else read_intraday(path),
-                ),
-                None,
-            )
-        )
+        mapping = inputs.mappings.of(path, inputs.closes_mapping)
+        frame, intraday = read_closes(path, mapping), None if mapping else read_intraday(path)
+        raw.append((f"closes:{sym}", Series(Path(path).name, frame, path, intraday), None))
     if inputs.fear_greed:
         path = inputs.fear_greed
-        raw.append(("fear_greed", Series(Path(path).name, read_fear_greed(path), path), None))
+        frame = read_fear_greed(path, inputs.mappings.of(path))
+        raw.append(("fear_greed", Series(Path(path).name, frame, path), None))
     day = inputs.as_of or min(s.frame["date"].max() for _, s, _ in raw)
     data = DailyData(as_of=day)
     assets: set[str] = set()

@@ -56,6 +56,8 @@ FORMATS = (
 )
 DATE = ("date", "as_of", "timestamp", "time", "day")
 CLOSE = ("close", "value", "price", "close_usd")
+COLUMNS = ("date", "close", "high", "low", "volume")
+"""The columns a mapping may name (``--closes-mapping``, ``--mapping FILE:..``, ``--sources``)."""
 
 
 def guess_symbol(path: str | Path) -> str | None:
@@ -87,10 +89,7 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
         InvalidInputError: names the file, the formats tried and the first bad line and field.
     """
     src = Source(path, FORMATS)
-    mapping = dict(mapping or {})
-    for key in mapping:
-        if key not in ("date", "close", "high", "low", "volume"):
-            raise InvalidInputError("--closes-mapping key", key, "date, close, high, low or volume")
+    mapping = Source.check_keys(mapping, COLUMNS, "closes")
     if src.path.suffix.lower() == ".json":
         doc = src.json()
         prices = doc.get("prices") if isinstance(doc, dict) else None
@@ -102,14 +101,13 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
     else:
         raw = src.table()
         cols = {
-            "date": src.dates(raw, mapping.get("date") or src.column(raw, DATE, "date")),
-            "close": src.numbers(raw, mapping.get("close") or src.column(raw, CLOSE, "close")),
+            "date": src.dates(raw, src.pick(raw, mapping, "date", DATE, "date")),
+            "close": src.numbers(raw, src.pick(raw, mapping, "close", CLOSE, "close")),
         }
         lower = {c.lower(): c for c in raw.columns}
         for name in ("high", "low", "volume"):
-            col = mapping.get(name) or lower.get(name)
-            if col is not None:
-                cols[name] = src.numbers(raw, col)
+            if name in mapping or name in lower:
+                cols[name] = src.numbers(raw, src.pick(raw, mapping, name, (name,), name))
         out = pl.DataFrame([*(s.alias(k) for k, s in cols.items()), src.lines(raw.height)])
     bad = out.filter(pl.col("close").is_null() | (pl.col("close") <= 0))
     if bad.height:

@@ -18,6 +18,7 @@ Formats:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +42,26 @@ FORMATS = (
 )
 TOTAL = ("total_mcap_usd", "total_usd", "total", "total_market_cap", "market_cap")
 DATE = ("date", "timestamp", "time", "day")
+COLUMNS = ("date", "total")
+"""The columns of a table a mapping may name."""
 
 
-def read_market_cap(path: str | Path) -> pl.DataFrame:
-    """Read a market-cap file (module docstring) into :data:`MARKET_CAP_SCHEMA`.
+def read_market_cap(path: str | Path, mapping: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Read a market-cap file (module docstring) into :data:`MARKET_CAP_SCHEMA`; a table's
+    ``date`` and ``total`` columns may be named by ``mapping``.
 
     Raises:
         InvalidInputError: names the file, the formats tried and the first bad line and field.
     """
     src = Source(path, FORMATS)
+    mapping = Source.check_keys(mapping, COLUMNS, "market cap")
     if src.path.suffix.lower() == ".json":
         out = _from_json(src, src.json())
     else:
         raw = src.table()
-        total = src.numbers(raw, src.column(raw, TOTAL, "total market cap"))
-        cols = [src.dates(raw, src.column(raw, DATE, "date")), total.alias("total_usd")]
+        total = src.numbers(raw, src.pick(raw, mapping, "total", TOTAL, "total market cap"))
+        date_col = src.pick(raw, mapping, "date", DATE, "date")
+        cols = [src.dates(raw, date_col), total.alias("total_usd")]
         for coin in ("btc", "eth"):
             cols.append(_coin(src, raw, coin, total).alias(f"{coin}_usd"))
         out = pl.DataFrame([*cols, src.lines(raw.height)])
