@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -73,6 +74,13 @@ def monitor(
     live_market_cap: Annotated[
         bool, typer.Option(help="fetch the total market cap from CoinGecko /global")
     ] = False,
+    live_market_cap_history: Annotated[
+        bool,
+        typer.Option(
+            help="fetch a year of total market cap from CoinGecko /global/market_cap_chart "
+            "(paid: key in $COINGECKO_PRO_API_KEY)"
+        ),
+    ] = False,
     live_closes: Annotated[
         list[str] | None,
         typer.Option(help="fetch daily closes from CoinGecko: SYMBOL or SYMBOL=coin-id"),
@@ -120,7 +128,7 @@ def monitor(
     from margincall.monitor.resample import parse_timeframe
     from margincall.monitor.source_list import SourceList, parse_mappings, read_source_list
     from margincall.monitor.summary import build
-    from margincall.sources.fetch import Fetcher, default_cache
+    from margincall.sources.fetch import API_KEY_VARIABLE, Fetcher, default_cache
 
     seconds = parse_every(every) if every is not None else None
     if timeframe is not None:
@@ -146,9 +154,12 @@ def monitor(
     daily, bar_mapping = listed.merged_into(daily, parse_mappings(mapping or (), parse_mapping))
     bar_sources = [*(sources or ()), *listed.bars]
     symbol = symbol or listed.symbol
-    live = LiveInputs(live_fear_greed, live_market_cap, tuple(live_closes or ()))
+    live = LiveInputs(
+        live_fear_greed, live_market_cap, tuple(live_closes or ()), live_market_cap_history
+    )
     live.check(daily)
-    fetcher = Fetcher(cache or default_cache(), retries=live_retries)
+    key = os.environ.get(API_KEY_VARIABLE) or None
+    fetcher = Fetcher(cache or default_cache(), key, retries=live_retries)
     refresher = Refresher(
         out,
         lambda: build(

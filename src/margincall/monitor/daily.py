@@ -60,9 +60,10 @@ class LiveInputs:
     fear_greed: bool = False
     market_cap: bool = False
     closes: Sequence[str] = ()  # SYMBOL or SYMBOL=coingecko-id
+    market_cap_history: bool = False
 
     def any(self) -> bool:
-        return bool(self.fear_greed or self.market_cap or self.closes)
+        return bool(self.fear_greed or self.market_cap or self.closes or self.market_cap_history)
 
     def check(self, inputs: DailyInputs) -> None:
         """A source given both as a file and live is refused."""
@@ -74,6 +75,12 @@ class LiveInputs:
                 raise InvalidInputError(
                     f"{option} and {option.replace('--', '--live-')}", given, "one of the two"
                 )
+        if self.market_cap_history and (self.market_cap or inputs.market_cap):
+            raise InvalidInputError(
+                "--live-market-cap-history",
+                inputs.market_cap or "--live-market-cap",
+                "one market-cap source (not with --market-cap or --live-market-cap)",
+            )
 
     def resolve(self, inputs: DailyInputs, fetcher: Any) -> DailyInputs:
         """``inputs`` with the live sources fetched (or taken from the cache) as files."""
@@ -83,7 +90,11 @@ class LiveInputs:
         return replace(
             inputs,
             fear_greed=str(fetcher.fear_greed()) if self.fear_greed else inputs.fear_greed,
-            market_cap=str(fetcher.market_cap()) if self.market_cap else inputs.market_cap,
+            market_cap=str(fetcher.market_cap_history())
+            if self.market_cap_history
+            else str(fetcher.market_cap())
+            if self.market_cap
+            else inputs.market_cap,
             closes=[*inputs.closes, *closes],
         )
 
