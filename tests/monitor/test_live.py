@@ -212,3 +212,32 @@ def test_ccxt_timeout_or_rate_limit_every_time_is_one_clear_error(failure, named
     assert "ccxt:binanceusdm:BTC/USDT:USDT" in message and named in message
     assert "\n" not in message and len(waits) == live.RETRIES
     assert len(server.urls) == live.RETRIES + 1
+
+
+def test_closes_of_any_symbol_a_ccxt_exchange_lists(exchange, monkeypatch, tmp_path):
+    """``--closes SYMBOL=ccxt:EXCHANGE:PAIR``: the exchange's bars as daily closes (the last bar
+    of each UTC day), cited by the spec; the hourly bars kept for the 4-hour indicators."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from margincall.cli import app
+
+    monkeypatch.setattr(live, "make_exchange", lambda exchange_id, **kw: exchange)
+    spec = "ccxt:binanceusdm:BTC/USDT:USDT?timeframe=1h&since=2026-02-05T00:00:00Z"
+    out = tmp_path / "r"
+    res = CliRunner().invoke(
+        app, ["monitor", "--out", str(out), "--closes", f"BTC={spec}", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    s = _json.loads(res.output)
+    k = load("klines")
+    (row,) = s["assets"]["symbols"]
+    assert row["symbol"] == "BTC" and row["date"] == "2026-02-06"
+    assert row["price"] == float(k[-1][4])  # 2026-02-06 05:00, the last bar
+    assert row["change_24h"]["pct"] == pytest.approx(float(k[-1][4]) / float(k[23][4]) - 1)
+    assert row["intraday_4h"]["bars"] >= 6
+    (source,) = s["sources"]
+    assert source["file"] == "ccxt:binanceusdm:BTC/USDT:USDT" and source["rows"] == 2
+    res = CliRunner().invoke(app, ["monitor", "--out", str(out) + "2", "--closes", spec])
+    assert res.exit_code == 2 and "SYMBOL=FILE" in res.stderr

@@ -23,7 +23,7 @@ import polars as pl
 
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.source_list import Mappings
-from margincall.sources.closes import check_symbol, read_closes, read_intraday
+from margincall.sources.closes import check_symbol, daily_from_bars, read_closes, read_intraday
 from margincall.sources.fear_greed import read_fear_greed
 from margincall.sources.flows import EtfFlows, read_etf_flows
 from margincall.sources.market_cap import read_market_cap
@@ -163,8 +163,7 @@ def load_daily(inputs: DailyInputs) -> DailyData:
             raise InvalidInputError(f"--closes {sym}", path, f"one file per symbol ({seen[sym]})")
         seen[sym] = path
         mapping = inputs.mappings.of(path, inputs.closes_mapping)
-        frame, intraday = read_closes(path, mapping), None if mapping else read_intraday(path)
-        raw.append((f"closes:{sym}", Series(Path(path).name, frame, path, intraday), None))
+        raw.append((f"closes:{sym}", _closes(path, mapping), None))
     if inputs.fear_greed:
         path = inputs.fear_greed
         frame = read_fear_greed(path, inputs.mappings.of(path))
@@ -212,6 +211,21 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         else:
             data.closes[kind.split(":", 1)[1]] = cut
     return data
+
+
+def _closes(path: str, mapping: Mapping[str, str] | None) -> Series:
+    """A closes file, or the bars of a ccxt spec (``ccxt:EXCHANGE:PAIR?timeframe=..&since=..``,
+    any symbol the exchange lists) as daily closes; intraday bars kept for the 4-hour
+    indicators."""
+    if not path.startswith("ccxt:"):
+        intraday = None if mapping else read_intraday(path)
+        return Series(Path(path).name, read_closes(path, mapping), path, intraday)
+    from margincall.monitor.live import read_live_spec
+
+    bars = read_live_spec(path).sort("ts")
+    step = bars["ts"].diff().drop_nulls().min()
+    intraday = bars if isinstance(step, timedelta) and step < timedelta(days=1) else None
+    return Series(path.partition("?")[0], daily_from_bars(bars), path, intraday)
 
 
 def _cut(series: Series, day: date) -> Series:

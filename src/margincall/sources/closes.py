@@ -14,7 +14,9 @@ Formats:
 - a Binance kline CSV (:mod:`margincall.sources.klines`), any interval: bars grouped by the
   UTC day of their start (close of the last bar, highest high, lowest low, summed base volume);
 - CoinGecko ``/coins/{id}/market_chart`` JSON (``prices`` as ``[[unix ms, usd], ...]``): the
-  last price of each UTC day.
+  last price of each UTC day;
+- bars of any symbol a ccxt exchange lists (``SYMBOL=ccxt:EXCHANGE:PAIR?timeframe=..&since=..``,
+  fetched by :mod:`margincall.monitor.live`, a layer up) by :func:`daily_from_bars`.
 
 The symbol is given (``BTC=file``) or read from the file name (its first token among
 :data:`KNOWN_SYMBOLS`, ``BTCUSDT-1d-...`` counting as ``BTC``).
@@ -140,10 +142,17 @@ def _is_kline_csv(src: Source) -> bool:
 
 
 def _daily_from_klines(path: Path) -> pl.DataFrame:
-    bars = read_klines(path)
     offset = 2 if path.read_text("utf-8").split("\n", 1)[0][:1].isalpha() else 1
+    return daily_from_bars(read_klines(path), offset)
+
+
+def daily_from_bars(bars: pl.DataFrame, first_line: int = 1) -> pl.DataFrame:
+    """Bars (``ts`` = start, ``high``, ``low``, ``close``, ``volume``) grouped by the UTC day of
+    their start: the last bar's close, the highest high, the lowest low, the summed volume, and
+    the ``line`` of the day's last bar (bars numbered from ``first_line``). Klines files and
+    ccxt bars (``--closes SYMBOL=ccxt:..``) are read into :data:`CLOSES_SCHEMA` by this rule."""
     return (
-        bars.with_row_index("line", offset=offset)
+        bars.with_row_index("line", offset=first_line)
         .group_by(pl.col("ts").dt.date().alias("date"), maintain_order=True)
         .agg(
             pl.col("close").last(),
@@ -153,4 +162,5 @@ def _daily_from_klines(path: Path) -> pl.DataFrame:
             pl.col("line").last(),
         )
         .sort("date")
+        .select([pl.col(k).cast(v) for k, v in CLOSES_SCHEMA.items()])
     )
