@@ -99,7 +99,9 @@ def test_coingecko_global_and_market_chart(tmp_path):
     }
     closes = read_closes(path)
     stored = json.loads((FIXTURES / "market_chart_bitcoin.json").read_text())["prices"]
-    assert closes.height == 40 and closes["close"][-1] == stored[-1][1]
+    # 00:00 points close the day before; the latest (02-05 18:00) is 02-05 so far
+    assert closes.height == 41 and closes["close"][-1] == stored[-1][1]
+    assert closes["date"][-1] == date(2026, 2, 5) and closes["close"][-2] == stored[-2][1]
     with pytest.raises(SourceUnavailableError, match="HTTP 404"):
         f.closes("ZZZ=no-such-coin")
     assert len(server.requests) == 3  # a 404 is not retried
@@ -123,10 +125,11 @@ def test_coingecko_market_cap_history_with_the_key_in_a_header_never_cached(tmp_
     mc = read_market_cap(path)
     stored = json.loads((FIXTURES / "market_cap_chart.json").read_text())
     points = stored["market_cap_chart"]["market_cap"]
-    assert mc.height == 40 and mc["date"][-1] == date(2026, 2, 5)
-    assert mc["total_usd"][-1] == points[-1][1]  # the day's last point (18:00), not 00:00
-    assert mc["total_usd"][0] == points[0][1] and mc["line"][-1] == len(points)
-    assert mc["btc_usd"].null_count() == 40  # the chart has the total only
+    assert mc.height == 41 and mc["date"][-1] == date(2026, 2, 5)
+    assert mc["total_usd"][-1] == points[-1][1]  # 02-05 so far: the 18:00 point
+    assert mc["total_usd"][-2] == points[-2][1]  # 02-05 00:00: the close of 02-04
+    assert mc["date"][0] == date(2025, 12, 27) and mc["line"][-1] == len(points)
+    assert mc["btc_usd"].null_count() == 41  # the chart has the total only
     assert f.market_cap_history() == path and len(server.requests) == 2  # cached
 
 

@@ -14,7 +14,7 @@ Formats:
 - a Binance kline CSV (:mod:`margincall.sources.klines`), any interval: bars grouped by the
   UTC day of their start (close of the last bar, highest high, lowest low, summed base volume);
 - CoinGecko ``/coins/{id}/market_chart`` JSON (``prices`` as ``[[unix ms, usd], ...]``): the
-  last price of each UTC day;
+  last price of each UTC day (a point at 00:00 UTC closes the day before);
 - bars of any symbol a ccxt exchange lists (``SYMBOL=ccxt:EXCHANGE:PAIR?timeframe=..&since=..``,
   fetched by :mod:`margincall.monitor.live`, a layer up) by :func:`daily_from_bars`.
 
