@@ -88,6 +88,13 @@ def test_flows_total_that_is_not_the_sum_is_kept_and_warned_with_its_lines(tmp_p
     assert "line 5 (2024-01-17: Total 7.0, funds 3.0)" in w["message"]
 
 
+def test_a_quoted_header_cell_is_read_as_csv_quotes_it(tmp_path):
+    flows = read_etf_flows(
+        write(tmp_path, "btc_flows.csv", 'date,"Fund ""A"", Inc",Total\n2026-02-04,-1.5,-1.5\n')
+    )
+    assert flows.funds["fund"].to_list() == ['Fund "A", Inc']
+
+
 def test_flows_parquet_with_a_mapping(tmp_path):
     p = tmp_path / "eth.parquet"
     pl.DataFrame(

@@ -11,6 +11,8 @@ date or datetime column.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -80,6 +82,9 @@ class Source:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise self.error("", f"{type(exc).__name__}: {first}", "a CSV table") from None
             self.first_line = 2
+            header = next(csv.reader(io.StringIO(text)), [])
+            if len(header) == frame.width and len(set(header)) == len(header):
+                frame.columns = header  # polars keeps a header cell's doubled quotes ("")
         if frame.height == 0:
             raise self.error("", "(no rows)", "a table with at least one row")
         return frame
