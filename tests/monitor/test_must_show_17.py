@@ -53,6 +53,7 @@ MUST_SHOW = {
         "sources/test_fetch.py::test_a_rate_limit_is_retried_after_retry_after",
         "sources/test_fetch.py::test_a_timeout_every_time_is_a_clear_offline_error_and_nothing_is_cached",
         "sources/test_fetch.py::test_rate_limited_every_time",
+        "sources/test_fetch.py::test_coingecko_market_cap_history_with_the_key_in_a_header_never_cached",
         "monitor/test_live.py::test_ccxt_timeout_and_rate_limit_are_retried_then_read",
         "monitor/test_live.py::test_ccxt_timeout_or_rate_limit_every_time_is_one_clear_error",
     ],
