@@ -488,3 +488,46 @@ def test_bad_arguments_name_the_argument(call, field):
 
 def test_docstring_examples_run():
     assert doctest.testmod(pf).failed == 0
+
+
+# ---- P8 as one order, P10 through the holdings helpers -----------------------------------------
+
+P8_LIMITS = (1_000 * Q, 100_000, 100_000 * Q)  # genesis: min 1,000 USDC, 10%, 100,000 per block
+
+
+@pytest.mark.parametrize(
+    ("offset", "order"),
+    [
+        pytest.param(0, (0, -2 * 10**9, 19_779_141_105), id="P8-offset-0-btc"),
+        pytest.param(1, (1, 5 * 10**9, -20_979_141_104), id="P8-offset-1-eth"),
+    ],
+)
+def test_p8_liquidation_order_from_the_rotation_offset(offset, order):
+    assert tuple(pf.dydx_liquidation_order(SUB, p8_perps(4_150), offset, P8_LIMITS)) == order
+
+
+def test_dydx_order_sizes_follow_the_block_budget_the_step_and_the_whole_position():
+    perps = p8_perps(4_150)
+    budget = pf.dydx_liquidation_order(SUB, perps, 0, (1_000 * Q, 100_000, 5_000 * Q))
+    assert budget.delta == -(5 * 10**8)  # 5,000 of 200,000 notional: 0.05 BTC
+    stepped = pf.dydx_liquidation_order(SUB, perps, 0, P8_LIMITS, step=3 * 10**8)
+    assert stepped.delta == -(18 * 10**8)  # 2e9 rounded down to the step
+    small = dydx.Subaccount(12_000 * Q, {0: 10**7, 1: -50 * 10**9})  # 0.001 BTC, 100 USDC
+    assert pf.dydx_liquidation_order(small, perps, 0, P8_LIMITS).delta == -(10**7)  # all of it
+    with pytest.raises(InvalidInputError, match="offset"):
+        pf.dydx_liquidation_order(SUB, perps, 2, P8_LIMITS)
+
+
+def test_p10_through_the_collateral_holdings():
+    holdings = [
+        pf.Collateral("XBT", "0.5", 100_000, load_rulebook("bitmex").collateral_asset("XBT").ratio),
+        pf.Collateral("USDC", 10_000, 1, "0.98"),
+    ]
+    assert pf.collateral_total(holdings) == 57_300
+    legs = [Leg("long", 4, 100_000, 100_000, "0.005")]
+    price = leg_liquidation_price(
+        legs, 0, 0, pf.collateral_total(holdings), pf.co_moving(holdings, "XBT")
+    )
+    assert near(price, 87_586.98)
+    moved = [holdings[0]._replace(price=price), holdings[1]]
+    assert cross_excess(with_mark(legs, 0, price), 0, pf.collateral_total(moved)).excess == 0

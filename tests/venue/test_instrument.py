@@ -373,6 +373,8 @@ def test_the_good_file_reads_collateral_tiers_buffers_weights_and_funds(tmp_path
         0,
     )
     assert btc.price.price(D("0.6"), D("1"), D("0")) == D("0.9")
+    assert btc.tier_ratio_ppm == (980_000, 950_000) and btc.buffers_ppm == (50_000, 25_000)
+    assert btc.price_weights_ppm == (250_000, 750_000, 0, 0)
     assert rb.settlement_asset == "USDT" and rb.collateral_asset("USDT").ratio == 1
     assert rb.portfolio.procedure == "binance_all_legs" and rb.portfolio.negative_balance == "ask"
     assert rb.fund_for("BTCUSDT") == "BTCUSDT" and rb.portfolio.fund_ids == ("BTCUSDT", "shared")

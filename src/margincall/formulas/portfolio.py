@@ -24,12 +24,21 @@ Example (vector P4: long BTC and long ETH in one Binance cross account; ETH alon
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
 from margincall.core.errors import InvalidInputError
-from margincall.formulas.collateral import Num, exact, non_negative, positive, rate
+from margincall.formulas import dydx
+from margincall.formulas.collateral import (
+    Num,
+    Tiers,
+    collateral_units,
+    exact,
+    non_negative,
+    positive,
+    rate,
+)
 
 BINANCE_BTC = [(0, "0.004"), (50_000, "0.005"), (250_000, "0.01"), (1_000_000, "0.025"),
                (10_000_000, "0.05")]  # fmt: skip
@@ -305,6 +314,49 @@ def binance_cross_leverage_pnl(legs: Sequence[Leg], j: int, wallet: Num) -> Frac
 
 
 # ---------------------------------------------------------------------------------------------
+# Collateral in several assets (BitMEX Multi Asset Margin, Binance Multi-Assets, Bybit UTA)
+
+
+class Collateral(NamedTuple):
+    """A positive collateral holding: asset name, quantity, price and ratio tiers."""
+
+    asset: str
+    qty: Num
+    price: Num
+    tiers: Tiers
+
+
+def collateral_total(holdings: Sequence[Collateral]) -> Fraction:
+    """Haircut value of several holdings, ``sum(price * (x*r_k + cumC_k))``, to pass as
+    ``collateral`` to `cross_excess` and `leg_liquidation_price`.
+
+    Example (P10: 0.5 XBT at 95% and 10,000 USDC at 98%, for USDT settlement):
+        >>> collateral_total([Collateral("XBT", "0.5", 100_000, "0.95"),
+        ...                   Collateral("USDC", 10_000, 1, "0.98")])
+        Fraction(57300, 1)
+    """
+    return sum(
+        (collateral_units(h.qty, h.tiers) * non_negative(f"holdings[{i}].price", h.price)
+         for i, h in enumerate(holdings)),
+        Fraction(0),
+    )  # fmt: skip
+
+
+def co_moving(holdings: Sequence[Collateral], asset: str) -> Fraction:
+    """Collateral value gained per unit rise of a leg's mark, when ``asset`` is priced at that
+    mark (R5 for BitMEX XBT on XBTUSDT): ``sum(x*r_k + cumC_k)`` over the holdings of ``asset``;
+    the ``co_moving`` argument of `leg_liquidation_price`.
+
+    Example:
+        >>> co_moving([Collateral("XBT", "0.5", 100_000, "0.95")], "XBT")
+        Fraction(19, 40)
+    """
+    return sum(
+        (collateral_units(h.qty, h.tiers) for h in holdings if h.asset == asset), Fraction(0)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Hyperliquid (§3.3, R3)
 
 
@@ -371,3 +423,56 @@ def dydx_position_to_liquidate(
         if pid not in liquidated:
             return pid
     return None
+
+
+class DydxOrder(NamedTuple):
+    """A dYdX liquidation order: perpetual, signed closing delta (base quantums) and the
+    bankruptcy quote quantums of that delta (what the subaccount gets, > 0, or pays, < 0)."""
+
+    perp_id: int
+    delta: int
+    bankruptcy_quote_quantums: int
+
+
+def dydx_liquidation_order(
+    sub: dydx.Subaccount,
+    perps: Mapping[int, dydx.Perpetual],
+    offset: int,
+    limits: tuple[int, int, int],
+    step: int = 1,
+) -> DydxOrder:
+    """The order dYdX sends for a liquidatable subaccount (§4.3, P8): the position from
+    `dydx_position_to_liquidate` (nothing liquidated yet this block), sized to ``min(max(min notional, portion x |notional|), block
+    budget)`` in quote quantums, turned into base quantums rounded down to ``step`` (the whole
+    position if it fits), at least one step, with its bankruptcy quote quantums from
+    :func:`margincall.formulas.dydx.bankruptcy_quote_quantums`.
+
+    Args:
+        sub, perps: the subaccount and the perpetuals it holds (:mod:`margincall.formulas.dydx`).
+        offset: the rotation's start among the positions sorted by perpetual id.
+        limits: ``(min_notional, portion_ppm, block_budget)``, quote quantums and ppm.
+        step: the market's step size in base quantums.
+
+    Example:
+        >>> btc = dydx.Perpetual(-10, 100_000, 20_000, 600_000)
+        >>> eth = dydx.Perpetual(-9, 4_150, 20_000, 600_000)
+        >>> sub = dydx.Subaccount(12_000 * 10**6, {0: 2 * 10**10, 1: -50 * 10**9})
+        >>> dydx_liquidation_order(sub, {0: btc, 1: eth}, 1, (10**9, 100_000, 10**11))
+        DydxOrder(perp_id=1, delta=5000000000, bankruptcy_quote_quantums=-20979141104)
+    """
+    ids = sorted(sub.positions)
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < len(ids):
+        raise InvalidInputError("offset", offset, f"an integer in [0, {len(ids)})")
+    pid, position = ids[offset], sub.positions[ids[offset]]
+    if pid not in perps:
+        raise InvalidInputError("perps", sorted(perps), f"a perpetual for position {pid}")
+    notional = abs(dydx.position_risk(perps[pid], position).nc)
+    low, portion_ppm, budget = limits
+    bounds = dydx.max_and_min_position_notional_liquidatable(notional, low, portion_ppm)
+    allowed = min(bounds.max, budget)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise InvalidInputError("step", step, "an integer >= 1 (base quantums)")
+    size = abs(position) if allowed >= notional else allowed * abs(position) // notional
+    size = min(abs(position), max(step, size // step * step))
+    delta = -size if position > 0 else size
+    return DydxOrder(pid, delta, dydx.bankruptcy_quote_quantums(sub, perps, pid, delta))

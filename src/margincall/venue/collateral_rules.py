@@ -92,6 +92,22 @@ class CollateralAsset:
         """The ratio of the first tier (the only one for an untiered asset)."""
         return self.tiers[0].ratio
 
+    @property
+    def tier_ratio_ppm(self) -> tuple[int, ...]:
+        """Each tier's ratio in whole ppm (the loader checks they are whole), for the engine."""
+        return tuple(int(t.ratio * _PPM) for t in self.tiers)
+
+    @property
+    def buffers_ppm(self) -> tuple[int, int]:
+        """``(ask_buffer, auto_exchange_buffer)`` in whole ppm."""
+        return int(self.ask_buffer * _PPM), int(self.auto_exchange_buffer * _PPM)
+
+    @property
+    def price_weights_ppm(self) -> tuple[int, int, int, int]:
+        """Weights of (own_book, index, redemption, fixed) in whole ppm, summing to 1,000,000."""
+        w, m = self.price, _PPM
+        return int(w.own_book * m), int(w.index * m), int(w.redemption * m), int(w.fixed * m)
+
     def tier_for(self, qty: Decimal | int) -> int:
         """Index of the tier whose [floor, cap) holds ``qty`` (>= 0, in units of the asset)."""
         if qty < 0:
