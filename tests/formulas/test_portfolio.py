@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from margincall.core.errors import InvalidInputError
+from margincall.formulas import collateral as col
 from margincall.formulas import dydx
 from margincall.formulas import portfolio as pf
 from margincall.formulas.margin import binance_liquidation_price_tiered
@@ -233,6 +234,9 @@ def test_p8_tnc_and_tmmr(eth, tnc, tmmr, liquidatable):
     got = (dydx.net_collateral(SUB, perps), dydx.total_maintenance_requirement(SUB, perps))
     assert got == (tnc, tmmr)
     assert dydx.is_liquidatable(*got) is liquidatable
+    acct = pf.dydx_cross_excess(SUB, perps)
+    assert (acct.equity, acct.maintenance) == (Fraction(tnc, Q), Fraction(tmmr, Q))
+    assert is_breached(acct.excess, "dydx") is liquidatable
 
 
 def test_p8_threshold_first_liquidatable_cent_and_position_tried_first():
@@ -520,14 +524,16 @@ def test_dydx_order_sizes_follow_the_block_budget_the_step_and_the_whole_positio
 
 def test_p10_through_the_collateral_holdings():
     holdings = [
-        pf.Collateral("XBT", "0.5", 100_000, load_rulebook("bitmex").collateral_asset("XBT").ratio),
-        pf.Collateral("USDC", 10_000, 1, "0.98"),
+        col.Collateral(
+            "XBT", "0.5", 100_000, load_rulebook("bitmex").collateral_asset("XBT").ratio
+        ),
+        col.Collateral("USDC", 10_000, 1, "0.98"),
     ]
-    assert pf.collateral_total(holdings) == 57_300
+    assert col.collateral_total(holdings) == 57_300
     legs = [Leg("long", 4, 100_000, 100_000, "0.005")]
     price = leg_liquidation_price(
-        legs, 0, 0, pf.collateral_total(holdings), pf.co_moving(holdings, "XBT")
+        legs, 0, 0, col.collateral_total(holdings), col.co_moving(holdings, "XBT")
     )
     assert near(price, 87_586.98)
     moved = [holdings[0]._replace(price=price), holdings[1]]
-    assert cross_excess(with_mark(legs, 0, price), 0, pf.collateral_total(moved)).excess == 0
+    assert cross_excess(with_mark(legs, 0, price), 0, col.collateral_total(moved)).excess == 0

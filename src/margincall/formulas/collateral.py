@@ -187,6 +187,45 @@ def collateral_price(weights: Sequence[Num], sources: Sequence[Num], floor: Num 
     return max(non_negative("floor", floor), Fraction(p))
 
 
+class Collateral(NamedTuple):
+    """A positive collateral holding: asset name, quantity, price and ratio tiers."""
+
+    asset: str
+    qty: Num
+    price: Num
+    tiers: Tiers
+
+
+def collateral_total(holdings: Sequence[Collateral]) -> Fraction:
+    """Haircut value of several holdings, ``sum(price * (x*r_k + cumC_k))``, to pass as
+    ``collateral`` to :func:`margincall.formulas.portfolio.cross_excess`.
+
+    Example (P10: 0.5 XBT at 95% and 10,000 USDC at 98%, for USDT settlement):
+        >>> collateral_total([Collateral("XBT", "0.5", 100_000, "0.95"),
+        ...                   Collateral("USDC", 10_000, 1, "0.98")])
+        Fraction(57300, 1)
+    """
+    return sum(
+        (collateral_units(h.qty, h.tiers) * non_negative(f"holdings[{i}].price", h.price)
+         for i, h in enumerate(holdings)),
+        Fraction(0),
+    )  # fmt: skip
+
+
+def co_moving(holdings: Sequence[Collateral], asset: str) -> Fraction:
+    """Collateral value gained per unit rise of a leg's mark, when ``asset`` is priced at that
+    mark (R5 for BitMEX XBT on XBTUSDT): ``sum(x*r_k + cumC_k)`` over the holdings of ``asset``;
+    the ``co_moving`` argument of :func:`margincall.formulas.portfolio.leg_liquidation_price`.
+
+    Example:
+        >>> co_moving([Collateral("XBT", "0.5", 100_000, "0.95")], "XBT")
+        Fraction(19, 40)
+    """
+    return sum(
+        (collateral_units(h.qty, h.tiers) for h in holdings if h.asset == asset), Fraction(0)
+    )
+
+
 class AssetEquity(NamedTuple):
     """One asset of a Binance Multi-Assets account: wallet + UPNL of the positions settled in it."""
 

@@ -30,15 +30,7 @@ from typing import NamedTuple
 
 from margincall.core.errors import InvalidInputError
 from margincall.formulas import dydx
-from margincall.formulas.collateral import (
-    Num,
-    Tiers,
-    collateral_units,
-    exact,
-    non_negative,
-    positive,
-    rate,
-)
+from margincall.formulas.collateral import Num, exact, non_negative, positive, rate
 
 BINANCE_BTC = [(0, "0.004"), (50_000, "0.005"), (250_000, "0.01"), (1_000_000, "0.025"),
                (10_000_000, "0.05")]  # fmt: skip
@@ -314,49 +306,6 @@ def binance_cross_leverage_pnl(legs: Sequence[Leg], j: int, wallet: Num) -> Frac
 
 
 # ---------------------------------------------------------------------------------------------
-# Collateral in several assets (BitMEX Multi Asset Margin, Binance Multi-Assets, Bybit UTA)
-
-
-class Collateral(NamedTuple):
-    """A positive collateral holding: asset name, quantity, price and ratio tiers."""
-
-    asset: str
-    qty: Num
-    price: Num
-    tiers: Tiers
-
-
-def collateral_total(holdings: Sequence[Collateral]) -> Fraction:
-    """Haircut value of several holdings, ``sum(price * (x*r_k + cumC_k))``, to pass as
-    ``collateral`` to `cross_excess` and `leg_liquidation_price`.
-
-    Example (P10: 0.5 XBT at 95% and 10,000 USDC at 98%, for USDT settlement):
-        >>> collateral_total([Collateral("XBT", "0.5", 100_000, "0.95"),
-        ...                   Collateral("USDC", 10_000, 1, "0.98")])
-        Fraction(57300, 1)
-    """
-    return sum(
-        (collateral_units(h.qty, h.tiers) * non_negative(f"holdings[{i}].price", h.price)
-         for i, h in enumerate(holdings)),
-        Fraction(0),
-    )  # fmt: skip
-
-
-def co_moving(holdings: Sequence[Collateral], asset: str) -> Fraction:
-    """Collateral value gained per unit rise of a leg's mark, when ``asset`` is priced at that
-    mark (R5 for BitMEX XBT on XBTUSDT): ``sum(x*r_k + cumC_k)`` over the holdings of ``asset``;
-    the ``co_moving`` argument of `leg_liquidation_price`.
-
-    Example:
-        >>> co_moving([Collateral("XBT", "0.5", 100_000, "0.95")], "XBT")
-        Fraction(19, 40)
-    """
-    return sum(
-        (collateral_units(h.qty, h.tiers) for h in holdings if h.asset == asset), Fraction(0)
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Hyperliquid (§3.3, R3)
 
 
@@ -401,6 +350,23 @@ def hyperliquid_order_sizes(
 
 # ---------------------------------------------------------------------------------------------
 # dYdX (§4.3): the subaccount's money is formulas.dydx (net_collateral, bankruptcy quote quantums)
+
+
+def dydx_cross_excess(sub: dydx.Subaccount, perps: Mapping[int, dydx.Perpetual]) -> Excess:
+    """dYdX's trigger as an `Excess` in USDC: TNC (USDC + oracle notionals), TMMR (the sum of the
+    positions' rounded-up maintenance requirements) and TNC - TMMR; liquidatable when TMMR > 0
+    and the excess is below 0 (R2, strict). Quote quantums come from :mod:`margincall.formulas.dydx`.
+
+    Example (P8 at ETH 4,150):
+        >>> btc = dydx.Perpetual(-10, 100_000, 20_000, 600_000)
+        >>> eth = dydx.Perpetual(-9, 4_150, 20_000, 600_000)
+        >>> dydx_cross_excess(dydx.Subaccount(12_000 * 10**6, {0: 2 * 10**10, 1: -50 * 10**9}),
+        ...                   {0: btc, 1: eth})
+        Excess(equity=Fraction(4500, 1), maintenance=Fraction(4890, 1), excess=Fraction(-390, 1))
+    """
+    tnc = Fraction(dydx.net_collateral(sub, perps), dydx.ONE_MILLION)
+    tmmr = Fraction(dydx.total_maintenance_requirement(sub, perps), dydx.ONE_MILLION)
+    return Excess(tnc, tmmr, tnc - tmmr)
 
 
 def dydx_position_to_liquidate(
