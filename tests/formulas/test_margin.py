@@ -364,3 +364,14 @@ def test_venue_margin_still_exports_every_public_formula():
     }
     assert public == set(old.__all__)
     assert all(getattr(old, name) is getattr(home, name) for name in public)
+
+
+def test_a_cross_short_breached_at_every_price_has_no_tiered_liquidation_price():
+    # Found by the portfolio property test: wallet 0, the other leg 1 USDT under water, so the
+    # short is breached even at a price of 0. Bracket 1's line (cum 50) crosses at 4,974.33, but
+    # its notional is not in bracket 1; the envelope fallback used to return that price.
+    floors, rates = [0, 50_000, 250_000], [0.004, 0.005, 0.01]
+    lp = binance_liquidation_price_tiered(
+        "short", 0.01, 100, 0, floors, rates, other_maintenance=0.008, other_unrealized_pnl=-1
+    )
+    assert math.isnan(lp)

@@ -1,7 +1,8 @@
 """Live ingest through ccxt, without the network: a real ``ccxt.binanceusdm`` object whose HTTP
 ``fetch`` is replaced by a fake server answering from JSON fixtures (built in Binance's
 documented response shape by fixtures/make_fixtures.py, not recorded), so ccxt's own request
-building, pagination parameters and parsing run."""
+building, pagination parameters and parsing run; and the same answers one level lower, under
+ccxt's ``requests`` session, with a timeout and HTTP 429 (retried, then a clear error)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import polars as pl
 import pytest
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 
-from margincall.core.errors import InvalidInputError
+from margincall.core.errors import InvalidInputError, SourceUnavailableError
 from margincall.monitor import live
 from margincall.monitor.ingest import read_source
 from margincall.monitor.schema import BAR_SCHEMA
@@ -141,3 +145,99 @@ def test_liquidations_per_bar_by_side():
     assert out["t"].to_list() == [10 * h, 11 * h]
     assert out["liq_long_usd"].to_list() == [160.0, 0.0]
     assert out["liq_short_usd"].to_list() == [0.0, 7.0]
+
+
+class StoredBinance(BaseAdapter):
+    """A ``requests`` transport under ccxt's own HTTP session: answers from the stored
+    responses (through :class:`FakeBinance`), after ``script``'s failures (an exception to
+    raise, or an HTTP status with headers). ccxt's request building, error mapping (HTTP 429,
+    timeouts) and parsing all run."""
+
+    def __init__(self, script: list | None = None) -> None:
+        super().__init__()
+        self.script, self.server, self.urls = list(script or []), FakeBinance(), []
+
+    def send(self, request, **kwargs) -> requests.Response:
+        self.urls.append(request.url)
+        headers = {"Content-Type": "application/json"}
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, Exception):
+                raise step
+            status, extra = step
+            body = json.dumps({"code": -1003, "msg": "Too many requests."}).encode()
+            headers.update(extra)
+        else:
+            status, body = 200, json.dumps(self.server(request.url)).encode()
+        r = requests.Response()
+        r.status_code, r._content, r.url, r.request = status, body, request.url, request
+        r.reason = {200: "OK", 429: "Too Many Requests"}.get(status, "Error")
+        r.headers = CaseInsensitiveDict(headers)
+        return r
+
+    def close(self) -> None:
+        pass
+
+
+def over_http(script: list) -> tuple:
+    ex = ccxt.binanceusdm({"enableRateLimit": True})
+    server = StoredBinance(script)
+    ex.session.mount("https://", server)
+    waits: list[float] = []
+    ex.sleep = waits.append  # the retries' waits (ms), recorded instead of slept
+    return ex, server, waits
+
+
+def test_ccxt_timeout_and_rate_limit_are_retried_then_read():
+    timeout = requests.exceptions.ReadTimeout("read timed out")
+    ex, server, waits = over_http([timeout, (429, {"Retry-After": "1"}), timeout])
+    bars = live.read_live(ex, "BTC/USDT:USDT", "1h", since=T0, limit=7)
+    assert bars.height == 30 and bars["close"].to_list() == [float(r[4]) for r in load("klines")]
+    assert waits == [1000, 2000, 4000]  # fetch.backoff_wait: 1, 2, 4 s
+    assert "/fapi/v1/exchangeInfo" in server.urls[0] and server.urls[0] == server.urls[3]
+
+
+@pytest.mark.parametrize(
+    ("failure", "named"),
+    [
+        (requests.exceptions.ReadTimeout("read timed out"), "RequestTimeout"),
+        ((429, {}), "429"),
+    ],
+)
+def test_ccxt_timeout_or_rate_limit_every_time_is_one_clear_error(failure, named):
+    ex, server, waits = over_http([failure] * (live.RETRIES + 1))
+    with pytest.raises(SourceUnavailableError) as info:
+        live.read_live(ex, "BTC/USDT:USDT", "1h", since=T0, limit=7)
+    message = str(info.value)
+    assert "ccxt:binanceusdm:BTC/USDT:USDT" in message and named in message
+    assert "\n" not in message and len(waits) == live.RETRIES
+    assert len(server.urls) == live.RETRIES + 1
+
+
+def test_closes_of_any_symbol_a_ccxt_exchange_lists(exchange, monkeypatch, tmp_path):
+    """``--closes SYMBOL=ccxt:EXCHANGE:PAIR``: the exchange's bars as daily closes (the last bar
+    of each UTC day), cited by the spec; the hourly bars kept for the 4-hour indicators."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from margincall.cli import app
+
+    monkeypatch.setattr(live, "make_exchange", lambda exchange_id, **kw: exchange)
+    spec = "ccxt:binanceusdm:BTC/USDT:USDT?timeframe=1h&since=2026-02-05T00:00:00Z"
+    out = tmp_path / "r"
+    res = CliRunner().invoke(
+        app, ["monitor", "--out", str(out), "--closes", f"BTC={spec}", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    s = _json.loads(res.output)
+    k = load("klines")
+    (row,) = s["assets"]["symbols"]
+    assert row["symbol"] == "BTC" and row["date"] == "2026-02-06"
+    assert row["price"] == float(k[-1][4])  # 2026-02-06 05:00, the last bar
+    assert row["change_24h"]["pct"] == pytest.approx(float(k[-1][4]) / float(k[23][4]) - 1)
+    assert row["intraday_4h"]["bars"] >= 6
+    (source,) = s["sources"]
+    assert source["file"] == "ccxt:binanceusdm:BTC/USDT:USDT" and source["rows"] == 2
+    res = CliRunner().invoke(app, ["monitor", "--out", str(out) + "2", "--closes", spec])
+    assert res.exit_code == 2 and "SYMBOL=FILE" in res.stderr

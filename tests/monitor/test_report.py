@@ -121,6 +121,7 @@ def test_every_headline_figure_names_its_metrics_rows(real):
     assert math.fsum(w["liq_long_usd"].to_list()) == liq["long_usd"]
     big = liq["largest_hour"]
     assert big["from"]["row_count"] == 1  # hourly bars: the largest hour is one bar
+    assert big["unit"] == "hour"
     assert m["liq_long_usd"][big["from"]["row_from"]] == big["long_usd"]
     assert m["ts"][big["from"]["row_from"]] == datetime.fromisoformat(big["ts"])
     oi = s["open_interest"]

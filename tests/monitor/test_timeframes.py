@@ -125,6 +125,8 @@ def test_monitor_timeframe_4h_writes_4h_bars_and_marks_the_last_incomplete(real_
     )
     s = json.loads((out / "summary.json").read_text())
     assert s["timeframe"] == {"bars": "4h", "last_bar_complete": False}
+    assert s["liquidations_24h"]["largest_hour"]["unit"] == "4-hour bar"  # not "hour"
+    assert "The largest 4-hour bar was" in (out / "report.md").read_text()
     assert s["at"] == "2026-02-06T00:00:00Z"
     assert any(w["kind"] == "incomplete_bar" for w in s["warnings"])
     assert m["rsi_14"].to_numpy()[-1] == pytest.approx(

@@ -44,6 +44,7 @@ class Server:
             "/fng/": "fng",
             "/api/v3/global": "global",
             "/api/v3/coins/bitcoin/market_chart": "market_chart_bitcoin",
+            "/api/v3/global/market_cap_chart": "market_cap_chart",
         }.get(path)
         if name is None:
             return httpx.Response(404, json={"error": "coin not found"})
@@ -98,12 +99,69 @@ def test_coingecko_global_and_market_chart(tmp_path):
     }
     closes = read_closes(path)
     stored = json.loads((FIXTURES / "market_chart_bitcoin.json").read_text())["prices"]
-    assert closes.height == 40 and closes["close"][-1] == stored[-1][1]
+    # 00:00 points close the day before; the latest (02-05 18:00) is 02-05 so far
+    assert closes.height == 41 and closes["close"][-1] == stored[-1][1]
+    assert closes["date"][-1] == date(2026, 2, 5) and closes["close"][-2] == stored[-2][1]
     with pytest.raises(SourceUnavailableError, match="HTTP 404"):
         f.closes("ZZZ=no-such-coin")
     assert len(server.requests) == 3  # a 404 is not retried
     with pytest.raises(InvalidInputError, match="--live-closes"):
         f.closes("QQQ")  # no known id and none given
+
+
+def test_coingecko_market_cap_history_with_the_key_in_a_header_never_cached(tmp_path):
+    server = Server([(429, {"retry-after": "3"})])
+    f = fetcher(tmp_path, server, api_key="test-key-123")
+    path = f.market_cap_history()
+    assert path == tmp_path / "cache" / "market_cap_chart.json" and f.waits == [3.0]
+    req = server.requests[-1]
+    assert (req.url.host, req.url.path) == (
+        "pro-api.coingecko.com",
+        "/api/v3/global/market_cap_chart",
+    )
+    assert dict(req.url.params) == {"vs_currency": "usd", "days": "365"}
+    assert req.headers["x-cg-pro-api-key"] == "test-key-123"
+    assert b"test-key-123" not in path.read_bytes()
+    mc = read_market_cap(path)
+    stored = json.loads((FIXTURES / "market_cap_chart.json").read_text())
+    points = stored["market_cap_chart"]["market_cap"]
+    assert mc.height == 41 and mc["date"][-1] == date(2026, 2, 5)
+    assert mc["total_usd"][-1] == points[-1][1]  # 02-05 so far: the 18:00 point
+    assert mc["total_usd"][-2] == points[-2][1]  # 02-05 00:00: the close of 02-04
+    assert mc["date"][0] == date(2025, 12, 27) and mc["line"][-1] == len(points)
+    assert mc["btc_usd"].null_count() == 41  # the chart has the total only
+    assert f.market_cap_history() == path and len(server.requests) == 2  # cached
+
+
+def test_market_cap_history_without_a_key_or_with_a_refused_one(tmp_path):
+    with pytest.raises(InvalidInputError, match="COINGECKO_PRO_API_KEY"):
+        fetcher(tmp_path, Server()).market_cap_history()
+    server = Server([(401, {})])
+    with pytest.raises(SourceUnavailableError, match=r"HTTP 401 \(refused: is the API key"):
+        fetcher(tmp_path, server, api_key="bad").market_cap_history()
+    assert len(server.requests) == 1  # not retried
+    assert not (tmp_path / "cache" / "market_cap_chart.json").exists()
+
+
+def test_monitor_reads_the_market_cap_history_live(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "market_cap_chart.json").write_bytes((FIXTURES / "market_cap_chart.json").read_bytes())
+    out = tmp_path / "report"
+    args = ["monitor", "--out", str(out), "--cache", str(cache), "--live-market-cap-history"]
+    monkeypatch.delenv("COINGECKO_PRO_API_KEY", raising=False)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "COINGECKO_PRO_API_KEY" in res.stderr and not out.exists()
+    monkeypatch.setenv("COINGECKO_PRO_API_KEY", "k")
+    res = CliRunner().invoke(app, [*args, "--since", "2026-01-14", "--json"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.output)["market"]
+    stored = json.loads((FIXTURES / "market_cap_chart.json").read_text())
+    assert m["total_usd"] == stored["market_cap_chart"]["market_cap"][-1][1]
+    assert m["since"]["date"] == "2026-01-14" and m["peak"]["date"] <= "2026-02-05"
+    other = ["monitor", "--out", str(tmp_path / "o"), "--cache", str(cache)]
+    res = CliRunner().invoke(app, [*other, "--live-market-cap-history", "--live-market-cap"])
+    assert res.exit_code == 2 and "one market-cap source" in res.stderr
 
 
 def test_a_rate_limit_is_retried_after_retry_after(tmp_path):

@@ -88,6 +88,13 @@ def test_flows_total_that_is_not_the_sum_is_kept_and_warned_with_its_lines(tmp_p
     assert "line 5 (2024-01-17: Total 7.0, funds 3.0)" in w["message"]
 
 
+def test_a_quoted_header_cell_is_read_as_csv_quotes_it(tmp_path):
+    flows = read_etf_flows(
+        write(tmp_path, "btc_flows.csv", 'date,"Fund ""A"", Inc",Total\n2026-02-04,-1.5,-1.5\n')
+    )
+    assert flows.funds["fund"].to_list() == ['Fund "A", Inc']
+
+
 def test_flows_parquet_with_a_mapping(tmp_path):
     p = tmp_path / "eth.parquet"
     pl.DataFrame(
@@ -151,9 +158,11 @@ def test_market_cap_coingecko_global_and_chart(tmp_path):
         "line": 1,
     }
     c = read_market_cap(write(tmp_path, "chart.json", CHART_JSON))
-    assert c["date"].to_list() == [date(2026, 2, 4), date(2026, 2, 5)]
-    assert c["total_usd"].to_list() == [2.45e12, 2.3e12]  # the last point of each UTC day
-    assert c["line"].to_list() == [2, 3]
+    # a point at 00:00 UTC is the end of the day before: 02-04 00:00 closes 02-03, and the
+    # last point up to 02-05 00:00 closes 02-04
+    assert c["date"].to_list() == [date(2026, 2, 3), date(2026, 2, 4)]
+    assert c["total_usd"].to_list() == [2.5e12, 2.3e12]
+    assert c["line"].to_list() == [1, 3]
 
 
 def test_market_cap_json_of_another_shape_names_the_formats(tmp_path):
@@ -165,8 +174,8 @@ def test_closes_coinbase_generic_coingecko_and_klines(tmp_path):
     cb = read_closes(write(tmp_path, "cb.csv", "as_of,value,status\n2026-02-04,72998,ok\n"))
     assert cb.schema == pl.Schema(CLOSES_SCHEMA) and cb["close"].to_list() == [72998.0]
     cg = read_closes(write(tmp_path, "bitcoin.json", COIN_CHART_JSON))
-    assert cg["date"].to_list() == [date(2026, 2, 4), date(2026, 2, 5)]
-    assert cg["close"].to_list() == [73000.0, 62800.0]
+    assert cg["date"].to_list() == [date(2026, 2, 3), date(2026, 2, 4), date(2026, 2, 5)]
+    assert cg["close"].to_list() == [73000.0, 70000.0, 62800.0]  # 02-05 11:13: the day so far
     t0 = 1_770_249_600_000  # 2026-02-05
     rows = [
         f"{t0 + h * 43_200_000},{100 + h},{110 + h},{90 - h},{105 + h},{2.0},0,0,0,0,0,0"

@@ -30,7 +30,7 @@ ALL_INSTRUMENTS = [(name, sym) for name in RULEBOOKS for sym in load_rulebook(na
 def test_every_packaged_rulebook_loads_with_the_shared_symbols(name):
     rb = load_rulebook(name)
     assert rb.name == name
-    assert rb.symbols == ("BTCUSDT", "ETHUSDT")
+    assert rb.symbols == ("BTCUSDT", "ETHUSDT", "SOLUSDT", "WIFUSDT")
     assert rb.liquidation["policy"] == name
     for sym, inst in rb.instruments.items():
         assert inst.symbol == sym and inst.rulebook == name
@@ -143,7 +143,7 @@ def test_dydx_is_one_linear_tier_with_genesis_liquidation_config():
 
 
 def test_unknown_symbol_lists_the_valid_symbols():
-    with pytest.raises(InvalidInputError, match="BTCUSDT, ETHUSDT"):
+    with pytest.raises(InvalidInputError, match="BTCUSDT, ETHUSDT, SOLUSDT, WIFUSDT"):
         load_rulebook("bitmex").instrument("XBTUSD")
 
 
@@ -198,6 +198,23 @@ tiers = [
   { floor_usd = "50000", max_leverage = 100, mmr = "0.005", cum_usd = "50" },
   { floor_usd = "250000", max_leverage = 50, mmr = "0.01" },
 ]
+
+[collateral.USDT]
+settlement = true
+ratio = "1"
+price = { index = "1" }
+
+[collateral.BTC]
+tiers = [{ floor = "0", ratio = "0.98" }, { floor = "10", ratio = "0.95" }]
+ask_buffer = "0.05"
+auto_exchange_buffer = "0.025"
+price = { own_book = "0.25", index = "0.75" }
+price_floor = "0"
+
+[portfolio]
+procedure = "binance_all_legs"
+negative_balance = "ask"
+funds = { BTCUSDT = "BTCUSDT", default = "shared" }
 """
 
 
@@ -332,3 +349,171 @@ def test_dydx_funding_clamp_is_600_percent_of_imf_minus_mmf():
     imf, mmf = 1 / btc.tiers[0].max_leverage, btc.tiers[0].mmr
     assert dy.funding_clamp == 6 * (imf - mmf) == D("0.048")
     assert dy.funding_cap_per_interval == dy.funding_clamp / 8
+
+
+# ---- collateral assets and portfolio rules ----------------------------------------------------
+
+
+def test_the_good_file_reads_collateral_tiers_buffers_weights_and_funds(tmp_path):
+    rb = load_rulebook(_write(tmp_path, GOOD))
+    btc = rb.collateral_asset("BTC")
+    assert [(t.floor, t.cap, t.ratio, t.cum) for t in btc.tiers] == [
+        (0, 10, D("0.98"), 0),
+        (10, None, D("0.95"), D("0.30")),
+    ]
+    assert (btc.ask_buffer, btc.auto_exchange_buffer, btc.settlement) == (
+        D("0.05"),
+        D("0.025"),
+        False,
+    )
+    assert (btc.price.own_book, btc.price.index, btc.price.redemption, btc.price.fixed) == (
+        D("0.25"),
+        D("0.75"),
+        0,
+        0,
+    )
+    assert btc.price.price(D("0.6"), D("1"), D("0")) == D("0.9")
+    assert btc.tier_ratio_ppm == (980_000, 950_000) and btc.buffers_ppm == (50_000, 25_000)
+    assert btc.price_weights_ppm == (250_000, 750_000, 0, 0)
+    assert rb.settlement_asset == "USDT" and rb.collateral_asset("USDT").ratio == 1
+    assert rb.portfolio.procedure == "binance_all_legs" and rb.portfolio.negative_balance == "ask"
+    assert rb.fund_for("BTCUSDT") == "BTCUSDT" and rb.portfolio.fund_ids == ("BTCUSDT", "shared")
+
+
+P11_TIERS = [("0", "0.98"), ("10", "0.95"), ("20", "0.90"), ("30", "0.85"), ("40", "0.80"),
+             ("50", "0")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("qty", "units"),
+    [pytest.param(5, "4.9", id="P11-5"), pytest.param(25, "23.8", id="P11-25"),
+     pytest.param(60, "44.8", id="P11-60"), pytest.param(50, "44.8", id="P11-floor-50")],
+)  # fmt: skip
+def test_p11_tiered_collateral_cumc_and_value_from_the_loader(qty, units):
+    data = _hyperliquid_dict()
+    data["collateral"]["BTC"] = {
+        "tiers": [{"floor": f, "ratio": r} for f, r in P11_TIERS],
+        "price": {"index": "1"},
+    }
+    btc = rulebook_from_dict(data).collateral_asset("BTC")
+    assert [t.cum for t in btc.tiers] == [D(x) for x in ("0", "0.3", "1.3", "2.8", "4.8", "44.8")]
+    assert btc.collateral_units(qty) == D(units)  # x 100,000: 490,000 / 2,380,000 / 4,480,000
+
+
+@pytest.mark.parametrize(
+    ("name", "settle", "procedure", "negative", "funds"),
+    [
+        ("binance", "USDT", "binance_all_legs", "ask",
+         {"BTCUSDT": "BTCUSDT", "ETHUSDT": "ETHUSDT", "SOLUSDT": "shared", "WIFUSDT": "shared"}),
+        ("bitmex", "USDT", "bitmex_takeover_all", "par", dict.fromkeys(("BTCUSDT", "WIFUSDT"), "USDT")),
+        ("dydx", "USDC", "dydx_rotation", "par", {"SOLUSDT": "insurance-fund"}),
+        ("hyperliquid", "USDC", "hyperliquid_market_all", "par", {"ETHUSDT": "backstop"}),
+    ],
+)  # fmt: skip
+def test_packaged_portfolio_rules_and_settlement_assets(name, settle, procedure, negative, funds):
+    rb = load_rulebook(name)
+    assert rb.settlement_asset == settle
+    assert all(inst.quote == settle for inst in rb.instruments.values())
+    assert (rb.portfolio.procedure, rb.portfolio.negative_balance) == (procedure, negative)
+    assert {sym: rb.fund_for(sym) for sym in funds} == funds
+
+
+def test_packaged_collateral_assets_and_their_documented_ratios():
+    bn, bm = load_rulebook("binance"), load_rulebook("bitmex")
+    assert list(bn.collateral) == ["USDT", "USDC", "BTC", "USDE"]
+    assert bn.collateral_asset("BTC").ratio == D("0.95")
+    assert bn.collateral_asset("BTC").auto_exchange_buffer == D("0.025")
+    usde = bn.collateral_asset("USDE")
+    assert (usde.ratio, usde.auto_exchange_buffer, usde.price.own_book) == (D("0.9"), D("0.05"), 1)
+    assert [bm.collateral_asset(a).ratio for a in ("XBT", "USDT", "USDC")] == [
+        D("0.95"),
+        1,
+        D("0.98"),
+    ]
+    for name in ("dydx", "hyperliquid"):
+        usdc = load_rulebook(name).collateral_asset("USDC")
+        assert list(load_rulebook(name).collateral) == ["USDC"]
+        assert (usdc.ratio, usdc.price.fixed, usdc.settlement) == (1, 1, True)
+
+
+def test_packaged_sol_and_thin_altcoin_tiers_follow_the_reference():
+    hl, dy = load_rulebook("hyperliquid"), load_rulebook("dydx")
+    assert hl.instrument("SOLUSDT").tier_mmr_ppm.tolist() == [25_000, 50_000]
+    assert hl.instrument("SOLUSDT").tier_floor_micros.tolist() == [0, 70_000_000 * 10**6]
+    sol, wif = dy.instrument("SOLUSDT"), dy.instrument("WIFUSDT")
+    assert (sol.tier_imr_ppm[0], sol.tier_mmr_ppm[0]) == (100_000, 50_000)  # Small-Cap
+    assert (sol.open_interest_lower_cap_usd, sol.open_interest_upper_cap_usd) == (20e6, 50e6)
+    assert (wif.tier_imr_ppm[0], wif.tier_mmr_ppm[0]) == (200_000, 100_000)  # Long-Tail
+    assert [load_rulebook(n).instrument("WIFUSDT").native_symbol for n in RULEBOOKS] == [
+        "WIFUSDT",
+        "WIFUSDT",
+        "WIF-USD",
+        "WIF",
+    ]
+
+
+def test_an_undefined_collateral_asset_is_named_with_the_defined_ones():
+    with pytest.raises(InvalidInputError, match=r"collateral asset='USDE'.*one of USDC") as e:
+        load_rulebook("hyperliquid").collateral_asset("USDE")
+    assert e.value.field == "collateral asset" and e.value.value == "USDE"
+    with pytest.raises(InvalidInputError, match="symbol='DOGEUSDT'"):
+        load_rulebook("binance").fund_for("DOGEUSDT")
+
+
+BAD_COLLATERAL = [
+    ("negative haircut", 'ratio = "1"', 'ratio = "1.2"', "collateral.USDT.ratio", "negative haircut"),
+    ("negative ratio", 'ratio = "1"', 'ratio = "-0.1"', "collateral.USDT.ratio", "-0.1"),
+    ("ratio not whole ppm", 'ratio = "1"', 'ratio = "0.99999999"', "collateral.USDT.ratio",
+     "0.99999999"),
+    ("tier ratio above 1", 'ratio = "0.95" }', 'ratio = "1.05" }', "collateral.BTC.tiers[1].ratio",
+     "1.05"),
+    ("floors not increasing", 'floor = "10"', 'floor = "0"', "collateral.BTC.tiers[1].floor", "'0'"),
+    ("first floor", '{ floor = "0", ratio = "0.98" }', '{ floor = "1", ratio = "0.98" }',
+     "collateral.BTC.tiers[0].floor", "'1'"),
+    ("weights not summing to 1", 'index = "0.75"', 'index = "0.5"', "collateral.BTC.price",
+     "index=0.5"),
+    ("unknown price source", 'index = "0.75"', 'oracle = "0.75"', "collateral.BTC.price.oracle",
+     "0.75"),
+    ("ratio and tiers", 'ask_buffer = "0.05"', 'ratio = "0.9"\nask_buffer = "0.05"',
+     "collateral.BTC", "exactly one of ratio or tiers"),
+    ("buffer of 1", 'ask_buffer = "0.05"', 'ask_buffer = "1"', "collateral.BTC.ask_buffer", "'1'"),
+    ("negative floor price", 'price_floor = "0"', 'price_floor = "-1"',
+     "collateral.BTC.price_floor", "-1"),
+    ("unknown key", "ask_buffer =", "bid_buffer =", "collateral.BTC.bid_buffer", "0.05"),
+    ("no settlement asset", "settlement = true", "settlement = false", "collateral.*.settlement",
+     "none"),
+    ("two settlement assets", 'ask_buffer = "0.05"', 'settlement = true\nask_buffer = "0.05"',
+     "collateral.*.settlement", "['USDT', 'BTC']"),
+    ("quote not collateral", "[collateral.USDT]", "[collateral.USDC]", "collateral", "USDT"),
+    ("unknown procedure", 'procedure = "binance_all_legs"', 'procedure = "largest_first"',
+     "portfolio.procedure", "largest_first"),
+    ("unknown negative rule", 'negative_balance = "ask"', 'negative_balance = "bid"',
+     "portfolio.negative_balance", "bid"),
+    ("fund for an unknown symbol", 'BTCUSDT = "BTCUSDT", default', 'DOGEUSDT = "x", default',
+     "portfolio.funds.DOGEUSDT", "x"),
+    ("no default fund", ', default = "shared"', "", "portfolio.funds.default", "<missing>"),
+    ("portfolio typo", "[portfolio]", "[portfolio.x]", "portfolio.x", "known key"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "old", "new", "field", "value"), BAD_COLLATERAL, ids=[b[0] for b in BAD_COLLATERAL]
+)
+def test_malformed_collateral_or_portfolio_names_file_field_and_value(
+    tmp_path, case, old, new, field, value
+):
+    assert old in GOOD, case
+    path = _write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(path)
+    msg = str(info.value)
+    assert str(path) in msg and info.value.source == str(path)
+    assert field == info.value.field, msg
+    assert value in msg, msg
+
+
+def test_a_rulebook_without_collateral_is_refused():
+    data = _hyperliquid_dict()
+    del data["collateral"]
+    with pytest.raises(RulebookError, match="collateral='<missing>'"):
+        rulebook_from_dict(data)

@@ -164,6 +164,18 @@ def test_a_watched_monitor_report_is_served_as_text_and_fresh(tmp_path):
     assert r.text.endswith("refresh 1\n") and "<script>" in r.text
     from margincall.core.atomic import write_atomic
 
+    tag = r.headers["etag"]
+    assert r.headers["last-modified"].endswith(" GMT")
+    same = client.get("/api/runs/watch/report", headers={"If-None-Match": tag})
+    assert same.status_code == 304 and same.text == "" and same.headers["etag"] == tag
     write_atomic(folder / "report.md", "# Market\nrefresh 2\n")
+    fresh = client.get("/api/runs/watch/report", headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.text.endswith("refresh 2\n")
+    assert fresh.headers["etag"] != tag
     assert client.get("/api/runs/watch/report").text.endswith("refresh 2\n")
     assert client.get("/api/runs/nope/report").status_code == 404
+    runs_list = {r["name"]: r for r in client.get("/api/runs").json()}
+    assert runs_list["watch"]["report"] is True
+    page = client.get("/reports/watch")
+    assert page.status_code == 200 and "watch.js" in page.text
+    assert client.get("/reports/nope").status_code == 404

@@ -106,3 +106,58 @@ def test_payloads_in_a_run_are_shown_as_text_and_never_run(browser, evil_runs):
         assert page.errors == [], page.errors  # no script error and nothing the policy blocked
         assert page.external == []
         page.context.close()
+
+
+def test_a_watched_report_page_shows_markup_from_a_data_file_as_text_and_follows_rewrites(
+    browser, tmp_path
+):
+    """A monitor folder written from a flows table whose fund column is named with markup: the
+    report page shows its report.md as text (the markup visible, never parsed), then shows the
+    rewritten report after watch mode replaces the file."""
+    import csv
+
+    from dashboard_helpers import LiveServer, open_page
+    from typer.testing import CliRunner
+
+    from margincall.cli import app as cli
+    from margincall.core.atomic import write_atomic
+
+    fund = payload("fund")
+    flows = tmp_path / "btc_flows.csv"
+    rows = [["date", "IBIT", fund, "Total"], ["2026-02-04", "-373.4", "-86.4", "-459.8"]]
+    with open(flows, "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    def monitor(out):
+        res = CliRunner().invoke(cli, ["monitor", "--etf-flows", str(flows), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        return (out / "report.md").read_text()
+
+    first = monitor(runs / "watch")
+    assert "<img src=x" in first
+    with LiveServer(create_app(runs, max_sims=0)) as server:
+        page = open_page(browser, server)
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(server.url + "/reports/watch?every=1")
+        page.wait_for_selector("body[data-ready='1'][data-versions='1']", timeout=30_000)
+        page.wait_for_timeout(300)  # an image's error event would have fired by now
+        shown = page.locator("#report").inner_text()
+        assert "<img src=x onerror=" in shown and "2026-02-04" in shown
+        assert page.locator("#report").evaluate("e => e.textContent") == first
+        assert page.locator("#report *, img, script:not([src])").count() == 0
+        with open(flows, "a", newline="") as handle:
+            csv.writer(handle).writerow(["2026-02-05", "-175.3", "-109.5", "-284.8"])
+        second = monitor(tmp_path / "next")
+        assert "2026-02-05" in second and second != first
+        write_atomic(runs / "watch" / "report.md", second)  # as watch mode replaces it
+        page.wait_for_selector("body[data-versions='2']", timeout=15_000)
+        assert page.locator("#report").evaluate("e => e.textContent") == second
+        page.wait_for_timeout(2_500)  # two more checks answered 304: still version 2
+        assert page.evaluate("document.body.dataset.versions") == "2"
+        assert "unchanged" in page.locator("#status").inner_text()
+        assert page.evaluate("() => window.__pwned") is None and dialogs == []
+        assert page.errors == [] and page.external == []
+        page.context.close()

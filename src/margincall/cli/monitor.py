@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -25,8 +26,17 @@ def monitor(
         typer.Option(help="report as of this UTC time: bars starting at or before it only"),
     ] = None,
     mapping: Annotated[
-        str | None,
-        typer.Option(help="column mapping for generic bar tables, e.g. close=Close,ts=Date"),
+        list[str] | None,
+        typer.Option(
+            help="columns of every generic bar table (close=Close,ts=Date), or of one file of "
+            "any kind (FILE:close=Close); repeatable"
+        ),
+    ] = None,
+    sources_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources", help="a TOML of [[source]] kind, path, symbol, columns (any kind)"
+        ),
     ] = None,
     symbol: Annotated[
         str | None, typer.Option(help="name used in the report (default: guessed)")
@@ -64,6 +74,13 @@ def monitor(
     live_market_cap: Annotated[
         bool, typer.Option(help="fetch the total market cap from CoinGecko /global")
     ] = False,
+    live_market_cap_history: Annotated[
+        bool,
+        typer.Option(
+            help="fetch a year of total market cap from CoinGecko /global/market_cap_chart "
+            "(paid: key in $COINGECKO_PRO_API_KEY)"
+        ),
+    ] = False,
     live_closes: Annotated[
         list[str] | None,
         typer.Option(help="fetch daily closes from CoinGecko: SYMBOL or SYMBOL=coin-id"),
@@ -92,8 +109,8 @@ def monitor(
     """Market stress report: summary.json, report.md, report.html (and metrics.parquet with bars).
 
     Give bar SOURCES for the BTC derivatives sections and any of --market-cap, --etf-flows,
-    --closes, --fear-greed for the daily market sections; the report has the sections of what
-    it is given. With --every the sources are re-read and the report rewritten in place until
+    --closes, --fear-greed for the daily market sections (or list them all, with their columns,
+    in a --sources TOML); the report has the sections of what it is given. With --every the sources are re-read and the report rewritten in place until
     Ctrl-C; --alert rules append to alerts.jsonl when they first fire.
     """
     from margincall.monitor.alerts import Alerts, read_rules
@@ -109,8 +126,9 @@ def monitor(
     )
     from margincall.monitor.report import check_out
     from margincall.monitor.resample import parse_timeframe
+    from margincall.monitor.source_list import SourceList, parse_mappings, read_source_list
     from margincall.monitor.summary import build
-    from margincall.sources.fetch import Fetcher, default_cache
+    from margincall.sources.fetch import API_KEY_VARIABLE, Fetcher, default_cache
 
     seconds = parse_every(every) if every is not None else None
     if timeframe is not None:
@@ -122,6 +140,7 @@ def monitor(
         raise InvalidInputError(
             "--out", str(out), "a new or empty folder, or a monitor report's folder to rewrite"
         )
+    listed = read_source_list(sources_file) if sources_file is not None else SourceList()
     daily = DailyInputs(
         etf_flows=etf_flows or (),
         market_cap=market_cap,
@@ -132,14 +151,19 @@ def monitor(
         as_of=parse_day(as_of, "--as-of"),
         since=parse_day(since, "--since"),
     )
-    bar_mapping = parse_mapping(mapping)
-    live = LiveInputs(live_fear_greed, live_market_cap, tuple(live_closes or ()))
+    daily, bar_mapping = listed.merged_into(daily, parse_mappings(mapping or (), parse_mapping))
+    bar_sources = [*(sources or ()), *listed.bars]
+    symbol = symbol or listed.symbol
+    live = LiveInputs(
+        live_fear_greed, live_market_cap, tuple(live_closes or ()), live_market_cap_history
+    )
     live.check(daily)
-    fetcher = Fetcher(cache or default_cache(), retries=live_retries)
+    key = os.environ.get(API_KEY_VARIABLE) or None
+    fetcher = Fetcher(cache or default_cache(), key, retries=live_retries)
     refresher = Refresher(
         out,
         lambda: build(
-            sources or [],
+            bar_sources,
             at=at,
             mapping=bar_mapping,
             symbol=symbol,

@@ -287,8 +287,10 @@ def binance_liquidation_price_tiered(
             return lp
         i = j
     # Fallback: the envelope of the per-bracket prices (see the docstring).
-    candidates = [p for p in map(price_for, range(len(cums))) if not math.isnan(p)]
-    if not candidates:
+    prices = [price_for(i) for i in range(len(cums))]
+    candidates = [p for p in prices if not math.isnan(p)]
+    # A short's answer is the lowest line's: one bracket crossing at or below 0 means none.
+    if not candidates or (s == -1 and len(candidates) < len(prices)):
         return _NAN
     return max(candidates) if s == 1 else min(candidates)
 

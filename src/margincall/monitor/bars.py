@@ -28,6 +28,7 @@ from margincall.monitor.indicators import MIN_ROWS
 from margincall.monitor.ingest import read_run_folder, read_source
 from margincall.monitor.metrics import iso
 from margincall.monitor.schema import BAR_SCHEMA, VALUE_COLUMNS
+from margincall.monitor.source_list import Mappings
 
 
 def parse_at(text: str | datetime | None) -> datetime | None:
@@ -60,26 +61,28 @@ def parse_mapping(text: str | None, option: str = "--mapping") -> dict[str, str]
     return out
 
 
-def _read(source: str | Path, mapping: Mapping[str, str] | None) -> tuple[pl.DataFrame, str]:
+def _read(source: str | Path, mappings: Mappings) -> tuple[pl.DataFrame, str]:
     path = Path(source)
     if not str(source).startswith("ccxt:") and (path / "candles.parquet").is_file():
         hourly = read_run_folder(path, hourly=True)
         if hourly.height >= MIN_ROWS:
             return hourly, "1h (run folder aggregated to hours)"
         return read_run_folder(path, hourly=False), "the run's own bars (fewer than 34 hours)"
-    return read_source(source, mapping), "as in the source"
+    return read_source(source, mappings.of(source, mappings.every)), "as in the source"
 
 
 def load_sources(
-    sources: Sequence[str | Path], mapping: Mapping[str, str] | None = None
+    sources: Sequence[str | Path], mapping: Mapping[str, str] | Mappings | None = None
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """The bars of ``sources`` merged on ``ts`` (see the module docstring) and, per source, its
-    name, rows, time range and the columns it provides."""
+    name, rows, time range and the columns it provides. ``mapping`` names the columns of every
+    generic table, or of each file (:class:`~margincall.monitor.source_list.Mappings`)."""
+    mappings = Mappings.of_bars(mapping)
     if not sources:
         raise InvalidInputError("SOURCE", [], "at least one file, run folder or ccxt: spec")
     frames, info = [], []
     for src in sources:
-        frame, bar = _read(src, mapping)
+        frame, bar = _read(src, mappings)
         if frame.height == 0:
             raise InvalidInputError("source", str(src), "a source with at least one bar")
         provided = [c for c in VALUE_COLUMNS if frame[c].null_count() < frame.height]

@@ -22,7 +22,8 @@ from typing import Any
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
-from margincall.sources.closes import check_symbol, read_closes, read_intraday
+from margincall.monitor.source_list import Mappings
+from margincall.sources.closes import check_symbol, daily_from_bars, read_closes, read_intraday
 from margincall.sources.fear_greed import read_fear_greed
 from margincall.sources.flows import EtfFlows, read_etf_flows
 from margincall.sources.market_cap import read_market_cap
@@ -46,6 +47,7 @@ class DailyInputs:
     closes_mapping: Mapping[str, str] | None = None
     as_of: date | None = None
     since: date | None = None
+    mappings: Mappings = field(default_factory=Mappings)  # per file, over the two above
 
     def any(self) -> bool:
         return bool(self.etf_flows or self.market_cap or self.closes or self.fear_greed)
@@ -58,9 +60,10 @@ class LiveInputs:
     fear_greed: bool = False
     market_cap: bool = False
     closes: Sequence[str] = ()  # SYMBOL or SYMBOL=coingecko-id
+    market_cap_history: bool = False
 
     def any(self) -> bool:
-        return bool(self.fear_greed or self.market_cap or self.closes)
+        return bool(self.fear_greed or self.market_cap or self.closes or self.market_cap_history)
 
     def check(self, inputs: DailyInputs) -> None:
         """A source given both as a file and live is refused."""
@@ -72,6 +75,12 @@ class LiveInputs:
                 raise InvalidInputError(
                     f"{option} and {option.replace('--', '--live-')}", given, "one of the two"
                 )
+        if self.market_cap_history and (self.market_cap or inputs.market_cap):
+            raise InvalidInputError(
+                "--live-market-cap-history",
+                inputs.market_cap or "--live-market-cap",
+                "one market-cap source (not with --market-cap or --live-market-cap)",
+            )
 
     def resolve(self, inputs: DailyInputs, fetcher: Any) -> DailyInputs:
         """``inputs`` with the live sources fetched (or taken from the cache) as files."""
@@ -81,7 +90,11 @@ class LiveInputs:
         return replace(
             inputs,
             fear_greed=str(fetcher.fear_greed()) if self.fear_greed else inputs.fear_greed,
-            market_cap=str(fetcher.market_cap()) if self.market_cap else inputs.market_cap,
+            market_cap=str(fetcher.market_cap_history())
+            if self.market_cap_history
+            else str(fetcher.market_cap())
+            if self.market_cap
+            else inputs.market_cap,
             closes=[*inputs.closes, *closes],
         )
 
@@ -136,11 +149,12 @@ def load_daily(inputs: DailyInputs) -> DailyData:
     raw: list[tuple[str, Series, EtfFlows | None]] = []
     for spec in inputs.etf_flows:
         asset, path = split_spec(spec)
-        flows = read_etf_flows(path, asset, inputs.flows_mapping)
+        flows = read_etf_flows(path, asset, inputs.mappings.of(path, inputs.flows_mapping))
         raw.append(("flows", Series(Path(path).name, flows.days, path), flows))
     if inputs.market_cap:
         path = inputs.market_cap
-        raw.append(("market_cap", Series(Path(path).name, read_market_cap(path), path), None))
+        frame = read_market_cap(path, inputs.mappings.of(path))
+        raw.append(("market_cap", Series(Path(path).name, frame, path), None))
     seen: dict[str, str] = {}
     for spec in inputs.closes:
         sym, path = split_spec(spec)
@@ -148,21 +162,12 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         if sym in seen:
             raise InvalidInputError(f"--closes {sym}", path, f"one file per symbol ({seen[sym]})")
         seen[sym] = path
-        raw.append(
-            (
-                f"closes:{sym}",
-                Series(
-                    Path(path).name,
-                    read_closes(path, inputs.closes_mapping),
-                    path,
-                    None if inputs.closes_mapping else read_intraday(path),
-                ),
-                None,
-            )
-        )
+        mapping = inputs.mappings.of(path, inputs.closes_mapping)
+        raw.append((f"closes:{sym}", _closes(path, mapping), None))
     if inputs.fear_greed:
         path = inputs.fear_greed
-        raw.append(("fear_greed", Series(Path(path).name, read_fear_greed(path), path), None))
+        frame = read_fear_greed(path, inputs.mappings.of(path))
+        raw.append(("fear_greed", Series(Path(path).name, frame, path), None))
     day = inputs.as_of or min(s.frame["date"].max() for _, s, _ in raw)
     data = DailyData(as_of=day)
     assets: set[str] = set()
@@ -206,6 +211,21 @@ def load_daily(inputs: DailyInputs) -> DailyData:
         else:
             data.closes[kind.split(":", 1)[1]] = cut
     return data
+
+
+def _closes(path: str, mapping: Mapping[str, str] | None) -> Series:
+    """A closes file, or the bars of a ccxt spec (``ccxt:EXCHANGE:PAIR?timeframe=..&since=..``,
+    any symbol the exchange lists) as daily closes; intraday bars kept for the 4-hour
+    indicators."""
+    if not path.startswith("ccxt:"):
+        intraday = None if mapping else read_intraday(path)
+        return Series(Path(path).name, read_closes(path, mapping), path, intraday)
+    from margincall.monitor.live import read_live_spec
+
+    bars = read_live_spec(path).sort("ts")
+    step = bars["ts"].diff().drop_nulls().min()
+    intraday = bars if isinstance(step, timedelta) and step < timedelta(days=1) else None
+    return Series(path.partition("?")[0], daily_from_bars(bars), path, intraday)
 
 
 def _cut(series: Series, day: date) -> Series:

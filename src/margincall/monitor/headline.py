@@ -10,13 +10,15 @@
 - **The largest hour** of the 24 h is the clock hour (UTC, bars grouped by the hour their start
   falls in) whose bars liquidated the most, long and short together; with hourly bars it is
   the largest bar, with minute bars (a short run folder) the sum of that hour's minutes. It
-  names its hour (``ts``, the hour's start) and the rows it sums (``from``).
+  names its hour (``ts``, the hour's start) and the rows it sums (``from``). With bars longer
+  than an hour (``--timeframe 4h``, daily sources) it is the largest bar, and ``unit`` says so
+  (``hour``, ``4-hour bar``, ``1-day bar``), as the report's wording does.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -60,7 +62,17 @@ def largest_hour(
         if total > best_total:
             best, best_total = j, total
     sel = which == best
+    step = m["ts"].diff().drop_nulls().min()
+    hours = int(step.total_seconds() // 3600) if isinstance(step, timedelta) else 1
+    unit = (
+        "hour"
+        if hours <= 1
+        else f"{hours // 24}-day bar"
+        if hours % 24 == 0
+        else f"{hours}-hour bar"
+    )
     return {
+        "unit": unit,
         "ts": iso(m["ts"].dt.truncate("1h")[int(rows[sel][0])]),
         "long_usd": math.fsum(long_usd[sel].tolist()),
         "short_usd": math.fsum(short_usd[sel].tolist()),

@@ -9,7 +9,11 @@ them in the canonical bar schema (:mod:`margincall.monitor.schema`).
 Conventions and assumptions:
 
 - The exchange is created with ``enableRateLimit=True``: ccxt sleeps between calls so the
-  exchange's rate limit is respected. Pagination stops at ``until``, at an empty page, at a page
+  exchange's rate limit is respected. A call that fails with ccxt's ``NetworkError`` (a
+  timeout, HTTP 429 as ``RateLimitExceeded``/``DDoSProtection``, an exchange not available) is
+  retried :data:`RETRIES` times after the waits of
+  :func:`margincall.sources.fetch.backoff_wait` (1, 2, 4 s; through ``exchange.sleep``);
+  then the error names the source and ccxt's error class. Pagination stops at ``until``, at an empty page, at a page
   that does not move forward, or after ``max_pages`` pages.
 - ``ts`` is the bar start. ``volume`` is ccxt's base volume; ``volume_usd`` is left null (ccxt's
   OHLCV has no quote volume).
@@ -41,10 +45,13 @@ import polars as pl
 
 from margincall.core.errors import InvalidInputError, SourceUnavailableError
 from margincall.monitor.schema import conform
+from margincall.sources.fetch import backoff_wait
 from margincall.sources.times import epoch_to_utc
 
 INSTALL_HINT = "the ccxt package (install the live extra: pip install 'margincall[live]')"
 MAX_PAGES = 1_000
+RETRIES = 3
+"""Retries of a ccxt call after a network error, timeout or rate limit."""
 
 
 def _ccxt() -> Any:
@@ -61,6 +68,17 @@ def make_exchange(exchange_id: str, **config: Any) -> Any:
     if exchange_id not in ccxt.exchanges:
         raise InvalidInputError("exchange", exchange_id, "an exchange id known to ccxt")
     return getattr(ccxt, exchange_id)({"enableRateLimit": True, **config})
+
+
+def _retrying(ex: Any, call: Callable[[], Any]) -> Any:
+    """``call()``, retried :data:`RETRIES` times on ccxt's ``NetworkError`` (module docstring)."""
+    network_error = _ccxt().NetworkError
+    for attempt in range(RETRIES):
+        try:
+            return call()
+        except network_error:
+            ex.sleep(1000 * backoff_wait(attempt))
+    return call()
 
 
 def _ms(t: datetime | str | int | None) -> int | None:
@@ -163,9 +181,9 @@ def _fetch(
         raise InvalidInputError("timeframe", timeframe, f"one of {sorted(ex.timeframes)}")
     step = ex.parse_timeframe(timeframe) * 1000
     t0, t1 = _ms(since), _ms(until)
-    ex.load_markets()
+    _retrying(ex, ex.load_markets)
     rows = _paginate(
-        lambda c: ex.fetch_ohlcv(symbol, timeframe, since=c, limit=limit),
+        lambda c: _retrying(ex, lambda: ex.fetch_ohlcv(symbol, timeframe, since=c, limit=limit)),
         lambda r: int(r[0]),
         t0,
         t1,
@@ -189,7 +207,9 @@ def _fetch(
     last = int(bars["t"][-1])
     if ex.has.get("fetchFundingRateHistory"):
         fr = _paginate(
-            lambda c: ex.fetch_funding_rate_history(symbol, since=c, limit=limit),
+            lambda c: _retrying(
+                ex, lambda: ex.fetch_funding_rate_history(symbol, since=c, limit=limit)
+            ),
             lambda r: int(r["timestamp"]),
             first - 8 * 3_600_000,
             last,
@@ -203,7 +223,10 @@ def _fetch(
         bars = bars.join_asof(funding, on="t", strategy="backward")
     if ex.has.get("fetchOpenInterestHistory"):
         oi = _paginate(
-            lambda c: ex.fetch_open_interest_history(symbol, timeframe, since=c, limit=limit),
+            lambda c: _retrying(
+                ex,
+                lambda: ex.fetch_open_interest_history(symbol, timeframe, since=c, limit=limit),
+            ),
             lambda r: int(r["timestamp"]),
             first,
             last,
@@ -223,7 +246,7 @@ def _fetch(
         )
     if ex.has.get("fetchLiquidations"):
         liq = _paginate(
-            lambda c: ex.fetch_liquidations(symbol, since=c, limit=limit),
+            lambda c: _retrying(ex, lambda: ex.fetch_liquidations(symbol, since=c, limit=limit)),
             lambda r: int(r["timestamp"]),
             first,
             last + step - 1,

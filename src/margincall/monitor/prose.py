@@ -33,7 +33,7 @@ def sentences(s: dict[str, Any]) -> list[str]:
     if liq:
         big = liq["largest_hour"]
         out.append(
-            f"The largest hour was {hm(big['ts'])} with {usd(big['total_usd'])} liquidated "
+            f"The largest {big['unit']} was {hm(big['ts'])} with {usd(big['total_usd'])} liquidated "
             f"({usd(big['long_usd'])} long, {usd(big['short_usd'])} short)."
         )
     oi = s["open_interest"]

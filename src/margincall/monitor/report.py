@@ -226,7 +226,7 @@ def liquidation_rows(s: dict[str, Any]) -> list[tuple[str, str, str]]:
             span,
         ),
         (
-            "Largest hour",
+            f"Largest {big['unit']}",
             f"{hm(big['ts'])}: {usd(big['total_usd'])} ({usd(big['long_usd'])} long, "
             f"{usd(big['short_usd'])} short)",
             _rows(big["from"]),

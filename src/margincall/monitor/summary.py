@@ -42,6 +42,7 @@ from margincall.monitor.levels import watch_levels
 from margincall.monitor.metrics import iso, metrics_frame
 from margincall.monitor.prose import sentences
 from margincall.monitor.resample import parse_timeframe, resample
+from margincall.monitor.source_list import Mappings
 from margincall.monitor.watch import panel_for_map, watch
 
 
@@ -79,7 +80,7 @@ def guess_symbol(sources: Sequence[str | Path]) -> str:
 def build(
     sources: Sequence[str | Path],
     at: str | datetime | None = None,
-    mapping: Mapping[str, str] | None = None,
+    mapping: Mapping[str, str] | Mappings | None = None,
     symbol: str | None = None,
     daily: DailyInputs | None = None,
     timeframe: str | None = None,
@@ -126,7 +127,7 @@ def build(
 def _build_bars(
     sources: Sequence[str | Path],
     at: str | datetime | None,
-    mapping: Mapping[str, str] | None,
+    mapping: Mapping[str, str] | Mappings | None,
     symbol: str | None,
     daily: DailyInputs,
     timeframe: str | None = None,

@@ -14,7 +14,9 @@ Formats:
 - a Binance kline CSV (:mod:`margincall.sources.klines`), any interval: bars grouped by the
   UTC day of their start (close of the last bar, highest high, lowest low, summed base volume);
 - CoinGecko ``/coins/{id}/market_chart`` JSON (``prices`` as ``[[unix ms, usd], ...]``): the
-  last price of each UTC day.
+  last price of each UTC day (a point at 00:00 UTC closes the day before);
+- bars of any symbol a ccxt exchange lists (``SYMBOL=ccxt:EXCHANGE:PAIR?timeframe=..&since=..``,
+  fetched by :mod:`margincall.monitor.live`, a layer up) by :func:`daily_from_bars`.
 
 The symbol is given (``BTC=file``) or read from the file name (its first token among
 :data:`KNOWN_SYMBOLS`, ``BTCUSDT-1d-...`` counting as ``BTC``).
@@ -56,6 +58,8 @@ FORMATS = (
 )
 DATE = ("date", "as_of", "timestamp", "time", "day")
 CLOSE = ("close", "value", "price", "close_usd")
+COLUMNS = ("date", "close", "high", "low", "volume")
+"""The columns a mapping may name (``--closes-mapping``, ``--mapping FILE:..``, ``--sources``)."""
 
 
 def guess_symbol(path: str | Path) -> str | None:
@@ -87,10 +91,7 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
         InvalidInputError: names the file, the formats tried and the first bad line and field.
     """
     src = Source(path, FORMATS)
-    mapping = dict(mapping or {})
-    for key in mapping:
-        if key not in ("date", "close", "high", "low", "volume"):
-            raise InvalidInputError("--closes-mapping key", key, "date, close, high, low or volume")
+    mapping = Source.check_keys(mapping, COLUMNS, "closes")
     if src.path.suffix.lower() == ".json":
         doc = src.json()
         prices = doc.get("prices") if isinstance(doc, dict) else None
@@ -102,14 +103,13 @@ def read_closes(path: str | Path, mapping: Mapping[str, str] | None = None) -> p
     else:
         raw = src.table()
         cols = {
-            "date": src.dates(raw, mapping.get("date") or src.column(raw, DATE, "date")),
-            "close": src.numbers(raw, mapping.get("close") or src.column(raw, CLOSE, "close")),
+            "date": src.dates(raw, src.pick(raw, mapping, "date", DATE, "date")),
+            "close": src.numbers(raw, src.pick(raw, mapping, "close", CLOSE, "close")),
         }
         lower = {c.lower(): c for c in raw.columns}
         for name in ("high", "low", "volume"):
-            col = mapping.get(name) or lower.get(name)
-            if col is not None:
-                cols[name] = src.numbers(raw, col)
+            if name in mapping or name in lower:
+                cols[name] = src.numbers(raw, src.pick(raw, mapping, name, (name,), name))
         out = pl.DataFrame([*(s.alias(k) for k, s in cols.items()), src.lines(raw.height)])
     bad = out.filter(pl.col("close").is_null() | (pl.col("close") <= 0))
     if bad.height:
@@ -142,10 +142,17 @@ def _is_kline_csv(src: Source) -> bool:
 
 
 def _daily_from_klines(path: Path) -> pl.DataFrame:
-    bars = read_klines(path)
     offset = 2 if path.read_text("utf-8").split("\n", 1)[0][:1].isalpha() else 1
+    return daily_from_bars(read_klines(path), offset)
+
+
+def daily_from_bars(bars: pl.DataFrame, first_line: int = 1) -> pl.DataFrame:
+    """Bars (``ts`` = start, ``high``, ``low``, ``close``, ``volume``) grouped by the UTC day of
+    their start: the last bar's close, the highest high, the lowest low, the summed volume, and
+    the ``line`` of the day's last bar (bars numbered from ``first_line``). Klines files and
+    ccxt bars (``--closes SYMBOL=ccxt:..``) are read into :data:`CLOSES_SCHEMA` by this rule."""
     return (
-        bars.with_row_index("line", offset=offset)
+        bars.with_row_index("line", offset=first_line)
         .group_by(pl.col("ts").dt.date().alias("date"), maintain_order=True)
         .agg(
             pl.col("close").last(),
@@ -155,4 +162,5 @@ def _daily_from_klines(path: Path) -> pl.DataFrame:
             pl.col("line").last(),
         )
         .sort("date")
+        .select([pl.col(k).cast(v) for k, v in CLOSES_SCHEMA.items()])
     )

@@ -11,6 +11,7 @@ Formats: a ``date,value`` CSV or Parquet, and the alternative.me ``/fng/`` JSON 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -23,29 +24,33 @@ FEAR_GREED_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.Float64(),
     "line": pl.Int64(),
 }
+COLUMNS = ("date", "value")
+"""The columns of a table a mapping may name."""
 FORMATS = (
     "a date,value table (CSV or Parquet)",
     'the alternative.me /fng/ JSON ({"data": [{"value", "timestamp"}, ...]})',
 )
 
 
-def read_fear_greed(path: str | Path) -> pl.DataFrame:
-    """Read a Fear & Greed file into :data:`FEAR_GREED_SCHEMA` (module docstring).
+def read_fear_greed(path: str | Path, mapping: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Read a Fear & Greed file into :data:`FEAR_GREED_SCHEMA` (module docstring); a table's
+    ``date`` and ``value`` columns may be named by ``mapping``.
 
     Raises:
         InvalidInputError: names the file, the formats tried and the first bad row and field.
     """
     src = Source(path, FORMATS)
+    mapping = Source.check_keys(mapping, COLUMNS, "fear & greed")
     if src.path.suffix.lower() == ".json":
         out = _from_json(src)
     else:
         raw = src.table()
+        date_col = src.pick(raw, mapping, "date", ("date", "timestamp", "day"), "date")
+        value_col = src.pick(raw, mapping, "value", ("value", "fng", "fear_greed"), "value")
         out = pl.DataFrame(
             [
-                src.dates(raw, src.column(raw, ("date", "timestamp", "day"), "date")),
-                src.numbers(raw, src.column(raw, ("value", "fng", "fear_greed"), "value")).alias(
-                    "value"
-                ),
+                src.dates(raw, date_col),
+                src.numbers(raw, value_col).alias("value"),
                 src.lines(raw.height),
             ]
         )

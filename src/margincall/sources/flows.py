@@ -28,10 +28,11 @@ from typing import Any
 
 import polars as pl
 
-from margincall.core.errors import InvalidInputError
 from margincall.sources.tables import Source, check_sorted_unique
 
 ASSETS = ("BTC", "ETH", "SOL")
+COLUMNS = ("date", "total")
+"""The columns a mapping may name (``--etf-mapping``, ``--mapping FILE:..``, ``--sources``)."""
 """The assets whose ETFs a flows file may hold."""
 TOTAL_TOLERANCE_M = 0.1
 """A Total further than this (US$ millions) from the funds' sum is warned about (each fund is
@@ -78,16 +79,10 @@ def read_etf_flows(
     asset = (asset or guess_asset(path) or "").upper()
     if asset not in ASSETS:
         raise src.error("asset", asset or "(none in the file name)", f"one of {list(ASSETS)}")
-    mapping = dict(mapping or {})
-    for key in mapping:
-        if key not in ("date", "total"):
-            raise InvalidInputError("--etf-mapping key", key, "date or total for a flows file")
+    mapping = Source.check_keys(mapping, COLUMNS, "flows")
     raw = src.table()
-    date_col = mapping.get("date") or src.column(raw, ("date",), "date")
-    total_col = mapping.get("total") or src.column(raw, ("total",), "Total")
-    for col in (date_col, total_col):
-        if col not in raw.columns:
-            raise src.error("mapping", col, f"a column of the file {raw.columns}")
+    date_col = src.pick(raw, mapping, "date", ("date",), "date")
+    total_col = src.pick(raw, mapping, "total", ("total",), "Total")
     fund_cols = [c for c in raw.columns if c not in (date_col, total_col)]
     if not fund_cols:
         raise src.error("fund columns", raw.columns, "at least one fund column besides the Total")

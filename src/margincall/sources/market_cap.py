@@ -13,11 +13,13 @@ Formats:
 - CoinGecko ``/global`` JSON (``data.total_market_cap.usd``, ``data.market_cap_percentage``
   ``.btc``/``.eth`` in percent, ``data.updated_at`` in Unix seconds): one row, that day;
 - CoinGecko ``/global/market_cap_chart`` JSON (``market_cap_chart.market_cap`` as
-  ``[[unix ms, usd], ...]``): the last point of each UTC day.
+  ``[[unix ms, usd], ...]``): the last point of each UTC day (:func:`daily_last`: a point at
+  00:00 UTC closes the day before).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +43,26 @@ FORMATS = (
 )
 TOTAL = ("total_mcap_usd", "total_usd", "total", "total_market_cap", "market_cap")
 DATE = ("date", "timestamp", "time", "day")
+COLUMNS = ("date", "total")
+"""The columns of a table a mapping may name."""
 
 
-def read_market_cap(path: str | Path) -> pl.DataFrame:
-    """Read a market-cap file (module docstring) into :data:`MARKET_CAP_SCHEMA`.
+def read_market_cap(path: str | Path, mapping: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Read a market-cap file (module docstring) into :data:`MARKET_CAP_SCHEMA`; a table's
+    ``date`` and ``total`` columns may be named by ``mapping``.
 
     Raises:
         InvalidInputError: names the file, the formats tried and the first bad line and field.
     """
     src = Source(path, FORMATS)
+    mapping = Source.check_keys(mapping, COLUMNS, "market cap")
     if src.path.suffix.lower() == ".json":
         out = _from_json(src, src.json())
     else:
         raw = src.table()
-        total = src.numbers(raw, src.column(raw, TOTAL, "total market cap"))
-        cols = [src.dates(raw, src.column(raw, DATE, "date")), total.alias("total_usd")]
+        total = src.numbers(raw, src.pick(raw, mapping, "total", TOTAL, "total market cap"))
+        date_col = src.pick(raw, mapping, "date", DATE, "date")
+        cols = [src.dates(raw, date_col), total.alias("total_usd")]
         for coin in ("btc", "eth"):
             cols.append(_coin(src, raw, coin, total).alias(f"{coin}_usd"))
         out = pl.DataFrame([*cols, src.lines(raw.height)])
@@ -112,14 +119,17 @@ def _from_json(src: Source, doc: Any) -> pl.DataFrame:
 
 def daily_last(src: Source, points: list[Any], name: str) -> pl.DataFrame:
     """``[[unix ms, value], ...]`` as ``date``, ``name``, ``line`` (the point's 1-based
-    position): the last point of each UTC day."""
+    position): the last point of each UTC day, a day ending at 24:00. A point is a snapshot at
+    its time, so one at exactly 00:00 UTC (CoinGecko's daily points) is the value at the end of
+    the day before and is dated that day, as every row of these schemas is (the value at the
+    end of its day); a later point of the same day (the latest, "now") is the day so far."""
     for i, p in enumerate(points):
         ok = isinstance(p, list | tuple) and len(p) >= 2
         if not ok or not all(isinstance(x, int | float) for x in p[:2]):
             raise src.error(f"point {i + 1}", p, "a pair [unix ms, number]")
     frame = pl.DataFrame(
         {
-            "date": epoch_to_utc([float(p[0]) for p in points], "date").dt.date(),
+            "date": epoch_to_utc([float(p[0]) - 1.0 for p in points], "date").dt.date(),
             name: [float(p[1]) for p in points],
             "line": list(range(1, len(points) + 1)),
         }

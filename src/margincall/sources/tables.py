@@ -11,9 +11,11 @@ date or datetime column.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,9 @@ class Source:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise self.error("", f"{type(exc).__name__}: {first}", "a CSV table") from None
             self.first_line = 2
+            header = next(csv.reader(io.StringIO(text)), [])
+            if len(header) == frame.width and len(set(header)) == len(header):
+                frame.columns = header  # polars keeps a header cell's doubled quotes ("")
         if frame.height == 0:
             raise self.error("", "(no rows)", "a table with at least one row")
         return frame
@@ -98,6 +103,33 @@ class Source:
             if n.lower() in lower:
                 return lower[n.lower()]
         raise self.error(f"{what} column", frame.columns, f"a column named one of {list(names)}")
+
+    def pick(
+        self,
+        frame: pl.DataFrame,
+        mapping: Mapping[str, str],
+        key: str,
+        names: Sequence[str],
+        what: str,
+    ) -> str:
+        """The column ``mapping[key]`` (which must be a column of ``frame``), else the first of
+        ``names`` (:meth:`column`)."""
+        if key not in mapping:
+            return self.column(frame, names, what)
+        if mapping[key] not in frame.columns:
+            raise self.error(
+                f"columns.{key}", mapping[key], f"a column of the file {frame.columns}"
+            )
+        return mapping[key]
+
+    @staticmethod
+    def check_keys(mapping: Mapping[str, str] | None, keys: Sequence[str], kind: str) -> dict:
+        """``mapping`` as a dict, every key one of ``keys`` (the canonical names of ``kind``)."""
+        out = dict(mapping or {})
+        for key in out:
+            if key not in keys:
+                raise InvalidInputError(f"{kind} column mapping key", key, f"one of {list(keys)}")
+        return out
 
     def dates(self, frame: pl.DataFrame, column: str) -> pl.Series:
         """The column as UTC days; the first cell that is not a date is refused."""

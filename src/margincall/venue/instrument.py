@@ -1,9 +1,10 @@
 """Instruments, margin tiers and rulebooks, read from TOML files.
 
 A rulebook is one venue's rules as data: the mark-price and funding method, the liquidation
-policy (a name plus its parameters), the ADL ranking and the instruments with their margin tiers.
-Four are packaged (``RULEBOOKS``); each names ``BTCUSDT`` and ``ETHUSDT`` so a scenario can switch
-venue without renaming symbols (the venue's own name is ``native_symbol``).
+policy (a name plus its parameters), the ADL ranking, the instruments with their margin tiers,
+the collateral assets and the portfolio rules (:mod:`margincall.venue.collateral_rules`). Four are
+packaged (``RULEBOOKS``); each names ``BTCUSDT``, ``ETHUSDT``, ``SOLUSDT`` and ``WIFUSDT`` so a
+scenario can switch venue without renaming symbols (the venue's own name is ``native_symbol``).
 
 Numbers in the files are exact decimals: write them as strings (``"0.004"``), integers, or bare
 TOML floats, which are read from their text with ``parse_float=Decimal`` (so ``0.1`` is exactly
@@ -24,7 +25,7 @@ import tomllib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,21 @@ import numpy as np
 
 from margincall.core.errors import InvalidInputError, RulebookError
 from margincall.core.units import MICROS_PER_USD, Number, Scale, to_decimal
+from margincall.venue.collateral_rules import (
+    CollateralAsset,
+    PortfolioRules,
+    lookup_asset,
+    parse_collateral,
+    parse_portfolio,
+)
+from margincall.venue.toml_fields import (
+    decimal_field,
+    int_field,
+    positive_field,
+    rate_field,
+    str_field,
+    table_field,
+)
 
 RULEBOOKS = ("binance", "bitmex", "dydx", "hyperliquid")
 MARK_METHODS = ("median", "fair", "oracle")
@@ -140,9 +156,9 @@ def make_tiers(
     cums: list[Decimal] = []
     for i, (floor_raw, lev_raw, mmr_raw, cum_raw) in enumerate(rows):
         at = f"{prefix}[{i}]"
-        floor = _decimal(source, f"{at}.floor_usd", floor_raw)
-        lev = _decimal(source, f"{at}.max_leverage", lev_raw)
-        mmr = _decimal(source, f"{at}.mmr", mmr_raw)
+        floor = decimal_field(source, f"{at}.floor_usd", floor_raw)
+        lev = decimal_field(source, f"{at}.max_leverage", lev_raw)
+        mmr = decimal_field(source, f"{at}.mmr", mmr_raw)
         if i == 0 and floor != 0:
             raise RulebookError(source, f"{at}.floor_usd", str(floor_raw), "0 for the first tier")
         if i > 0 and floor <= floors[-1]:
@@ -172,7 +188,7 @@ def make_tiers(
             )
         cum = Decimal(0) if i == 0 else cums[-1] + floor * (mmr - mmrs[-1])
         _whole(cum * MICROS_PER_USD, source, f"{at}.cum_usd", cum, "micro-dollars")
-        if cum_raw is not None and _decimal(source, f"{at}.cum_usd", cum_raw) != cum:
+        if cum_raw is not None and decimal_field(source, f"{at}.cum_usd", cum_raw) != cum:
             raise RulebookError(
                 source,
                 f"{at}.cum_usd",
@@ -293,11 +309,17 @@ class Rulebook:
     adl_ranking: str
     adl_close_price: str
     instruments: Mapping[str, Instrument]
+    collateral: Mapping[str, CollateralAsset]
+    portfolio: PortfolioRules
     source: str = ""
     description: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("liquidation", "instruments"):  # read-only views of private copies
+        for name in (
+            "liquidation",
+            "instruments",
+            "collateral",
+        ):  # read-only views of private copies
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -317,67 +339,34 @@ class Rulebook:
         except KeyError:
             raise InvalidInputError("symbol", symbol, f"one of {', '.join(self.symbols)}") from None
 
+    def collateral_asset(self, name: str) -> CollateralAsset:
+        """The collateral asset ``name``; InvalidInputError names it and lists the defined ones."""
+        return lookup_asset(self.collateral, name)
+
+    @property
+    def settlement_asset(self) -> str:
+        """The collateral asset the instruments settle in (``settlement = true``)."""
+        return next(a.asset for a in self.collateral.values() if a.settlement)
+
+    def fund_for(self, symbol: str) -> str:
+        """The insurance-fund id that covers ``symbol`` (R9); unknown symbols are refused."""
+        self.instrument(symbol)
+        return self.portfolio.funds.get(symbol, self.portfolio.default_fund)
+
 
 # ---------------------------------------------------------------------------------------------
 # Parsing
 
 
-def _decimal(source: str, fld: str, v: Any) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, int | str | Decimal | float):
-        raise RulebookError(source, fld, v, "a number (string, integer or decimal)")
-    try:
-        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
-    except (InvalidOperation, ValueError):
-        raise RulebookError(source, fld, v, 'a decimal number such as "0.004"') from None
-    if not d.is_finite():
-        raise RulebookError(source, fld, v, "a finite number")
-    return d
-
-
-def _int(source: str, fld: str, v: Any) -> int:
-    d = _decimal(source, fld, v)
-    if d != d.to_integral_value() or d < 0:
-        raise RulebookError(source, fld, v, "a non-negative integer")
-    return int(d)
-
-
-def _str(source: str, fld: str, v: Any, choices: tuple[str, ...] | None = None) -> str:
-    if not isinstance(v, str) or not v:
-        raise RulebookError(source, fld, v, "a non-empty string")
-    if choices is not None and v not in choices:
-        raise RulebookError(source, fld, v, f"one of {', '.join(choices)}")
-    return v
-
-
-def _table(
-    source: str,
-    fld: str,
-    v: Any,
-    required: Sequence[str],
-    optional: Sequence[str] = (),
-) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise RulebookError(source, fld, v, "a table")
-    dot = f"{fld}." if fld else ""
-    for key in v:
-        if key not in required and key not in optional:
-            known = ", ".join([*required, *optional])
-            raise RulebookError(source, f"{dot}{key}", v[key], f"a known key ({known})")
-    for key in required:
-        if key not in v:
-            raise RulebookError(source, f"{dot}{key}", "<missing>", "a value (required key)")
-    return v
-
-
 def _param(source: str, fld: str, v: Any, kind: str | tuple[str, ...]) -> Any:
     if isinstance(kind, tuple):
-        return _str(source, fld, v, kind)
+        return str_field(source, fld, v, kind)
     if kind == "bool":
         if not isinstance(v, bool):
             raise RulebookError(source, fld, v, "true or false")
         return v
     if kind in ("ppm", "int"):
-        return _int(source, fld, v)
+        return int_field(source, fld, v)
     if kind == "fraction":
         try:
             f = (
@@ -391,24 +380,10 @@ def _param(source: str, fld: str, v: Any, kind: str | tuple[str, ...]) -> Any:
             raise RulebookError(source, fld, v, 'a fraction in (0, 1] such as "2/3" or "0.2"')
         return f
     if kind == "rate":
-        return _rate(source, fld, v, Decimal(0), Decimal(1), lo_open=True)
-    d = _decimal(source, fld, v)
+        return rate_field(source, fld, v, Decimal(0), Decimal(1), lo_open=True)
+    d = decimal_field(source, fld, v)
     if d < 0:
         raise RulebookError(source, fld, v, "a non-negative amount")
-    return d
-
-
-def _rate(source: str, fld: str, v: Any, lo: Decimal, hi: Decimal, *, lo_open: bool) -> Decimal:
-    d = _decimal(source, fld, v)
-    if (d <= lo if lo_open else d < lo) or d > hi:
-        raise RulebookError(source, fld, v, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
-    return d
-
-
-def _positive(source: str, fld: str, v: Any) -> Decimal:
-    d = _decimal(source, fld, v)
-    if d <= 0:
-        raise RulebookError(source, fld, v, "a positive number")
     return d
 
 
@@ -416,13 +391,13 @@ def _funding(
     source: str, at: str, t: Mapping[str, Any], default: Mapping[str, Any]
 ) -> dict[str, Any]:
     get = {k: t.get(k, default.get(k)) for k in _FUNDING_KEYS}
-    hours = _int(source, f"{at}.funding_interval_hours", get["funding_interval_hours"])
+    hours = int_field(source, f"{at}.funding_interval_hours", get["funding_interval_hours"])
     if hours < 1:
         raise RulebookError(source, f"{at}.funding_interval_hours", hours, "at least 1 hour")
     one = Decimal(1)
     return {
         "funding_interval_hours": hours,
-        "funding_interest_per_8h": _rate(
+        "funding_interest_per_8h": rate_field(
             source,
             f"{at}.funding_interest_per_8h",
             get["funding_interest_per_8h"],
@@ -430,10 +405,10 @@ def _funding(
             one,
             lo_open=False,
         ),
-        "funding_clamp": _rate(
+        "funding_clamp": rate_field(
             source, f"{at}.funding_clamp", get["funding_clamp"], Decimal(0), one, lo_open=False
         ),
-        "funding_cap_per_interval": _rate(
+        "funding_cap_per_interval": rate_field(
             source,
             f"{at}.funding_cap_per_interval",
             get["funding_cap_per_interval"],
@@ -448,9 +423,9 @@ def _instrument(
     source: str, rb: str, symbol: str, t: Any, funding: Mapping[str, Any]
 ) -> Instrument:
     at = f"instruments.{symbol}"
-    t = _table(source, at, t, _INSTRUMENT_KEYS, _INSTRUMENT_OPTIONAL)
-    tick = _positive(source, f"{at}.tick_size", t["tick_size"])
-    lot = _positive(source, f"{at}.lot_size", t["lot_size"])
+    t = table_field(source, at, t, _INSTRUMENT_KEYS, _INSTRUMENT_OPTIONAL)
+    tick = positive_field(source, f"{at}.tick_size", t["tick_size"])
+    lot = positive_field(source, f"{at}.lot_size", t["lot_size"])
     if (tick * lot * MICROS_PER_USD) % 1 != 0:
         raise RulebookError(
             source, f"{at}.tick_size*lot_size", str(tick * lot), "a whole number of micro-dollars"
@@ -460,7 +435,7 @@ def _instrument(
         raise RulebookError(source, f"{at}.tiers", tiers_raw, "an array of tier tables")
     rows = []
     for i, row in enumerate(tiers_raw):
-        row = _table(source, f"{at}.tiers[{i}]", row, _TIER_KEYS, ("cum_usd",))
+        row = table_field(source, f"{at}.tiers[{i}]", row, _TIER_KEYS, ("cum_usd",))
         rows.append((row["floor_usd"], row["max_leverage"], row["mmr"], row.get("cum_usd")))
     one, zero = Decimal(1), Decimal(0)
     oi = {
@@ -475,19 +450,25 @@ def _instrument(
     try:
         return Instrument(
             symbol=symbol,
-            native_symbol=_str(source, f"{at}.native_symbol", t["native_symbol"]),
-            base=_str(source, f"{at}.base", t["base"]),
-            quote=_str(source, f"{at}.quote", t["quote"]),
+            native_symbol=str_field(source, f"{at}.native_symbol", t["native_symbol"]),
+            base=str_field(source, f"{at}.base", t["base"]),
+            quote=str_field(source, f"{at}.quote", t["quote"]),
             rulebook=rb,
             scale=Scale(tick_size=tick, lot_size=lot),
             tiers=make_tiers(rows, source=source, prefix=f"{at}.tiers"),
-            maker_fee=_rate(source, f"{at}.maker_fee", t["maker_fee"], -one, one, lo_open=True),
-            taker_fee=_rate(source, f"{at}.taker_fee", t["taker_fee"], zero, one, lo_open=False),
-            liquidation_fee=_rate(
+            maker_fee=rate_field(
+                source, f"{at}.maker_fee", t["maker_fee"], -one, one, lo_open=True
+            ),
+            taker_fee=rate_field(
+                source, f"{at}.taker_fee", t["taker_fee"], zero, one, lo_open=False
+            ),
+            liquidation_fee=rate_field(
                 source, f"{at}.liquidation_fee", t["liquidation_fee"], zero, one, lo_open=False
             ),
-            price_band=_rate(source, f"{at}.price_band", t["price_band"], zero, one, lo_open=True),
-            impact_notional_usd=_positive(
+            price_band=rate_field(
+                source, f"{at}.price_band", t["price_band"], zero, one, lo_open=True
+            ),
+            impact_notional_usd=positive_field(
                 source, f"{at}.impact_notional_usd", t["impact_notional_usd"]
             ),
             **_funding(source, at, t, funding),
@@ -502,19 +483,24 @@ def rulebook_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Ruleb
 
     Use this for variants built in code (sweeps). Python floats are read by their repr.
     """
-    top = _table(source, "", dict(data), ("rulebook", "liquidation", "adl", "instruments"))
-    head = _table(source, "rulebook", top["rulebook"], _RULEBOOK_KEYS, ("description",))
-    name = _str(source, "rulebook.name", head["name"])
+    top = table_field(
+        source, "", dict(data), ("rulebook", "liquidation", "adl", "instruments", "collateral",
+                                 "portfolio")
+    )  # fmt: skip
+    head = table_field(source, "rulebook", top["rulebook"], _RULEBOOK_KEYS, ("description",))
+    name = str_field(source, "rulebook.name", head["name"])
     funding = _funding(source, "rulebook", head, {})
     liq_raw = top["liquidation"]
     if not isinstance(liq_raw, dict):
         raise RulebookError(source, "liquidation", liq_raw, "a table")
-    policy = _str(source, "liquidation.policy", liq_raw.get("policy"), tuple(LIQUIDATION_PARAMS))
+    policy = str_field(
+        source, "liquidation.policy", liq_raw.get("policy"), tuple(LIQUIDATION_PARAMS)
+    )
     kinds = LIQUIDATION_PARAMS[policy]
-    liq_raw = _table(source, "liquidation", liq_raw, ("policy", *kinds))
+    liq_raw = table_field(source, "liquidation", liq_raw, ("policy", *kinds))
     liquidation = {"policy": policy}
     liquidation.update({k: _param(source, f"liquidation.{k}", liq_raw[k], kinds[k]) for k in kinds})
-    adl = _table(source, "adl", top["adl"], ("ranking", "close_price"))
+    adl = table_field(source, "adl", top["adl"], ("ranking", "close_price"))
     instruments_raw = top["instruments"]
     if not isinstance(instruments_raw, dict) or not instruments_raw:
         raise RulebookError(source, "instruments", instruments_raw, "at least one instrument")
@@ -523,14 +509,18 @@ def rulebook_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Ruleb
     }
     return Rulebook(
         name=name,
-        mark=_str(source, "rulebook.mark", head["mark"], MARK_METHODS),
-        funding_formula=_str(
+        mark=str_field(source, "rulebook.mark", head["mark"], MARK_METHODS),
+        funding_formula=str_field(
             source, "rulebook.funding_formula", head["funding_formula"], FUNDING_FORMULAS
         ),
         liquidation=liquidation,
-        adl_ranking=_str(source, "adl.ranking", adl["ranking"], ADL_RANKINGS),
-        adl_close_price=_str(source, "adl.close_price", adl["close_price"], ADL_CLOSE_PRICES),
+        adl_ranking=str_field(source, "adl.ranking", adl["ranking"], ADL_RANKINGS),
+        adl_close_price=str_field(source, "adl.close_price", adl["close_price"], ADL_CLOSE_PRICES),
         instruments=instruments,
+        collateral=parse_collateral(
+            source, top["collateral"], {i.quote for i in instruments.values()}
+        ),
+        portfolio=parse_portfolio(source, top["portfolio"], tuple(instruments)),
         source=source,
         description=str(head.get("description", "")),
         **funding,

@@ -8,12 +8,14 @@ simulations run at once (429 beyond that).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from margincall import __version__
@@ -105,12 +107,22 @@ def run(request: Request, name: RunName) -> dict[str, Any]:
 
 @router.get(
     "/runs/{name}/report",
-    summary="A monitor folder's report.md as plain text, read afresh (watch mode rewrites it)",
+    summary="A monitor folder's report.md as plain text, read afresh (watch mode rewrites it); "
+    "304 when If-None-Match names its current ETag",
     response_class=PlainTextResponse,
+    responses={304: {"description": "the report has not changed"}},
 )
-def run_report(request: Request, name: RunName) -> PlainTextResponse:
-    text = _state(request).runs.report_text(name)
-    return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
+def run_report(request: Request, name: RunName) -> Response:
+    text, modified = _state(request).runs.report_text(name)
+    tag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+    headers = {
+        "Cache-Control": "no-store",
+        "ETag": tag,
+        "Last-Modified": formatdate(modified, usegmt=True),
+    }
+    if tag in (x.strip() for x in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return PlainTextResponse(text, headers=headers)
 
 
 @router.get("/runs/{name}/series", summary="A run's bars (ts in epoch ms, USD) and ADL events")

@@ -112,6 +112,11 @@ def create_app(
         store.folder(name)
         return FileResponse(STATIC / "run.html", media_type="text/html")
 
+    @app.get("/reports/{name}", include_in_schema=False)
+    def report_page(name: RunName) -> FileResponse:
+        store.file(name, "report.md")
+        return FileResponse(STATIC / "watch.html", media_type="text/html")
+
     js = plotly_js()
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -102,12 +103,14 @@ class RunStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if _served(self.file, p.name))
 
-    def report_text(self, name: str) -> str:
-        """The ``report.md`` of a monitor folder under the runs folder, read on every call (a
-        watched folder's report is replaced in place, whole: never cached)."""
+    def report_text(self, name: str) -> tuple[str, float]:
+        """The ``report.md`` of a monitor folder under the runs folder and its modification
+        time, read on every call (a watched folder's report is replaced in place, whole: never
+        cached)."""
         path = self.file(name, "report.md")
         try:
-            return path.read_text(encoding="utf-8")
+            with path.open(encoding="utf-8") as handle:  # the file read is the one timed
+                return handle.read(), os.fstat(handle.fileno()).st_mtime
         except (OSError, UnicodeDecodeError) as exc:
             raise HTTPException(422, f"run {name!r}: report.md cannot be read ({exc})") from None
 
@@ -145,6 +148,7 @@ class RunStore:
                 "insurance_fund_min_usd": _dict(s.get("insurance_fund_usd")).get("min"),
                 "adl_events": _dict(s.get("adl")).get("events"),
                 "modified": _mtime(self.file(name, "summary.json")),
+                "report": safe_path(self.root, name, "report.md").is_file(),
             }
         )
 

@@ -8,8 +8,9 @@ async function loadRuns() {
   MC.el("runs-folder").textContent = info.runs_folder;
   const td = (cls, v) => MC.h("td", { class: cls }, v);
   const rows = runs.map((r) => MC.h("tr", { data: { run: r.name } },
-    MC.h("td", {}, MC.h("a", { href: `/runs/${encodeURIComponent(r.name)}` }, r.name)),
-    td("", r.scenario || "–"), td("num", MC.int(r.seed)),
+    // a monitor folder (report.md) opens as its report page, kept current
+    MC.h("td", {}, MC.h("a", { href: `/${r.report ? "reports" : "runs"}/${encodeURIComponent(r.name)}` }, r.name)),
+    td("", r.scenario || (r.report ? "market report" : "–")), td("num", MC.int(r.seed)),
     td("num", `${r.hours ?? "–"} h`), td("num", MC.int(r.accounts)),
     td("num", MC.price(r.price_start)), td("num", MC.price(r.price_min)),
     td("num", MC.pct(r.max_drawdown)),
