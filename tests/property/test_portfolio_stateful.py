@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from margincall.events.schema import EventKind
-from margincall.venue.accounts import N_ACCOUNTS
-from margincall.venue.portfolio import Collateral, PortfolioVenue
 from margincall.venue import portfolio_margin as PM
+from margincall.venue.accounts import N_ACCOUNTS
+from margincall.venue.portfolio import PortfolioVenue
 
 START = {"BTCUSDT": 60_000, "ETHUSDT": 3_000, "SOLUSDT": 150}
 SECOND = 1_000_000_000
@@ -36,12 +36,22 @@ class PortfolioMachine(RuleBasedStateMachine):
 
         rb = load_rulebook(self.RULEBOOK)
         prices = {s: p for s, p in START.items() if s in rb.instruments}
+        # the first collateral asset besides the settlement asset, if the rulebook has one
+        extra = [c for c, spec in rb.collateral.items() if not spec.settlement][:1]
+        self.asset = extra[0] if extra else None
+        self.asset_price = Decimal(START["BTCUSDT"] if self.asset in ("BTC", "XBT") else 1)
         self.pv = PortfolioVenue(
             rb, prices, capacity=CAPACITY, insurance_fund_usd=20_000,
-            collateral={"USDE": Collateral(1, "0.9", "0.05")},
+            collateral_prices={self.asset: self.asset_price} if self.asset else None,
         )  # fmt: skip
         self.seen = 0
         self.now = 0
+
+    def collateral(self, usd: int) -> dict | None:
+        """``usd`` worth of the collateral asset, if any."""
+        if not usd or self.asset is None:
+            return None
+        return {self.asset: (Decimal(usd) / self.asset_price).quantize(Decimal("0.000001"))}
 
     @property
     def n(self) -> int:
@@ -87,7 +97,7 @@ class PortfolioMachine(RuleBasedStateMachine):
                 pv.submit_order(maker, sym, "buy", self.qty(sym, 400_000), self.price(sym, -1 - k))
                 pv.submit_order(maker, sym, "sell", self.qty(sym, 400_000), self.price(sym, 1 + k))
         for cash, usde, legs in traders:
-            t = pv.open_account(cash, collateral={"USDE": usde} if usde else None, leverage=20)
+            t = pv.open_account(cash, collateral=self.collateral(usde), leverage=20)
             for s, usd in enumerate(legs):
                 sym = self.symbol(s)
                 pv.submit_order(t, sym, "buy" if usd > 0 else "sell", self.qty(sym, abs(usd)))
@@ -95,9 +105,7 @@ class PortfolioMachine(RuleBasedStateMachine):
     @rule(cash=st.integers(0, 50_000), usde=st.integers(0, 50_000), leverage=st.integers(2, 20))
     def open_account(self, cash, usde, leverage):
         if self.n < CAPACITY + 1:
-            self.pv.open_account(
-                cash, collateral={"USDE": usde} if usde else None, leverage=leverage
-            )
+            self.pv.open_account(cash, collateral=self.collateral(usde), leverage=leverage)
 
     @rule(i=st.integers(0, 99), s=st.integers(0, 9), buy=st.booleans(),
           usd=st.integers(500, 200_000), d=st.integers(-6, 6), market=st.booleans())  # fmt: skip
@@ -133,9 +141,10 @@ class PortfolioMachine(RuleBasedStateMachine):
         pv.update_marks()
         self.liquidate()
 
-    @rule(price=st.sampled_from(["1", "0.98", "0.9", "0.8", "0.65", "1.01"]))
-    def collateral_price(self, price):
-        self.pv.set_collateral_price("USDE", price)
+    @rule(move=st.sampled_from(["1", "0.98", "0.9", "0.8", "0.65", "1.01"]))
+    def collateral_price(self, move):
+        if self.asset is not None:
+            self.pv.set_collateral_price(self.asset, self.asset_price * Decimal(move))
 
     @rule()
     def liquidate(self):
@@ -168,7 +177,7 @@ class PortfolioMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=40, stateful_step_count=30, deadline=None,
+    max_examples=60, stateful_step_count=30, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )  # fmt: skip
 

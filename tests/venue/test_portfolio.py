@@ -11,11 +11,14 @@ safe at a 1.00 collateral price and liquidated at 0.65.
 from __future__ import annotations
 
 from decimal import Decimal
+from importlib.resources import files
 
 import pytest
 
+from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EventKind, RejectReason
-from margincall.venue.portfolio import Collateral, PortfolioVenue
+from margincall.venue.instrument import Rulebook, load_rulebook
+from margincall.venue.portfolio import PortfolioVenue
 
 USD = 1_000_000  # micro-dollars per dollar
 
@@ -80,53 +83,72 @@ def test_p4_eth_alone_liquidates_both_legs_at_their_r4_prices() -> None:
     pv.check_invariants()
 
 
-def _p5(usde_price: str) -> tuple[PortfolioVenue, int, list]:
+def _p5(rulebook: Rulebook, own_book: str, index: str) -> tuple[PortfolioVenue, int, list]:
+    """P5's account: 14,000 USDe (ratio 0.90 in the rulebook) and long 4 BTC from 50,000 at a
+    48,000 mark; then USDe's sources print ``own_book`` on the venue's own book and ``index``
+    outside."""
     pv = PortfolioVenue(
-        "binance",
-        {"BTCUSDT": 50_000},
-        insurance_fund_usd=1_000_000,
-        collateral={"USDE": Collateral(1, "0.9", "0.05")},
-    )
+        rulebook, {"BTCUSDT": 50_000}, insurance_fund_usd=1_000_000,
+        collateral_prices={"USDE": 1},
+    )  # fmt: skip
     mm = pv.open_account(100_000_000)
     a = pv.open_account(0, collateral={"USDE": 14_000})
     pv.block_trades("BTCUSDT", [a], ["4"], 50_000, mm)
     pv.set_index_price("BTCUSDT", 48_000)
     pv.update_marks()
     pv.run_liquidations()
+    # 14,000 x 1.00 x 0.9 - 8,000 against 910
     assert pv.margin(a) == (4_600 * USD, 910 * USD)
-    events = pv.set_collateral_price("USDE", usde_price)
+    events = pv.set_collateral_sources("USDE", own_book=own_book, index=index)
     return pv, a, list(events)
 
 
-def test_p5_stablecoin_at_the_index_does_not_liquidate() -> None:
-    pv, a, events = _p5("1.00")
+def _index_priced(tmp_path) -> Rulebook:
+    """Binance's rulebook with USDe priced from the external index (as after 2025-10-14)."""
+    text = (files("margincall.venue.rulebooks") / "binance.toml").read_text()
+    own = 'price = { own_book = "1", index = "0", redemption = "0", fixed = "0" }'
+    external = 'price = { own_book = "0", index = "1", redemption = "0", fixed = "0" }'
+    assert text.count(own) == 1
+    path = tmp_path / "binance-index.toml"
+    path.write_text(text.replace(own, external))
+    return load_rulebook(path)
+
+
+def test_p5_stablecoin_priced_from_the_external_index_does_not_liquidate(tmp_path) -> None:
+    pv, a, events = _p5(_index_priced(tmp_path), own_book="0.65", index="1.00")
     assert EventKind.LIQUIDATION_TRIGGERED not in [EventKind(int(e["kind"])) for e in events]
-    # 14,000 x 1.00 x 0.9 - 8,000 against 910
     assert pv.margin(a) == (4_600 * USD, 910 * USD)
     pv.check_invariants()
 
 
 def test_p5_stablecoin_marked_at_0_65_on_the_own_book_liquidates() -> None:
-    pv, a, events = _p5("0.65")
+    pv, a, events = _p5(load_rulebook("binance"), own_book="0.65", index="1.00")
     kinds = [EventKind(int(e["kind"])) for e in events if e["account"] == a]
     assert EventKind.LIQUIDATION_TRIGGERED in kinds
+    trigger = next(e for e in events if e["kind"] == EventKind.LIQUIDATION_TRIGGERED)
+    assert int(trigger["amount"]) == (190 - 910) * USD  # 14,000 x 0.65 x 0.9 - 8,000 - 910
     assert pv.position(a, "BTCUSDT")["qty"] == 0
-    # flat with a USDT deficit: USDe converted at 0.65 x (1 - 0.05) to cover it (R7)
-    assert EventKind.COLLATERAL_CONVERTED in kinds
+    # the fund took the position at its bankruptcy price 48,000 - 190 / 4 = 47,952.50; the USDT
+    # deficit 4 x (50,000 - 47,952.50) = 8,190 is covered by selling USDe at 0.65 x (1 - 0.05)
+    takeover = next(e for e in events if e["kind"] == EventKind.BACKSTOP_TAKEOVER)
+    assert pv.legs[0].scale.ticks_to_price(int(takeover["price"])) == Decimal("47952.5")
+    converted = next(e for e in events if e["kind"] == EventKind.COLLATERAL_CONVERTED)
+    assert int(converted["amount"]) == 8_190 * USD
+    assert int(converted["qty"]) == 13_263_157_895  # ceil(8,190 / 0.6175) in micro-units
     assert pv.cash_usd(a) >= 0
     pv.check_invariants()
 
 
-@pytest.mark.parametrize("ratio", ["-0.1", "1.5"])
-def test_bad_collateral_ratio_is_refused(ratio: str) -> None:
-    with pytest.raises(Exception, match=r"collateral\.USDE\.ratio"):
-        PortfolioVenue("binance", {"BTCUSDT": 50_000}, collateral={"USDE": Collateral(1, ratio)})
-
-
-def test_unknown_collateral_asset_is_refused() -> None:
-    pv = PortfolioVenue("binance", {"BTCUSDT": 50_000})
-    with pytest.raises(Exception, match="asset"):
-        pv.open_account(0, collateral={"DOGE": 1})
+def test_a_collateral_asset_the_rulebook_does_not_define_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="DOGE"):
+        PortfolioVenue("binance", {"BTCUSDT": 50_000}, collateral_prices={"DOGE": 1})
+    with pytest.raises(InvalidInputError, match="USDE"):  # Hyperliquid takes USDC only
+        PortfolioVenue("hyperliquid", {"BTCUSDT": 50_000}, collateral_prices={"USDE": 1})
+    with pytest.raises(InvalidInputError, match="settlement"):
+        PortfolioVenue("binance", {"BTCUSDT": 50_000}, collateral_prices={"USDT": 1})
+    pv = PortfolioVenue("binance", {"BTCUSDT": 50_000}, collateral_prices={"USDE": 1})
+    with pytest.raises(InvalidInputError, match="asset='BTC'"):
+        pv.open_account(0, collateral={"BTC": 1})
 
 
 def test_a_cross_order_is_checked_against_the_whole_account() -> None:

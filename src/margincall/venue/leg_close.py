@@ -38,10 +38,16 @@ from margincall.venue.params import BAND_PPM, LIQ_FEE_PPM, K
 K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
 K_FILLED = np.int64(EventKind.ORDER_FILLED)
 
-CLOSE_IOC = 0  # a full-size IOC at the leg's bankruptcy price, a fee, the fund takes the rest
-CLOSE_TAKEOVER = 1  # the fund takes the whole leg at its bankruptcy price
-CLOSE_MARKET = 2  # a market order inside the price band (size given), nothing else
-CLOSE_WATERFALL = 3  # the instrument's own single-position waterfall (one-leg accounts, dYdX)
+# numpy integers, not Python ones: numba compiles a callee once per combination of literal
+# constants it is passed, once for any int64
+CLOSE_IOC = np.int64(
+    0
+)  # a full-size IOC at the leg's bankruptcy price, a fee, the fund takes the rest
+CLOSE_TAKEOVER = np.int64(1)  # the fund takes the whole leg at its bankruptcy price
+CLOSE_MARKET = np.int64(2)  # a market order inside the price band (size given), nothing else
+CLOSE_WATERFALL = np.int64(
+    3
+)  # the instrument's own single-position waterfall (one-leg accounts, dYdX)
 
 
 @njit(cache=True, inline="always")

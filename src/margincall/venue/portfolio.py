@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import NamedTuple
 
 import numpy as np
 
@@ -47,25 +46,23 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
-from margincall.venue.portfolio_margin import PortfolioState, account_margin
+from margincall.venue.portfolio_margin import PortfolioState, account_margin, asset_value
 from margincall.venue.portfolio_pass import evaluate, next_block
 
 
-class Collateral(NamedTuple):
-    """A collateral asset other than the settlement asset: its price in dollars (from the
-    source the rulebook names), its collateral ratio (1 - haircut) and the buffer taken off the
-    price when the venue converts it (auto-exchange)."""
-
-    price: Number
-    ratio: Number
-    conversion_buffer: Number = 0
-
-
-def _ppm(field: str, value: Number) -> int:
-    r = to_decimal(value, field)
-    if not 0 <= r <= 1:
-        raise InvalidInputError(field, value, "a ratio in [0, 1]")
-    return int(r * 1_000_000)
+def _tier_arrays(specs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The assets' ratio tiers as ``[asset, tier]`` arrays (floors and cum in micro-units),
+    padded with tiers that never start."""
+    depth = max((len(spec.tiers) for spec in specs), default=1)
+    floor = np.full((len(specs), depth), np.iinfo(np.int64).max, np.int64)
+    ppm = np.zeros((len(specs), depth), np.int64)
+    cum = np.zeros((len(specs), depth), np.int64)
+    for c, spec in enumerate(specs):
+        for t, tier in enumerate(spec.tiers):
+            floor[c, t] = usd_to_micros(tier.floor)
+            ppm[c, t] = spec.tier_ratio_ppm[t]
+            cum[c, t] = int(tier.cum * 1_000_000)
+    return floor, ppm, cum
 
 
 def _positive_micros(field: str, value: Number) -> int:
@@ -88,9 +85,9 @@ class PortfolioVenue:
         prices: the instruments, in order, with their starting index prices.
         capacity: accounts the venue can hold (account 0 is each instrument's fund).
         insurance_fund_usd: each instrument fund's starting balance.
-        collateral: the collateral assets other than the settlement asset, each with its
-            starting price in dollars, collateral ratio and conversion buffer
-            (``{"USDE": Collateral(1, "0.9", "0.05")}``).
+        collateral_prices: the collateral assets the accounts may hold besides the settlement
+            asset (each one the rulebook defines, with its ratio tiers and conversion buffer),
+            with their starting prices in dollars (``{"USDE": 1}``).
         seed: the venue's seed (an integer or a seed tree), one child per instrument.
     """
 
@@ -101,7 +98,7 @@ class PortfolioVenue:
         *,
         capacity: int = 1024,
         insurance_fund_usd: Number = 0,
-        collateral: Mapping[str, Collateral | tuple] | None = None,
+        collateral_prices: Mapping[str, Number] | None = None,
         seed: int | RngTree = 0,
     ) -> None:
         self.rulebook = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
@@ -126,18 +123,28 @@ class PortfolioVenue:
             v.log = self.log
             self.legs.append(v)
         self.capacity = capacity + 1
-        specs = {name: Collateral(*spec) for name, spec in (collateral or {}).items()}
-        self.assets = tuple(specs)
-        n, cap = len(self.assets), self.capacity
+        prices_in = dict(collateral_prices or {})
+        specs = [self.rulebook.collateral_asset(name) for name in prices_in]
+        for spec in specs:
+            if spec.settlement:
+                raise InvalidInputError(
+                    "collateral_prices", spec.asset,
+                    "assets besides the settlement asset (its cash is deposited with deposit())",
+                )  # fmt: skip
+        self.assets = tuple(spec.asset for spec in specs)
+        n, cap = len(specs), self.capacity
+        floor, ppm, cum = _tier_arrays(specs)
         self.pf = PortfolioState(
             cash=np.zeros(cap, np.int64),
             coll=np.zeros((cap, n), np.int64),
-            price=np.array([_positive_micros(f"collateral.{k}.price", c.price) for k, c in specs.items()], np.int64),
-            ratio_ppm=np.array([_ppm(f"collateral.{k}.ratio", c.ratio) for k, c in specs.items()], np.int64),
-            buffer_ppm=np.array(
-                [_ppm(f"collateral.{k}.conversion_buffer", c.conversion_buffer) for k, c in specs.items()],
+            price=np.array(
+                [_positive_micros(f"collateral_prices.{k}", v) for k, v in prices_in.items()],
                 np.int64,
             ),
+            tier_floor=floor,
+            tier_ppm=ppm,
+            tier_cum=cum,
+            buffer_ppm=np.array([spec.buffers_ppm[1] for spec in specs], np.int64),
             converted=np.zeros(n, np.int64),
             meta=np.zeros(PM.META_SIZE, np.int64),
             flags=np.zeros(cap, np.int8),
@@ -213,21 +220,17 @@ class PortfolioVenue:
         leverage: int = 20,
     ) -> int:  # fmt: skip
         """Open a cross (portfolio) account with settlement cash and collateral; returns its
-        id (the same row on every instrument)."""
-        for v in self.legs:
-            max_lev = int(v.instrument.tiers[0].max_leverage)
-            if (
-                isinstance(leverage, bool)
-                or not isinstance(leverage, int)
-                or not 1 <= leverage <= max_lev
-            ):
-                raise InvalidInputError("leverage", leverage, f"an integer from 1 to {max_lev}")
+        id (the same row on every instrument). ``leverage`` sets the initial margin of new
+        exposure on every instrument, capped at each one's maximum."""
+        top = max(int(v.instrument.tiers[0].max_leverage) for v in self.legs)
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= top:
+            raise InvalidInputError("leverage", leverage, f"an integer from 1 to {top}")
         n = int(self.legs[0].meta[N_ACCOUNTS])
         if n >= self.capacity:
             raise InvalidInputError("accounts", n, f"at most {self.capacity - 1} accounts")
         for v in self.legs:
             v.acc.flags[n] = EXISTS | PORTFOLIO
-            v.acc.leverage[n] = leverage
+            v.acc.leverage[n] = min(leverage, int(v.instrument.tiers[0].max_leverage))
             v.meta[N_ACCOUNTS] = n + 1
         self.deposit(n, deposit_usd)
         for asset, qty in (collateral or {}).items():
@@ -256,7 +259,7 @@ class PortfolioVenue:
         self.coll_deposits[c] += units
         events = self._emit(
             EventKind.COLLATERAL_DEPOSITED, a, qty=units, price=int(self.pf.price[c]),
-            order_id=c, amount=self._value(units, c),
+            order_id=c, amount=asset_value(self.pf, c, units),
         )  # fmt: skip
         return np.concatenate([events, self._evaluate([a])])
 
@@ -273,9 +276,18 @@ class PortfolioVenue:
         events.append(self._evaluate(holders))
         return np.concatenate(events)
 
-    def _value(self, units: int, c: int) -> int:
-        """Collateral value in micro-dollars, at price and ratio (rounded down)."""
-        return units * int(self.pf.price[c]) * int(self.pf.ratio_ppm[c]) // 10**12
+    def set_collateral_sources(
+        self, asset: str, *, own_book: Number = 0, index: Number = 0, redemption: Number = 0
+    ) -> np.ndarray:
+        """The collateral asset's price from its sources, weighted as the rulebook says (R5:
+        the venue's own spot book, an external index, a redemption or conversion rate, a fixed
+        1), at least its floor; every account holding it is re-marked."""
+        spec = self.rulebook.collateral_asset(asset)
+        price = spec.price.price(
+            to_decimal(own_book, "own_book"), to_decimal(index, "index"),
+            to_decimal(redemption, "redemption"),
+        )  # fmt: skip
+        return self.set_collateral_price(asset, max(price, spec.price_floor))
 
     def margin(self, account: int) -> tuple[int, int]:
         """An account's ``(equity, maintenance)`` in micro-dollars at the current marks."""

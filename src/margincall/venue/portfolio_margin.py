@@ -43,7 +43,7 @@ POLICY = 7  # the rulebook's liquidation policy (margincall.venue.params.POLICY_
 N_LEGS = 8  # instruments of the venue: the first entries of ``legs``
 META_SIZE = 9
 
-MAX_INSTRUMENTS = 8
+MAX_INSTRUMENTS = 4
 """``legs`` always holds this many states (the last instrument's repeated after the venue's
 own), so the kernels compile once whatever the venue's number of instruments."""
 
@@ -57,7 +57,9 @@ class PortfolioState(NamedTuple):
     cash: np.ndarray  # int64 per account: settlement-asset cash outside the legs, micro-dollars
     coll: np.ndarray  # int64 [account, asset]: collateral held, micro-units
     price: np.ndarray  # int64 per asset: micro-dollars per unit
-    ratio_ppm: np.ndarray  # int64 per asset: collateral ratio (1 - haircut)
+    tier_floor: np.ndarray  # int64 [asset, tier]: micro-units where each ratio tier starts
+    tier_ppm: np.ndarray  # int64 [asset, tier]: the tier's collateral ratio (1 - haircut)
+    tier_cum: np.ndarray  # int64 [asset, tier]: micro-units, value = units * ratio + cum
     buffer_ppm: np.ndarray  # int64 per asset: taken off the price when the venue converts it
     converted: np.ndarray  # int64 per asset: micro-units the venue took in conversions
     meta: np.ndarray  # int64[META_SIZE]: the slots above
@@ -67,33 +69,65 @@ class PortfolioState(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def leg_terms(s, a) -> tuple[int, int, int, int]:
-    """``(open PnL, maintenance, wallet, notional)`` of account ``a``'s leg in state ``s``."""
+def leg_terms(s, a) -> tuple[int, int, int, int, int]:
+    """``(position, open PnL, maintenance, wallet, notional)`` of account ``a``'s leg in state
+    ``s``."""
     acc = s.acc
     p = acc.pos[a]
     if p == 0:
-        return 0, 0, acc.wallet[a], 0
+        return 0, 0, 0, acc.wallet[a], 0
     mark = s.meta[MARK]
     k = s.params[K]
     notional = abs(p) * mark * k
     t = s.tiers
     mm = maintenance_micros(notional, t.floor, t.mmr_ppm, t.cum)
-    return p * mark * k - acc.cost[a], mm, acc.wallet[a], notional
+    return p, p * mark * k - acc.cost[a], mm, acc.wallet[a], notional
+
+
+@njit(cache=True)
+def leg(legs, j, a) -> tuple[int, int, int, int, int]:
+    """:func:`leg_terms` of account ``a``'s leg on instrument ``j`` (one compiled access to the
+    tuple of states, which every caller shares)."""
+    return leg_terms(legs[j], a)
+
+
+@njit(cache=True)
+def set_rest(legs, j, a, rest) -> None:
+    """What the rest of the account lends its leg on instrument ``j``."""
+    legs[j].acc.rest[a] = rest
+
+
+@njit(cache=True, inline="always")
+def _asset_value(pf, c, units) -> int:
+    floors = pf.tier_floor[c]
+    t = 0
+    for i in range(1, floors.shape[0]):
+        if units >= floors[i]:
+            t = i
+    counted = mul_div_floor(units, pf.tier_ppm[c, t], PPM) + pf.tier_cum[c, t]
+    return mul_div_floor(counted, pf.price[c], PPM)
+
+
+@njit(cache=True)
+def asset_value(pf, c, units) -> int:
+    """The value of ``units`` micro-units of collateral asset ``c`` at its price, its ratio
+    tiers applied as slices (``units * r_k + cum_k`` in the tier that holds it), rounded
+    down."""
+    return _asset_value(pf, c, units)
 
 
 @njit(cache=True, inline="always")
 def collateral_value(pf, a) -> int:
-    """The account's collateral other than the settlement asset, at price and ratio, rounded
-    down."""
+    """The account's collateral other than the settlement asset (:func:`asset_value`)."""
     v = 0
     for c in range(pf.price.shape[0]):
         units = pf.coll[a, c]
         if units > 0:
-            v += mul_div_floor(mul_div_floor(units, pf.price[c], PPM), pf.ratio_ppm[c], PPM)
+            v += _asset_value(pf, c, units)
     return v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def account(legs, pf, a) -> tuple[int, int, int, int]:
     """``(equity, maintenance, gross notional, open legs)`` of account ``a``."""
     equity = pf.cash[a] + collateral_value(pf, a)
@@ -101,7 +135,7 @@ def account(legs, pf, a) -> tuple[int, int, int, int]:
     gross = 0
     n = 0
     for j in range(pf.meta[N_LEGS]):
-        upnl, m, wallet, notional = leg_terms(legs[j], a)
+        _, upnl, m, wallet, notional = leg_terms(legs[j], a)
         equity += wallet + upnl
         mm += m
         gross += notional
@@ -125,11 +159,10 @@ def breached(pf, equity, mm, n) -> bool:
 
 
 @njit(cache=True, inline="always")
-def budget_rest(s, a, excess, gross) -> int:
-    """Leg ``a``'s ``rest`` for watching: its budget (the excess's share by notional, rounded
-    down so the budgets sum to at most the excess) less its own excess and wallet, so that the
-    leg's own formulas see exactly its budget as margin to lose."""
-    upnl, mm, wallet, notional = leg_terms(s, a)
+def budget_rest(excess, gross, upnl, mm, wallet, notional) -> int:
+    """A leg's ``rest`` for watching: its budget (the excess's share by notional, rounded down
+    so the budgets sum to at most the excess) less its own excess and wallet, so that the leg's
+    own formulas see exactly its budget as margin to lose."""
     budget = 0
     if excess > 0 and gross > 0:
         budget = max(int(excess * (notional / gross) * (1.0 - 1e-12)) - 1, 0)
@@ -137,10 +170,9 @@ def budget_rest(s, a, excess, gross) -> int:
 
 
 @njit(cache=True, inline="always")
-def r4_rest(s, a, equity, mm_total) -> int:
-    """Leg ``a``'s ``rest`` for closing it: its share of the equity by maintenance (rule R4),
-    so its own bankruptcy price is ``mark - side * E * (MM_i / MMtot) / Q``."""
-    upnl, mm, wallet, _ = leg_terms(s, a)
+def r4_rest(equity, mm_total, upnl, mm, wallet) -> int:
+    """A leg's ``rest`` for closing it: its share of the equity by maintenance (rule R4), so
+    its own bankruptcy price is ``mark - side * E * (MM_i / MMtot) / Q``."""
     share = equity
     if mm_total > 0:
         share = int(np.floor(equity * (mm / mm_total)))
@@ -148,10 +180,9 @@ def r4_rest(s, a, equity, mm_total) -> int:
 
 
 @njit(cache=True, inline="always")
-def exact_rest(s, a, equity, mm_total) -> int:
-    """Leg ``a``'s ``rest`` with the other legs and the collateral as they are: its own
-    formulas then answer for the whole account while only its mark moves."""
-    upnl, mm, wallet, _ = leg_terms(s, a)
+def exact_rest(equity, mm_total, upnl, mm, wallet) -> int:
+    """A leg's ``rest`` with the other legs and the collateral as they are: its own formulas
+    then answer for the whole account while only its mark moves."""
     return equity - upnl - wallet - (mm_total - mm)
 
 

@@ -29,6 +29,7 @@ from numba import njit
 
 from margincall.events.schema import EventKind
 from margincall.venue import accounts as A
+from margincall.venue import liq_index
 from margincall.venue.adl import next_random
 from margincall.venue.ledger import INSURANCE_FUND, event
 from margincall.venue.leg_close import (
@@ -52,6 +53,7 @@ from margincall.venue.params import (
     POLICY_HYPERLIQUID,
 )
 from margincall.venue.portfolio_margin import (
+    DESK,
     DONE,
     N_DONE,
     N_LEGS,
@@ -65,15 +67,18 @@ from margincall.venue.portfolio_margin import (
     breached,
     budget_rest,
     exact_rest,
+    leg,
     leg_terms,
     r4_rest,
+    set_rest,
 )
-from margincall.venue.state import make_room, with_buffers
+from margincall.venue.state import borrow_state, make_room, with_buffers
 
 K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 QUEUED = 4  # pf.flags: listed in the pass's queue
+NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
 
 @njit(cache=True, inline="always")
@@ -96,48 +101,72 @@ def _leave(pf, s):
 
 @njit(cache=True)
 def _close(legs, pf, j, a, how, size, rest, out, bout):
-    s = _enter(legs, pf, j, out, bout)
+    """Leg ``j`` of account ``a`` closed by :func:`close` with its ``rest``; the state is
+    borrowed (the same types as the instrument's own liquidation kernels: compiled once)."""
+    s = borrow_state(_enter(legs, pf, j, out, bout))
     s.acc.rest[a] = rest
     s = close(s, a, how, size)
     return _leave(pf, s)
 
 
 @njit(cache=True)
+def _close_r4(legs, pf, j, a, how, size, out, bout):
+    """:func:`_close` with the leg's R4 share of the account as it is now."""
+    e, mm_total, _, _ = account(legs, pf, a)
+    _, upnl, mm, wallet, _ = leg(legs, j, a)
+    return _close(legs, pf, j, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
+
+
+@njit(cache=True)
 def _liquidate(legs, pf, a, out, bout):
     """Account ``a`` (breached) through its rulebook's procedure; see the module docstring."""
-    e, mm, _, n = account(legs, pf, a)
-    payer = 0  # the leg with the largest maintenance: its fund pays a loss left at the end
+    e, mm_total, _, n = account(legs, pf, a)
+    payer = np.int64(0)  # the leg with the largest maintenance: its fund pays a final loss
     most = -1
     for j in range(pf.meta[N_LEGS]):
-        _, m, _, _ = leg_terms(legs[j], a)
-        if m > most:
-            most = m
+        _, _, mm, _, _ = leg(legs, j, a)
+        if mm > most:
+            most = mm
             payer = j
     policy = pf.meta[POLICY]
     if n == 1:
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
-                rest = exact_rest(legs[j], a, e, mm)
-                out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, 0, rest, out, bout)
+            p, upnl, mm, wallet, _ = leg(legs, j, a)
+            if p != 0:
+                rest = exact_rest(e, mm_total, upnl, mm, wallet)
+                out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
     elif policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
-                e, mm, _, _ = account(legs, pf, a)
-                rest = r4_rest(legs[j], a, e, mm)
-                out, bout = _close(legs, pf, j, a, how, 0, rest, out, bout)
+            if leg(legs, j, a)[0] != 0:
+                out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
     elif policy == POLICY_HYPERLIQUID:
         out, bout = _hyperliquid(legs, pf, a, out, bout)
     else:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if leg(legs, j, a)[0] != 0:
                 if k == 0:
-                    rest = r4_rest(legs[j], a, e, mm)
-                    out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, 0, rest, out, bout)
+                    out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
                     break
                 k -= 1
     return _settle_loss(legs, pf, a, payer, out, bout)
+
+
+@njit(cache=True)
+def _slice(legs, j, a, now) -> int:
+    """Hyperliquid: the lots of leg ``j`` one market order sends (a slice of a large one
+    outside its cooldown, which then starts)."""
+    s = legs[j]
+    p, _, _, _, notional = leg_terms(s, a)
+    params = s.params
+    if (
+        notional > params[PARTIAL_THRESHOLD]
+        and now - s.acc.last_partial_ns[a] >= params[COOLDOWN_NS]
+    ):
+        s.acc.last_partial_ns[a] = now
+        return max(1, (abs(p) * params[PARTIAL_PPM]) // PPM)
+    return abs(p)
 
 
 @njit(cache=True)
@@ -146,30 +175,15 @@ def _hyperliquid(legs, pf, a, out, bout):
     share of maintenance."""
     now = legs[0].meta[A.TS]
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        p = s.acc.pos[a]
-        if p == 0:
-            continue
-        _, _, _, notional = leg_terms(s, a)
-        size = abs(p)
-        params = s.params
-        if (
-            notional > params[PARTIAL_THRESHOLD]
-            and now - s.acc.last_partial_ns[a] >= params[COOLDOWN_NS]
-        ):
-            size = max(1, (abs(p) * params[PARTIAL_PPM]) // PPM)
-            s.acc.last_partial_ns[a] = now
-        e, mm, _, _ = account(legs, pf, a)
-        rest = r4_rest(s, a, e, mm)
-        out, bout = _close(legs, pf, j, a, CLOSE_MARKET, size, rest, out, bout)
+        if leg(legs, j, a)[0] != 0:
+            size = _slice(legs, j, a, now)
+            out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
     e, mm, _, n = account(legs, pf, a)
     params = legs[0].params
     if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
-                e, mm, _, _ = account(legs, pf, a)
-                rest = r4_rest(legs[j], a, e, mm)
-                out, bout = _close(legs, pf, j, a, CLOSE_TAKEOVER, 0, rest, out, bout)
+            if leg(legs, j, a)[0] != 0:
+                out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
     return out, bout
 
 
@@ -179,13 +193,13 @@ def _settle_loss(legs, pf, a, payer, out, bout):
     ``payer`` pays what is missing, or the loss is recorded as uncovered."""
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
-        if legs[j].acc.pos[a] != 0:
+        p, _, _, wallet, _ = leg(legs, j, a)
+        if p != 0:
             return out, bout
-        cash += legs[j].acc.wallet[a]
+        cash += wallet
     if cash >= 0:
         return out, bout
-    s = _enter(legs, pf, payer, out, bout)
-    s = make_room(s, 2 * pf.price.shape[0] + 2, 0)
+    s = borrow_state(make_room(_enter(legs, pf, payer, out, bout), 2 * pf.price.shape[0] + 2, 0))
     short = -cash
     total = 0
     for c in range(pf.price.shape[0]):
@@ -202,7 +216,7 @@ def _settle_loss(legs, pf, a, payer, out, bout):
         pf.coll[a, c] -= sell
         pf.converted[c] += sell
         pf.cash[a] += got
-        pf.meta[2] -= got  # DESK: the venue paid it
+        pf.meta[DESK] -= got  # the venue paid it
         cash += got
         j = event(s, K_CONVERTED, a, rate, sell, got)
         s.out[j]["instrument"] = -1
@@ -225,15 +239,20 @@ def _settle_loss(legs, pf, a, payer, out, bout):
     return _leave(pf, s)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def _key_leg(legs, j, a) -> None:
+    key_leg(legs[j], a)
+
+
+@njit(cache=True)
 def _key_account(legs, pf, a) -> None:
     """Every leg's budget set and the leg keyed (a flat one leaves its index)."""
-    e, mm, gross, _ = account(legs, pf, a)
-    excess = e - mm
+    e, mm_total, gross, _ = account(legs, pf, a)
+    excess = e - mm_total
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        s.acc.rest[a] = budget_rest(s, a, excess, gross) if s.acc.pos[a] != 0 else 0
-        key_leg(s, a)
+        p, upnl, mm, wallet, notional = leg(legs, j, a)
+        set_rest(legs, j, a, budget_rest(excess, gross, upnl, mm, wallet, notional) if p else 0)
+        _key_leg(legs, j, a)
 
 
 @njit(cache=True)
@@ -241,24 +260,37 @@ def _drain(legs, pf):
     """The accounts the instruments handed on since the last drain, each once."""
     n = 0
     for j in range(pf.meta[N_LEGS]):
-        n += legs[j].idx.meta[5]
+        n += _take_count(legs, j)
     ids = np.empty(n, np.int64)
     m = 0
     for j in range(pf.meta[N_LEGS]):
-        idx = legs[j].idx
-        flags = legs[j].acc.flags
-        for i in range(idx.meta[5]):
-            a = idx.deferred[i]
-            flags[a] &= ~np.int8(A.QUEUED)
-            if not pf.flags[a] & QUEUED:
-                pf.flags[a] |= QUEUED
-                ids[m] = a
-                m += 1
-        idx.meta[5] = 0
+        m = _take(legs, j, pf, ids, m)
     return ids[:m]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def _take_count(legs, j) -> int:
+    return legs[j].idx.meta[liq_index.DEFERRED]
+
+
+@njit(cache=True)
+def _take(legs, j, pf, ids, m) -> int:
+    """Instrument ``j``'s deferred accounts appended to ``ids`` from ``m`` (each account once
+    over all instruments); returns the new count."""
+    idx = legs[j].idx
+    flags = legs[j].acc.flags
+    for i in range(idx.meta[liq_index.DEFERRED]):
+        a = idx.deferred[i]
+        flags[a] &= ~np.int8(A.QUEUED)
+        if not pf.flags[a] & QUEUED:
+            pf.flags[a] |= QUEUED
+            ids[m] = a
+            m += 1
+    idx.meta[liq_index.DEFERRED] = 0
+    return m
+
+
+@njit(cache=True)
 def _room(legs, pf, out, bout):
     """The shared buffers with room for one account's procedure on every leg."""
     events = 8
