@@ -46,7 +46,12 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
-from margincall.venue.portfolio_margin import PortfolioState, account_margin, asset_value
+from margincall.venue.portfolio_margin import (
+    PortfolioState,
+    account_margin,
+    asset_value,
+    lend_for_orders,
+)
 from margincall.venue.portfolio_pass import evaluate, next_block
 
 
@@ -72,6 +77,11 @@ def _positive_micros(field: str, value: Number) -> int:
     return m
 
 
+VOL_START = 1e-3
+"""An instrument's move per block before any is seen (then an average of the moves seen)."""
+VOL_DECAY = 0.8
+"""Weight of the previous average in the next (per block)."""
+
 MAX_PASSES = 1000
 """Evaluation passes per :meth:`PortfolioVenue.run_liquidations` before it stops (each pass
 evaluates the accounts the instruments handed on; a cascade needs one per step of its chain)."""
@@ -89,6 +99,8 @@ class PortfolioVenue:
             asset (each one the rulebook defines, with its ratio tiers and conversion buffer),
             with their starting prices in dollars (``{"USDE": 1}``).
         seed: the venue's seed (an integer or a seed tree), one child per instrument.
+        price_window: each instrument's book accepts prices in this range of its start price.
+        keep_events: keep the event log in memory (else only count and hash it).
     """
 
     def __init__(
@@ -100,6 +112,8 @@ class PortfolioVenue:
         insurance_fund_usd: Number = 0,
         collateral_prices: Mapping[str, Number] | None = None,
         seed: int | RngTree = 0,
+        price_window: tuple[float, float] = (0.25, 4.0),
+        keep_events: bool = True,
     ) -> None:
         self.rulebook = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         if not 1 <= len(prices) <= PM.MAX_INSTRUMENTS:
@@ -108,7 +122,7 @@ class PortfolioVenue:
             )
         tree = seed if isinstance(seed, RngTree) else RngTree(seed).child("venue")
         self.symbols = tuple(prices)
-        self.log = EventLog()
+        self.log = EventLog(keep=keep_events)
         self.legs: list[Venue] = []
         for j, sym in enumerate(self.symbols):
             v = Venue(
@@ -118,6 +132,8 @@ class PortfolioVenue:
                 capacity=capacity,
                 insurance_fund_usd=insurance_fund_usd,
                 seed=tree.child(sym),
+                price_window=price_window,
+                keep_events=keep_events,
             )
             v.params[P.INSTRUMENT] = j
             v.log = self.log
@@ -148,12 +164,14 @@ class PortfolioVenue:
             converted=np.zeros(n, np.int64),
             meta=np.zeros(PM.META_SIZE, np.int64),
             flags=np.zeros(cap, np.int8),
+            vol=np.full(PM.MAX_INSTRUMENTS, VOL_START),
             pending=np.zeros(cap, np.int64),
             done=np.zeros(cap, np.int64),
         )  # fmt: skip
         self.pf.meta[PM.STRICT] = self.legs[0].params[P.STRICT]
         self.pf.meta[PM.POLICY] = self.legs[0].params[P.POLICY]
         self.pf.meta[PM.N_LEGS] = len(self.legs)
+        self._marks = [int(v.meta[MARK]) for v in self.legs]
         self.deposits = 0
         self.coll_deposits = np.zeros(n, np.int64)
         self._out = np.empty(1 << 10, EVENT_DTYPE)
@@ -191,6 +209,24 @@ class PortfolioVenue:
         self.log.extend(rec, owned=True)
         return rec
 
+    def _bulk(self, kind: EventKind, accounts: np.ndarray, **columns: object) -> np.ndarray:
+        """One account-level event per account, built column-wise."""
+        n = len(accounts)
+        rec = np.zeros(n, EVENT_DTYPE)
+        seq = int(self.pf.meta[PM.SEQ])
+        rec["ts_ns"] = self.legs[0].meta[TS]
+        rec["seq"] = np.arange(seq, seq + n)
+        rec["kind"] = int(kind)
+        rec["instrument"] = -1
+        rec["account"] = accounts
+        rec["counterparty"] = rec["order_id"] = -1
+        for name, values in columns.items():
+            rec[name] = values
+        self.pf.meta[PM.SEQ] = seq + n
+        self._sync()
+        self.log.extend(rec, owned=True)
+        return rec
+
     # ---- accounts -----------------------------------------------------------------------------
 
     def _index(self, symbol: str) -> int:
@@ -222,20 +258,46 @@ class PortfolioVenue:
         """Open a cross (portfolio) account with settlement cash and collateral; returns its
         id (the same row on every instrument). ``leverage`` sets the initial margin of new
         exposure on every instrument, capped at each one's maximum."""
-        top = max(int(v.instrument.tiers[0].max_leverage) for v in self.legs)
-        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= top:
-            raise InvalidInputError("leverage", leverage, f"an integer from 1 to {top}")
-        n = int(self.legs[0].meta[N_ACCOUNTS])
-        if n >= self.capacity:
-            raise InvalidInputError("accounts", n, f"at most {self.capacity - 1} accounts")
-        for v in self.legs:
-            v.acc.flags[n] = EXISTS | PORTFOLIO
-            v.acc.leverage[n] = min(leverage, int(v.instrument.tiers[0].max_leverage))
-            v.meta[N_ACCOUNTS] = n + 1
-        self.deposit(n, deposit_usd)
+        if isinstance(leverage, bool) or not isinstance(leverage, int):
+            raise InvalidInputError("leverage", leverage, "an integer")
+        m = usd_to_micros(deposit_usd)
+        if m < 0:
+            raise InvalidInputError("deposit_usd", deposit_usd, "a non-negative amount")
+        a = int(self.open_accounts(np.array([m], np.int64), leverage=leverage)[0])
         for asset, qty in (collateral or {}).items():
-            self.deposit_collateral(n, asset, qty)
-        return n
+            self.deposit_collateral(a, asset, qty)
+        return a
+
+    def open_accounts(
+        self, deposits_micros: np.ndarray, *, leverage: int | np.ndarray = 20
+    ) -> np.ndarray:
+        """Open many cross accounts at once (settlement cash in micro-dollars); returns their
+        ids."""
+        dep = np.asarray(deposits_micros, dtype=np.int64)
+        first = int(self.legs[0].meta[N_ACCOUNTS])
+        if first + len(dep) > self.capacity:
+            raise InvalidInputError(
+                "accounts", first + len(dep), f"at most {self.capacity - 1} accounts"
+            )
+        if (dep < 0).any():
+            bad = int(np.flatnonzero(dep < 0)[0])
+            raise InvalidInputError(f"deposits[{bad}]", int(dep[bad]), "a non-negative amount")
+        lev = np.broadcast_to(np.asarray(leverage, dtype=np.int64), dep.shape)
+        top = max(int(v.instrument.tiers[0].max_leverage) for v in self.legs)
+        if ((lev < 1) | (lev > top)).any():
+            bad = int(np.flatnonzero((lev < 1) | (lev > top))[0])
+            raise InvalidInputError(
+                f"leverage[{bad}]", int(lev[bad]), f"an integer from 1 to {top}"
+            )
+        ids = np.arange(first, first + len(dep), dtype=np.int64)
+        for v in self.legs:
+            v.acc.flags[ids] = EXISTS | PORTFOLIO
+            v.acc.leverage[ids] = np.minimum(lev, int(v.instrument.tiers[0].max_leverage))
+            v.meta[N_ACCOUNTS] = first + len(dep)
+        self.pf.cash[ids] = dep
+        self.deposits += int(dep.sum())
+        self._bulk(EventKind.DEPOSITED, ids, amount=dep)
+        return ids
 
     def deposit(self, account: int, amount_usd: Number) -> np.ndarray:
         """Add settlement-asset cash to an account."""
@@ -311,9 +373,27 @@ class PortfolioVenue:
         a = self._check_account(account)
         j = self._index(symbol)
         v = self.legs[j]
-        self._lend_for_orders(a, j)
+        lend_for_orders(self._legs(), self.pf, np.array([a], np.int64), np.int64(j))
         events = self._on(j, v.submit_order, a, side, qty, price, **order)
         return np.concatenate([events, self._evaluate([a])])
+
+    def submit_orders(
+        self, symbol: str, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray,
+        prices: np.ndarray, **batch: object,
+    ) -> np.ndarray:  # fmt: skip
+        """Many orders on one instrument in one call, in array order, each checked over its
+        whole account as :meth:`submit_order` does (integer arrays as
+        :meth:`Venue.submit_orders <margincall.venue.venue_orders.VenueOrders.submit_orders>`
+        takes them: prices in ticks, 0 for a market order)."""
+        j = self._index(symbol)
+        ids = np.unique(np.asarray(accounts, dtype=np.int64))
+        if len(ids) and (ids[0] < 1 or ids[-1] >= self.legs[0].meta[N_ACCOUNTS]):
+            bad = int(ids[0] if ids[0] < 1 else ids[-1])
+            self._check_account(bad)
+        lend_for_orders(self._legs(), self.pf, ids, np.int64(j))
+        v = self.legs[j]
+        events = self._on(j, v.submit_orders, accounts, sides, lots, prices, **batch)
+        return np.concatenate([events, self._evaluate(ids)])
 
     def cancel_all(self, account: int) -> np.ndarray:
         """Cancel every resting order of an account, on every instrument."""
@@ -321,35 +401,25 @@ class PortfolioVenue:
         return np.concatenate([self._on(j, v.cancel_all, a) for j, v in enumerate(self.legs)])
 
     def block_trades(
-        self, symbol: str, accounts: Sequence[int], qtys: Sequence[Number], price: Number,
-        counterparty: int,
+        self, symbol: str, accounts: Sequence[int] | np.ndarray, qtys: Sequence[Number] | np.ndarray,
+        price: Number, counterparty: int,
     ) -> np.ndarray:  # fmt: skip
         """Off-book trades at one price between accounts and one counterparty, no fees (how a
-        starting state is built), each side margin-checked over its whole account."""
+        starting state is built), each side margin-checked over its whole account. ``qtys``
+        are sizes (signed, buys positive), or integer lots when given as an integer array."""
         j = self._index(symbol)
         v = self.legs[j]
-        ids = [self._check_account(a) for a in accounts]
+        ids = np.asarray(accounts, dtype=np.int64)
         c = self._check_account(counterparty)
-        lots = [v.scale.qty_to_lots(q) for q in qtys]
-        for a in (*ids, c):
-            self._lend_for_orders(a, j)
-        events = self._on(j, v.block_trades, np.array(ids, np.int64), np.array(lots), price, c)
-        return np.concatenate([events, self._evaluate([*ids, c])])
-
-    def _lend_for_orders(self, a: int, j: int) -> None:
-        """Set leg ``j``'s ``rest`` so that its own order check is the account's: equity less
-        the other legs' initial margin."""
-        equity, _ = self.margin(a)
-        v = self.legs[j]
-        others_im = sum(self._initial(i, a) for i in range(len(self.legs)) if i != j)
-        upnl = int(v.acc.pos[a]) * int(v.meta[MARK]) * v.k - int(v.acc.cost[a])
-        v.acc.rest[a] = equity - others_im - upnl - int(v.acc.wallet[a])
-
-    def _initial(self, j: int, a: int) -> int:
-        v = self.legs[j]
-        notional = abs(int(v.acc.pos[a])) * int(v.meta[MARK]) * v.k
-        lev = max(1, int(v.acc.leverage[a]))
-        return -(-notional // lev)
+        q = np.asarray(qtys)
+        lots = q if q.dtype.kind == "i" else np.array([v.scale.qty_to_lots(x) for x in qtys])
+        for a in (ids[:1], ids[-1:]):  # the venue's own check names any other bad account
+            if len(a):
+                self._check_account(int(a[0]))
+        legs = self._legs()
+        lend_for_orders(legs, self.pf, np.append(ids, c), np.int64(j))
+        events = self._on(j, v.block_trades, ids, lots, price, c)
+        return np.concatenate([events, self._evaluate(np.append(ids, c))])
 
     # ---- prices and the clock -------------------------------------------------------------------
 
@@ -373,6 +443,7 @@ class PortfolioVenue:
         liquidation rounds and every portfolio account they hand on evaluated over all its legs
         (liquidated, or keyed again), until no instrument hands one on. An account is
         liquidated at most once per block."""
+        self._follow_moves()
         events = [self._evaluate(next_block(self.pf))]
         for _ in range(MAX_PASSES):
             for j, v in enumerate(self.legs):
@@ -381,6 +452,15 @@ class PortfolioVenue:
                 break
             events.append(self._evaluate(np.empty(0, np.int64)))
         return np.concatenate(events)
+
+    def _follow_moves(self) -> None:
+        """Each instrument's move since the last block into its average (the budgets'
+        weights)."""
+        for j, v in enumerate(self.legs):
+            mark = int(v.meta[MARK])
+            move = abs(mark - self._marks[j]) / max(self._marks[j], 1)
+            self._marks[j] = mark
+            self.pf.vol[j] = max(VOL_DECAY * self.pf.vol[j] + (1 - VOL_DECAY) * move, 1e-6)
 
     def _evaluate(self, ids) -> np.ndarray:
         """The compiled pass over accounts ``ids`` and those handed on; returns its events."""

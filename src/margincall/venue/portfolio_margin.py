@@ -30,6 +30,7 @@ from numba import njit
 from margincall.venue.accounts import MARK
 from margincall.venue.margin_int import PPM, maintenance_micros, mul_div_floor
 from margincall.venue.params import K
+from margincall.venue.pointers import no_refcount
 
 # portfolio-wide integers (PortfolioState.meta)
 OUT_N = 0  # events written into the shared event buffer
@@ -41,7 +42,8 @@ N_DONE = 5  # accounts liquidated in this block
 STRICT = 6  # 1: breached when E < MM; 0: when E <= MM
 POLICY = 7  # the rulebook's liquidation policy (margincall.venue.params.POLICY_*)
 N_LEGS = 8  # instruments of the venue: the first entries of ``legs``
-META_SIZE = 9
+EVALUATIONS = 9  # accounts evaluated so far (a statistic)
+META_SIZE = 10
 
 MAX_INSTRUMENTS = 4
 """``legs`` always holds this many states (the last instrument's repeated after the venue's
@@ -64,6 +66,7 @@ class PortfolioState(NamedTuple):
     converted: np.ndarray  # int64 per asset: micro-units the venue took in conversions
     meta: np.ndarray  # int64[META_SIZE]: the slots above
     flags: np.ndarray  # int8 per account: DONE, PENDING
+    vol: np.ndarray  # float64 per instrument: its recent move per block, weighting the budgets
     pending: np.ndarray  # int64: the PENDING accounts, meta[N_PENDING] of them
     done: np.ndarray  # int64: the DONE accounts, meta[N_DONE] of them
 
@@ -82,19 +85,6 @@ def leg_terms(s, a) -> tuple[int, int, int, int, int]:
     t = s.tiers
     mm = maintenance_micros(notional, t.floor, t.mmr_ppm, t.cum)
     return p, p * mark * k - acc.cost[a], mm, acc.wallet[a], notional
-
-
-@njit(cache=True)
-def leg(legs, j, a) -> tuple[int, int, int, int, int]:
-    """:func:`leg_terms` of account ``a``'s leg on instrument ``j`` (one compiled access to the
-    tuple of states, which every caller shares)."""
-    return leg_terms(legs[j], a)
-
-
-@njit(cache=True)
-def set_rest(legs, j, a, rest) -> None:
-    """What the rest of the account lends its leg on instrument ``j``."""
-    legs[j].acc.rest[a] = rest
 
 
 @njit(cache=True, inline="always")
@@ -127,18 +117,19 @@ def collateral_value(pf, a) -> int:
     return v
 
 
-@njit(cache=True)
-def account(legs, pf, a) -> tuple[int, int, int, int]:
-    """``(equity, maintenance, gross notional, open legs)`` of account ``a``."""
+@no_refcount
+def account(legs, pf, a) -> tuple[int, int, float, int]:
+    """``(equity, maintenance, exposure, open legs)`` of account ``a``; ``exposure`` is the sum of
+    its legs' notionals weighted by their instruments' recent moves (the budgets' divisor)."""
     equity = pf.cash[a] + collateral_value(pf, a)
     mm = 0
-    gross = 0
+    gross = 0.0
     n = 0
     for j in range(pf.meta[N_LEGS]):
         _, upnl, m, wallet, notional = leg_terms(legs[j], a)
         equity += wallet + upnl
         mm += m
-        gross += notional
+        gross += notional * pf.vol[j]
         n += notional > 0
     return equity, mm, gross, n
 
@@ -159,13 +150,17 @@ def breached(pf, equity, mm, n) -> bool:
 
 
 @njit(cache=True, inline="always")
-def budget_rest(excess, gross, upnl, mm, wallet, notional) -> int:
-    """A leg's ``rest`` for watching: its budget (the excess's share by notional, rounded down
-    so the budgets sum to at most the excess) less its own excess and wallet, so that the leg's
-    own formulas see exactly its budget as margin to lose."""
+def budget_rest(excess, exposure, upnl, mm, wallet, weight) -> int:
+    """A leg's ``rest`` for watching: its budget (its ``weight`` in the account's ``exposure``
+    of the excess, rounded down so the budgets sum to at most the excess) less its own excess
+    and wallet, so that the leg's own formulas see exactly its budget as margin to lose.
+
+    The weights are notional times the instrument's recent move: legs that move together use
+    their budgets up together, and the account is evaluated again when its excess is spent,
+    not when its fastest leg has spent an equal share."""
     budget = 0
-    if excess > 0 and gross > 0:
-        budget = max(int(excess * (notional / gross) * (1.0 - 1e-12)) - 1, 0)
+    if excess > 0 and exposure > 0:
+        budget = max(int(excess * (weight / exposure) * (1.0 - 1e-12)) - 1, 0)
     return budget - (upnl - mm) - wallet
 
 
@@ -186,9 +181,24 @@ def exact_rest(equity, mm_total, upnl, mm, wallet) -> int:
     return equity - upnl - wallet - (mm_total - mm)
 
 
+@njit(cache=True)
+def lend_for_orders(legs, pf, ids, j) -> None:
+    """Set each account's leg ``j`` ``rest`` so that the instrument's own order check is the
+    account's: equity less the other legs' initial margin (at the mark and the leg's
+    leverage)."""
+    for i in range(ids.shape[0]):
+        a = ids[i]
+        e, _, _, _ = account(legs, pf, a)
+        others = 0
+        for m in range(pf.meta[N_LEGS]):
+            if m != j:
+                others += _initial_margin(legs[m], a)
+        _, upnl, _, wallet, _ = leg_terms(legs[j], a)
+        legs[j].acc.rest[a] = e - others - upnl - wallet
+
+
 @njit(cache=True, inline="always")
-def initial_margin(s, a) -> int:
-    """Initial margin of leg ``a`` at the mark and the account's leverage."""
+def _initial_margin(s, a) -> int:
     acc = s.acc
     lev = max(1, acc.leverage[a])
     notional = abs(acc.pos[a]) * s.meta[MARK] * s.params[K]

@@ -52,9 +52,12 @@ from margincall.venue.params import (
     POLICY_BITMEX,
     POLICY_HYPERLIQUID,
 )
+from margincall.venue.pointers import no_refcount
 from margincall.venue.portfolio_margin import (
     DESK,
     DONE,
+    EVALUATIONS,
+    MAX_INSTRUMENTS,
     N_DONE,
     N_LEGS,
     N_PENDING,
@@ -67,10 +70,8 @@ from margincall.venue.portfolio_margin import (
     breached,
     budget_rest,
     exact_rest,
-    leg,
     leg_terms,
     r4_rest,
-    set_rest,
 )
 from margincall.venue.state import borrow_state, make_room, with_buffers
 
@@ -82,13 +83,14 @@ NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
 
 @njit(cache=True, inline="always")
-def _enter(legs, pf, j, out, bout):
-    """Instrument ``j``'s state writing into the shared buffers at the portfolio's cursors."""
-    s = with_buffers(legs[j], out, bout)
+def _enter(s, pf, out, bout):
+    """Instrument state ``s`` writing into the shared buffers at the portfolio's cursors,
+    borrowed (the same types as the instrument's own liquidation kernels: compiled once)."""
+    s = with_buffers(s, out, bout)
     s.meta[A.OUT_N] = pf.meta[OUT_N]
     s.meta[A.SEQ] = pf.meta[SEQ]
     s.meta[A.BOOK_N] = 0
-    return s
+    return borrow_state(s)
 
 
 @njit(cache=True, inline="always")
@@ -100,64 +102,84 @@ def _leave(pf, s):
 
 
 @njit(cache=True)
-def _close(legs, pf, j, a, how, size, rest, out, bout):
-    """Leg ``j`` of account ``a`` closed by :func:`close` with its ``rest``; the state is
-    borrowed (the same types as the instrument's own liquidation kernels: compiled once)."""
-    s = borrow_state(_enter(legs, pf, j, out, bout))
+def _close(s, pf, a, how, size, rest, out, bout):
+    """Account ``a``'s leg in instrument state ``s`` closed by :func:`close` with its
+    ``rest``."""
+    s = _enter(s, pf, out, bout)
     s.acc.rest[a] = rest
     s = close(s, a, how, size)
     return _leave(pf, s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_r4(legs, pf, j, a, how, size, out, bout):
     """:func:`_close` with the leg's R4 share of the account as it is now."""
     e, mm_total, _, _ = account(legs, pf, a)
-    _, upnl, mm, wallet, _ = leg(legs, j, a)
-    return _close(legs, pf, j, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
+    s = legs[j]
+    _, upnl, mm, wallet, _ = leg_terms(s, a)
+    return _close(s, pf, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
 
 
 @njit(cache=True)
 def _liquidate(legs, pf, a, out, bout):
     """Account ``a`` (breached) through its rulebook's procedure; see the module docstring."""
     e, mm_total, _, n = account(legs, pf, a)
-    payer = np.int64(0)  # the leg with the largest maintenance: its fund pays a final loss
+    payer = 0  # the leg with the largest maintenance: its fund pays a final loss
     most = -1
+    held = np.zeros(MAX_INSTRUMENTS, np.bool_)
     for j in range(pf.meta[N_LEGS]):
-        _, _, mm, _, _ = leg(legs, j, a)
+        s = legs[j]
+        p, upnl, mm, wallet, _ = leg_terms(s, a)
+        held[j] = p != 0
         if mm > most:
             most = mm
             payer = j
+        if n == 1 and p != 0:  # one leg: the instrument's own waterfall, the rest lent to it
+            rest = exact_rest(e, mm_total, upnl, mm, wallet)
+            out, bout = _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
     policy = pf.meta[POLICY]
     if n == 1:
-        for j in range(pf.meta[N_LEGS]):
-            p, upnl, mm, wallet, _ = leg(legs, j, a)
-            if p != 0:
-                rest = exact_rest(e, mm_total, upnl, mm, wallet)
-                out, bout = _close(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
+        pass
     elif policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
         for j in range(pf.meta[N_LEGS]):
-            if leg(legs, j, a)[0] != 0:
+            if held[j]:
                 out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
     elif policy == POLICY_HYPERLIQUID:
-        out, bout = _hyperliquid(legs, pf, a, out, bout)
+        now = legs[0].meta[A.TS]
+        for j in range(pf.meta[N_LEGS]):
+            if held[j]:
+                size = _slice(legs[j], a, now)
+                out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
+        e, mm_total, _, n = account(legs, pf, a)
+        params = legs[0].params
+        if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total:
+            for j in range(pf.meta[N_LEGS]):
+                if legs[j].acc.pos[a] != 0:
+                    out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
     else:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(pf.meta[N_LEGS]):
-            if leg(legs, j, a)[0] != 0:
+            if held[j]:
                 if k == 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
                     break
                 k -= 1
-    return _settle_loss(legs, pf, a, payer, out, bout)
+    cash = pf.cash[a]
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        if s.acc.pos[a] != 0:
+            return out, bout
+        cash += s.acc.wallet[a]
+    if cash >= 0:
+        return out, bout
+    return _settle_loss(legs[payer], pf, a, cash, out, bout)
 
 
-@njit(cache=True)
-def _slice(legs, j, a, now) -> int:
-    """Hyperliquid: the lots of leg ``j`` one market order sends (a slice of a large one
-    outside its cooldown, which then starts)."""
-    s = legs[j]
+@njit(cache=True, inline="always")
+def _slice(s, a, now) -> int:
+    """Hyperliquid: the lots of the leg in ``s`` one market order sends (a slice of a large
+    one outside its cooldown, which then starts)."""
     p, _, _, _, notional = leg_terms(s, a)
     params = s.params
     if (
@@ -170,36 +192,10 @@ def _slice(legs, j, a, now) -> int:
 
 
 @njit(cache=True)
-def _hyperliquid(legs, pf, a, out, bout):
-    """Market orders for every leg (20% slices of large ones), then the backstop below its
-    share of maintenance."""
-    now = legs[0].meta[A.TS]
-    for j in range(pf.meta[N_LEGS]):
-        if leg(legs, j, a)[0] != 0:
-            size = _slice(legs, j, a, now)
-            out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
-    e, mm, _, n = account(legs, pf, a)
-    params = legs[0].params
-    if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm:
-        for j in range(pf.meta[N_LEGS]):
-            if leg(legs, j, a)[0] != 0:
-                out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
-    return out, bout
-
-
-@njit(cache=True)
-def _settle_loss(legs, pf, a, payer, out, bout):
-    """A flat account below zero: collateral converted (R7), then the fund of instrument
-    ``payer`` pays what is missing, or the loss is recorded as uncovered."""
-    cash = pf.cash[a]
-    for j in range(pf.meta[N_LEGS]):
-        p, _, _, wallet, _ = leg(legs, j, a)
-        if p != 0:
-            return out, bout
-        cash += wallet
-    if cash >= 0:
-        return out, bout
-    s = borrow_state(make_room(_enter(legs, pf, payer, out, bout), 2 * pf.price.shape[0] + 2, 0))
+def _settle_loss(s, pf, a, cash, out, bout):
+    """A flat account ``cash`` below zero: collateral converted (R7), then the fund of
+    instrument state ``s`` pays what is missing, or the loss is recorded as uncovered."""
+    s = make_room(_enter(s, pf, out, bout), 2 * pf.price.shape[0] + 2, 0)
     short = -cash
     total = 0
     for c in range(pf.price.shape[0]):
@@ -239,20 +235,17 @@ def _settle_loss(legs, pf, a, payer, out, bout):
     return _leave(pf, s)
 
 
-@njit(cache=True)
-def _key_leg(legs, j, a) -> None:
-    key_leg(legs[j], a)
-
-
-@njit(cache=True)
+@no_refcount
 def _key_account(legs, pf, a) -> None:
     """Every leg's budget set and the leg keyed (a flat one leaves its index)."""
     e, mm_total, gross, _ = account(legs, pf, a)
     excess = e - mm_total
     for j in range(pf.meta[N_LEGS]):
-        p, upnl, mm, wallet, notional = leg(legs, j, a)
-        set_rest(legs, j, a, budget_rest(excess, gross, upnl, mm, wallet, notional) if p else 0)
-        _key_leg(legs, j, a)
+        s = legs[j]  # one access to the tuple per leg: each copies the state
+        p, upnl, mm, wallet, notional = leg_terms(s, a)
+        weight = notional * pf.vol[j]
+        s.acc.rest[a] = budget_rest(excess, gross, upnl, mm, wallet, weight) if p else 0
+        key_leg(s, a)
 
 
 @njit(cache=True)
@@ -299,9 +292,31 @@ def _room(legs, pf, out, bout):
         ev, rec = close_room(legs[j])
         events += ev
         records = max(records, rec)
-    s = _enter(legs, pf, 0, out, bout)
+    s = with_buffers(legs[0], out, bout)
+    s.meta[A.OUT_N] = pf.meta[OUT_N]
     s = make_room(s, events, records)
     return s.out, s.bout
+
+
+@no_refcount
+def _must_liquidate(legs, pf, a) -> bool:
+    """Evaluate account ``a``: True when it is breached and not yet liquidated in this block
+    (then it is marked so); a breached one already liquidated waits for the next block."""
+    pf.flags[a] &= ~np.int8(QUEUED)
+    e, mm, _, n = account(legs, pf, a)
+    pf.meta[EVALUATIONS] += 1
+    if not breached(pf, e, mm, n):
+        return False
+    if pf.flags[a] & DONE:
+        if not pf.flags[a] & PENDING:
+            pf.flags[a] |= PENDING
+            pf.pending[pf.meta[N_PENDING]] = a
+            pf.meta[N_PENDING] += 1
+        return False
+    pf.flags[a] |= DONE
+    pf.done[pf.meta[N_DONE]] = a
+    pf.meta[N_DONE] += 1
+    return True
 
 
 @njit(cache=True)
@@ -315,22 +330,12 @@ def evaluate(legs, pf, ids, out, bout):
     while True:
         for i in range(queue.shape[0]):
             a = queue[i]
-            pf.flags[a] &= ~np.int8(QUEUED)
             if a == INSURANCE_FUND:
+                pf.flags[a] &= ~np.int8(QUEUED)
                 continue
-            e, mm, _, n = account(legs, pf, a)
-            if breached(pf, e, mm, n):
-                if pf.flags[a] & DONE:
-                    if not pf.flags[a] & PENDING:
-                        pf.flags[a] |= PENDING
-                        pf.pending[pf.meta[N_PENDING]] = a
-                        pf.meta[N_PENDING] += 1
-                else:
-                    pf.flags[a] |= DONE
-                    pf.done[pf.meta[N_DONE]] = a
-                    pf.meta[N_DONE] += 1
-                    out, bout = _room(legs, pf, out, bout)
-                    out, bout = _liquidate(legs, pf, a, out, bout)
+            if _must_liquidate(legs, pf, a):
+                out, bout = _room(legs, pf, out, bout)
+                out, bout = _liquidate(legs, pf, a, out, bout)
             _key_account(legs, pf, a)
         queue = _drain(legs, pf)
         if queue.shape[0] == 0:
