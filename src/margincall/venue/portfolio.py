@@ -6,23 +6,24 @@ liquidation index and single-position waterfall); account ``a`` is row ``a`` of 
 them. A cross account is a *portfolio* account: its rows carry the PORTFOLIO flag, its
 settlement cash and collateral live here, and each leg's row books only the leg's own cash flows
 (realised PnL, fees, funding). The instruments' kernels hand a portfolio account here wherever
-they would check or key it (:func:`margincall.venue.liq_index.defer`); the compiled pass (:mod:`margincall.venue.portfolio_pass`) evaluates it over all
-its legs (:mod:`margincall.venue.portfolio_margin`) and either keys its legs again or liquidates
-it by the rulebook's procedure (portfolio-margin.md R3, R4, R7).
+they would check or key it (:func:`margincall.venue.liq_index.defer`); the compiled pass
+(:mod:`margincall.venue.portfolio_pass`) evaluates it over all its legs
+(:mod:`margincall.venue.portfolio_margin`) and either keys its legs again or liquidates it by
+the rulebook's procedure (portfolio-margin.md R3, R4, R7). docs/portfolio-engine.md has the
+design.
 
 Events of every instrument go to one log in one sequence; account-level events (deposits,
 collateral) carry instrument -1.
 
 Example:
     >>> pv = PortfolioVenue("binance", {"BTCUSDT": 48_000, "ETHUSDT": 2_500})
-    >>> mm = pv.open_account(10_000_000)
+    >>> mm = pv.open_account(10_000_000, leverage=5)
     >>> for sym, px, qty in (("BTCUSDT", 48_000, "10"), ("ETHUSDT", 2_500, "500")):
     ...     _ = pv.submit_order(mm, sym, "sell", qty, px)
     >>> a = pv.open_account(50_000)
     >>> _ = pv.submit_order(a, "BTCUSDT", "buy", "1")
     >>> _ = pv.submit_order(a, "ETHUSDT", "buy", "80")
-    >>> m = pv.margin(a)
-    >>> m.equity, m.maintenance  # micro-dollars: 50,000 USDT less fees; 192 + 1,635 USDT
+    >>> pv.margin(a)  # micro-dollars: 50,000 USDT less 124 of fees; 192 + 1,635 USDT
     (49876000000, 1827000000)
 """
 

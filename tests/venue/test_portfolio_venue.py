@@ -10,6 +10,7 @@ safe at a 1.00 collateral price and liquidated at 0.65.
 
 from __future__ import annotations
 
+import doctest
 from decimal import Decimal
 from importlib.resources import files
 
@@ -177,3 +178,91 @@ def test_an_instrument_the_rulebook_does_not_define_is_refused() -> None:
     a = pv.open_account(1_000)
     with pytest.raises(Exception, match="symbol='ETHUSDT'"):
         pv.submit_order(a, "ETHUSDT", "buy", "1")
+
+
+def test_the_module_example_runs() -> None:
+    import margincall.venue.portfolio as module
+
+    assert doctest.testmod(module).failed == 0
+
+
+def _p7(marks: dict[str, int]) -> tuple[PortfolioVenue, int, list]:
+    """P6's Hyperliquid account (30,000 USDC; long 1 BTC at 100,000, short 30 ETH at 3,500, long
+    500 SOL at 200), its marks moved to ``marks``, one block of liquidations."""
+    start = {"BTCUSDT": 100_000, "ETHUSDT": 3_500, "SOLUSDT": 200}
+    pv = PortfolioVenue("hyperliquid", start, insurance_fund_usd=1_000_000)
+    mm = pv.open_account(1_000_000_000, leverage=5)
+    a = pv.open_account(30_000, leverage=20)
+    for sym, qty in (("BTCUSDT", "1"), ("ETHUSDT", "-30"), ("SOLUSDT", "500")):
+        pv.block_trades(sym, [a], [qty], start[sym], mm)
+    for sym in ("SOLUSDT", "ETHUSDT", "BTCUSDT"):  # in this order no earlier state breaches
+        pv.set_index_price(sym, marks[sym])
+    pv.update_marks()
+    return pv, a, list(pv.run_liquidations())
+
+
+def _orders(pv, events, a) -> dict[str, Decimal]:
+    """The liquidation orders' sizes per instrument."""
+    sizes = {}
+    for e in events:
+        if e["kind"] == EventKind.ORDER_ACCEPTED and e["account"] == a:
+            v = pv.legs[int(e["instrument"])]
+            sizes[pv.symbols[int(e["instrument"])]] = v.scale.lots_to_qty(int(e["qty"]))
+    return sizes
+
+
+def test_p7_hyperliquid_book_liquidation_slices_the_large_leg() -> None:
+    """State B: account value 5,500 < maintenance 5,650, above 2/3 of it: market orders for
+    every leg, ETH's a 20% slice (notional 112,500 > 100,000), no backstop."""
+    pv, a, events = _p7({"BTCUSDT": 94_000, "ETHUSDT": 3_750, "SOLUSDT": 178})
+    assert _orders(pv, events, a) == {"BTCUSDT": 1, "ETHUSDT": 6, "SOLUSDT": 500}
+    assert not [e for e in events if e["kind"] == EventKind.BACKSTOP_TAKEOVER]
+    assert pv.position(a, "ETHUSDT")["qty"] == -30  # the book was empty: nothing filled
+    pv.check_invariants()
+
+
+def test_p7_hyperliquid_backstop_below_two_thirds_of_maintenance() -> None:
+    """State C: account value 3,000 < 2/3 x 5,680: the book orders first, then the backstop
+    vault takes every remaining leg."""
+    pv, a, events = _p7({"BTCUSDT": 92_000, "ETHUSDT": 3_800, "SOLUSDT": 180})
+    assert _orders(pv, events, a) == {"BTCUSDT": 1, "ETHUSDT": 6, "SOLUSDT": 500}
+    taken = [int(e["instrument"]) for e in events
+             if e["kind"] == EventKind.BACKSTOP_TAKEOVER and e["account"] == a]  # fmt: skip
+    assert taken == [0, 1, 2]
+    assert all(pv.position(a, s)["qty"] == 0 for s in pv.symbols)
+    pv.check_invariants()
+
+
+def test_p9_bitmex_takes_every_cross_leg_at_once_at_r4_prices(tmp_path) -> None:
+    """P9: 10,000 USDT, long 1 BTC at 100,000 (MM 0.5%, a fixture in place of BitMEX's 0.35%)
+    and long 20 ETH at 4,000 (MM 1%); at marks 97,000 / 3,700 equity 1,000 < maintenance
+    1,225, so the fund takes both legs together at BTC 96,604.08 and ETH 3,669.80 (R4)."""
+    text = (files("margincall.venue.rulebooks") / "bitmex.toml").read_text()
+    line = '{ floor_usd = "0",        max_leverage = 100, mmr = "0.0035" }'
+    assert text.count(line) == 1
+    path = tmp_path / "bitmex-p9.toml"
+    path.write_text(text.replace(line, line.replace('"0.0035"', '"0.005"')))
+    start = {"BTCUSDT": 100_000, "ETHUSDT": 4_000}
+    pv = PortfolioVenue(load_rulebook(path), start, insurance_fund_usd=1_000_000)
+    mm = pv.open_account(1_000_000_000, leverage=5)
+    a = pv.open_account(10_000, leverage=20)
+    pv.block_trades("BTCUSDT", [a], ["1"], 100_000, mm)
+    pv.block_trades("ETHUSDT", [a], ["20"], 4_000, mm)
+    assert pv.margin(a) == (10_000 * USD, 1_300 * USD)
+    pv.set_index_price("ETHUSDT", 3_700)
+    pv.set_index_price("BTCUSDT", 97_000)
+    pv.update_marks()
+    assert pv.margin(a) == (1_000 * USD, 1_225 * USD)
+    events = pv.run_liquidations()
+    taken = {
+        pv.symbols[int(e["instrument"])]: pv.legs[int(e["instrument"])].scale.ticks_to_price(
+            int(e["price"])
+        )
+        for e in events
+        if e["kind"] == EventKind.BACKSTOP_TAKEOVER and e["account"] == a
+    }
+    assert set(taken) == {"BTCUSDT", "ETHUSDT"}
+    assert abs(taken["BTCUSDT"] - Decimal("96604.08")) <= Decimal("0.5")  # tick 0.5
+    assert abs(taken["ETHUSDT"] - Decimal("3669.80")) <= Decimal("0.05")  # tick 0.05
+    assert not [e for e in events if e["kind"] == EventKind.ORDER_ACCEPTED and e["account"] == a]
+    pv.check_invariants()
