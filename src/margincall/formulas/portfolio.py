@@ -31,6 +31,7 @@ from typing import NamedTuple
 from margincall.core.errors import InvalidInputError
 from margincall.formulas import dydx
 from margincall.formulas.collateral import Num, exact, non_negative, positive, rate
+from margincall.formulas.margin import _sign
 
 BINANCE_BTC = [(0, "0.004"), (50_000, "0.005"), (250_000, "0.01"), (1_000_000, "0.025"),
                (10_000_000, "0.05")]  # fmt: skip
@@ -61,14 +62,6 @@ class Excess(NamedTuple):
     equity: Fraction
     maintenance: Fraction
     excess: Fraction
-
-
-def _sign(side: str) -> int:
-    if side == "long":
-        return 1
-    if side == "short":
-        return -1
-    raise InvalidInputError("side", side, '"long" or "short"')
 
 
 def mm_tiers(tiers: MMTiers) -> list[tuple[Fraction, Fraction, Fraction]]:

@@ -265,7 +265,8 @@ def collect(idx: LiqIndex, mark: int, out: np.ndarray) -> tuple[np.ndarray, int]
 @njit(cache=True, inline="always")
 def defer(idx: LiqIndex, flags: np.ndarray, a: int) -> None:
     """Hand portfolio account ``a`` on instead of checking or keying it here: it is taken out of
-    the index and listed once (the QUEUED flag) until :func:`take_deferred`."""
+    the index and listed once (the QUEUED flag) until the portfolio takes the list
+    (:mod:`margincall.venue.portfolio_pass`)."""
     if idx.side[a] != 0:
         remove(idx, a)
     if not flags[a] & QUEUED:
@@ -273,15 +274,6 @@ def defer(idx: LiqIndex, flags: np.ndarray, a: int) -> None:
         n = idx.meta[DEFERRED]
         idx.deferred[n] = a
         idx.meta[DEFERRED] = n + 1
-
-
-def take_deferred(idx: LiqIndex, flags: np.ndarray) -> np.ndarray:
-    """The deferred accounts, in the order they were handed on; the list is emptied."""
-    n = int(idx.meta[DEFERRED])
-    ids = idx.deferred[:n].copy()
-    flags[ids] &= ~np.int8(QUEUED)
-    idx.meta[DEFERRED] = 0
-    return ids
 
 
 @njit(cache=True)

@@ -196,19 +196,8 @@ class PortfolioVenue:
         return events
 
     def _emit(self, kind: EventKind, account: int, **columns: int) -> np.ndarray:
-        rec = np.zeros(1, EVENT_DTYPE)
-        rec["ts_ns"] = self.legs[0].meta[TS]
-        rec["seq"] = self.pf.meta[PM.SEQ]
-        rec["kind"] = int(kind)
-        rec["instrument"] = -1
-        rec["account"] = account
-        rec["counterparty"] = rec["order_id"] = -1
-        for name, value in columns.items():
-            rec[name] = value
-        self.pf.meta[PM.SEQ] += 1
-        self._sync()
-        self.log.extend(rec, owned=True)
-        return rec
+        """One account-level event."""
+        return self._bulk(kind, np.array([account], np.int64), **columns)
 
     def _bulk(self, kind: EventKind, accounts: np.ndarray, **columns: object) -> np.ndarray:
         """One account-level event per account, built column-wise."""
