@@ -38,6 +38,7 @@ def files(tmp_path_factory, readonly_dir) -> dict[str, str]:
     (d / "oi_huge.toml").write_text("[market]\nopen_interest_usd = 1e300\n")
     (d / "price_huge.toml").write_text("[market]\nstart_price = 3e7\n")
     (d / "lookback_huge.toml").write_text("[momentum]\nlookback_minutes = 1e12\n")
+    (d / "spread_huge.toml").write_text("[makers]\nhalf_spread_bps = 1e17\n")
     (d / "oi_2t.toml").write_text("[market]\nopen_interest_usd = 2e12\n")
     (d / "flow_nan.toml").write_text(
         "[[flow.spot]]\nstart_hour = 0\nend_hour = 1\nusd_per_hour = nan\n"
@@ -96,6 +97,7 @@ CASES = [
     # a book spanning 3e7 x 1.7 / 0.1 ticks would take about 32 GB (the fuzz test found it)
     ("simulate-price-3e7", ["simulate", "{d}/price_huge.toml"], ["market.start_price"]),
     ("simulate-lookback-1e12", ["simulate", "{d}/lookback_huge.toml"], ["lookback_minutes"]),
+    ("simulate-half-spread-1e17", ["simulate", "{d}/spread_huge.toml"], ["half_spread_bps"]),
     ("simulate-oi-2T", ["simulate", "{d}/oi_2t.toml"], ["market.open_interest_usd"]),
     ("simulate-flow-nan", ["simulate", "{d}/flow_nan.toml"], ["usd_per_hour"]),
     ("simulate-money", ["simulate", "{d}/money.toml"], ["capital_usd"]),

@@ -107,6 +107,10 @@ class Makers:
         orders.quotes(accounts, lots, bids, asks)
 
 
+MAX_SKEW = 0.5
+"""The most a maker's inventory skew moves its centre, as a fraction of the index."""
+
+
 @njit(cache=True)
 def _requote(
     accounts,
@@ -145,7 +149,9 @@ def _requote(
     for i in range(m):
         a = accounts[i]
         inv_usd = pos[a] * mark * k / 1e6
-        centre = index * (1 - skew * inv_usd / 1e6)
+        # the skew moves the centre at most half the index either way: an extreme skew (or
+        # inventory) would otherwise put the ladder at or below zero
+        centre = index * (1 - min(max(skew * inv_usd / 1e6, -MAX_SKEW), MAX_SKEW))
         equity = equity_usd(a, pos, wallet, cost, mark, k)
         f = vol_factor / (1.0 + max(0.0, capital - equity) / loss_withdraw)
         f = max(min_share, min(1.0, f))

@@ -133,7 +133,9 @@ class Makers(_Model):
     depth_exponent: Annotated[float, Field(gt=0, le=2)] = 0.5  # depth(d) ∝ d^exponent
     levels: Annotated[int, Field(ge=2, le=200)] = 16  # price levels per side per maker
     max_distance: Annotated[float, Field(gt=0, le=0.5)] = 0.04  # farthest level, fraction
-    half_spread_bps: Positive = 1.0  # nearest level, bps from the centre
+    # nearest level, bps from the centre; at most half the price (a larger one put the bids at
+    # or below zero: the CLI fuzz test found a ZeroDivisionError there)
+    half_spread_bps: Annotated[float, Field(gt=0, le=5000)] = 1.0
     skew_bps_per_musd: Annotated[float, Field(ge=0)] = 0.05  # centre shift per $1M inventory
     calm_vol_annual: Positive = 0.45  # realised volatility at which depth is full
     vol_sensitivity: Annotated[float, Field(ge=0)] = 1.5  # depth / (1 + s·(σ/σ_calm - 1)²)
