@@ -14,12 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from margincall.events.schema import EventKind
-from margincall.venue import book as bk
 from margincall.venue import liq_index
-from margincall.venue.accounts import BOOK_N, MARK
+from margincall.venue.accounts import MARK
 from margincall.venue.band import band_limit_ticks
-from margincall.venue.ledger import collateral, event
+from margincall.venue.ledger import collateral
 from margincall.venue.liquidation import (
     IOC,
     _bankruptcy_price,
@@ -30,13 +28,10 @@ from margincall.venue.liquidation import (
     _waterfall,
     _waterfall_room,
     excess_of,
+    trigger,
 )
 from margincall.venue.margin_int import PPM, liquidation_key, mul_div_ceil
-from margincall.venue.orders import settle
 from margincall.venue.params import BAND_PPM, LIQ_FEE_PPM, K
-
-K_TRIGGERED = int(EventKind.LIQUIDATION_TRIGGERED)
-K_FILLED = np.int64(EventKind.ORDER_FILLED)
 
 # numpy integers, not Python ones: numba compiles a callee once per combination of literal
 # constants it is passed, once for any int64
@@ -83,12 +78,7 @@ def close(s, a, how, size):
         if _waterfall(s, a, excess_of(s, a, mark)):
             s = _deleverage_rest(s, a)
         return s
-    j = event(s, K_TRIGGERED, a, mark, p, excess_of(s, a, mark))
-    s.out[j]["side"] = 1 if p > 0 else -1
-    s.out[j]["notional"] = abs(p) * mark * s.params[K]
-    s.meta[BOOK_N] = bk.cancel_account_into(s.book, a, s.bout, s.meta[BOOK_N])
-    if s.meta[BOOK_N] > 0:
-        settle(s, K_FILLED)
+    trigger(s, a, excess_of(s, a, mark))
     adl = False
     if how == CLOSE_IOC:
         filled, ticklots = _forced(s, a, abs(p), _bankruptcy_price(s, a), IOC)

@@ -310,13 +310,10 @@ def _hyperliquid(s, a) -> bool:
     return False
 
 
-@no_refcount
-def _waterfall(s, a, ex) -> bool:
-    """Take one breached account (margin excess ``ex`` at the mark) through its venue's
-    waterfall, into room :func:`_waterfall_room` reserved, with no reference counting: trigger,
-    cancels, the rulebook's forced orders, fees, takeover, cover, reindex. Returns True when the
-    account must be deleveraged: then nothing past the forced orders and fees was done (the
-    caller finishes with :func:`_deleverage_rest`)."""
+@njit(cache=True, inline="always")
+def trigger(s, a, ex) -> None:
+    """The start of every liquidation of account ``a`` (margin excess ``ex``): the trigger
+    event and the cancels of its open orders."""
     mark = s.meta[MARK]
     p = s.acc.pos[a]
     j = event(s, K_TRIGGERED, a, mark, p, ex)
@@ -325,6 +322,16 @@ def _waterfall(s, a, ex) -> bool:
     s.meta[BOOK_N] = bk.cancel_account_into(s.book, a, s.bout, s.meta[BOOK_N])
     if s.meta[BOOK_N] > 0:  # the account had orders (a call saved per liquidation when not)
         settle(s, K_FILLED)
+
+
+@no_refcount
+def _waterfall(s, a, ex) -> bool:
+    """Take one breached account (margin excess ``ex`` at the mark) through its venue's
+    waterfall, into room :func:`_waterfall_room` reserved, with no reference counting: trigger,
+    cancels, the rulebook's forced orders, fees, takeover, cover, reindex. Returns True when the
+    account must be deleveraged: then nothing past the forced orders and fees was done (the
+    caller finishes with :func:`_deleverage_rest`)."""
+    trigger(s, a, ex)
     policy = s.params[POLICY]
     if policy == POLICY_BINANCE:
         adl = _binance(s, a)

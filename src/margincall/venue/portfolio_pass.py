@@ -57,7 +57,6 @@ from margincall.venue.portfolio_margin import (
     DESK,
     DONE,
     EVALUATIONS,
-    MAX_INSTRUMENTS,
     N_DONE,
     N_LEGS,
     N_PENDING,
@@ -126,11 +125,9 @@ def _liquidate(legs, pf, a, out, bout):
     e, mm_total, _, n = account(legs, pf, a)
     payer = 0  # the leg with the largest maintenance: its fund pays a final loss
     most = -1
-    held = np.zeros(MAX_INSTRUMENTS, np.bool_)
     for j in range(pf.meta[N_LEGS]):
         s = legs[j]
         p, upnl, mm, wallet, _ = leg_terms(s, a)
-        held[j] = p != 0
         if mm > most:
             most = mm
             payer = j
@@ -138,17 +135,15 @@ def _liquidate(legs, pf, a, out, bout):
             rest = exact_rest(e, mm_total, upnl, mm, wallet)
             out, bout = _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
     policy = pf.meta[POLICY]
-    if n == 1:
-        pass
-    elif policy in (POLICY_BINANCE, POLICY_BITMEX):
+    if n > 1 and policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
-        for j in range(pf.meta[N_LEGS]):
-            if held[j]:
+        for j in range(pf.meta[N_LEGS]):  # closing one leg leaves the others as they were
+            if legs[j].acc.pos[a] != 0:
                 out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
-    elif policy == POLICY_HYPERLIQUID:
+    elif n > 1 and policy == POLICY_HYPERLIQUID:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
-            if held[j]:
+            if legs[j].acc.pos[a] != 0:
                 size = _slice(legs[j], a, now)
                 out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
         e, mm_total, _, n = account(legs, pf, a)
@@ -157,10 +152,10 @@ def _liquidate(legs, pf, a, out, bout):
             for j in range(pf.meta[N_LEGS]):
                 if legs[j].acc.pos[a] != 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
-    else:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
+    elif n > 1:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(pf.meta[N_LEGS]):
-            if held[j]:
+            if legs[j].acc.pos[a] != 0:
                 if k == 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
                     break
@@ -292,9 +287,7 @@ def _room(legs, pf, out, bout):
         ev, rec = close_room(legs[j])
         events += ev
         records = max(records, rec)
-    s = with_buffers(legs[0], out, bout)
-    s.meta[A.OUT_N] = pf.meta[OUT_N]
-    s = make_room(s, events, records)
+    s = make_room(_enter(legs[0], pf, out, bout), events, records)
     return s.out, s.bout
 
 
