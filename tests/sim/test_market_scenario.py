@@ -201,5 +201,36 @@ def test_scenario_text_validates_a_file_before_printing_it(tmp_path):
     bad = _write(tmp_path, "bad.toml", MARKET_TOML.replace('"binance"', '"nasdaq"'))
     with pytest.raises(InvalidInputError, match=r"venues\.0\.rulebook"):
         scenario_text(bad)
-    with pytest.raises(InvalidInputError, match="one of the presets calm"):
+    with pytest.raises(InvalidInputError, match="feb-2026-market"):
         scenario_text(tmp_path / "missing.toml")
+
+
+def test_oct_2025_describes_behaviour_as_feb_2026_market_does():
+    feb, oct_ = load_market("feb-2026-market"), load_market("oct-2025")
+    assert oct_.factor == feb.factor and oct_.arbitrage == feb.arbitrage
+    for mine, theirs in zip(oct_.populations, feb.populations, strict=True):
+        assert (mine.venue, mine.accounts, mine.mix) == (theirs.venue, theirs.accounts, theirs.mix)
+    for cohort in ("retail", "capital"):  # all but the entry drift, an input of the day
+        a = getattr(oct_.cohorts, cohort).model_dump(exclude={"entry_drift"})
+        assert a == getattr(feb.cohorts, cohort).model_dump(exclude={"entry_drift"})
+    assert [v.model_dump(exclude={"insurance_fund_usd"}) for v in oct_.venues] == [
+        v.model_dump(exclude={"insurance_fund_usd"}) for v in feb.venues
+    ]
+    assert oct_.run.start.isoformat() == "2025-10-10T00:00:00+00:00"
+
+
+def test_feb_2026_markets_first_venue_builds_btc_from_the_shared_panel(real_csv):
+    from margincall.sim.panel_population import population_from_panel
+    from margincall.sources.panel import read_panel
+
+    sc = load_market("feb-2026-market")
+    src = sc.populations[0].from_data
+    assert (sc.populations[0].venue, src.instrument) == ("binance-a", "BTCUSDT")
+    assert src.file.endswith(real_csv.name)
+    panel = read_panel(real_csv)
+    oi = panel.filter(panel["ts"] == sc.run.start)["oi_usd"].item()
+    listing = sc.asset("BTCUSDT").venues[0]
+    assert listing.venue == "binance-a"
+    assert listing.open_interest_usd == pytest.approx(oi, rel=0.005)  # the panel's, rounded
+    pop = population_from_panel(real_csv, sc.run.start)
+    assert 0 < pop["notional"].sum() < oi

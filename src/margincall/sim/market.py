@@ -56,7 +56,7 @@ from margincall.sim.scenario import (
 )
 from margincall.venue.instrument import RULEBOOKS, Rulebook, load_rulebook
 
-MARKET_PRESETS: tuple[str, ...] = ()
+MARKET_PRESETS = ("feb-2026-market", "oct-2025")
 """Market presets: validated by the schema, not yet run by any kernel (schema only)."""
 SHARE_TOLERANCE = 1e-9
 Name = Annotated[str, Field(min_length=1, max_length=64)]
@@ -195,9 +195,9 @@ class MarketPopulation(_Model):
     venue: Name  # a venue's name
     accounts: Annotated[int, Field(ge=100, le=MAX_ACCOUNTS)] = 200_000  # leveraged accounts
     instruments: Annotated[list[str], Field(min_length=1)]  # what they trade (the venue's)
-    # retail and capital cohorts; shares of open interest are of each instrument's open interest
-    # on this venue
-    cohorts: Population = Population()
+    # retail and capital cohorts (unset: the market's [cohorts]); shares of open interest are of
+    # each instrument's open interest on this venue
+    cohorts: Population | None = None
     mix: PortfolioMix = PortfolioMix()
     from_data: PanelSource | None = None  # one instrument's positions from a panel
 
@@ -248,6 +248,7 @@ class MarketScenario(_Model):
     venues: Annotated[list[MarketVenue], Field(min_length=1)]
     assets: Annotated[list[Asset], Field(min_length=1)]
     populations: list[MarketPopulation] = Field(default_factory=list)
+    cohorts: Population = Population()  # the populations' cohorts where they set none
     arbitrage: CrossArbitrage = CrossArbitrage()
 
     @model_validator(mode="after")
@@ -320,6 +321,10 @@ class MarketScenario(_Model):
         fund = next(v.insurance_fund_usd for v in self.venues if v.name == venue)
         oi = sum(x.open_interest_usd for a in self.assets for x in a.venues if x.venue == venue)
         return fund + self.arbitrage.capital_usd_per_venue + 2 * oi
+
+    def cohorts_of(self, population: MarketPopulation) -> Population:
+        """The cohorts of ``population``: its own, else the market's ``[cohorts]``."""
+        return population.cohorts or self.cohorts
 
     def venue(self, name: str) -> MarketVenue:
         """The venue called ``name``."""
