@@ -234,3 +234,13 @@ def test_feb_2026_markets_first_venue_builds_btc_from_the_shared_panel(real_csv)
     assert listing.open_interest_usd == pytest.approx(oi, rel=0.005)  # the panel's, rounded
     pop = population_from_panel(real_csv, sc.run.start)
     assert 0 < pop["notional"].sum() < oi
+
+
+def test_the_example_in_the_docs_validates():
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "market-scenario.md"
+    example = re.search(r"```toml\n(.*?)```", doc.read_text(), re.S).group(1)
+    sc = parse_market(tomllib.loads(example), "docs/market-scenario.md")
+    assert sc.populations[0].from_data.instrument == "BTCUSDT"
