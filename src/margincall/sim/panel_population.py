@@ -30,7 +30,7 @@ def panel_before(panel: pl.DataFrame, start: datetime) -> pl.DataFrame:
     before = panel.filter(pl.col("ts") < when)
     at = panel.filter(pl.col("ts") == when)
     if at.height != 1 or before.height == 0:
-        first, last = panel["ts"].min(), panel["ts"].max()
+        first, last = (str(v) for v in (panel["ts"].min(), panel["ts"].max()))
         raise InvalidInputError(
             "start", when.isoformat(), f"an hour of the panel after its first ({first} to {last})"
         )
