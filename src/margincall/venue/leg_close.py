@@ -15,14 +15,13 @@ import numpy as np
 from numba import njit
 
 from margincall.venue import liq_index
-from margincall.venue.accounts import MARK
+from margincall.venue.accounts import ADL_WAITING, MARK
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import collateral
 from margincall.venue.liquidation import (
     IOC,
     _bankruptcy_price,
     _charge_fee,
-    _deleverage_rest,
     _forced,
     _takeover,
     _waterfall,
@@ -68,7 +67,9 @@ def key_leg(s, a) -> None:
 def close(s, a, how, size):
     """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
     ``size``: the market order's lots for ``CLOSE_MARKET``), into room the caller reserved
-    (:func:`close_room`); returns the state (ADL may grow its buffers)."""
+    (:func:`close_room`); returns the state. Where the close needs ADL it stops and sets
+    ``meta[ADL_WAITING]``: the portfolio ranks the candidates by their accounts (R8) and
+    finishes it (:mod:`margincall.venue.portfolio_adl`)."""
     acc = s.acc
     p = acc.pos[a]
     if p == 0:
@@ -76,7 +77,7 @@ def close(s, a, how, size):
     mark = s.meta[MARK]
     if how == CLOSE_WATERFALL:
         if _waterfall(s, a, excess_of(s, a, mark)):
-            s = _deleverage_rest(s, a)
+            s.meta[ADL_WAITING] = 1
         return s
     trigger(s, a, excess_of(s, a, mark))
     adl = False
@@ -92,7 +93,7 @@ def close(s, a, how, size):
         side = -1 if p > 0 else 1
         _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
     if adl:
-        s = _deleverage_rest(s, a)
+        s.meta[ADL_WAITING] = 1
     return s
 
 

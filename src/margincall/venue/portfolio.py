@@ -47,6 +47,7 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
+from margincall.venue.portfolio_funds import fund_groups
 from margincall.venue.portfolio_margin import (
     PortfolioState,
     account_margin,
@@ -95,7 +96,8 @@ class PortfolioVenue:
         rulebook: a rulebook name, path or loaded :class:`Rulebook`.
         prices: the instruments, in order, with their starting index prices.
         capacity: accounts the venue can hold (account 0 is each instrument's fund).
-        insurance_fund_usd: each instrument fund's starting balance.
+        insurance_fund_usd: each insurance fund's starting balance (instruments the
+            rulebook's fund map puts in one fund share one; R9).
         collateral_prices: the collateral assets the accounts may hold besides the settlement
             asset (each one the rulebook defines, with its ratio tiers and conversion buffer),
             with their starting prices in dollars (``{"USDE": 1}``).
@@ -125,13 +127,15 @@ class PortfolioVenue:
         self.symbols = tuple(prices)
         self.log = EventLog(keep=keep_events)
         self.legs: list[Venue] = []
+        self.fund_ids = tuple(self.rulebook.fund_for(sym) for sym in self.symbols)
         for j, sym in enumerate(self.symbols):
+            first = self.fund_ids.index(self.fund_ids[j]) == j  # a shared fund seeds once
             v = Venue(
                 self.rulebook,
                 sym,
                 price=prices[sym],
                 capacity=capacity,
-                insurance_fund_usd=insurance_fund_usd,
+                insurance_fund_usd=insurance_fund_usd if first else 0,
                 seed=tree.child(sym),
                 price_window=price_window,
                 keep_events=keep_events,
@@ -168,6 +172,7 @@ class PortfolioVenue:
             vol=np.full(PM.MAX_INSTRUMENTS, VOL_START),
             pending=np.zeros(cap, np.int64),
             done=np.zeros(cap, np.int64),
+            fund_group=fund_groups(self.fund_ids),
         )  # fmt: skip
         self.pf.meta[PM.STRICT] = self.legs[0].params[P.STRICT]
         self.pf.meta[PM.POLICY] = self.legs[0].params[P.POLICY]
@@ -494,6 +499,18 @@ class PortfolioVenue:
         below = int(-total[flat & (total < 0)].sum())
         if below > pf.meta[PM.UNCOVERED]:
             raise InvariantViolation(f"{below} micro-dollars below zero without a covering event")
+        for sym in self.symbols:
+            if self.fund_usd(sym) < 0:
+                raise InvariantViolation(f"the insurance fund of {sym} is below zero")
+
+    def fund_usd(self, symbol: str) -> Decimal:
+        """The balance of the insurance fund that covers ``symbol`` (the rulebook's fund map:
+        the sum over the instruments sharing it)."""
+        fund = self.fund_ids[self._index(symbol)]
+        return micros_to_usd(
+            sum(int(v.acc.wallet[INSURANCE_FUND]) for v, f in zip(self.legs, self.fund_ids,
+                strict=True) if f == fund)
+        )  # fmt: skip
 
     def digest(self) -> str:
         return self.log.digest()

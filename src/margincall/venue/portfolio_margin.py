@@ -69,6 +69,7 @@ class PortfolioState(NamedTuple):
     vol: np.ndarray  # float64 per instrument: its recent move per block, weighting the budgets
     pending: np.ndarray  # int64: the PENDING accounts, meta[N_PENDING] of them
     done: np.ndarray  # int64: the DONE accounts, meta[N_DONE] of them
+    fund_group: np.ndarray  # int64 per instrument: its insurance fund (the first member's index)
 
 
 @njit(cache=True, inline="always")
