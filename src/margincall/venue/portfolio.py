@@ -47,7 +47,7 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
-from margincall.venue.portfolio_funds import fund_groups
+from margincall.venue.portfolio_funds import fund_groups, lend_funds
 from margincall.venue.portfolio_margin import (
     PortfolioState,
     account_margin,
@@ -479,6 +479,7 @@ class PortfolioVenue:
         collateral asset."""
         from margincall.core.errors import InvariantViolation
 
+        lend_funds(self._legs(), self.pf)  # shared funds' lent balances as they are now
         for v in self.legs:
             v.check_invariants()
         pf = self.pf
@@ -499,9 +500,6 @@ class PortfolioVenue:
         below = int(-total[flat & (total < 0)].sum())
         if below > pf.meta[PM.UNCOVERED]:
             raise InvariantViolation(f"{below} micro-dollars below zero without a covering event")
-        for sym in self.symbols:
-            if self.fund_usd(sym) < 0:
-                raise InvariantViolation(f"the insurance fund of {sym} is below zero")
 
     def fund_usd(self, symbol: str) -> Decimal:
         """The balance of the insurance fund that covers ``symbol`` (the rulebook's fund map:
