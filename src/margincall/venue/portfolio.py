@@ -42,7 +42,16 @@ from margincall.events.schema import EVENT_DTYPE, EventKind
 from margincall.venue import liq_index
 from margincall.venue import params as P
 from margincall.venue import portfolio_margin as PM
-from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, PORTFOLIO, SEQ, TS
+from margincall.venue.accounts import (
+    DEPOSITS,
+    EXISTS,
+    ISOLATED,
+    MARK,
+    N_ACCOUNTS,
+    PORTFOLIO,
+    SEQ,
+    TS,
+)
 from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
@@ -320,6 +329,41 @@ class PortfolioVenue:
         )  # fmt: skip
         return np.concatenate([events, self._evaluate([a])])
 
+    def isolate(self, account: int, symbol: str, margin_usd: Number) -> np.ndarray:
+        """Put an account's (flat) leg on ``symbol`` in isolated mode with ``margin_usd`` of its
+        settlement cash: from then on the instrument margins and liquidates that leg alone, on
+        that margin only, and it never counts in the account's cross equity or maintenance."""
+        a = self._check_account(account)
+        j = self._index(symbol)
+        v = self.legs[j]
+        if v.acc.pos[a] != 0 or not v.acc.flags[a] & PORTFOLIO:
+            raise InvalidInputError(
+                "symbol", symbol, f"a flat cross leg of account {a} (this one is open or isolated)"
+            )
+        m = usd_to_micros(margin_usd)
+        legs = self._legs()
+        e, _ = account_margin(legs, self.pf, a)
+        others = sum(-(-abs(int(w.acc.pos[a])) * int(w.meta[MARK]) * w.k  # cross legs' IM
+                       // max(1, int(w.acc.leverage[a])))
+                     for w in self.legs if w.acc.flags[a] & PORTFOLIO)  # fmt: skip
+        if not 0 < m <= min(int(self.pf.cash[a]), e - others):
+            raise InvalidInputError(
+                "margin_usd", margin_usd,
+                "a positive amount the account's cash and cross initial margin can spare",
+            )  # fmt: skip
+        events = [self._on(j, v.cancel_all, a)]
+        left = int(v.acc.wallet[a])  # the cross leg's realised flows go back to the cash
+        self.pf.cash[a] += left - m
+        self.deposits += left - m
+        v.acc.wallet[a] = 0
+        v.meta[DEPOSITS] -= left
+        v.acc.rest[a] = 0
+        v.acc.flags[a] = EXISTS | ISOLATED
+        events.append(self._emit(EventKind.WITHDRAWN, a, amount=m))
+        events.append(self._on(j, v.deposit, a, micros_to_usd(m)))
+        events.append(self._evaluate([a]))
+        return np.concatenate(events)
+
     def set_collateral_price(self, asset: str, price_usd: Number) -> np.ndarray:
         """A new price for a collateral asset (from the source the rulebook names): every
         account holding it is re-marked at once."""
@@ -442,6 +486,7 @@ class PortfolioVenue:
         events = [self._evaluate(next_block(self.pf))]
         for _ in range(MAX_PASSES):
             for j, v in enumerate(self.legs):
+                lend_funds(self._legs(), self.pf)  # for the isolated legs it liquidates
                 events.append(self._on(j, v.run_liquidations))
             if not any(int(v.index.meta[liq_index.DEFERRED]) for v in self.legs):
                 break

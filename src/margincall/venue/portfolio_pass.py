@@ -75,6 +75,7 @@ from margincall.venue.portfolio_margin import (
     account,
     breached,
     budget_rest,
+    cross_pos,
     exact_rest,
     leg_terms,
     r4_rest,
@@ -163,34 +164,34 @@ def _liquidate(legs, pf, a, out, bout):
     if n > 1 and policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
         for j in range(pf.meta[N_LEGS]):  # closing one leg leaves the others as they were
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
     elif n > 1 and policy == POLICY_HYPERLIQUID:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 size = _slice(legs[j], a, now)
                 out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
         e, mm_total, _, n = account(legs, pf, a)
         params = legs[0].params
         if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total:
             for j in range(pf.meta[N_LEGS]):
-                if legs[j].acc.pos[a] != 0:
+                if cross_pos(legs[j], a) != 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
     elif n > 1:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 if k == 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
                     break
                 k -= 1
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        if s.acc.pos[a] != 0:
+        p, _, _, wallet, _ = leg_terms(legs[j], a)
+        if p != 0:
             return out, bout
-        cash += s.acc.wallet[a]
+        cash += wallet
     if cash >= 0:
         return out, bout
     out, bout = _settle_loss(legs[payer], pf, a, cash, out, bout)
