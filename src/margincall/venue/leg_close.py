@@ -15,14 +15,13 @@ import numpy as np
 from numba import njit
 
 from margincall.venue import liq_index
-from margincall.venue.accounts import MARK
+from margincall.venue.accounts import ADL_WAITING, MARK, PORTFOLIO
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import collateral
 from margincall.venue.liquidation import (
     IOC,
     _bankruptcy_price,
     _charge_fee,
-    _deleverage_rest,
     _forced,
     _takeover,
     _waterfall,
@@ -50,6 +49,8 @@ def key_leg(s, a) -> None:
     """Put portfolio leg ``a`` (its ``rest`` set to its budget) in the index, at least one tick
     past the mark: the account was just found safe at it. A flat leg leaves the index."""
     acc = s.acc
+    if not acc.flags[a] & PORTFOLIO:  # an isolated leg: its instrument keys it
+        return
     p = acc.pos[a]
     if p == 0:
         if s.idx.side[a] != 0:
@@ -68,7 +69,9 @@ def key_leg(s, a) -> None:
 def close(s, a, how, size):
     """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
     ``size``: the market order's lots for ``CLOSE_MARKET``), into room the caller reserved
-    (:func:`close_room`); returns the state (ADL may grow its buffers)."""
+    (:func:`close_room`); returns the state. Where the close needs ADL it stops and sets
+    ``meta[ADL_WAITING]``: the portfolio ranks the candidates by their accounts (R8) and
+    finishes it (:mod:`margincall.venue.portfolio_adl`)."""
     acc = s.acc
     p = acc.pos[a]
     if p == 0:
@@ -76,7 +79,7 @@ def close(s, a, how, size):
     mark = s.meta[MARK]
     if how == CLOSE_WATERFALL:
         if _waterfall(s, a, excess_of(s, a, mark)):
-            s = _deleverage_rest(s, a)
+            s.meta[ADL_WAITING] = 1
         return s
     trigger(s, a, excess_of(s, a, mark))
     adl = False
@@ -92,7 +95,7 @@ def close(s, a, how, size):
         side = -1 if p > 0 else 1
         _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
     if adl:
-        s = _deleverage_rest(s, a)
+        s.meta[ADL_WAITING] = 1
     return s
 
 

@@ -18,6 +18,10 @@ The procedures (portfolio-margin.md R3, R4, R7):
   proportion to value, at the price less the conversion buffer; the fund of the leg with the
   largest maintenance pays what is still missing, or the loss is recorded as uncovered.
 
+Instruments sharing an insurance fund lend it to each other before every close (R9,
+:mod:`margincall.venue.portfolio_funds`); a close that needs ADL ranks the candidates by their
+accounts first (R8, :mod:`margincall.venue.portfolio_adl`).
+
 Every instrument writes into one event buffer in one sequence (the portfolio's cursors in
 ``pf.meta``, copied into an instrument's ``meta`` while it writes).
 """
@@ -31,7 +35,7 @@ from margincall.events.schema import EventKind
 from margincall.venue import accounts as A
 from margincall.venue import liq_index
 from margincall.venue.adl import next_random
-from margincall.venue.ledger import INSURANCE_FUND, event
+from margincall.venue.ledger import INSURANCE_FUND, event, fund_money
 from margincall.venue.leg_close import (
     CLOSE_IOC,
     CLOSE_MARKET,
@@ -41,6 +45,7 @@ from margincall.venue.leg_close import (
     close_room,
     key_leg,
 )
+from margincall.venue.liquidation import _deleverage_rest
 from margincall.venue.margin_int import PPM, mul_div_floor
 from margincall.venue.params import (
     BACKSTOP_DEN,
@@ -53,6 +58,8 @@ from margincall.venue.params import (
     POLICY_HYPERLIQUID,
 )
 from margincall.venue.pointers import no_refcount
+from margincall.venue.portfolio_adl import rank_queue
+from margincall.venue.portfolio_funds import lend_funds
 from margincall.venue.portfolio_margin import (
     DESK,
     DONE,
@@ -68,6 +75,7 @@ from margincall.venue.portfolio_margin import (
     account,
     breached,
     budget_rest,
+    cross_pos,
     exact_rest,
     leg_terms,
     r4_rest,
@@ -114,9 +122,27 @@ def _close(s, pf, a, how, size, rest, out, bout):
 def _close_r4(legs, pf, j, a, how, size, out, bout):
     """:func:`_close` with the leg's R4 share of the account as it is now."""
     e, mm_total, _, _ = account(legs, pf, a)
-    s = legs[j]
-    _, upnl, mm, wallet, _ = leg_terms(s, a)
-    return _close(s, pf, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
+    _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
+    rest = r4_rest(e, mm_total, upnl, mm, wallet)
+    return _operate(legs, pf, j, a, how, size, rest, out, bout)
+
+
+@njit(cache=True)
+def _operate(legs, pf, j, a, how, size, rest, out, bout):
+    """Leg ``j`` of account ``a`` closed by :func:`_close` with the instruments' shared funds
+    lent (R9), and the ADL it may need done with the candidates ranked by their accounts
+    (R8)."""
+    lend_funds(legs, pf)
+    out, bout = _close(legs[j], pf, a, how, size, rest, out, bout)
+    leg = legs[j]
+    if leg.meta[A.ADL_WAITING]:
+        leg.meta[A.ADL_WAITING] = 0
+        p = leg.acc.pos[a]
+        if p != 0:
+            rank_queue(legs, pf, j, -1 if p > 0 else 1)
+        out, bout = _leave(pf, _deleverage_rest(_enter(leg, pf, out, bout), a))
+    lend_funds(legs, pf)
+    return out, bout
 
 
 @njit(cache=True)
@@ -133,42 +159,44 @@ def _liquidate(legs, pf, a, out, bout):
             payer = j
         if n == 1 and p != 0:  # one leg: the instrument's own waterfall, the rest lent to it
             rest = exact_rest(e, mm_total, upnl, mm, wallet)
-            out, bout = _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
+            out, bout = _operate(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
     policy = pf.meta[POLICY]
     if n > 1 and policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
         for j in range(pf.meta[N_LEGS]):  # closing one leg leaves the others as they were
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
     elif n > 1 and policy == POLICY_HYPERLIQUID:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 size = _slice(legs[j], a, now)
                 out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
         e, mm_total, _, n = account(legs, pf, a)
         params = legs[0].params
         if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total:
             for j in range(pf.meta[N_LEGS]):
-                if legs[j].acc.pos[a] != 0:
+                if cross_pos(legs[j], a) != 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
     elif n > 1:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 if k == 0:
                     out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
                     break
                 k -= 1
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        if s.acc.pos[a] != 0:
+        p, _, _, wallet, _ = leg_terms(legs[j], a)
+        if p != 0:
             return out, bout
-        cash += s.acc.wallet[a]
+        cash += wallet
     if cash >= 0:
         return out, bout
-    return _settle_loss(legs[payer], pf, a, cash, out, bout)
+    out, bout = _settle_loss(legs[payer], pf, a, cash, out, bout)
+    lend_funds(legs, pf)
+    return out, bout
 
 
 @njit(cache=True, inline="always")
@@ -216,7 +244,7 @@ def _settle_loss(s, pf, a, cash, out, bout):
     short = -cash
     if short > 0:
         acc = s.acc
-        pay = min(short, max(acc.wallet[INSURANCE_FUND], 0))
+        pay = min(short, max(fund_money(acc), 0))
         if pay > 0:
             acc.wallet[INSURANCE_FUND] -= pay
             acc.wallet[a] += pay
