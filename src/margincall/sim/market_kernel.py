@@ -2,7 +2,8 @@
 
 A market scenario (:mod:`margincall.sim.market`) runs on one
 :class:`~margincall.venue.portfolio.PortfolioVenue` per ``[[venues]]`` entry (its instruments at
-the assets' start prices, its fund) and one :class:`~margincall.agents.factor_index.FactorIndex`
+the assets' start prices, its fund split equally over its instruments: the engine keeps one
+fund per instrument) and one :class:`~margincall.agents.factor_index.FactorIndex`
 over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the order listed:
 
 1. **clock**: every venue's clock moves to the step's time; the arbitrageurs' transfers that
@@ -17,7 +18,7 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    **arbitrageurs' orders** (:mod:`margincall.agents.cross_arb`) and **noise** (small market
    orders per venue and instrument), each batch matched as it arrives;
 4. **marks**: every venue's marks by its rulebook;
-5. **funding**: not settled yet (no portfolio-venue method; see the module's report);
+5. **funding**: not settled yet (``PortfolioVenue`` has no funding or premium-sampling method);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
 7. **snapshots**: every ``run.snapshot_seconds``, each venue's mark, mid and ±1% depth per
    asset (kept by the kernel, not in the event log).
@@ -30,6 +31,7 @@ byte-identical event logs in any process.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -84,7 +86,8 @@ class MarketVenueRun:
             )
         extra = 4 + NOISE_ACCOUNTS
         self.pv = pv = PortfolioVenue(
-            rb, prices, capacity=accounts + extra, insurance_fund_usd=spec.insurance_fund_usd,
+            rb, prices, capacity=accounts + extra,
+            insurance_fund_usd=spec.insurance_fund_usd / len(prices),
             seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
         )  # fmt: skip
         self.symbols = pv.symbols
@@ -182,6 +185,9 @@ class MarketSimulation:
         self.arb = CrossArbitrageurs(sc.arbitrage, arb_ids, tree.generator("arbitrage"))
         for vr, a in zip(self.venues, arb_ids, strict=True):
             vr.pv.deposit(a, Decimal(self.arb.deposit_micros) / 10**6)
+        self.fund_start = [
+            [float(leg.insurance_fund_usd) for leg in vr.pv.legs] for vr in self.venues
+        ]
         self.money_in = sum(vr.pv.deposits for vr in self.venues) + self.arb.money_micros()
         self.index = FactorIndex(
             sc.factor, sc.assets, step_seconds=run.step_seconds, steps=self.steps,
@@ -332,3 +338,7 @@ class MarketSimulation:
             if progress is not None and (step % every == 0 or step == self.steps):
                 progress(step, self.steps, self.liquidations)
         self.check_market()
+
+    def digest(self) -> str:
+        """SHA-256 over the venues' event-log digests, in the scenario's venue order."""
+        return hashlib.sha256(",".join(vr.pv.digest() for vr in self.venues).encode()).hexdigest()
