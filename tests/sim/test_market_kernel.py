@@ -88,3 +88,27 @@ def test_the_same_seed_gives_the_same_digests_in_two_processes():
     ]
     assert out[0] == out[1]
     assert len(out[0].strip().split(",")) == 2
+
+
+def test_a_population_built_from_the_panel_holds_the_listings_open_interest(real_csv):
+    import tomllib
+
+    from margincall.sim.market import parse_market
+    from margincall.sim.panel_population import population_from_panel
+
+    data = tomllib.loads(TWO.read_text())
+    data["populations"][0]["from_data"] = {"instrument": "BTCUSDT", "file": str(real_csv)}
+    sc = parse_market(data)
+    sim = MarketSimulation(sc, 2, accounts=2000)
+    sim.check_market()
+    vr = sim.venues[0]
+    leg = vr.pv.legs[0]
+    btc = vr.legs.instrument == 0
+    notional = vr.legs.lots[btc] * vr.legs.entry[btc] * leg.k / 1e6
+    longs = notional[vr.legs.side[btc] > 0].sum()
+    shorts = notional[vr.legs.side[btc] < 0].sum()
+    assert max(longs, shorts) == pytest.approx(5e9, rel=0.02)  # the listing's open interest
+    # the long share of the data's positions, not the drawn cohorts' (a long share near 0.7)
+    pop = population_from_panel(real_csv, sc.run.start)
+    data_long = pop["notional"][pop["side"] > 0].sum() / pop["notional"].sum()
+    assert longs / (longs + shorts) == pytest.approx(data_long, abs=0.05)

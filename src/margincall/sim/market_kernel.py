@@ -300,7 +300,9 @@ class MarketSimulation:
             while si < len(shocks) and shocks[si][0] < elapsed:
                 jump = (1 + jump) * (1 + shocks[si][1]) - 1
                 si += 1
-            prices = self.index.step(spot_flow_usd(sc.flow.spot, hour, dt), jump, self._hedges())
+            prices = self.index.step(
+                spot_flow_usd(sc.flow.spot, hour, dt), jump, self._hedges().tolist()
+            )
             for vr in self.venues:
                 for j, sym in enumerate(vr.symbols):
                     leg = vr.pv.legs[j]
