@@ -71,6 +71,17 @@ def scaled_accounts(sc: MarketScenario, accounts: int | None) -> list[int]:
     return [max(100, round(accounts * a / total)) for a in own]
 
 
+REQUOTE_SPREAD = 20e-4
+"""A maker re-quotes when the book's spread is wider than this (its inner levels were taken:
+its own rule re-quotes only when half its ladder is gone, and with one maker per book the
+ladder's small inner levels would otherwise stay empty)."""
+
+
+def _eaten_inside(view: MarketView) -> bool:
+    bid, ask = view.best_bid, view.best_ask
+    return bid <= 0 or ask <= 0 or (ask - bid) > REQUOTE_SPREAD * (ask + bid) / 2
+
+
 class MarketVenueRun:
     """One venue of the market and its agents."""
 
@@ -320,6 +331,8 @@ class MarketSimulation:
                 for j in range(len(vr.symbols)):
                     view = vr.view(j, float(dt))
                     vr.makers[j].capital = vr.maker_loss_capital(j, view)
+                    if _eaten_inside(view):
+                        vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
                     vr.makers[j].act(view, books[vi, j])
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
