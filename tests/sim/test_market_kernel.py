@@ -112,3 +112,18 @@ def test_a_population_built_from_the_panel_holds_the_listings_open_interest(real
     pop = population_from_panel(real_csv, sc.run.start)
     data_long = pop["notional"][pop["side"] > 0].sum() / pop["notional"].sum()
     assert longs / (longs + shorts) == pytest.approx(data_long, abs=0.05)
+
+
+def test_a_loss_on_one_book_is_the_stress_of_the_makers_other_books():
+    sim = MarketSimulation(load_market(TWO), 1, accounts=200)
+    vr = sim.venues[0]
+    pv, a = vr.pv, vr.maker
+    pv.block_trades("BTCUSDT", [a], ["100"], "73000", vr.desk)  # the maker long 100 BTC
+    pv.set_index_price("BTCUSDT", "65700")
+    pv.update_marks()
+    loss = (vr.maker_start - pv.margin(a)[0]) / 1e6
+    assert loss > 700_000  # 100 BTC down 7,300 (the mark follows the index)
+    eth = vr.view(1, 5.0)
+    leg_equity = (int(eth.wallet[a]) + int(eth.pos[a]) * eth.mark * eth.k - int(eth.cost[a])) / 1e6
+    # the ETH book's makers see the whole account's loss, though their own book lost nothing
+    assert vr.maker_loss_capital(1, eth) - leg_equity == pytest.approx(loss)
