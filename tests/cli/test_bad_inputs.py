@@ -190,6 +190,11 @@ CASES = [
         ["venues.0.rulebook", "nasdaq"],
     ),
     (
+        "market-simulate-accounts",
+        ["simulate", "{d}/market.toml", "--accounts", "5"],
+        ["--accounts", "5"],
+    ),
+    (
         "market-simulate-rulebook-option",
         ["simulate", "{d}/market.toml", "--rulebook", "bitmex"],
         ["--rulebook", "bitmex"],
