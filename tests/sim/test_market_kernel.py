@@ -127,16 +127,3 @@ def test_a_loss_on_one_book_is_the_stress_of_the_makers_other_books():
     leg_equity = (int(eth.wallet[a]) + int(eth.pos[a]) * eth.mark * eth.k - int(eth.cost[a])) / 1e6
     # the ETH book's makers see the whole account's loss, though their own book lost nothing
     assert vr.maker_loss_capital(1, eth) - leg_equity == pytest.approx(loss)
-
-
-def test_stop_losses_close_positions_by_their_own_orders(two_venues):
-    vr = two_venues.venues[0]
-    ev = vr.pv.log.records()
-    with_stop = np.unique(vr.legs.account[vr.legs.stop > 0])
-    run = ev["ts_ns"] > two_venues.start_ns  # not the block trades that opened them
-    filled = np.unique(ev["account"][run & (ev["kind"] == 3)])  # ORDER_FILLED: own orders
-    liquidated = np.unique(ev["account"][ev["kind"] == 30])
-    stopped = np.setdiff1d(np.intersect1d(with_stop, filled), liquidated)
-    assert len(stopped) > 0  # (most stops are not reached, or belong to accounts nearer bankruptcy)
-    without = np.setdiff1d(np.unique(vr.legs.account), with_stop)
-    assert len(np.setdiff1d(np.intersect1d(without, filled), liquidated)) == 0

@@ -15,9 +15,8 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
 3. **makers' quotes** per venue and instrument (:class:`margincall.agents.makers.Makers`, one
    maker account per venue quoting every book: the stress of a book is the volatility of its
    asset and the loss of the whole account, so a loss on one book thins the others), then the
-   **arbitrageurs' orders** (:mod:`margincall.agents.cross_arb`), **noise** (small market
-   orders per venue and instrument) and the populations' **stop-losses** the last price crossed
-   (closes limited to 0.5% through it, see :func:`solvent_stops`), each venue and instrument's batch matched as it arrives;
+   **arbitrageurs' orders** (:mod:`margincall.agents.cross_arb`) and **noise** (small market
+   orders per venue and instrument), each batch matched as it arrives;
 4. **marks**: every venue's marks by its rulebook;
 5. **funding**: not settled yet (``PortfolioVenue`` has no funding or premium-sampling method);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
@@ -42,7 +41,6 @@ from margincall.agents.cross_arb import CrossArbitrageurs
 from margincall.agents.factor_index import FactorIndex
 from margincall.agents.makers import Makers
 from margincall.agents.orders import Orders
-from margincall.agents.population import StopBook
 from margincall.agents.takers import Noise, spot_flow_usd
 from margincall.agents.view import MarketView, read_only
 from margincall.core.errors import InvariantViolation
@@ -84,27 +82,6 @@ def _eaten_inside(view: MarketView) -> bool:
     return bid <= 0 or ask <= 0 or (ask - bid) > REQUOTE_SPREAD * (ask + bid) / 2
 
 
-STOP_SLIPPAGE = 0.005
-"""A stop-loss is an immediate-or-cancel close limited this far through the last price."""
-
-
-def solvent_stops(view: MarketView, stops: StopBook, pv: PortfolioVenue, orders: Orders) -> None:
-    """The stops the last price crossed, as closes limited to ``STOP_SLIPPAGE`` through it, for
-    accounts whose margin excess covers that slippage twice over: an account nearer its
-    bankruptcy is the venue's to liquidate (its own close through a thin book could fill beyond
-    its bankruptcy price, which the portfolio engine does not cover)."""
-    price = view.last or view.mark
-    for ids, side in zip(stops.triggered(price), (-1, 1), strict=True):
-        for a in ids.tolist():
-            lots = abs(int(view.pos[a]))
-            if lots == 0 or (int(view.pos[a]) > 0) != (side < 0):
-                continue
-            equity, maintenance = pv.margin(a)
-            if equity - maintenance <= 2 * STOP_SLIPPAGE * lots * price * view.k:
-                continue
-            orders.ioc(a, side, lots, int(price * (1 + side * STOP_SLIPPAGE)))
-
-
 class MarketVenueRun:
     """One venue of the market and its agents."""
 
@@ -138,14 +115,8 @@ class MarketVenueRun:
         self.legs = (
             open_population(sc, pop, pv, self.desk, tree.child(f"population.{spec.name}"), accounts)
             if pop is not None
-            else Legs(*(np.empty(0, np.int64) for _ in range(6)))
+            else Legs(*(np.empty(0, np.int64) for _ in range(5)))
         )
-        self.stops = []
-        for j in range(len(self.symbols)):
-            on = self.legs.instrument == j
-            self.stops.append(
-                StopBook(self.legs.account[on], self.legs.side[on], self.legs.stop[on])
-            )
         self.makers, self.noise = [], []
         for j, x in enumerate(self.listing):
             mp = single.Makers(depth_1pct_usd=x.depth_1pct_usd, count=1, capital_usd=0.0 + 1)
@@ -366,9 +337,7 @@ class MarketSimulation:
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
                 for j, sym in enumerate(vr.symbols):
-                    view = vr.view(j, float(dt))
-                    vr.noise[j].act(view, books[vi, j])
-                    solvent_stops(view, vr.stops[j], vr.pv, books[vi, j])
+                    vr.noise[j].act(vr.view(j, float(dt)), books[vi, j])
                     o = books[vi, j]
                     if len(o) or o.cancel_first:
                         vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)

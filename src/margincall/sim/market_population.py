@@ -15,8 +15,6 @@ Per ``[[populations]]`` entry (docs/market-scenario.md, "What the kernel must do
   scaled to the listing's open interest like a drawn instrument (the panel's positions still
   alive are below the open interest the panel records; their shape by entry, leverage and side
   is the data's, their total is the listing's);
-* stop-losses are the cohorts' (none for positions from the panel); a leg whose stop the market
-  already passed is gone, as one whose liquidation price it passed;
 * every account is cross (one portfolio account per trader, ``PortfolioVenue`` opens only
   those): ``mix.cross_share`` and ``mix.collateral`` are not applied yet (all deposits are in
   the settlement asset);
@@ -47,7 +45,6 @@ class Legs:
     side: np.ndarray  # +1 long, -1 short
     lots: np.ndarray
     entry: np.ndarray  # entry price, ticks
-    stop: np.ndarray  # stop-loss price, ticks, 0 for none
 
 
 def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -96,11 +93,6 @@ def positions(
     _, liq = _margin_terms(d, instrument)
     side = d["side"]
     d["alive"] = np.where(side > 0, liq < start * 0.995, liq > start * 1.005)
-    # a stop the market already passed closed its position on the way (as on one venue)
-    stop = d["stop"]
-    d["stop_px"] = np.where(stop > 0, d["entry"] * (1 - side * stop), 0.0)
-    passed = np.where(side > 0, d["stop_px"] >= start * 0.999, d["stop_px"] <= start * 1.001)
-    d["alive"] &= (stop == 0) | ~passed
     alive = d["alive"]
     if alive.any():
         part = {k: v[alive] for k, v in d.items()}
@@ -132,7 +124,6 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         lots = np.maximum(
             np.round(d["notional"][a] / (entry_t * tick) / float(leg.scale.lot_size)), 1
         )
-        stop_t = np.round(d["stop_px"][a] / tick).astype(np.int64)
         rows.append(
             (
                 owners[a],
@@ -143,12 +134,11 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
                 d["leverage"][a],
                 leg,
                 start,
-                stop_t,
             )
         )
     deposit = np.zeros(accounts, np.int64)
     setting = np.ones(accounts, np.int64)
-    for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
+    for owner, _, side, lots, entry_t, lev, leg, start in rows:
         value = lots * entry_t * leg.k
         start_t = round(start / float(leg.scale.tick_size))
         loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
@@ -161,15 +151,14 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         ids[i : i + chunk] = pv.open_accounts(
             deposit[i : i + chunk], leverage=np.clip(setting[i : i + chunk], 1, top)
         )
-    legs = Legs(*(np.empty(0, np.int64) for _ in range(6)))
-    for owner, j, side, lots, entry_t, _, _, start, stop_t in rows:
+    legs = Legs(*(np.empty(0, np.int64) for _ in range(5)))
+    for owner, j, side, lots, entry_t, _, _, start in rows:
         entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)
         legs.account = np.concatenate([legs.account, ids[owner]])
         legs.instrument = np.concatenate([legs.instrument, np.full(len(owner), j)])
         legs.side = np.concatenate([legs.side, side])
         legs.lots = np.concatenate([legs.lots, lots])
         legs.entry = np.concatenate([legs.entry, entry_t])
-        legs.stop = np.concatenate([legs.stop, stop_t])
     return legs
 
 
