@@ -153,7 +153,7 @@ CASES = [
     ("simulate-hours", ["simulate", "calm", "--hours", "inf"], ["run.hours"]),
     ("simulate-read-only-out", ["simulate", "calm", "--out", "{ro}"], ["--out", "{ro}"]),
     ("scenario-show", ["scenario", "show", "nope"], ["scenario", "nope"]),
-    # market scenarios (issue 16): validated by `scenario show`, refused by `simulate`
+    # market scenarios (issue 16): refused by `scenario show` and by `simulate`
     (
         "market-rulebook",
         ["scenario", "show", "{d}/market_rulebook.toml"],
@@ -179,7 +179,26 @@ CASES = [
         ["scenario", "show", "{d}/market_shares.toml"],
         ["populations.0.mix.holding_shares", "0.9"],
     ),
-    ("market-simulate", ["simulate", "{d}/market.toml"], ["market.toml", "[[venues]]"]),
+    (
+        "market-simulate-shares",
+        ["simulate", "{d}/market_shares.toml"],
+        ["populations.0.mix.holding_shares", "0.9"],
+    ),
+    (
+        "market-simulate-rulebook",
+        ["simulate", "{d}/market_rulebook.toml"],
+        ["venues.0.rulebook", "nasdaq"],
+    ),
+    (
+        "market-simulate-accounts",
+        ["simulate", "{d}/market.toml", "--accounts", "5"],
+        ["--accounts", "5"],
+    ),
+    (
+        "market-simulate-rulebook-option",
+        ["simulate", "{d}/market.toml", "--rulebook", "bitmex"],
+        ["--rulebook", "bitmex"],
+    ),
     # demo
     ("demo-read-only-out", ["demo", "--accounts", "100", "--out", "{ro}"], ["--out", "{ro}"]),
     ("demo-drop", ["demo", "--accounts", "100", "--drop", "0.9"], ["drop"]),

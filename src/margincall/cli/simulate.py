@@ -124,6 +124,7 @@ def _write_demo(out: Path, v, summary: dict) -> None:
 
 def scenarios() -> None:
     """List the scenario presets, one line each."""
+    from margincall.sim.market import MARKET_PRESETS, load_market
     from margincall.sim.scenario import preset_summaries
 
     table = Table(title="Scenario presets")
@@ -131,6 +132,8 @@ def scenarios() -> None:
     table.add_column("description")
     for name, text in preset_summaries():
         table.add_row(name, text)
+    for name in MARKET_PRESETS:
+        table.add_row(name, load_market(name).description)
     console.print(table)
 
 
@@ -163,13 +166,17 @@ def simulate(
     """Run a scenario through the agents and the venue; print its summary, write its run folder."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from margincall.sim.market import MarketScenario, load_any
     from margincall.sim.run_folder import check_out_dir, to_jsonable, write_run
     from margincall.sim.run_folder import simulate as run_sim
-    from margincall.sim.scenario import load_scenario
     from margincall.venue.instrument import load_rulebook
     from margincall.venue.warm import compile_on_two_cores
 
-    sc = load_scenario(scenario)
+    sc_any = load_any(scenario)
+    if isinstance(sc_any, MarketScenario):
+        _simulate_market(sc_any, seed, hours, accounts, rulebook, out, force, as_json)
+        return
+    sc = sc_any
     with reading("run.rulebook", rulebook or sc.run.rulebook):  # both read the rulebook file
         sc = sc.with_overrides(hours=hours, accounts=accounts, rulebook=rulebook)
         load_rulebook(sc.run.rulebook)  # a bad name or file is refused before anything runs
@@ -202,6 +209,87 @@ def simulate(
         sys.stdout.write(json.dumps(summary) + "\n")
         return
     _print_summary(summary, out)
+
+
+def _simulate_market(sc, seed, hours, accounts, rulebook, out, force, as_json) -> None:
+    """``margincall simulate`` of a market scenario (several venues and assets)."""
+    from margincall.core.errors import InvalidInputError
+    from margincall.sim.market import parse_market
+    from margincall.sim.market_run import simulate_market, write_market_run
+    from margincall.sim.run_folder import check_out_dir, to_jsonable
+    from margincall.venue.warm import compile_on_two_cores
+
+    if rulebook is not None:
+        raise InvalidInputError(
+            "--rulebook", rulebook, "no --rulebook for a market scenario (each venue names its own)"
+        )
+    if seed < 0:
+        raise InvalidInputError("seed", seed, "a non-negative integer")
+    if accounts is not None and not 100 <= accounts <= 20_000_000:
+        raise InvalidInputError("--accounts", accounts, "from 100 to 20,000,000 accounts in all")
+    if hours is not None:
+        data = sc.model_dump()
+        data["run"]["hours"] = hours
+        sc = parse_market(data, f"scenario {sc.name}")
+    if out is not None:
+        check_out_dir(out, force)
+    compile_on_two_cores()
+    with output_folder(out):
+        if out is not None:
+            summary = write_market_run(out, sc, seed, accounts=accounts, force=force)
+        else:
+            summary = simulate_market(sc, seed, accounts)[1]
+    summary = to_jsonable(summary)
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    _print_market(summary, out)
+
+
+def _usd(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+
+
+def _print_market(s: dict, out: Path | None) -> None:
+    m = s["market"]
+    table = Table(
+        title=f"{s['scenario']}: {s['hours']:g} h, {', '.join(s['venues'])}, seed {s['seed']}"
+    )
+    for col in ("", "liquidated", "long share", "traders", "fund used", "ADL"):
+        table.add_column(col, justify="right")
+    share = m["long_share"]
+    table.add_row(
+        "market", _usd(m["liquidated_usd"]), f"{share:.0%}" if share is not None else "-",
+        f"{m['traders_liquidated']:,}", "", "",
+    )  # fmt: skip
+    for name, v in s["by_venue"].items():
+        total = v["long_usd"] + v["short_usd"]
+        table.add_row(
+            name, _usd(total), f"{v['long_usd'] / total:.0%}" if total else "-",
+            f"{v['traders_liquidated']:,}", _usd(v["fund_used_usd"]), f"{v['adl_events']:,}",
+        )  # fmt: skip
+    console.print(table)
+    assets = Table(title="by asset")
+    for col in ("asset", "liquidated", "index low", "index end", "largest gap", "gap at end"):
+        assets.add_column(col, justify="right")
+    for sym, a in s["by_asset"].items():
+        g = a["gap_between_venues"]
+        gap = "-" if g["max_pct"] is None else f"{g['max_pct']:.2f}%"
+        end = "-" if g["end_pct"] is None else f"{g['end_pct']:.3f}%"
+        assets.add_row(
+            sym, _usd(a["total_usd"]), f"{a['index']['low_change_pct']:+.1f}%",
+            f"{a['index']['end_change_pct']:+.1f}%", gap, end,
+        )  # fmt: skip
+    console.print(assets)
+    big = m["largest_liquidation"]
+    console.print(
+        f"largest liquidation {_usd(big['usd'])} ({big['venue']} {big['symbol']}); invariants "
+        f"{s['invariants']['every_venue_and_market_money']}; wall {s['wall_seconds']:.1f} s"
+    )
+    if out is not None:
+        console.print(f"run folder: {out} (summary.json, events.parquet, candles.parquet)")
 
 
 def _print_summary(s: dict, out: Path | None) -> None:

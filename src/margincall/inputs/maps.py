@@ -37,6 +37,12 @@ def map_from_run_folder(folder: str | Path) -> tuple[LiquidationMap, Simulation]
         raise InvalidInputError("--from", str(folder), "a run folder holding manifest.json")
     try:
         data = json.loads(manifest.read_text())
+        if "venues" in data and "scenario" in data:
+            raise InvalidInputError(
+                "--from", str(folder),
+                "a single-venue run folder (this one is a market run; stress does not read "
+                "those yet)",
+            )  # fmt: skip
         scenario = parse_scenario(data["scenario"], str(manifest))
         seed = int(data["seed"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:

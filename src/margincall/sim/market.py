@@ -19,8 +19,8 @@ A market scenario (a TOML with ``[[venues]]``) describes the whole market of
 
 A single-venue scenario (no ``venues``) is read by :func:`margincall.sim.scenario.load_scenario`
 exactly as before; :func:`load_any` tells the two apart. Errors name the dotted field
-(``venues.1.instruments``), the value and what was expected. No kernel runs a market scenario
-yet (the presets here are "schema only" and are not listed by ``margincall scenarios``).
+(``venues.1.instruments``), the value and what was expected. The market kernel
+(:mod:`margincall.sim.market_kernel`) runs them; ``margincall simulate`` takes either kind.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from margincall.sim.scenario import (
 from margincall.venue.instrument import RULEBOOKS, Rulebook, load_rulebook
 
 MARKET_PRESETS = ("feb-2026-market", "oct-2025")
-"""Market presets: validated by the schema, not yet run by any kernel (schema only)."""
+"""Market presets (run by :mod:`margincall.sim.market_kernel`)."""
 SHARE_TOLERANCE = 1e-9
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -376,7 +376,7 @@ def load_market(name_or_path: str | Path) -> MarketScenario:
 
 
 def scenario_text(name_or_path: str | Path) -> str:
-    """The TOML text of a preset (single-venue or market, schema only) or of a scenario file,
+    """The TOML text of a preset (single-venue or market) or of a scenario file,
     after validating it (:func:`load_any`): a bad file is an InvalidInputError, nothing printed.
     """
     name = str(name_or_path)

@@ -411,8 +411,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise InvalidInputError(
             "scenario",
             source,
-            "a single-venue scenario: this file is a market scenario ([[venues]]), which no "
-            "kernel runs yet (margincall scenario show FILE validates and prints it)",
+            "a single-venue scenario: this file is a market scenario ([[venues]]), which only "
+            "margincall simulate runs so far",
         )
     return parse_scenario(data, source)
 

@@ -1,0 +1,359 @@
+"""The market kernel: several venues and assets, one documented phase order per timestamp.
+
+A market scenario (:mod:`margincall.sim.market`) runs on one
+:class:`~margincall.venue.portfolio.PortfolioVenue` per ``[[venues]]`` entry (its instruments at
+the assets' start prices, its fund split equally over its instruments: the engine keeps one
+fund per instrument) and one :class:`~margincall.agents.factor_index.FactorIndex`
+over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the order listed:
+
+1. **clock**: every venue's clock moves to the step's time; the arbitrageurs' transfers that
+   have arrived are deposited;
+2. **factor and asset indices with flows**: the news shocks and the market's net spot flow
+   (``[flow]``) move the market factor; each asset's own part takes the arbitrageurs' spot hedges
+   of that asset from the previous step; every venue's index of an asset is the asset's spot
+   index (Hyperliquid's oracle included: its mark rule then weighs its own book);
+3. **makers' quotes** per venue and instrument (:class:`margincall.agents.makers.Makers`, one
+   maker account per venue quoting every book: the stress of a book is the volatility of its
+   asset and the loss of the whole account, so a loss on one book thins the others), then the
+   **arbitrageurs' orders** (:mod:`margincall.agents.cross_arb`) and **noise** (small market
+   orders per venue and instrument), each batch matched as it arrives;
+4. **marks**: every venue's marks by its rulebook;
+5. **funding**: not settled yet (``PortfolioVenue`` has no funding or premium-sampling method);
+6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
+7. **snapshots**: every ``run.snapshot_seconds``, each venue's mark, mid and ±1% depth per
+   asset (kept by the kernel, not in the event log).
+
+Randomness comes from one :class:`~margincall.core.rng.RngTree`: ``index`` for the prices,
+``venue.<name>`` for each venue's engine, ``population.<venue>`` for its population,
+``noise.<venue>.<symbol>`` and ``arbitrage`` for the agents; the same scenario and seed give
+byte-identical event logs in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+
+from margincall.agents.cross_arb import CrossArbitrageurs
+from margincall.agents.factor_index import FactorIndex
+from margincall.agents.makers import Makers
+from margincall.agents.orders import Orders
+from margincall.agents.takers import Noise, spot_flow_usd
+from margincall.agents.view import MarketView, read_only
+from margincall.core.errors import InvariantViolation
+from margincall.core.rng import RngTree
+from margincall.events.schema import EventKind
+from margincall.sim import scenario as single
+from margincall.sim.market import MarketScenario
+from margincall.sim.market_population import Legs, open_population
+from margincall.venue import book as bk
+from margincall.venue.book_queries import depth_ticklots
+from margincall.venue.instrument import load_rulebook
+from margincall.venue.portfolio import PortfolioVenue
+
+NS = 1_000_000_000
+Progress = Callable[[int, int, int], None]
+NOISE_ACCOUNTS = 20  # noise traders per venue (cross accounts trading every instrument)
+NOISE_TURNOVER = 100.0  # noise volume per hour, in multiples of the book's ±1% depth
+ARB_USD_PER_BPS = 0.1  # arbitrage notional per bps beyond the threshold, x ±1% depth
+ARB_MAX_PER_STEP = 2.0  # most arbitrage notional per step and venue, x ±1% depth
+
+
+def scaled_accounts(sc: MarketScenario, accounts: int | None) -> list[int]:
+    """Accounts per population: the scenario's, or ``accounts`` in all in the same shares."""
+    own = [p.accounts for p in sc.populations]
+    if accounts is None or not own:
+        return own
+    total = sum(own)
+    return [max(100, round(accounts * a / total)) for a in own]
+
+
+REQUOTE_SPREAD = 20e-4
+"""A maker re-quotes when the book's spread is wider than this (its inner levels were taken:
+its own rule re-quotes only when half its ladder is gone, and with one maker per book the
+ladder's small inner levels would otherwise stay empty)."""
+
+
+def _eaten_inside(view: MarketView) -> bool:
+    bid, ask = view.best_bid, view.best_ask
+    return bid <= 0 or ask <= 0 or (ask - bid) > REQUOTE_SPREAD * (ask + bid) / 2
+
+
+class MarketVenueRun:
+    """One venue of the market and its agents."""
+
+    def __init__(self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, keep: bool):
+        spec = sc.venues[vi]
+        self.name = spec.name
+        rb = load_rulebook(spec.rulebook)
+        prices = {}
+        for sym in spec.instruments:
+            scale = rb.instrument(sym).scale
+            prices[sym] = scale.ticks_to_price(
+                scale.price_to_ticks(sc.asset(sym).start_price, "nearest")
+            )
+        extra = 4 + NOISE_ACCOUNTS
+        self.pv = pv = PortfolioVenue(
+            rb, prices, capacity=accounts + extra,
+            insurance_fund_usd=spec.insurance_fund_usd / len(prices),
+            seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
+        )  # fmt: skip
+        self.symbols = pv.symbols
+        self.listing = [next(x for x in sc.asset(s).venues if x.venue == spec.name) for s in prices]
+        oi = sum(x.open_interest_usd for x in self.listing)
+        self.desk = pv.open_account(2 * oi, leverage=1)
+        maker_capital = sum(100 * x.depth_1pct_usd for x in self.listing)
+        self.maker = pv.open_account(maker_capital, leverage=1)  # no tier limit
+        self.maker_start = pv.margin(self.maker)[0]
+        self.noise_ids = pv.open_accounts(
+            np.full(NOISE_ACCOUNTS, int(5e6 * 1e6), np.int64), leverage=5
+        )
+        pop = next((p for p in sc.populations if p.venue == spec.name), None)
+        self.legs = (
+            open_population(sc, pop, pv, self.desk, tree.child(f"population.{spec.name}"), accounts)
+            if pop is not None
+            else Legs(*(np.empty(0, np.int64) for _ in range(5)))
+        )
+        self.makers, self.noise = [], []
+        for j, x in enumerate(self.listing):
+            mp = single.Makers(depth_1pct_usd=x.depth_1pct_usd, count=1, capital_usd=0.0 + 1)
+            self.makers.append(Makers(mp, np.array([self.maker]), 0.0))
+            npar = single.Noise(
+                accounts=NOISE_ACCOUNTS, usd_per_hour=NOISE_TURNOVER * x.depth_1pct_usd,
+                order_usd=max(100.0, x.depth_1pct_usd / 300), capital_usd=5e6,
+            )  # fmt: skip
+            gen = tree.generator(f"noise.{spec.name}.{self.symbols[j]}")
+            self.noise.append(Noise(npar, self.noise_ids, gen))
+        self.arrays = [
+            tuple(read_only(a) for a in (v.acc.pos, v.acc.wallet, v.acc.cost,
+                                         v.book.open_buy_lots, v.book.open_sell_lots))
+            for v in pv.legs
+        ]  # fmt: skip
+
+    def view(self, j: int, step_seconds: float) -> MarketView:
+        v = self.pv.legs[j]
+        bid, ask = bk.best_prices(v.book)
+        return MarketView(
+            v.now_ns, step_seconds, v.index_ticks, v.mark_ticks, v.last_ticks, bid, ask,
+            float(v.scale.tick_size), float(v.scale.lot_size), v.k, *self.arrays[j],
+        )  # fmt: skip
+
+    def maker_loss_capital(self, j: int, view: MarketView) -> float:
+        """The capital to hand book ``j``'s makers so that their stress is the account's whole
+        loss (``capital - leg equity`` = loss over every book)."""
+        a = self.maker
+        leg_eq = int(view.wallet[a]) + int(view.pos[a]) * view.mark * view.k - int(view.cost[a])
+        loss = (self.maker_start - self.pv.margin(a)[0]) / 1e6
+        return loss + leg_eq / 1e6
+
+    def mid_usd(self, j: int) -> float:
+        v = self.pv.legs[j]
+        bid, ask = bk.best_prices(v.book)
+        if bid <= 0 or ask <= 0:
+            return float("nan")
+        return (bid + ask) / 2 * float(v.scale.tick_size)
+
+    def depth_usd(self, j: int) -> float:
+        """Bids within 1% below and asks within 1% above the mid, USD."""
+        v = self.pv.legs[j]
+        bid, ask = bk.best_prices(v.book)
+        if bid <= 0 or ask <= 0:
+            return 0.0
+        mid = (bid + ask) // 2
+        b = depth_ticklots(v.book, 1, bid, int(mid * 0.99))
+        s = depth_ticklots(v.book, -1, ask, int(mid * 1.01))
+        return (int(b) + int(s)) * v.k / 1e6
+
+
+class MarketSimulation:
+    """A market scenario set up on its venues, ready to run (see the module docstring)."""
+
+    def __init__(
+        self,
+        sc: MarketScenario,
+        seed: int,
+        *,
+        accounts: int | None = None,
+        keep_events: bool = True,
+    ) -> None:
+        self.scenario, self.seed = sc, seed
+        tree = RngTree(seed)
+        run = sc.run
+        self.steps = max(1, round(run.hours * 3600 / run.step_seconds))
+        self.start_ns = int(run.start.timestamp()) * NS
+        per_pop = dict(
+            zip((p.venue for p in sc.populations), scaled_accounts(sc, accounts), strict=True)
+        )
+        self.venues: list[MarketVenueRun] = []
+        for vi, spec in enumerate(sc.venues):
+            vr = MarketVenueRun(sc, vi, per_pop.get(spec.name, 0), tree, keep_events)
+            vr.pv.advance(self.start_ns)
+            self.venues.append(vr)
+        arb_ids = [vr.pv.open_account(0, leverage=1) for vr in self.venues]
+        self.arb = CrossArbitrageurs(sc.arbitrage, arb_ids, tree.generator("arbitrage"))
+        for vr, a in zip(self.venues, arb_ids, strict=True):
+            vr.pv.deposit(a, Decimal(self.arb.deposit_micros) / 10**6)
+        self.fund_start = [
+            [float(leg.insurance_fund_usd) for leg in vr.pv.legs] for vr in self.venues
+        ]
+        self.money_in = sum(vr.pv.deposits for vr in self.venues) + self.arb.money_micros()
+        self.index = FactorIndex(
+            sc.factor, sc.assets, step_seconds=run.step_seconds, steps=self.steps,
+            tree=tree.child("index"),
+        )  # fmt: skip
+        self.symbols = sc.symbols
+        self.liquidations = 0
+        minutes = self.steps * run.step_seconds // run.snapshot_seconds + 1
+        shape = (minutes, len(self.venues), len(self.symbols))
+        self.snap_ts = np.zeros(minutes, np.int64)
+        self.marks = np.full(shape, np.nan)
+        self.mids = np.full(shape, np.nan)
+        self.lasts = np.full(shape, np.nan)
+        self.depth = np.full(shape, np.nan)
+        self.index_path = np.full((minutes, len(self.symbols)), np.nan)
+        self._snaps = 0
+        self._hedge_pos = np.zeros((len(self.venues), len(self.symbols)))
+        self._snapshot()
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + self.steps * self.scenario.run.step_seconds * NS
+
+    def check_market(self) -> None:
+        """Every venue's invariants, and the market's money: what the venues hold from
+        deposits plus the arbitrageurs' treasury and transfers in flight is what came in."""
+        for vr in self.venues:
+            vr.pv.check_invariants()
+        held = sum(vr.pv.deposits for vr in self.venues) + self.arb.money_micros()
+        if held != self.money_in:
+            raise InvariantViolation(
+                f"market money not conserved: {held} micro-dollars held, {self.money_in} came in"
+            )
+
+    def _snapshot(self) -> None:
+        i = self._snaps
+        self.snap_ts[i] = self.venues[0].pv.legs[0].now_ns
+        for vi, vr in enumerate(self.venues):
+            for j, sym in enumerate(vr.symbols):
+                a = self.symbols.index(sym)
+                leg = vr.pv.legs[j]
+                self.marks[i, vi, a] = leg.mark_ticks * float(leg.scale.tick_size)
+                self.mids[i, vi, a] = vr.mid_usd(j)
+                self.lasts[i, vi, a] = (leg.last_ticks or leg.mark_ticks) * float(
+                    leg.scale.tick_size
+                )
+                self.depth[i, vi, a] = vr.depth_usd(j)
+        self.index_path[i] = self.index.prices
+        self._snaps += 1
+
+    def _hedges(self) -> np.ndarray:
+        """Per asset, spot sold for the perp the arbitrageurs bought since the last step."""
+        flows = np.zeros(len(self.symbols))
+        for vi, vr in enumerate(self.venues):
+            a = self.arb.accounts[vi]
+            for j, sym in enumerate(vr.symbols):
+                k = self.symbols.index(sym)
+                leg = vr.pv.legs[j]
+                pos = int(leg.acc.pos[a])
+                filled = pos - self._hedge_pos[vi, k]
+                self._hedge_pos[vi, k] = pos
+                flows[k] -= filled * leg.mark_ticks * leg.k / 1e6
+        return flows
+
+    def _arb_orders(self, books: dict) -> None:
+        """The arbitrageurs' orders of every asset into the venues' batches."""
+        for vi, vr in enumerate(self.venues):
+            e, m = vr.pv.margin(self.arb.accounts[vi])
+            self.arb.observe(vi, e, m)
+        for k, sym in enumerate(self.symbols):
+            mids = np.full(len(self.venues), np.nan)
+            sizes = np.zeros((len(self.venues), 2))
+            for vi, vr in enumerate(self.venues):
+                if sym in vr.symbols:
+                    j = vr.symbols.index(sym)
+                    mids[vi] = vr.mid_usd(j)
+                    d = vr.listing[j].depth_1pct_usd
+                    sizes[vi] = (ARB_USD_PER_BPS * d, ARB_MAX_PER_STEP * d)
+            for vi, side, usd, limit in self.arb.orders(self.index.prices[k], mids, sizes):
+                vr = self.venues[vi]
+                j = vr.symbols.index(sym)
+                leg = vr.pv.legs[j]
+                tick = float(leg.scale.tick_size)
+                lots = int(usd * 1e6 // (leg.mark_ticks * leg.k))
+                books[vi, j].ioc(self.arb.accounts[vi], side, lots, int(limit / tick))
+
+    def run(self, progress: Progress | None = None, check_every: int = 0) -> None:
+        """Run every step (module docstring); ``check_every`` > 0 checks the market's
+        invariants every that many steps (tests)."""
+        sc = self.scenario
+        dt = sc.run.step_seconds
+        shocks = sorted((s.hour * 3600, s.move) for s in sc.flow.shocks)
+        trig = int(EventKind.LIQUIDATION_TRIGGERED)
+        si = 0
+        every = max(1, self.steps // 200)
+        books = {
+            (vi, j): Orders() for vi, vr in enumerate(self.venues) for j in range(len(vr.symbols))
+        }
+        for step in range(1, self.steps + 1):
+            elapsed = step * dt
+            hour = (elapsed - dt) / 3600
+            now = self.start_ns + elapsed * NS
+            for vr in self.venues:  # 1. clock
+                vr.pv.advance(now)
+            for t in self.arb.transfers(now):
+                self.venues[t.venue].pv.deposit(
+                    self.arb.accounts[t.venue], Decimal(t.micros) / 10**6
+                )
+            jump = 0.0  # 2. factor and asset indices
+            while si < len(shocks) and shocks[si][0] < elapsed:
+                jump = (1 + jump) * (1 + shocks[si][1]) - 1
+                si += 1
+            prices = self.index.step(
+                spot_flow_usd(sc.flow.spot, hour, dt), jump, self._hedges().tolist()
+            )
+            for vr in self.venues:
+                for j, sym in enumerate(vr.symbols):
+                    leg = vr.pv.legs[j]
+                    lo, hi = leg.min_tick + 1, leg.max_tick - 1
+                    ticks = min(
+                        max(
+                            round(prices[self.symbols.index(sym)] / float(leg.scale.tick_size)), lo
+                        ),
+                        hi,
+                    )
+                    vr.pv.set_index_price(sym, leg.scale.ticks_to_price(ticks))
+            for o in books.values():  # 3. makers, arbitrageurs, noise
+                o.clear()
+            for vi, vr in enumerate(self.venues):
+                for j in range(len(vr.symbols)):
+                    view = vr.view(j, float(dt))
+                    vr.makers[j].capital = vr.maker_loss_capital(j, view)
+                    if _eaten_inside(view):
+                        vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
+                    vr.makers[j].act(view, books[vi, j])
+            self._arb_orders(books)
+            for vi, vr in enumerate(self.venues):
+                for j, sym in enumerate(vr.symbols):
+                    vr.noise[j].act(vr.view(j, float(dt)), books[vi, j])
+                    o = books[vi, j]
+                    if len(o) or o.cancel_first:
+                        vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)
+            for vr in self.venues:  # 4. marks (5. funding: not yet)
+                vr.pv.update_marks()
+            for vr in self.venues:  # 6. liquidations
+                ev = vr.pv.run_liquidations()
+                self.liquidations += int(np.count_nonzero(ev["kind"] == trig))
+            if elapsed % sc.run.snapshot_seconds == 0:  # 7. snapshots
+                self._snapshot()
+            if check_every and step % check_every == 0:
+                self.check_market()
+            if progress is not None and (step % every == 0 or step == self.steps):
+                progress(step, self.steps, self.liquidations)
+        self.check_market()
+
+    def digest(self) -> str:
+        """SHA-256 over the venues' event-log digests, in the scenario's venue order."""
+        return hashlib.sha256(",".join(vr.pv.digest() for vr in self.venues).encode()).hexdigest()

@@ -1,0 +1,185 @@
+"""A market population on one venue: portfolios of the venue's instruments, opened as positions.
+
+Per ``[[populations]]`` entry (docs/market-scenario.md, "What the kernel must do with it"):
+
+* each account holds one, two or three of the population's instruments in the shares of
+  ``mix.holding_shares``; which ones is drawn with probabilities proportional to each
+  instrument's open interest on the venue (without repetition, by Gumbel top-k);
+* the positions of each instrument are drawn by its holders as a single-venue population's are
+  (:func:`margincall.agents.population.draw_cohort`: retail and capital cohorts, entries along
+  the drift, accounts whose liquidation price was already crossed gone), scaled so the larger
+  side holds the listing's open interest on this venue;
+* where ``from_data`` names the instrument, its positions are the market map's at the start
+  (:func:`margincall.sim.panel_population.population_from_panel`): the holders draw its levels
+  with probability proportional to their notional and share its total equally, then the whole is
+  scaled to the listing's open interest like a drawn instrument (the panel's positions still
+  alive are below the open interest the panel records; their shape by entry, leverage and side
+  is the data's, their total is the listing's);
+* every account is cross (one portfolio account per trader, ``PortfolioVenue`` opens only
+  those): ``mix.cross_share`` and ``mix.collateral`` are not applied yet (all deposits are in
+  the settlement asset);
+* each account deposits each leg's margin at its leverage plus 0.05% of its notional for fees,
+  plus the leg's loss from its entry to the start (its other legs are margin-checked at the
+  start price when the next leg opens); the venue's carry ``desk`` takes the other side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from margincall.agents.population import _balanced_scale, _margin_terms, draw_cohort
+from margincall.core.errors import InvalidInputError
+from margincall.core.rng import RngTree
+from margincall.sim.panel_population import population_from_panel
+
+
+@dataclass
+class Legs:
+    """The positions opened on one venue, one row per leg."""
+
+    account: np.ndarray  # venue account id
+    instrument: np.ndarray  # index into the venue's symbols
+    side: np.ndarray  # +1 long, -1 short
+    lots: np.ndarray
+    entry: np.ndarray  # entry price, ticks
+
+
+def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A boolean ``(n, instruments)`` matrix: which instruments each account holds."""
+    counts = np.floor(np.asarray(shares) * n).astype(np.int64)
+    counts[0] += n - counts.sum()
+    h = rng.permutation(np.repeat(np.arange(1, len(shares) + 1), counts))
+    keys = np.log(np.maximum(weights, 1e-300)) + rng.gumbel(size=(n, len(weights)))
+    rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    return rank < np.minimum(h, len(weights))[:, None]
+
+
+def _drawn(cohorts, m: int, oi_usd: float, start: float, tree: RngTree) -> dict:
+    n_cap = round(m * cohorts.capital.share_of_accounts)
+    parts = []
+    for k, (c, count) in enumerate(((cohorts.retail, m - n_cap), (cohorts.capital, n_cap))):
+        d = draw_cohort(
+            c, count, 2 * oi_usd * c.share_of_open_interest, start, tree.generator(f"cohort.{k}")
+        )
+        parts.append(d)
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _from_panel(file: str, when, m: int, rng: np.random.Generator) -> dict:
+    d = population_from_panel(file, when)
+    w = d["notional"] / d["notional"].sum()
+    pick = rng.choice(len(w), m, p=w)
+    out = {k: v[pick] for k, v in d.items() if k != "liq"}
+    out["notional"] = np.full(m, d["notional"].sum() / m)
+    return out
+
+
+def positions(
+    sc, pop, symbol: str, instrument, listing, start: float, m: int, tree: RngTree
+) -> dict:
+    """The ``m`` holders' positions of one instrument at the start (alive ones flagged)."""
+    cohorts = sc.cohorts_of(pop)
+    src = pop.from_data
+    if src is not None and src.instrument == symbol:
+        d = _from_panel(src.file, sc.run.start, m, tree.generator("panel"))
+    else:
+        d = _drawn(cohorts, m, listing.open_interest_usd, start, tree)
+    if not len(d["side"]) or _balanced_scale(d, 1.0) == np.inf:
+        raise InvalidInputError("populations", pop.venue, "holders of some open interest")
+    d["notional"] *= _balanced_scale(d, listing.open_interest_usd)
+    _, liq = _margin_terms(d, instrument)
+    side = d["side"]
+    d["alive"] = np.where(side > 0, liq < start * 0.995, liq > start * 1.005)
+    alive = d["alive"]
+    if alive.any():
+        part = {k: v[alive] for k, v in d.items()}
+        d["notional"] = d["notional"] * _balanced_scale(part, listing.open_interest_usd)
+    d["leverage"], _ = _margin_terms(d, instrument)
+    return d
+
+
+def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Legs:
+    """Open ``accounts`` accounts of ``pop`` on ``pv`` against ``desk``; returns their legs."""
+    syms = list(pop.instruments)
+    js = [pv.symbols.index(s) for s in syms]
+    listings = [next(x for x in sc.asset(s).venues if x.venue == pop.venue) for s in syms]
+    weights = np.array([x.open_interest_usd for x in listings])
+    held = holdings(accounts, pop.mix.holding_shares, weights, tree.generator("holdings"))
+    rows = []
+    for col, (sym, j, listing) in enumerate(zip(syms, js, listings, strict=True)):
+        owners = np.flatnonzero(held[:, col])
+        if len(owners) == 0:
+            continue
+        leg = pv.legs[j]
+        start = float(sc.asset(sym).start_price)
+        d = positions(sc, pop, sym, leg.instrument, listing, start, len(owners), tree.child(sym))
+        a = d["alive"]
+        tick = float(leg.scale.tick_size)
+        entry_t = np.clip(
+            np.round(d["entry"][a] / tick).astype(np.int64), leg.min_tick + 1, leg.max_tick - 1
+        )
+        lots = np.maximum(
+            np.round(d["notional"][a] / (entry_t * tick) / float(leg.scale.lot_size)), 1
+        )
+        rows.append(
+            (
+                owners[a],
+                j,
+                d["side"][a],
+                lots.astype(np.int64),
+                entry_t,
+                d["leverage"][a],
+                leg,
+                start,
+            )
+        )
+    deposit = np.zeros(accounts, np.int64)
+    setting = np.ones(accounts, np.int64)
+    for owner, _, side, lots, entry_t, lev, leg, start in rows:
+        value = lots * entry_t * leg.k
+        start_t = round(start / float(leg.scale.tick_size))
+        loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
+        np.add.at(deposit, owner, (value / lev).astype(np.int64) + value // 2000 + loss)
+        np.maximum.at(setting, owner, np.ceil(lev).astype(np.int64))
+    top = max(int(v.instrument.tiers[0].max_leverage) for v in pv.legs)
+    ids = np.empty(accounts, np.int64)
+    chunk = 1_000_000
+    for i in range(0, accounts, chunk):
+        ids[i : i + chunk] = pv.open_accounts(
+            deposit[i : i + chunk], leverage=np.clip(setting[i : i + chunk], 1, top)
+        )
+    legs = Legs(*(np.empty(0, np.int64) for _ in range(5)))
+    for owner, j, side, lots, entry_t, _, _, start in rows:
+        entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)
+        legs.account = np.concatenate([legs.account, ids[owner]])
+        legs.instrument = np.concatenate([legs.instrument, np.full(len(owner), j)])
+        legs.side = np.concatenate([legs.side, side])
+        legs.lots = np.concatenate([legs.lots, lots])
+        legs.entry = np.concatenate([legs.entry, entry_t])
+    return legs
+
+
+def _block_trades(pv, j, ids, side, lots, entry_t, start, desk) -> np.ndarray:
+    """Open one instrument's legs by entry price in 0.05% buckets, farthest from the start
+    first (as the single-venue population does); returns the entries in ticks."""
+    leg, sym = pv.legs[j], pv.symbols[j]
+    scale = leg.scale
+    tick = float(scale.tick_size)
+    bucket = np.round(np.log(entry_t) / 0.0005).astype(np.int64)
+    b0 = round(math.log(start / tick) / 0.0005)
+    order = np.lexsort((ids, bucket, -np.abs(bucket - b0)))
+    cuts = np.flatnonzero(np.diff(bucket[order])) + 1
+    entry_t = entry_t.copy()
+    for grp in np.split(order, cuts):
+        price_t = int(np.median(entry_t[grp]))
+        price = scale.ticks_to_price(price_t)
+        pv.set_index_price(sym, price)
+        pv.update_marks()
+        pv.block_trades(sym, ids[grp], side[grp] * lots[grp], price, desk)
+        entry_t[grp] = price_t
+    pv.set_index_price(sym, scale.ticks_to_price(scale.price_to_ticks(start, "nearest")))
+    pv.update_marks()
+    return entry_t

@@ -1,0 +1,145 @@
+"""The figures of a market run: totals by venue, by asset and for the whole market.
+
+Every liquidation figure is simulated truth: each forced close the venues executed (taker side
+of ``POSITION_LIQUIDATED``, ``BACKSTOP_TAKEOVER`` and ``ADL_EXECUTED``, as
+:func:`margincall.report.stats.summarize` counts them), not what a venue's public feed would
+report (feeds undercount on stress days). Traders liquidated are accounts with a
+``LIQUIDATION_TRIGGERED`` event, counted per venue (an account is one trader on one venue) and
+summed. The gap between venues is measured on their marks each snapshot minute:
+``(highest - lowest) / mean`` over the venues listing the asset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from margincall.report.candles import candles
+from margincall.report.stats import summarize
+
+CALM_MINUTES = 30
+"""The ±1% depth of the first minutes (after the first snapshot) is a book's calm value."""
+THIN_SHARE = 0.05
+"""A book is thin while its ±1% depth is below this share of its calm value."""
+
+
+def leg_events(records: np.ndarray, j: int) -> np.ndarray:
+    return records[records["instrument"] == j]
+
+
+def venue_candles(sim) -> pl.DataFrame:
+    """1-minute candles of every venue and instrument, long format with ``venue``, ``symbol``."""
+    frames = []
+    for vr in sim.venues:
+        ev = vr.pv.log.records()
+        for j, sym in enumerate(vr.symbols):
+            leg = vr.pv.legs[j]
+            bars = candles(
+                leg_events(ev, j), float(leg.scale.tick_size), float(leg.scale.lot_size),
+                sim.start_ns, sim.end_ns,
+            )  # fmt: skip
+            frames.append(bars.with_columns(venue=pl.lit(vr.name), symbol=pl.lit(sym)))
+    return pl.concat(frames)
+
+
+def _gap(sim, k: int) -> dict[str, Any]:
+    m = sim.marks[: sim._snaps, :, k]
+    listed = np.isfinite(m).all(axis=0)
+    if listed.sum() < 2:
+        return {
+            "venues": int(listed.sum()),
+            "max_pct": None,
+            "max_minute": None,
+            "end_pct": None,
+        }
+    m = m[:, listed]
+    gap = (m.max(axis=1) - m.min(axis=1)) / m.mean(axis=1)
+    i = int(np.argmax(gap))
+    return {
+        "venues": int(listed.sum()),
+        "max_pct": float(gap[i] * 100),
+        "max_minute": i,
+        "end_pct": float(gap[-1] * 100),
+    }
+
+
+def _thin_minutes(depth: np.ndarray) -> dict[str, Any]:
+    """Calm ±1% depth and the longest run of snapshot minutes below ``THIN_SHARE`` of it."""
+    calm = float(np.nanmedian(depth[1 : CALM_MINUTES + 1])) if len(depth) > 1 else float("nan")
+    thin = depth < THIN_SHARE * calm
+    run = best = 0
+    for t in thin:
+        run = run + 1 if t else 0
+        best = max(best, run)
+    return {"calm_usd": calm, "longest_thin_minutes": best}
+
+
+def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
+    """The summary of a market run (module docstring)."""
+    by_venue: dict[str, Any] = {}
+    by_asset: dict[str, dict[str, Any]] = {
+        s: {"long_usd": 0.0, "short_usd": 0.0, "accounts": 0} for s in sim.symbols
+    }
+    largest = {"usd": 0.0, "venue": None, "symbol": None}
+    for vi, vr in enumerate(sim.venues):
+        ev = vr.pv.log.records()
+        per: dict[str, Any] = {}
+        for j, sym in enumerate(vr.symbols):
+            b = bars.filter((pl.col("venue") == vr.name) & (pl.col("symbol") == sym))
+            s = summarize(leg_events(ev, j), b.drop("venue", "symbol"), {"freq_s": 60})
+            liq = s["liquidations"]
+            leg = vr.pv.legs[j]
+            k = sim.symbols.index(sym)
+            per[sym] = {
+                "liquidations": liq,
+                "price": s["price"],
+                "adl": s["adl"],
+                "insurance_fund_usd": {
+                    "start": sim.fund_start[vi][j], "end": float(leg.insurance_fund_usd),
+                },
+                "depth_1pct": _thin_minutes(sim.depth[: sim._snaps, vi, k]),
+            }  # fmt: skip
+            a = by_asset[sym]
+            a["long_usd"] += liq["long_usd"]
+            a["short_usd"] += liq["short_usd"]
+            a["accounts"] += liq["accounts"]
+            if liq["largest_usd"] > largest["usd"]:
+                largest = {"usd": liq["largest_usd"], "venue": vr.name, "symbol": sym}
+        trig = ev["kind"] == 30
+        by_venue[vr.name] = {
+            "rulebook": vr.pv.rulebook.name,
+            "long_usd": sum(p["liquidations"]["long_usd"] for p in per.values()),
+            "short_usd": sum(p["liquidations"]["short_usd"] for p in per.values()),
+            "traders_liquidated": int(np.unique(ev["account"][trig]).size),
+            "fund_used_usd": sum(
+                p["insurance_fund_usd"]["start"] - p["insurance_fund_usd"]["end"]
+                for p in per.values()
+            ),
+            "adl_events": sum(p["adl"]["events"] for p in per.values()),
+            "instruments": per,
+        }
+    for k, sym in enumerate(sim.symbols):
+        path = sim.index_path[: sim._snaps, k]
+        a = by_asset[sym]
+        a["total_usd"] = a["long_usd"] + a["short_usd"]
+        a["index"] = {
+            "start": float(path[0]), "low": float(np.min(path)), "end": float(path[-1]),
+            "low_change_pct": float((np.min(path) / path[0] - 1) * 100),
+            "end_change_pct": float((path[-1] / path[0] - 1) * 100),
+        }  # fmt: skip
+        a["gap_between_venues"] = _gap(sim, k)
+    long_usd = sum(v["long_usd"] for v in by_venue.values())
+    short_usd = sum(v["short_usd"] for v in by_venue.values())
+    total = long_usd + short_usd
+    market = {
+        "liquidated_usd": total,
+        "long_usd": long_usd,
+        "short_usd": short_usd,
+        "long_share": long_usd / total if total else None,
+        "traders_liquidated": sum(v["traders_liquidated"] for v in by_venue.values()),
+        "largest_liquidation": largest,
+        "simulated_truth": True,
+    }
+    return {"market": market, "by_venue": by_venue, "by_asset": by_asset}

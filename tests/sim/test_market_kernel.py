@@ -1,0 +1,129 @@
+"""The market kernel on a small two-venue market: invariants, the gap between venues, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from margincall.core.errors import InvariantViolation
+from margincall.sim.market import load_market
+from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
+
+TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
+
+
+@pytest.fixture(scope="module")
+def two_venues() -> MarketSimulation:
+    sim = MarketSimulation(load_market(TWO), 1)
+    sim.run(check_every=60)  # every venue's invariants and the market's money every 5 minutes
+    return sim
+
+
+def _gap(sim: MarketSimulation, symbol: str) -> np.ndarray:
+    """Per snapshot, (highest - lowest) / mean of the venues' marks of ``symbol``."""
+    m = sim.marks[: sim._snaps, :, sim.symbols.index(symbol)]
+    both = np.isfinite(m).all(axis=1)
+    gap = np.full(len(m), np.nan)
+    gap[both] = (m[both].max(axis=1) - m[both].min(axis=1)) / m[both].mean(axis=1)
+    return gap
+
+
+def test_the_small_market_liquidates_on_both_venues_and_keeps_its_invariants(two_venues):
+    sim = two_venues
+    assert sim.liquidations > 0
+    for vr in sim.venues:
+        assert len(vr.legs.account) > 0
+        ev = vr.pv.log.records()
+        assert (ev["kind"] == 30).any(), vr.name  # LIQUIDATION_TRIGGERED
+    sim.check_market()
+
+
+def test_the_btc_gap_between_venues_opens_in_the_shock_and_closes_after(two_venues):
+    gap = _gap(two_venues, "BTCUSDT")
+    minute = np.arange(len(gap))
+    shock = (minute >= 30) & (minute <= 45)
+    assert np.nanmedian(gap[minute < 29]) < 0.0005  # calm: the books agree
+    assert np.nanmax(gap[shock]) > 0.003  # the shock: apart by more than 0.3%
+    assert np.nanmedian(gap[-10:]) < 0.0005  # an hour later: together again
+
+
+def test_money_leaving_the_market_is_caught(two_venues):
+    sim = two_venues
+    sim.arb.treasury -= 1
+    try:
+        with pytest.raises(InvariantViolation, match="market money"):
+            sim.check_market()
+    finally:
+        sim.arb.treasury += 1
+
+
+def test_accounts_are_shared_over_the_populations_in_their_shares():
+    sc = load_market(TWO)
+    assert scaled_accounts(sc, None) == [1500, 500]
+    assert scaled_accounts(sc, 8000) == [6000, 2000]
+
+
+_DIGEST = """
+import sys
+from margincall.sim.market import load_market
+from margincall.sim.market_kernel import MarketSimulation
+sc = load_market(sys.argv[1])
+sc = sc.model_copy(update={"run": sc.run.model_copy(update={"hours": 0.25})})
+sim = MarketSimulation(sc, 3, accounts=600)
+sim.run()
+print(",".join(vr.pv.digest() for vr in sim.venues))
+"""
+
+
+def test_the_same_seed_gives_the_same_digests_in_two_processes():
+    out = [
+        subprocess.run(
+            [sys.executable, "-c", _DIGEST, str(TWO)], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert out[0] == out[1]
+    assert len(out[0].strip().split(",")) == 2
+
+
+def test_a_population_built_from_the_panel_holds_the_listings_open_interest(real_csv):
+    import tomllib
+
+    from margincall.sim.market import parse_market
+    from margincall.sim.panel_population import population_from_panel
+
+    data = tomllib.loads(TWO.read_text())
+    data["populations"][0]["from_data"] = {"instrument": "BTCUSDT", "file": str(real_csv)}
+    sc = parse_market(data)
+    sim = MarketSimulation(sc, 2, accounts=2000)
+    sim.check_market()
+    vr = sim.venues[0]
+    leg = vr.pv.legs[0]
+    btc = vr.legs.instrument == 0
+    notional = vr.legs.lots[btc] * vr.legs.entry[btc] * leg.k / 1e6
+    longs = notional[vr.legs.side[btc] > 0].sum()
+    shorts = notional[vr.legs.side[btc] < 0].sum()
+    assert max(longs, shorts) == pytest.approx(5e9, rel=0.02)  # the listing's open interest
+    # the long share of the data's positions, not the drawn cohorts' (a long share near 0.7)
+    pop = population_from_panel(real_csv, sc.run.start)
+    data_long = pop["notional"][pop["side"] > 0].sum() / pop["notional"].sum()
+    assert longs / (longs + shorts) == pytest.approx(data_long, abs=0.05)
+
+
+def test_a_loss_on_one_book_is_the_stress_of_the_makers_other_books():
+    sim = MarketSimulation(load_market(TWO), 1, accounts=200)
+    vr = sim.venues[0]
+    pv, a = vr.pv, vr.maker
+    pv.block_trades("BTCUSDT", [a], ["100"], "73000", vr.desk)  # the maker long 100 BTC
+    pv.set_index_price("BTCUSDT", "65700")
+    pv.update_marks()
+    loss = (vr.maker_start - pv.margin(a)[0]) / 1e6
+    assert loss > 700_000  # 100 BTC down 7,300 (the mark follows the index)
+    eth = vr.view(1, 5.0)
+    leg_equity = (int(eth.wallet[a]) + int(eth.pos[a]) * eth.mark * eth.k - int(eth.cost[a])) / 1e6
+    # the ETH book's makers see the whole account's loss, though their own book lost nothing
+    assert vr.maker_loss_capital(1, eth) - leg_equity == pytest.approx(loss)
