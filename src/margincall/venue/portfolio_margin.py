@@ -30,7 +30,7 @@ from numba import njit
 from margincall.venue.accounts import MARK
 from margincall.venue.margin_int import PPM, maintenance_micros, mul_div_floor
 from margincall.venue.params import K
-from margincall.venue.pointers import no_refcount
+from margincall.venue.pointers import borrow, no_refcount
 
 # portfolio-wide integers (PortfolioState.meta)
 OUT_N = 0  # events written into the shared event buffer
@@ -69,6 +69,27 @@ class PortfolioState(NamedTuple):
     vol: np.ndarray  # float64 per instrument: its recent move per block, weighting the budgets
     pending: np.ndarray  # int64: the PENDING accounts, meta[N_PENDING] of them
     done: np.ndarray  # int64: the DONE accounts, meta[N_DONE] of them
+
+
+@njit(cache=True)
+def borrow_portfolio(pf: PortfolioState) -> PortfolioState:
+    """Borrowed views of every array of the portfolio state (for one entry kernel; see
+    :mod:`margincall.venue.state`)."""
+    return PortfolioState(
+        borrow(pf.cash),
+        borrow(pf.coll),
+        borrow(pf.price),
+        borrow(pf.tier_floor),
+        borrow(pf.tier_ppm),
+        borrow(pf.tier_cum),
+        borrow(pf.buffer_ppm),
+        borrow(pf.converted),
+        borrow(pf.meta),
+        borrow(pf.flags),
+        borrow(pf.vol),
+        borrow(pf.pending),
+        borrow(pf.done),
+    )
 
 
 @njit(cache=True, inline="always")

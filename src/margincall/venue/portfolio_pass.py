@@ -52,7 +52,6 @@ from margincall.venue.params import (
     POLICY_BITMEX,
     POLICY_HYPERLIQUID,
 )
-from margincall.venue.pointers import no_refcount
 from margincall.venue.portfolio_margin import (
     DESK,
     DONE,
@@ -66,30 +65,33 @@ from margincall.venue.portfolio_margin import (
     SEQ,
     UNCOVERED,
     account,
+    borrow_portfolio,
     breached,
     budget_rest,
     exact_rest,
     leg_terms,
     r4_rest,
 )
+from margincall.venue.pointers import borrow, no_refcount, prefetch
 from margincall.venue.state import borrow_state, make_room, with_buffers
 
 K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 QUEUED = 4  # pf.flags: listed in the pass's queue
+AHEAD = 16  # accounts the pass asks the memory for ahead of the one it evaluates
 NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
 
 @njit(cache=True, inline="always")
 def _enter(s, pf, out, bout):
-    """Instrument state ``s`` writing into the shared buffers at the portfolio's cursors,
-    borrowed (the same types as the instrument's own liquidation kernels: compiled once)."""
+    """Instrument state ``s`` (borrowed by :func:`evaluate`) writing into the shared buffers at
+    the portfolio's cursors."""
     s = with_buffers(s, out, bout)
     s.meta[A.OUT_N] = pf.meta[OUT_N]
     s.meta[A.SEQ] = pf.meta[SEQ]
     s.meta[A.BOOK_N] = 0
-    return borrow_state(s)
+    return s
 
 
 @njit(cache=True, inline="always")
@@ -316,12 +318,41 @@ def _must_liquidate(legs, pf, a) -> bool:
 def evaluate(legs, pf, ids, out, bout):
     """Evaluate accounts ``ids``, and every account their trades hand on: a breached account is
     liquidated (once per block: one still breached after it waits for the next), every one's
-    legs keyed again. Returns the buffers (``pf.meta[OUT_N]`` events written)."""
+    legs keyed again. Returns the buffers (``pf.meta[OUT_N]`` events written).
+
+    The pass runs on borrowed views of the instruments' and the portfolio's arrays (see
+    :mod:`margincall.venue.state`): numba would otherwise count references to every array of
+    the four states, atomically, at each access to the tuple. Only the two shared buffers,
+    which a close may grow, stay managed."""
+    b = (
+        _borrow_leg(legs[0], out, bout),
+        _borrow_leg(legs[1], out, bout),
+        _borrow_leg(legs[2], out, bout),
+        _borrow_leg(legs[3], out, bout),
+    )
+    return _pass(b, borrow_portfolio(pf), ids, out, bout)
+
+
+@njit(cache=True, inline="always")
+def _borrow_leg(s, out, bout):
+    """An instrument's state borrowed whole, its buffer slots borrowed too (never written
+    through: :func:`_enter` puts the shared buffers in before any write)."""
+    return with_buffers(borrow_state(s), borrow(out), borrow(bout))
+
+
+@njit(cache=True)
+def _pass(legs, pf, ids, out, bout):
+    """:func:`evaluate` on borrowed states."""
     for i in range(ids.shape[0]):
         pf.flags[ids[i]] |= QUEUED
     queue = ids
     while True:
-        for i in range(queue.shape[0]):
+        n = queue.shape[0]
+        for i in range(n):
+            if i + AHEAD < n:
+                _prefetch_rows(legs, pf, queue[i + AHEAD])
+            if i + AHEAD // 2 < n:
+                _prefetch_chunks(legs, pf, queue[i + AHEAD // 2])
             a = queue[i]
             if a == INSURANCE_FUND:
                 pf.flags[a] &= ~np.int8(QUEUED)
@@ -333,6 +364,28 @@ def evaluate(legs, pf, ids, out, bout):
         queue = _drain(legs, pf)
         if queue.shape[0] == 0:
             return out, bout
+
+
+@no_refcount
+def _prefetch_rows(legs, pf, a) -> None:
+    """Start loading account ``a``'s rows (every leg's, and the portfolio's) into cache: the
+    pass visits accounts in the order the instruments handed them on, far apart in memory."""
+    prefetch(pf.cash, a)
+    prefetch(pf.flags, a)
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        prefetch(s.acc.pos, a)
+        prefetch(s.acc.rest, a)
+
+
+@no_refcount
+def _prefetch_chunks(legs, pf, a) -> None:
+    """Start loading the index chunks that hold account ``a``'s legs (their rows, asked for
+    earlier by :func:`_prefetch_rows`, tell where)."""
+    for j in range(pf.meta[N_LEGS]):
+        idx = legs[j].idx
+        if idx.side[a] != 0:
+            prefetch(idx.chunks[idx.loc[a] >> 4], 0)
 
 
 @njit(cache=True)
