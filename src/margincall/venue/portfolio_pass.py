@@ -37,10 +37,11 @@ from margincall.venue.leg_close import (
     CLOSE_MARKET,
     CLOSE_TAKEOVER,
     CLOSE_WATERFALL,
-    close,
+    close_leg,
     close_room,
     key_leg,
 )
+from margincall.venue.liquidation import _deleverage_rest
 from margincall.venue.margin_int import PPM, mul_div_floor
 from margincall.venue.params import (
     BACKSTOP_DEN,
@@ -52,10 +53,12 @@ from margincall.venue.params import (
     POLICY_BITMEX,
     POLICY_HYPERLIQUID,
 )
+from margincall.venue.pointers import borrow, no_refcount, prefetch
 from margincall.venue.portfolio_margin import (
     DESK,
     DONE,
     EVALUATIONS,
+    MAX_INSTRUMENTS,
     N_DONE,
     N_LEGS,
     N_PENDING,
@@ -72,7 +75,6 @@ from margincall.venue.portfolio_margin import (
     leg_terms,
     r4_rest,
 )
-from margincall.venue.pointers import borrow, no_refcount, prefetch
 from margincall.venue.state import borrow_state, make_room, with_buffers
 
 K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
@@ -102,18 +104,19 @@ def _leave(pf, s):
     return s.out, s.bout
 
 
-@njit(cache=True)
-def _close(s, pf, a, how, size, rest, out, bout):
-    """Account ``a``'s leg in instrument state ``s`` closed by :func:`close` with its
-    ``rest``."""
+@njit(cache=True, inline="always")
+def _close(s, pf, a, how, size, rest, out, bout) -> bool:
+    """Account ``a``'s leg in instrument state ``s`` closed by :func:`close_leg` with its
+    ``rest``, into the room reserved; True when the leg must be deleveraged."""
     s = _enter(s, pf, out, bout)
     s.acc.rest[a] = rest
-    s = close(s, a, how, size)
-    return _leave(pf, s)
+    adl = close_leg(s, a, how, size)
+    _leave(pf, s)
+    return adl
 
 
 @njit(cache=True, inline="always")
-def _close_r4(legs, pf, j, a, how, size, out, bout):
+def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
     """:func:`_close` with the leg's R4 share of the account as it is now."""
     e, mm_total, _, _ = account(legs, pf, a)
     s = legs[j]
@@ -123,54 +126,117 @@ def _close_r4(legs, pf, j, a, how, size, out, bout):
 
 @njit(cache=True)
 def _liquidate(legs, pf, a, out, bout):
-    """Account ``a`` (breached) through its rulebook's procedure; see the module docstring."""
-    e, mm_total, _, n = account(legs, pf, a)
-    payer = 0  # the leg with the largest maintenance: its fund pays a final loss
+    """Account ``a`` (breached) through its rulebook's procedure (:func:`_steps`), in room
+    reserved before each run of its steps. A leg that must be deleveraged is deleveraged here
+    (the counted path: the ADL queue allocates), and the procedure goes on after that leg."""
+    n, payer = _start(legs, pf, a)
+    step = 0
+    while True:
+        out, bout = _room(legs, pf, out, bout)
+        adl = _steps(legs, pf, a, (n, payer, step), out, bout)
+        if adl < 0:
+            return out, bout
+        out, bout = _deleverage(legs[adl % MAX_INSTRUMENTS], pf, a, out, bout)
+        step = adl + 1
+
+
+@no_refcount
+def _start(legs, pf, a) -> tuple[int, int]:
+    """``(open legs, payer)`` of account ``a`` before its liquidation: the payer is the leg
+    with the largest maintenance, whose fund pays a final loss."""
+    payer = 0
     most = -1
+    n = 0
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        p, upnl, mm, wallet, _ = leg_terms(s, a)
+        p, _, mm, _, _ = leg_terms(legs[j], a)
+        n += p != 0
         if mm > most:
             most = mm
             payer = j
-        if n == 1 and p != 0:  # one leg: the instrument's own waterfall, the rest lent to it
-            rest = exact_rest(e, mm_total, upnl, mm, wallet)
-            out, bout = _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
+    return n, payer
+
+
+@no_refcount
+def _steps(legs, pf, a, at, out, bout) -> int:
+    """The procedure of account ``a`` from step ``at = (open legs, payer, first step)`` (see
+    the module docstring; steps ``j < MAX_INSTRUMENTS`` close leg ``j``, steps
+    ``MAX_INSTRUMENTS + j`` are Hyperliquid's backstop taking leg ``j``), then a flat account's
+    loss settled. No reference counting, into the room :func:`_room` reserved. Returns -1 when
+    done, or the step whose leg must be deleveraged (its forced orders and fees done)."""
+    n, payer, start = at
     policy = pf.meta[POLICY]
-    if n > 1 and policy in (POLICY_BINANCE, POLICY_BITMEX):
+    legs_n = pf.meta[N_LEGS]
+    if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
+        e, mm_total, _, _ = account(legs, pf, a)
+        for j in range(start, legs_n):
+            s = legs[j]
+            p, upnl, mm, wallet, _ = leg_terms(s, a)
+            if p != 0:
+                rest = exact_rest(e, mm_total, upnl, mm, wallet)
+                if _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout):
+                    return j
+    elif policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
-        for j in range(pf.meta[N_LEGS]):  # closing one leg leaves the others as they were
+        for j in range(start, legs_n):  # closing one leg leaves the others as they were
+            if legs[j].acc.pos[a] != 0 and _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout):
+                return j
+    elif policy == POLICY_HYPERLIQUID:
+        if _backstop(legs, pf, a, start, out, bout):
+            for j in range(max(start - MAX_INSTRUMENTS, 0), legs_n):
+                if legs[j].acc.pos[a] != 0 and _close_r4(
+                    legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout
+                ):
+                    return MAX_INSTRUMENTS + j
+    elif start == 0:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
+        k = next_random(legs[0].meta) % n
+        for j in range(legs_n):
             if legs[j].acc.pos[a] != 0:
-                out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
-    elif n > 1 and policy == POLICY_HYPERLIQUID:
+                if k == 0:
+                    if _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout):
+                        return j
+                    break
+                k -= 1
+    _settle_if_flat(legs, pf, a, payer, out, bout)
+    return -1
+
+
+@no_refcount
+def _backstop(legs, pf, a, start, out, bout) -> bool:
+    """Hyperliquid from step ``start``: a market order per open leg (at step 0), then whether
+    the backstop takes the legs left (equity below its share of maintenance; once decided, a
+    step past ``MAX_INSTRUMENTS`` goes on taking them)."""
+    if start > MAX_INSTRUMENTS:
+        return True
+    if start == 0:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
             if legs[j].acc.pos[a] != 0:
-                size = _slice(legs[j], a, now)
-                out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
-        e, mm_total, _, n = account(legs, pf, a)
-        params = legs[0].params
-        if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total:
-            for j in range(pf.meta[N_LEGS]):
-                if legs[j].acc.pos[a] != 0:
-                    out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
-    elif n > 1:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
-        k = next_random(legs[0].meta) % n
-        for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
-                if k == 0:
-                    out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
-                    break
-                k -= 1
+                _close_r4(legs, pf, j, a, CLOSE_MARKET, _slice(legs[j], a, now), out, bout)
+    e, mm_total, _, n = account(legs, pf, a)
+    params = legs[0].params
+    return n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total
+
+
+@njit(cache=True)
+def _deleverage(s, pf, a, out, bout):
+    """Account ``a``'s leg in instrument state ``s`` deleveraged (:func:`_deleverage_rest`,
+    which makes its own room); returns the buffers."""
+    s = _deleverage_rest(_enter(s, pf, out, bout), a)
+    return _leave(pf, s)
+
+
+@no_refcount
+def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
+    """A flat account below zero: its loss settled (:func:`_settle_loss`) in the fund of leg
+    ``payer``."""
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
         s = legs[j]
         if s.acc.pos[a] != 0:
-            return out, bout
+            return
         cash += s.acc.wallet[a]
-    if cash >= 0:
-        return out, bout
-    return _settle_loss(legs[payer], pf, a, cash, out, bout)
+    if cash < 0:
+        _settle_loss(legs[payer], pf, a, cash, out, bout)
 
 
 @njit(cache=True, inline="always")
@@ -188,11 +254,12 @@ def _slice(s, a, now) -> int:
     return abs(p)
 
 
-@njit(cache=True)
-def _settle_loss(s, pf, a, cash, out, bout):
+@njit(cache=True, inline="always")
+def _settle_loss(s, pf, a, cash, out, bout) -> None:
     """A flat account ``cash`` below zero: collateral converted (R7), then the fund of
-    instrument state ``s`` pays what is missing, or the loss is recorded as uncovered."""
-    s = make_room(_enter(s, pf, out, bout), 2 * pf.price.shape[0] + 2, 0)
+    instrument state ``s`` pays what is missing, or the loss is recorded as uncovered (into the
+    room :func:`_room` reserved)."""
+    s = _enter(s, pf, out, bout)
     short = -cash
     total = 0
     for c in range(pf.price.shape[0]):
@@ -229,7 +296,7 @@ def _settle_loss(s, pf, a, cash, out, bout):
             s.meta[A.UNCOVERED] += left
             pf.meta[UNCOVERED] += left
             event(s, K_UNCOVERED, a, s.meta[A.MARK], 0, left)
-    return _leave(pf, s)
+    _leave(pf, s)
 
 
 @no_refcount
@@ -282,8 +349,9 @@ def _take(legs, j, pf, ids, m) -> int:
 
 @njit(cache=True)
 def _room(legs, pf, out, bout):
-    """The shared buffers with room for one account's procedure on every leg."""
-    events = 8
+    """The shared buffers with room for one account's procedure on every leg and the
+    settlement of its loss."""
+    events = 8 + 2 * pf.price.shape[0] + 2
     records = 0
     for j in range(pf.meta[N_LEGS]):
         ev, rec = close_room(legs[j])
