@@ -43,7 +43,9 @@ STRICT = 6  # 1: breached when E < MM; 0: when E <= MM
 POLICY = 7  # the rulebook's liquidation policy (margincall.venue.params.POLICY_*)
 N_LEGS = 8  # instruments of the venue: the first entries of ``legs``
 EVALUATIONS = 9  # accounts evaluated so far (a statistic)
-META_SIZE = 10
+AT_N = 10  # the account whose procedure waits for ADL: its open legs at the start
+AT_PAYER = 11  # and the leg whose fund pays its final loss
+META_SIZE = 12
 
 MAX_INSTRUMENTS = 4
 """``legs`` always holds this many states (the last instrument's repeated after the venue's

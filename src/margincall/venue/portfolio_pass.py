@@ -55,6 +55,8 @@ from margincall.venue.params import (
 )
 from margincall.venue.pointers import borrow, no_refcount, prefetch
 from margincall.venue.portfolio_margin import (
+    AT_N,
+    AT_PAYER,
     DESK,
     DONE,
     EVALUATIONS,
@@ -81,6 +83,8 @@ K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 QUEUED = 4  # pf.flags: listed in the pass's queue
+NO_ROOM = -2  # _visit: the buffers lack room, nothing done
+DONE_VISIT = -1  # _visit: the account evaluated (and liquidated or not) and keyed
 AHEAD = 16  # accounts the pass asks the memory for ahead of the one it evaluates
 NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
@@ -124,20 +128,42 @@ def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
     return _close(s, pf, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
 
 
+@no_refcount
+def _visit(legs, pf, a, out, bout) -> int:
+    """Account ``a`` handed on: evaluated; if breached, liquidated by its rulebook's procedure
+    (:func:`_steps`); its legs keyed again. No reference counting: returns ``NO_ROOM`` (nothing
+    done) when the shared buffers lack the room one liquidation may need, the step whose leg
+    must be deleveraged (:func:`_finish` takes it from there), or ``DONE_VISIT``."""
+    if a == INSURANCE_FUND:
+        pf.flags[a] &= ~np.int8(QUEUED)
+        return DONE_VISIT
+    events, records = _room_needed(legs, pf)
+    if out.shape[0] - pf.meta[OUT_N] < events or bout.shape[0] < records:
+        return NO_ROOM
+    if _must_liquidate(legs, pf, a):
+        n, payer = _start(legs, pf, a)
+        adl = _steps(legs, pf, a, (n, payer, 0), out, bout)
+        if adl >= 0:
+            pf.meta[AT_N] = n
+            pf.meta[AT_PAYER] = payer
+            return adl
+    _key_account(legs, pf, a)
+    return DONE_VISIT
+
+
 @njit(cache=True)
-def _liquidate(legs, pf, a, out, bout):
-    """Account ``a`` (breached) through its rulebook's procedure (:func:`_steps`), in room
-    reserved before each run of its steps. A leg that must be deleveraged is deleveraged here
-    (the counted path: the ADL queue allocates), and the procedure goes on after that leg."""
-    n, payer = _start(legs, pf, a)
-    step = 0
-    while True:
-        out, bout = _room(legs, pf, out, bout)
-        adl = _steps(legs, pf, a, (n, payer, step), out, bout)
-        if adl < 0:
-            return out, bout
+def _finish(legs, pf, a, adl, out, bout):
+    """Account ``a``'s procedure after step ``adl`` asked for ADL: that leg deleveraged (the
+    counted path: the ADL queue allocates), the procedure resumed after it in room reserved
+    again (as often as its legs ask), the legs keyed; returns the buffers."""
+    n = pf.meta[AT_N]
+    payer = pf.meta[AT_PAYER]
+    while adl >= 0:
         out, bout = _deleverage(legs[adl % MAX_INSTRUMENTS], pf, a, out, bout)
-        step = adl + 1
+        out, bout = _room(legs, pf, out, bout)
+        adl = _steps(legs, pf, a, (n, payer, adl + 1), out, bout)
+    _key_account(legs, pf, a)
+    return out, bout
 
 
 @no_refcount
@@ -347,16 +373,23 @@ def _take(legs, j, pf, ids, m) -> int:
     return m
 
 
-@njit(cache=True)
-def _room(legs, pf, out, bout):
-    """The shared buffers with room for one account's procedure on every leg and the
-    settlement of its loss."""
+@no_refcount
+def _room_needed(legs, pf) -> tuple[int, int]:
+    """``(events, book records)`` one account's procedure on every leg and the settlement of
+    its loss may write at most (ADL aside: it makes its own room)."""
     events = 8 + 2 * pf.price.shape[0] + 2
     records = 0
     for j in range(pf.meta[N_LEGS]):
         ev, rec = close_room(legs[j])
         events += ev
         records = max(records, rec)
+    return events, records
+
+
+@njit(cache=True)
+def _room(legs, pf, out, bout):
+    """The shared buffers with the room of :func:`_room_needed` after the cursors."""
+    events, records = _room_needed(legs, pf)
     s = make_room(_enter(legs[0], pf, out, bout), events, records)
     return s.out, s.bout
 
@@ -422,13 +455,12 @@ def _pass(legs, pf, ids, out, bout):
             if i + AHEAD // 2 < n:
                 _prefetch_chunks(legs, pf, queue[i + AHEAD // 2])
             a = queue[i]
-            if a == INSURANCE_FUND:
-                pf.flags[a] &= ~np.int8(QUEUED)
-                continue
-            if _must_liquidate(legs, pf, a):
+            done = _visit(legs, pf, a, out, bout)
+            if done == NO_ROOM:
                 out, bout = _room(legs, pf, out, bout)
-                out, bout = _liquidate(legs, pf, a, out, bout)
-            _key_account(legs, pf, a)
+                done = _visit(legs, pf, a, out, bout)
+            if done >= 0:
+                out, bout = _finish(legs, pf, a, done, out, bout)
         queue = _drain(legs, pf)
         if queue.shape[0] == 0:
             return out, bout
