@@ -18,6 +18,40 @@ from margincall.store.rows import write_rows
 
 NOT_UTF8 = b'name = "caf\xe9"\n[run]\nhours = 1\n'
 
+MARKET = """
+[[venues]]
+name = "a"
+rulebook = "binance"
+instruments = ["BTCUSDT"]
+insurance_fund_usd = 1e9
+[[assets]]
+symbol = "BTCUSDT"
+start_price = 73000
+[[assets.venues]]
+venue = "a"
+open_interest_usd = 7e9
+depth_1pct_usd = 90e6
+[[populations]]
+venue = "a"
+instruments = ["BTCUSDT"]
+"""
+# the market scenario's bad inputs of issue 16: file name -> (text replaced, by)
+MARKET_BAD = {
+    "market_rulebook.toml": ('"binance"', '"nasdaq"'),
+    "market_instrument.toml": (
+        'instruments = ["BTCUSDT"]\ninsurance',
+        'instruments = ["BTCUSDT", "DOGEUSDT"]\ninsurance',
+    ),
+    "market_no_venue.toml": (
+        '[[assets.venues]]\nvenue = "a"\nopen_interest_usd = 7e9\ndepth_1pct_usd = 90e6\n',
+        "",
+    ),
+    "market_population.toml": (
+        'venue = "a"\ninstruments = ["BTCUSDT"]\n',
+        'venue = "a"\ninstruments = ["ETHUSDT"]\n',
+    ),
+}
+
 SPEC = """
 kind = "simulate"
 name = "tiny"
@@ -33,6 +67,13 @@ seeds = 1
 def files(tmp_path_factory, readonly_dir) -> dict[str, str]:
     d = tmp_path_factory.mktemp("inputs")
     (d / "not_utf8.toml").write_bytes(NOT_UTF8)
+    (d / "market.toml").write_text(MARKET)
+    for name, (old, new) in MARKET_BAD.items():
+        assert old in MARKET, name
+        (d / name).write_text(MARKET.replace(old, new))
+    (d / "market_shares.toml").write_text(
+        MARKET + "[populations.mix]\nholding_shares = [0.5, 0.4, 0.0]\n"
+    )
     (d / "empty.toml").write_text("# nothing but a comment\n")
     (d / "oi_inf.toml").write_text("[market]\nopen_interest_usd = inf\n")
     (d / "oi_huge.toml").write_text("[market]\nopen_interest_usd = 1e300\n")
@@ -112,6 +153,33 @@ CASES = [
     ("simulate-hours", ["simulate", "calm", "--hours", "inf"], ["run.hours"]),
     ("simulate-read-only-out", ["simulate", "calm", "--out", "{ro}"], ["--out", "{ro}"]),
     ("scenario-show", ["scenario", "show", "nope"], ["scenario", "nope"]),
+    # market scenarios (issue 16): validated by `scenario show`, refused by `simulate`
+    (
+        "market-rulebook",
+        ["scenario", "show", "{d}/market_rulebook.toml"],
+        ["venues.0.rulebook", "nasdaq"],
+    ),
+    (
+        "market-instrument",
+        ["scenario", "show", "{d}/market_instrument.toml"],
+        ["venues.0.instruments.1", "DOGEUSDT"],
+    ),
+    (
+        "market-asset-without-venue",
+        ["scenario", "show", "{d}/market_no_venue.toml"],
+        ["assets.0.venues", "BTCUSDT"],
+    ),
+    (
+        "market-population-instrument",
+        ["scenario", "show", "{d}/market_population.toml"],
+        ["populations.0.instruments.0", "ETHUSDT"],
+    ),
+    (
+        "market-shares",
+        ["scenario", "show", "{d}/market_shares.toml"],
+        ["populations.0.mix.holding_shares", "0.9"],
+    ),
+    ("market-simulate", ["simulate", "{d}/market.toml"], ["market.toml", "[[venues]]"]),
     # demo
     ("demo-read-only-out", ["demo", "--accounts", "100", "--out", "{ro}"], ["--out", "{ro}"]),
     ("demo-drop", ["demo", "--accounts", "100", "--drop", "0.9"], ["drop"]),
@@ -442,3 +510,8 @@ def test_a_close_only_table_gets_a_report(tmp_path):
 
 def test_serve_refuses_a_runs_file_before_binding(files):
     assert_refused(invoke(["serve", "--runs", f"{files['d']}/afile", "--port", "1"]), "--runs")
+
+
+def test_scenario_show_validates_a_market_file_and_prints_it(files):
+    result = invoke(["scenario", "show", f"{files['d']}/market.toml"])
+    assert result.exit_code == 0 and result.stdout == MARKET

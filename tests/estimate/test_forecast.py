@@ -20,7 +20,7 @@ from margincall.estimate.forecast import (
     spearman,
     write_forecast,
 )
-from margincall.estimate.panel import read_panel
+from margincall.sources.panel import read_panel
 
 runner = CliRunner()
 

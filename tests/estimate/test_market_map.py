@@ -18,7 +18,7 @@ from margincall.estimate.market_map import (
     map_at,
     map_from_file,
 )
-from margincall.estimate.panel import PANEL_SCHEMA, read_panel
+from margincall.sources.panel import PANEL_SCHEMA, read_panel
 
 ONE_POINT = dict(spread=0.0, points=1)
 

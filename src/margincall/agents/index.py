@@ -49,5 +49,10 @@ class IndexProcess:
         impact = self.p.impact_bps_per_musd * 1e-4 * spot_flow_usd / 1e6
         self.permanent += impact * self.p.impact_permanent
         self.transient = self.transient * self.decay + impact * (1 - self.p.impact_permanent)
-        self.price = math.exp(self.log_f + self.permanent + self.transient)
+        self.price = math.exp(self.log_level)
         return self.price
+
+    @property
+    def log_level(self) -> float:
+        """log of the price: the fundamental part plus the permanent and transient impact."""
+        return self.log_f + self.permanent + self.transient

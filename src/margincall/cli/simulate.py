@@ -134,11 +134,14 @@ def scenarios() -> None:
     console.print(table)
 
 
-def scenario_show(name: Annotated[str, typer.Argument(help="a preset name")]) -> None:
-    """Print a preset's TOML (save it, edit it, pass the file to `margincall simulate`)."""
-    from margincall.sim.scenario import preset_text
+def scenario_show(
+    name: Annotated[str, typer.Argument(help="a preset name or a scenario TOML file")],
+) -> None:
+    """Print a preset's TOML (save it, edit it, pass the file to `margincall simulate`), or
+    validate a scenario file (one venue, or a market with [[venues]]) and print it."""
+    from margincall.sim.market import scenario_text
 
-    sys.stdout.write(preset_text(name))
+    sys.stdout.write(scenario_text(name))
 
 
 @compiling_notice(err)

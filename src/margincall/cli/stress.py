@@ -222,7 +222,7 @@ def forecast(
 ) -> None:
     """Hourly liquidation forecasts from the market-data map, scored against the naive baseline."""
     from margincall.estimate.forecast import run_forecast, write_forecast
-    from margincall.estimate.panel import read_panel
+    from margincall.sources.panel import read_panel
 
     check_new_folder(out)
     if not from_data.exists():

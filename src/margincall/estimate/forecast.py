@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from margincall.agents.leverage_levels import MarketMapParams, build_levels
 from margincall.core.atomic import atomic_folder
 from margincall.core.errors import InvalidInputError
-from margincall.estimate.market_map import MarketMapParams, build_levels
-from margincall.estimate.panel import panel_gaps
+from margincall.sources.panel import panel_gaps
 
 CAPITAL = {2.0: 0.35, 3.0: 0.25, 5.0: 0.40}
 """Capital cohort: most of the notional, at 2-5x (cascade-models.md §3.4, Hyperliquid 2025-12)."""

@@ -92,7 +92,7 @@ def load_source(
         m = map_from_positions_file(positions, rulebook=rulebook or "binance", price=price)
         return Source(m, "positions file")
     from margincall.estimate.market_map import map_from_panel  # the market-data estimate
-    from margincall.estimate.panel import read_panel
+    from margincall.sources.panel import read_panel
 
     assert data_file is not None
     panel = read_panel(data_file)

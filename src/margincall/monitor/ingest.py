@@ -10,14 +10,14 @@ Formats (each reader is also usable on its own):
   would be the year 5138). ``volume`` is the base volume, ``quote_volume`` becomes
   ``volume_usd`` (a USDT or USDC quote is taken as USD).
 - :func:`read_coinglass`: the CoinGlass-style hourly panel of ``../shared/data/``, read by
-  :func:`margincall.estimate.panel.read_panel` (funding from ``funding_open``, open interest
+  :func:`margincall.sources.panel.read_panel` (funding from ``funding_open``, open interest
   from ``oi_open``). The panel has no traded volume: ``volume`` and ``volume_usd`` are null.
 - :func:`read_table`: a generic OHLCV or derivatives table (CSV or Parquet). Columns are found
   by their canonical name, case-insensitively, by a few common aliases (:data:`ALIASES`), or by
   an explicit ``mapping`` from canonical name to the file's column (``{"close": "Close",
   "ts": "Date"}``). It needs a time column and at least one value column.
 - :func:`read_run_folder`: a margincall run folder (or its ``candles.parquet``): the minute
-  bars aggregated to hours by :func:`~margincall.estimate.panel.read_panel`, with
+  bars aggregated to hours by :func:`~margincall.sources.panel.read_panel`, with
   ``volume_usd`` summed over the hour; ``hourly=False`` keeps the minute bars.
 - :func:`read_source` detects which of these a path is. ``ccxt:EXCHANGE:SYMBOL?...`` specs
   go to :func:`margincall.monitor.live.read_live` (an optional extra, see there).
@@ -36,9 +36,9 @@ from pathlib import Path
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
-from margincall.estimate.panel import COINGLASS_REQUIRED, read_panel
 from margincall.monitor.schema import BAR_SCHEMA, conform
 from margincall.sources.klines import BINANCE_KLINE_COLUMNS, looks_like_klines, read_klines
+from margincall.sources.panel import COINGLASS_REQUIRED, read_panel
 from margincall.sources.times import to_utc
 
 TIME_ALIASES = ("ts", "timestamp", "datetime", "date", "time", "open_time", "datetime_utc")
@@ -116,14 +116,14 @@ def read_binance_klines(path: str | Path) -> pl.DataFrame:
 
 
 def read_coinglass(path: str | Path) -> pl.DataFrame:
-    """The CoinGlass-style hourly panel (via :func:`~margincall.estimate.panel.read_panel`)."""
+    """The CoinGlass-style hourly panel (via :func:`~margincall.sources.panel.read_panel`)."""
     return conform(read_panel(path), Path(path).name)
 
 
 def read_run_folder(path: str | Path, hourly: bool = True) -> pl.DataFrame:
     """A margincall run folder (or its ``candles.parquet``) as :data:`BAR_SCHEMA`.
 
-    ``hourly=True`` (default) gives hour bars as :func:`~margincall.estimate.panel.read_panel`
+    ``hourly=True`` (default) gives hour bars as :func:`~margincall.sources.panel.read_panel`
     aggregates them, plus ``volume_usd`` summed over the hour. ``hourly=False`` keeps the
     run's own bars (minutes) with their columns renamed. ``volume`` (base) is null: the candles
     hold traded notional only.

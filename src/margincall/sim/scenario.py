@@ -62,7 +62,12 @@ class Run(_Model):
     @field_validator("start")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
-        return v if v.tzinfo else v.replace(tzinfo=UTC)
+        return as_utc(v)
+
+
+def as_utc(v: datetime) -> datetime:
+    """A time with no zone is taken as UTC."""
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 class Market(_Model):
@@ -350,20 +355,28 @@ def preset_text(name: str) -> str:
     """The TOML text of a preset."""
     if name not in PRESETS:
         raise InvalidInputError("scenario", name, f"one of the presets {', '.join(PRESETS)}")
+    return packaged_text(name)
+
+
+def packaged_text(name: str) -> str:
+    """The TOML text of the file ``name``.toml in ``margincall/sim/presets``."""
     return (resources.files("margincall.sim") / "presets" / f"{name}.toml").read_text("utf-8")
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A preset by name, or a scenario TOML file by path."""
-    text = None
+def read_scenario_toml(
+    name_or_path: str | Path, presets: tuple[str, ...]
+) -> tuple[dict[str, Any], str]:
+    """The TOML tables of a preset (one of ``presets``, a file in ``margincall/sim/presets``) or
+    of a file by path, and the source to name in errors. A missing, non-UTF-8, broken or empty
+    file is an InvalidInputError naming it."""
     source = str(name_or_path)
-    if str(name_or_path) in PRESETS:
-        text = preset_text(str(name_or_path))
+    if source in presets:
+        text = packaged_text(source)
     else:
         path = Path(name_or_path)
         if not path.is_file():
             raise InvalidInputError(
-                "scenario", source, f"a preset ({', '.join(PRESETS)}) or an existing TOML file"
+                "scenario", source, f"a preset ({', '.join(presets)}) or an existing TOML file"
             )
         try:
             text = path.read_text("utf-8")
@@ -381,6 +394,25 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             source,
             "a scenario with at least one table ([run], [market], ...); an empty file is refused "
             "rather than run as the defaults (margincall scenario show calm prints a full one)",
+        )
+    return data, source
+
+
+def is_market(data: dict[str, Any]) -> bool:
+    """Whether scenario tables describe a market (several venues and assets: ``[[venues]]``,
+    :mod:`margincall.sim.market`) rather than one venue."""
+    return "venues" in data
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A preset by name, or a single-venue scenario TOML file by path."""
+    data, source = read_scenario_toml(name_or_path, PRESETS)
+    if is_market(data):
+        raise InvalidInputError(
+            "scenario",
+            source,
+            "a single-venue scenario: this file is a market scenario ([[venues]]), which no "
+            "kernel runs yet (margincall scenario show FILE validates and prints it)",
         )
     return parse_scenario(data, source)
 

@@ -21,6 +21,9 @@ fear_greed     :func:`~.fear_greed.read_fear_   date, value (0-100), line
                greed`
 klines         :func:`~.klines.read_klines`     ts (bar start, UTC), open, high, low, close,
                                                 volume, volume_usd (the Binance kline CSV)
+panel          :func:`~.panel.read_panel`       ts (hour start, UTC), open, high, low, close,
+                                                oi_usd, funding, liq_long_usd, liq_short_usd,
+                                                long_short_ratio (its own docstring: formats)
 ============== ================================ ===============================================
 
 Every error is an :class:`~margincall.core.errors.InvalidInputError` naming the file, the

@@ -48,6 +48,15 @@ def next_random(meta) -> int:
     return x >> 16
 
 
+@njit(cache=True, inline="always")
+def binance_score(upnl, wallet, mm, equity) -> float:
+    """Binance's LeveragePnL: PnL% (profit over the wallet, at least one dollar) times the
+    margin ratio (maintenance over equity; 0 when equity is not positive)."""
+    pnl_pct = max(0, upnl) / max(1_000_000, wallet)
+    ratio = 0.0 if equity <= 0 else mm / equity
+    return pnl_pct * ratio
+
+
 @njit(cache=True)
 def adl_scores(acc, cands, mark, k, tiers, ranking):
     """Score candidates (higher goes first) under the venue's ranking."""
@@ -61,10 +70,8 @@ def adl_scores(acc, cands, mark, k, tiers, ranking):
         coll = collateral(acc, a)
         equity = coll + upnl
         if ranking == ADL_BINANCE:
-            pnl_pct = max(0, upnl) / max(1_000_000, coll)
             mm = maintenance_micros(value, tiers.floor, tiers.mmr_ppm, tiers.cum)
-            ratio = 0.0 if equity <= 0 else mm / equity
-            score[i] = pnl_pct * ratio
+            score[i] = binance_score(upnl, coll, mm, equity)
         elif ranking == ADL_BITMEX:
             pnl_pct = upnl / max(1, abs(acc.cost[a]))
             lev = value / max(1, equity) if equity > 0 else 1e18
@@ -94,8 +101,18 @@ def _build_queue(s, held):
     Longs fill ``adl_slots`` from the front and shorts from the back (together they never
     exceed the number of accounts). Returns ``(start, count)``.
     """
+    cands = holders(s, held)
+    ranking = s.params[ADL]
+    if ranking != ADL_DYDX and ranking != ADL_PRO_RATA and cands.shape[0] > 0:
+        score = adl_scores(s.acc, cands, s.meta[MARK], s.params[K], s.tiers, ranking)
+        cands = cands[np.argsort(-score, kind="mergesort")]
+    return place_queue(s.idx, held, cands)
+
+
+@njit(cache=True)
+def holders(s, held):
+    """The accounts holding ``held`` (+1 longs, -1 shorts), the fund aside, in id order."""
     acc = s.acc
-    idx = s.idx
     total = s.meta[N_ACCOUNTS]
     count = 0
     for b in range(total):
@@ -107,10 +124,14 @@ def _build_queue(s, held):
         if b != INSURANCE_FUND and (acc.flags[b] & EXISTS) and acc.pos[b] * held > 0:
             cands[j] = b
             j += 1
-    ranking = s.params[ADL]
-    if ranking != ADL_DYDX and ranking != ADL_PRO_RATA and count > 0:
-        score = adl_scores(acc, cands, s.meta[MARK], s.params[K], s.tiers, ranking)
-        cands = cands[np.argsort(-score, kind="mergesort")]
+    return cands
+
+
+@njit(cache=True)
+def place_queue(idx, held, cands):
+    """Take ``cands`` (holders of ``held``, in queue order) as that side's snapshot; returns
+    ``(start, count)``."""
+    count = cands.shape[0]
     cap = idx.adl_slots.shape[0]
     start = 0 if held > 0 else cap - count
     for i in range(count):

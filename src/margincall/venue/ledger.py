@@ -95,6 +95,14 @@ def set_parties(s, j, side, counterparty, order_id) -> None:
 
 
 @njit(cache=True, inline="always")
+def fund_money(acc: Accounts) -> int:
+    """Money the insurance fund can pay: its wallet, plus what the other instruments sharing
+    its fund lend it (``rest`` of row 0; portfolio venues only, see
+    :mod:`margincall.venue.portfolio_funds`)."""
+    return acc.wallet[INSURANCE_FUND] + acc.rest[INSURANCE_FUND]
+
+
+@njit(cache=True, inline="always")
 def collateral(acc: Accounts, a: int) -> int:
     """Money backing account ``a``'s position: the isolated margin or the whole wallet (for the
     leg of a portfolio, its wallet plus what the rest of the portfolio lends it)."""
@@ -237,7 +245,7 @@ def cover_loss(s, a) -> None:
     if c >= 0:
         return
     f = INSURANCE_FUND
-    pay = min(-c, max(acc.wallet[f], 0))
+    pay = min(-c, max(fund_money(acc), 0))
     if pay > 0:
         transfer(s, K_IF_PAID, f, a, pay)
     left = -collateral(acc, a)

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from margincall.venue import liq_index
-from margincall.venue.accounts import MARK
+from margincall.venue.accounts import MARK, PORTFOLIO
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import collateral
 from margincall.venue.liquidation import (
@@ -50,6 +50,8 @@ def key_leg(s, a) -> None:
     """Put portfolio leg ``a`` (its ``rest`` set to its budget) in the index, at least one tick
     past the mark: the account was just found safe at it. A flat leg leaves the index."""
     acc = s.acc
+    if not acc.flags[a] & PORTFOLIO:  # an isolated leg: its instrument keys it
+        return
     p = acc.pos[a]
     if p == 0:
         if s.idx.side[a] != 0:

@@ -37,6 +37,7 @@ from margincall.venue.ledger import (
     collateral,
     cover_loss,
     event,
+    fund_money,
     party,
     reindex,
     trade,
@@ -131,7 +132,7 @@ def _fund_can_take(s, p, price) -> bool:
     acc = s.acc
     f = INSURANCE_FUND
     k = s.params[K]
-    after = acc.wallet[f] - acc.cost[f] - p * price * k + (acc.pos[f] + p) * s.meta[MARK] * k
+    after = fund_money(acc) - acc.cost[f] - p * price * k + (acc.pos[f] + p) * s.meta[MARK] * k
     return after >= 0
 
 
@@ -274,7 +275,7 @@ def _dydx(s, a) -> bool:
         if surplus > 0:
             _charge_fee(s, a, min(mul_div_ceil(abs(quote), params[MAX_LIQ_FEE_PPM], PPM), surplus))
         elif surplus < 0:
-            pay = min(-surplus, max(acc.wallet[INSURANCE_FUND], 0))
+            pay = min(-surplus, max(fund_money(acc), 0))
             if pay > 0:
                 transfer(s, K_IF_PAID, INSURANCE_FUND, a, pay)
         return False

@@ -42,11 +42,21 @@ from margincall.events.schema import EVENT_DTYPE, EventKind
 from margincall.venue import liq_index
 from margincall.venue import params as P
 from margincall.venue import portfolio_margin as PM
-from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, PORTFOLIO, SEQ, TS
+from margincall.venue.accounts import (
+    DEPOSITS,
+    EXISTS,
+    ISOLATED,
+    MARK,
+    N_ACCOUNTS,
+    PORTFOLIO,
+    SEQ,
+    TS,
+)
 from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
+from margincall.venue.portfolio_funds import fund_groups, lend_funds
 from margincall.venue.portfolio_margin import (
     PortfolioState,
     account_margin,
@@ -95,7 +105,8 @@ class PortfolioVenue:
         rulebook: a rulebook name, path or loaded :class:`Rulebook`.
         prices: the instruments, in order, with their starting index prices.
         capacity: accounts the venue can hold (account 0 is each instrument's fund).
-        insurance_fund_usd: each instrument fund's starting balance.
+        insurance_fund_usd: each insurance fund's starting balance (instruments the
+            rulebook's fund map puts in one fund share one; R9).
         collateral_prices: the collateral assets the accounts may hold besides the settlement
             asset (each one the rulebook defines, with its ratio tiers and conversion buffer),
             with their starting prices in dollars (``{"USDE": 1}``).
@@ -125,13 +136,15 @@ class PortfolioVenue:
         self.symbols = tuple(prices)
         self.log = EventLog(keep=keep_events)
         self.legs: list[Venue] = []
+        self.fund_ids = tuple(self.rulebook.fund_for(sym) for sym in self.symbols)
         for j, sym in enumerate(self.symbols):
+            first = self.fund_ids.index(self.fund_ids[j]) == j  # a shared fund seeds once
             v = Venue(
                 self.rulebook,
                 sym,
                 price=prices[sym],
                 capacity=capacity,
-                insurance_fund_usd=insurance_fund_usd,
+                insurance_fund_usd=insurance_fund_usd if first else 0,
                 seed=tree.child(sym),
                 price_window=price_window,
                 keep_events=keep_events,
@@ -168,6 +181,7 @@ class PortfolioVenue:
             vol=np.full(PM.MAX_INSTRUMENTS, VOL_START),
             pending=np.zeros(cap, np.int64),
             done=np.zeros(cap, np.int64),
+            fund_group=fund_groups(self.fund_ids),
         )  # fmt: skip
         self.pf.meta[PM.STRICT] = self.legs[0].params[P.STRICT]
         self.pf.meta[PM.POLICY] = self.legs[0].params[P.POLICY]
@@ -315,6 +329,41 @@ class PortfolioVenue:
         )  # fmt: skip
         return np.concatenate([events, self._evaluate([a])])
 
+    def isolate(self, account: int, symbol: str, margin_usd: Number) -> np.ndarray:
+        """Put an account's (flat) leg on ``symbol`` in isolated mode with ``margin_usd`` of its
+        settlement cash: from then on the instrument margins and liquidates that leg alone, on
+        that margin only, and it never counts in the account's cross equity or maintenance."""
+        a = self._check_account(account)
+        j = self._index(symbol)
+        v = self.legs[j]
+        if v.acc.pos[a] != 0 or not v.acc.flags[a] & PORTFOLIO:
+            raise InvalidInputError(
+                "symbol", symbol, f"a flat cross leg of account {a} (this one is open or isolated)"
+            )
+        m = usd_to_micros(margin_usd)
+        legs = self._legs()
+        e, _ = account_margin(legs, self.pf, a)
+        others = sum(-(-abs(int(w.acc.pos[a])) * int(w.meta[MARK]) * w.k  # cross legs' IM
+                       // max(1, int(w.acc.leverage[a])))
+                     for w in self.legs if w.acc.flags[a] & PORTFOLIO)  # fmt: skip
+        if not 0 < m <= min(int(self.pf.cash[a]), e - others):
+            raise InvalidInputError(
+                "margin_usd", margin_usd,
+                "a positive amount the account's cash and cross initial margin can spare",
+            )  # fmt: skip
+        events = [self._on(j, v.cancel_all, a)]
+        left = int(v.acc.wallet[a])  # the cross leg's realised flows go back to the cash
+        self.pf.cash[a] += left - m
+        self.deposits += left - m
+        v.acc.wallet[a] = 0
+        v.meta[DEPOSITS] -= left
+        v.acc.rest[a] = 0
+        v.acc.flags[a] = EXISTS | ISOLATED
+        events.append(self._emit(EventKind.WITHDRAWN, a, amount=m))
+        events.append(self._on(j, v.deposit, a, micros_to_usd(m)))
+        events.append(self._evaluate([a]))
+        return np.concatenate(events)
+
     def set_collateral_price(self, asset: str, price_usd: Number) -> np.ndarray:
         """A new price for a collateral asset (from the source the rulebook names): every
         account holding it is re-marked at once."""
@@ -437,6 +486,7 @@ class PortfolioVenue:
         events = [self._evaluate(next_block(self.pf))]
         for _ in range(MAX_PASSES):
             for j, v in enumerate(self.legs):
+                lend_funds(self._legs(), self.pf)  # for the isolated legs it liquidates
                 events.append(self._on(j, v.run_liquidations))
             if not any(int(v.index.meta[liq_index.DEFERRED]) for v in self.legs):
                 break
@@ -474,6 +524,7 @@ class PortfolioVenue:
         collateral asset."""
         from margincall.core.errors import InvariantViolation
 
+        lend_funds(self._legs(), self.pf)  # shared funds' lent balances as they are now
         for v in self.legs:
             v.check_invariants()
         pf = self.pf
@@ -494,6 +545,15 @@ class PortfolioVenue:
         below = int(-total[flat & (total < 0)].sum())
         if below > pf.meta[PM.UNCOVERED]:
             raise InvariantViolation(f"{below} micro-dollars below zero without a covering event")
+
+    def fund_usd(self, symbol: str) -> Decimal:
+        """The balance of the insurance fund that covers ``symbol`` (the rulebook's fund map:
+        the sum over the instruments sharing it)."""
+        fund = self.fund_ids[self._index(symbol)]
+        return micros_to_usd(
+            sum(int(v.acc.wallet[INSURANCE_FUND]) for v, f in zip(self.legs, self.fund_ids,
+                strict=True) if f == fund)
+        )  # fmt: skip
 
     def digest(self) -> str:
         return self.log.digest()

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from margincall.venue.accounts import MARK
+from margincall.venue.accounts import MARK, PORTFOLIO
 from margincall.venue.margin_int import PPM, maintenance_micros, mul_div_floor
 from margincall.venue.params import K
 from margincall.venue.pointers import borrow, no_refcount
@@ -71,6 +71,15 @@ class PortfolioState(NamedTuple):
     vol: np.ndarray  # float64 per instrument: its recent move per block, weighting the budgets
     pending: np.ndarray  # int64: the PENDING accounts, meta[N_PENDING] of them
     done: np.ndarray  # int64: the DONE accounts, meta[N_DONE] of them
+    fund_group: np.ndarray  # int64 per instrument: its insurance fund (the first member's index)
+
+
+@njit(cache=True, inline="always")
+def cross_pos(s, a) -> int:
+    """Account ``a``'s position in state ``s`` if it is a cross leg; 0 for an isolated one (it
+    is margined alone, by its instrument)."""
+    acc = s.acc
+    return acc.pos[a] if acc.flags[a] & PORTFOLIO else 0
 
 
 @njit(cache=True)
@@ -91,14 +100,17 @@ def borrow_portfolio(pf: PortfolioState) -> PortfolioState:
         borrow(pf.vol),
         borrow(pf.pending),
         borrow(pf.done),
+        borrow(pf.fund_group),
     )
 
 
 @njit(cache=True, inline="always")
 def leg_terms(s, a) -> tuple[int, int, int, int, int]:
-    """``(position, open PnL, maintenance, wallet, notional)`` of account ``a``'s leg in state
-    ``s``."""
+    """``(position, open PnL, maintenance, wallet, notional)`` of account ``a``'s cross leg in
+    state ``s`` (all 0 for an isolated leg: it never counts in the account's cross margin)."""
     acc = s.acc
+    if not acc.flags[a] & PORTFOLIO:
+        return 0, 0, 0, 0, 0
     p = acc.pos[a]
     if p == 0:
         return 0, 0, 0, acc.wallet[a], 0
@@ -224,5 +236,5 @@ def lend_for_orders(legs, pf, ids, j) -> None:
 def _initial_margin(s, a) -> int:
     acc = s.acc
     lev = max(1, acc.leverage[a])
-    notional = abs(acc.pos[a]) * s.meta[MARK] * s.params[K]
+    notional = abs(cross_pos(s, a)) * s.meta[MARK] * s.params[K]
     return -(-notional // lev)

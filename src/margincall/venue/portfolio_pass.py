@@ -18,6 +18,10 @@ The procedures (portfolio-margin.md R3, R4, R7):
   proportion to value, at the price less the conversion buffer; the fund of the leg with the
   largest maintenance pays what is still missing, or the loss is recorded as uncovered.
 
+Instruments sharing an insurance fund lend it to each other before every close (R9,
+:mod:`margincall.venue.portfolio_funds`); a close that needs ADL ranks the candidates by their
+accounts first (R8, :mod:`margincall.venue.portfolio_adl`).
+
 Every instrument writes into one event buffer in one sequence (the portfolio's cursors in
 ``pf.meta``, copied into an instrument's ``meta`` while it writes).
 """
@@ -31,7 +35,7 @@ from margincall.events.schema import EventKind
 from margincall.venue import accounts as A
 from margincall.venue import liq_index
 from margincall.venue.adl import next_random
-from margincall.venue.ledger import INSURANCE_FUND, event
+from margincall.venue.ledger import INSURANCE_FUND, event, fund_money
 from margincall.venue.leg_close import (
     CLOSE_IOC,
     CLOSE_MARKET,
@@ -54,6 +58,8 @@ from margincall.venue.params import (
     POLICY_HYPERLIQUID,
 )
 from margincall.venue.pointers import borrow, no_refcount, prefetch
+from margincall.venue.portfolio_adl import rank_queue
+from margincall.venue.portfolio_funds import lend_funds
 from margincall.venue.portfolio_margin import (
     AT_N,
     AT_PAYER,
@@ -73,6 +79,7 @@ from margincall.venue.portfolio_margin import (
     borrow_portfolio,
     breached,
     budget_rest,
+    cross_pos,
     exact_rest,
     leg_terms,
     r4_rest,
@@ -120,12 +127,22 @@ def _close(s, pf, a, how, size, rest, out, bout) -> bool:
 
 
 @njit(cache=True, inline="always")
+def _close_leg(legs, pf, j, a, how, size, rest, out, bout) -> bool:
+    """Leg ``j`` of account ``a`` closed by :func:`_close` with the instruments' shared funds
+    lent before and after (R9); True when the leg must be deleveraged."""
+    lend_funds(legs, pf)
+    adl = _close(legs[j], pf, a, how, size, rest, out, bout)
+    lend_funds(legs, pf)
+    return adl
+
+
+@njit(cache=True, inline="always")
 def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
-    """:func:`_close` with the leg's R4 share of the account as it is now."""
+    """:func:`_close_leg` with the leg's R4 share of the account as it is now."""
     e, mm_total, _, _ = account(legs, pf, a)
-    s = legs[j]
-    _, upnl, mm, wallet, _ = leg_terms(s, a)
-    return _close(s, pf, a, how, size, r4_rest(e, mm_total, upnl, mm, wallet), out, bout)
+    _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
+    rest = r4_rest(e, mm_total, upnl, mm, wallet)
+    return _close_leg(legs, pf, j, a, how, size, rest, out, bout)
 
 
 @no_refcount
@@ -153,13 +170,18 @@ def _visit(legs, pf, a, out, bout) -> int:
 
 @njit(cache=True)
 def _finish(legs, pf, a, adl, out, bout):
-    """Account ``a``'s procedure after step ``adl`` asked for ADL: that leg deleveraged (the
-    counted path: the ADL queue allocates), the procedure resumed after it in room reserved
+    """Account ``a``'s procedure after step ``adl`` asked for ADL: that leg deleveraged, the
+    candidates ranked by their accounts (R8; the counted path: the ADL queue allocates), the procedure resumed after it in room reserved
     again (as often as its legs ask), the legs keyed; returns the buffers."""
     n = pf.meta[AT_N]
     payer = pf.meta[AT_PAYER]
     while adl >= 0:
-        out, bout = _deleverage(legs[adl % MAX_INSTRUMENTS], pf, a, out, bout)
+        j = adl % MAX_INSTRUMENTS
+        p = legs[j].acc.pos[a]
+        if p != 0:  # the candidates ranked by their accounts (R8)
+            rank_queue(legs, pf, j, -1 if p > 0 else 1)
+        out, bout = _deleverage(legs[j], pf, a, out, bout)
+        lend_funds(legs, pf)
         out, bout = _room(legs, pf, out, bout)
         adl = _steps(legs, pf, a, (n, payer, adl + 1), out, bout)
     _key_account(legs, pf, a)
@@ -195,28 +217,27 @@ def _steps(legs, pf, a, at, out, bout) -> int:
     if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
         e, mm_total, _, _ = account(legs, pf, a)
         for j in range(start, legs_n):
-            s = legs[j]
-            p, upnl, mm, wallet, _ = leg_terms(s, a)
+            p, upnl, mm, wallet, _ = leg_terms(legs[j], a)
             if p != 0:
                 rest = exact_rest(e, mm_total, upnl, mm, wallet)
-                if _close(s, pf, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout):
+                if _close_leg(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout):
                     return j
     elif policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
         for j in range(start, legs_n):  # closing one leg leaves the others as they were
-            if legs[j].acc.pos[a] != 0 and _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout):
+            if cross_pos(legs[j], a) != 0 and _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout):
                 return j
     elif policy == POLICY_HYPERLIQUID:
         if _backstop(legs, pf, a, start, out, bout):
             for j in range(max(start - MAX_INSTRUMENTS, 0), legs_n):
-                if legs[j].acc.pos[a] != 0 and _close_r4(
+                if cross_pos(legs[j], a) != 0 and _close_r4(
                     legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout
                 ):
                     return MAX_INSTRUMENTS + j
     elif start == 0:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
         k = next_random(legs[0].meta) % n
         for j in range(legs_n):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 if k == 0:
                     if _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout):
                         return j
@@ -236,7 +257,7 @@ def _backstop(legs, pf, a, start, out, bout) -> bool:
     if start == 0:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
-            if legs[j].acc.pos[a] != 0:
+            if cross_pos(legs[j], a) != 0:
                 _close_r4(legs, pf, j, a, CLOSE_MARKET, _slice(legs[j], a, now), out, bout)
     e, mm_total, _, n = account(legs, pf, a)
     params = legs[0].params
@@ -257,12 +278,13 @@ def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
     ``payer``."""
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        if s.acc.pos[a] != 0:
+        p, _, _, wallet, _ = leg_terms(legs[j], a)
+        if p != 0:
             return
-        cash += s.acc.wallet[a]
+        cash += wallet
     if cash < 0:
         _settle_loss(legs[payer], pf, a, cash, out, bout)
+        lend_funds(legs, pf)
 
 
 @njit(cache=True, inline="always")
@@ -311,7 +333,7 @@ def _settle_loss(s, pf, a, cash, out, bout) -> None:
     short = -cash
     if short > 0:
         acc = s.acc
-        pay = min(short, max(acc.wallet[INSURANCE_FUND], 0))
+        pay = min(short, max(fund_money(acc), 0))
         if pay > 0:
             acc.wallet[INSURANCE_FUND] -= pay
             acc.wallet[a] += pay

@@ -355,6 +355,7 @@ class VenueBase:
             raise InvariantViolation(f"the book is crossed at rest: bid {bid} >= ask {ask}")
         flags = self.acc.flags[:n]
         coll = np.where(flags & ISOLATED, self.acc.iso_margin[:n], self.acc.wallet[:n])
+        coll[INSURANCE_FUND] += self.acc.rest[INSURANCE_FUND]  # a shared fund: what others lend
         # a portfolio leg's wallet holds the leg's cash flows only: the portfolio checks accounts
         alone = (self.acc.pos[:n] == 0) & (coll < 0) & ((flags & PORTFOLIO) == 0)
         flat_negative = int(-coll[alone].sum())

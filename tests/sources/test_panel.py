@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from margincall.core.errors import InvalidInputError
-from margincall.estimate.panel import PANEL_SCHEMA, panel_gaps, read_panel
+from margincall.sources.panel import PANEL_SCHEMA, panel_gaps, read_panel
 
 
 def generic(n: int = 5, start: int = 1_767_225_600) -> pl.DataFrame:
