@@ -502,12 +502,15 @@ def _prefetch_rows(legs, pf, a) -> None:
 
 @no_refcount
 def _prefetch_chunks(legs, pf, a) -> None:
-    """Start loading the index chunks that hold account ``a``'s legs (their rows, asked for
-    earlier by :func:`_prefetch_rows`, tell where)."""
+    """Start loading, for each open leg of account ``a``, the index chunk that holds it and its
+    orders' entry in the book (a liquidation cancels them first); the rows, asked for earlier
+    by :func:`_prefetch_rows`, tell which legs are open and where."""
     for j in range(pf.meta[N_LEGS]):
-        idx = legs[j].idx
+        s = legs[j]
+        idx = s.idx
         if idx.side[a] != 0:
             prefetch(idx.chunks[idx.loc[a] >> 4], 0)
+            prefetch(s.book.accounts[a], 0)
 
 
 @njit(cache=True)
