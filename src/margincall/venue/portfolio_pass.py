@@ -164,6 +164,8 @@ def _visit(legs, pf, a, out, bout) -> int:
             pf.meta[AT_N] = n
             pf.meta[AT_PAYER] = payer
             return adl
+    else:  # flat after its own trades and below zero: its loss settled all the same
+        _settle_if_flat(legs, pf, a, _loss_leg(legs, pf, a), out, bout)
     _key_account(legs, pf, a)
     return DONE_VISIT
 
@@ -270,6 +272,20 @@ def _deleverage(s, pf, a, out, bout):
     which makes its own room); returns the buffers."""
     s = _deleverage_rest(_enter(s, pf, out, bout), a)
     return _leave(pf, s)
+
+
+@no_refcount
+def _loss_leg(legs, pf, a) -> int:
+    """The leg of flat account ``a`` with the lowest wallet (where its loss was made): its
+    fund pays what the account cannot."""
+    worst = 0
+    low = legs[0].acc.wallet[a]
+    for j in range(1, pf.meta[N_LEGS]):
+        _, _, _, wallet, _ = leg_terms(legs[j], a)
+        if wallet < low:
+            low = wallet
+            worst = j
+    return worst
 
 
 @no_refcount
