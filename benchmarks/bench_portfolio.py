@@ -35,6 +35,7 @@ REPEATS = 3
 START = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "WIFUSDT": 2.0}
 FALL = {"BTCUSDT": 0.10, "ETHUSDT": 0.15, "SOLUSDT": 0.20, "WIFUSDT": 0.30}
 LEVELS = 20
+LEVEL_USD = 120_000_000  # per level, as the one-instrument sweep (2,000 BTC at 60,000)
 
 
 def build(n: int, seed: int = 7) -> tuple[PortfolioVenue, int]:
@@ -75,7 +76,7 @@ def step(pv: PortfolioVenue, mm: int, s: int) -> np.ndarray:
         v = pv.legs[j]
         price = START[sym] * (1 - FALL[sym] * s / STEPS)
         index = round(price / float(v.scale.tick_size))
-        lots = max(1, int(2_000_000 / price / float(v.scale.lot_size)))
+        lots = max(1, int(LEVEL_USD / price / float(v.scale.lot_size)))
         levels = np.round(index * (1 - 0.0005 * np.arange(LEVELS))).astype(np.int64)
         one = np.ones(LEVELS, np.int64)
         pv.submit_orders(sym, mm * one, one, lots * one, levels)

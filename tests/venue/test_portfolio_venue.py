@@ -266,3 +266,20 @@ def test_p9_bitmex_takes_every_cross_leg_at_once_at_r4_prices(tmp_path) -> None:
     assert abs(taken["ETHUSDT"] - Decimal("3669.80")) <= Decimal("0.05")  # tick 0.05
     assert not [e for e in events if e["kind"] == EventKind.ORDER_ACCEPTED and e["account"] == a]
     pv.check_invariants()
+
+
+def test_an_account_flat_below_zero_after_its_own_sell_is_covered_by_the_fund() -> None:
+    """A cross account long 0.2 BTC from 48,000 with 300 of cash sells into the only bid, at
+    46,000: loss 400, taker fee 0.2 x 46,000 x 0.05% = 4.60, so it is flat at -104.60. The
+    fund of the leg where the loss was made pays it (one event), the account ends at zero and
+    the invariants hold (before: no event, 'below zero without a covering event')."""
+    pv = PortfolioVenue("binance", {"BTCUSDT": 48_000, "ETHUSDT": 2_500}, insurance_fund_usd=1e6)
+    mm = pv.open_account(100_000_000)
+    a = pv.open_account(300, leverage=100)
+    pv.block_trades("BTCUSDT", [a], ["0.2"], 48_000, mm)
+    pv.submit_order(mm, "BTCUSDT", "buy", "1", 46_000)
+    events = pv.submit_order(a, "BTCUSDT", "sell", "0.2")
+    paid = events[events["kind"] == EventKind.INSURANCE_FUND_PAID]
+    assert [(int(e["account"]), int(e["amount"])) for e in paid] == [(a, 104_600_000)]
+    assert pv.margin(a) == (0, 0)
+    pv.check_invariants()

@@ -39,7 +39,6 @@ UNCOVERED = 9  # losses no one covered, micro-dollars (information only)
 RNG = 10  # state of the venue's deterministic generator (dYdX candidate offsets)
 OUT_N = 11  # events written into the entry kernel's event buffer (its cursor)
 BOOK_N = 12  # book records waiting in the book-record buffer to be settled (its cursor)
-ADL_WAITING = 13  # 1: a portfolio leg's close stopped where ADL starts (the portfolio ranks)
 META_SIZE = 16
 
 ACCOUNT_ROW = np.dtype(

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from margincall.venue import liq_index
-from margincall.venue.accounts import ADL_WAITING, MARK, PORTFOLIO
+from margincall.venue.accounts import MARK, PORTFOLIO
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.ledger import collateral
 from margincall.venue.liquidation import (
@@ -31,6 +31,7 @@ from margincall.venue.liquidation import (
 )
 from margincall.venue.margin_int import PPM, liquidation_key, mul_div_ceil
 from margincall.venue.params import BAND_PPM, LIQ_FEE_PPM, K
+from margincall.venue.pointers import no_refcount
 
 # numpy integers, not Python ones: numba compiles a callee once per combination of literal
 # constants it is passed, once for any int64
@@ -65,43 +66,36 @@ def key_leg(s, a) -> None:
     liq_index.insert(s.idx, a, 1 if p > 0 else -1, key)
 
 
-@njit(cache=True)
-def close(s, a, how, size):
+@no_refcount
+def close_leg(s, a, how, size) -> bool:
     """Close account ``a``'s leg on this instrument the way ``how`` says (one of ``CLOSE_*``;
     ``size``: the market order's lots for ``CLOSE_MARKET``), into room the caller reserved
-    (:func:`close_room`); returns the state. Where the close needs ADL it stops and sets
-    ``meta[ADL_WAITING]``: the portfolio ranks the candidates by their accounts (R8) and
-    finishes it (:mod:`margincall.venue.portfolio_adl`)."""
+    (:func:`close_room`), with no reference counting. Returns True when the leg must be
+    deleveraged: then its forced orders and fees are done and the caller finishes with
+    :func:`~margincall.venue.liquidation._deleverage_rest` (which makes its own room)."""
     acc = s.acc
     p = acc.pos[a]
     if p == 0:
-        return s
+        return False
     mark = s.meta[MARK]
     if how == CLOSE_WATERFALL:
-        if _waterfall(s, a, excess_of(s, a, mark)):
-            s.meta[ADL_WAITING] = 1
-        return s
+        return _waterfall(s, a, excess_of(s, a, mark))
     trigger(s, a, excess_of(s, a, mark))
-    adl = False
     if how == CLOSE_IOC:
         filled, ticklots = _forced(s, a, abs(p), _bankruptcy_price(s, a), IOC)
         if filled > 0:
             _charge_fee(s, a, mul_div_ceil(ticklots * s.params[K], s.params[LIQ_FEE_PPM], PPM))
-        if acc.pos[a] != 0:
-            adl = _takeover(s, a)
-    elif how == CLOSE_TAKEOVER:
-        adl = _takeover(s, a)
-    else:
-        side = -1 if p > 0 else 1
-        _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
-    if adl:
-        s.meta[ADL_WAITING] = 1
-    return s
+        return acc.pos[a] != 0 and _takeover(s, a)
+    if how == CLOSE_TAKEOVER:
+        return _takeover(s, a)
+    side = -1 if p > 0 else 1
+    _forced(s, a, min(size, abs(p)), band_limit_ticks(mark, s.params[BAND_PPM], side), IOC)
+    return False
 
 
 @njit(cache=True, inline="always")
 def close_room(s) -> tuple[int, int]:
-    """``(events, book records)`` one :func:`close` may write at most (ADL aside: it makes
+    """``(events, book records)`` one :func:`close_leg` may write at most (ADL aside: it makes
     its own room)."""
     events, records = _waterfall_room(s)
     return events + 1, records

@@ -37,7 +37,7 @@ import numpy as np
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.core.units import Number, micros_to_usd, to_decimal, usd_to_micros
-from margincall.events.log import EventLog
+from margincall.events.log import EventLog, join_records
 from margincall.events.schema import EVENT_DTYPE, EventKind
 from margincall.venue import liq_index
 from margincall.venue import params as P
@@ -312,7 +312,7 @@ class PortfolioVenue:
         self.pf.cash[a] += m
         self.deposits += m
         events = self._emit(EventKind.DEPOSITED, a, amount=m)
-        return np.concatenate([events, self._evaluate([a])])
+        return join_records([events, self._evaluate([a])])
 
     def deposit_collateral(self, account: int, asset: str, qty: Number) -> np.ndarray:
         """Add ``qty`` units of a collateral asset to an account."""
@@ -327,7 +327,7 @@ class PortfolioVenue:
             EventKind.COLLATERAL_DEPOSITED, a, qty=units, price=int(self.pf.price[c]),
             order_id=c, amount=asset_value(self.pf, c, units),
         )  # fmt: skip
-        return np.concatenate([events, self._evaluate([a])])
+        return join_records([events, self._evaluate([a])])
 
     def isolate(self, account: int, symbol: str, margin_usd: Number) -> np.ndarray:
         """Put an account's (flat) leg on ``symbol`` in isolated mode with ``margin_usd`` of its
@@ -362,7 +362,7 @@ class PortfolioVenue:
         events.append(self._emit(EventKind.WITHDRAWN, a, amount=m))
         events.append(self._on(j, v.deposit, a, micros_to_usd(m)))
         events.append(self._evaluate([a]))
-        return np.concatenate(events)
+        return join_records(events)
 
     def set_collateral_price(self, asset: str, price_usd: Number) -> np.ndarray:
         """A new price for a collateral asset (from the source the rulebook names): every
@@ -375,7 +375,7 @@ class PortfolioVenue:
         events = [self._emit(EventKind.COLLATERAL_REMARKED, -1, price=price, order_id=c)]
         holders = np.flatnonzero(self.pf.coll[:, c]).tolist()
         events.append(self._evaluate(holders))
-        return np.concatenate(events)
+        return join_records(events)
 
     def set_collateral_sources(
         self, asset: str, *, own_book: Number = 0, index: Number = 0, redemption: Number = 0
@@ -414,7 +414,7 @@ class PortfolioVenue:
         v = self.legs[j]
         lend_for_orders(self._legs(), self.pf, np.array([a], np.int64), np.int64(j))
         events = self._on(j, v.submit_order, a, side, qty, price, **order)
-        return np.concatenate([events, self._evaluate([a])])
+        return join_records([events, self._evaluate([a])])
 
     def submit_orders(
         self, symbol: str, accounts: np.ndarray, sides: np.ndarray, lots: np.ndarray,
@@ -432,12 +432,12 @@ class PortfolioVenue:
         lend_for_orders(self._legs(), self.pf, ids, np.int64(j))
         v = self.legs[j]
         events = self._on(j, v.submit_orders, accounts, sides, lots, prices, **batch)
-        return np.concatenate([events, self._evaluate(ids)])
+        return join_records([events, self._evaluate(ids)])
 
     def cancel_all(self, account: int) -> np.ndarray:
         """Cancel every resting order of an account, on every instrument."""
         a = self._check_account(account)
-        return np.concatenate([self._on(j, v.cancel_all, a) for j, v in enumerate(self.legs)])
+        return join_records([self._on(j, v.cancel_all, a) for j, v in enumerate(self.legs)])
 
     def block_trades(
         self, symbol: str, accounts: Sequence[int] | np.ndarray, qtys: Sequence[Number] | np.ndarray,
@@ -458,7 +458,7 @@ class PortfolioVenue:
         legs = self._legs()
         lend_for_orders(legs, self.pf, np.append(ids, c), np.int64(j))
         events = self._on(j, v.block_trades, ids, lots, price, c)
-        return np.concatenate([events, self._evaluate(np.append(ids, c))])
+        return join_records([events, self._evaluate(np.append(ids, c))])
 
     # ---- prices and the clock -------------------------------------------------------------------
 
@@ -473,7 +473,7 @@ class PortfolioVenue:
 
     def update_marks(self) -> np.ndarray:
         """Every instrument's mark by the rulebook's method."""
-        return np.concatenate([self._on(j, v.update_mark) for j, v in enumerate(self.legs)])
+        return join_records([self._on(j, v.update_mark) for j, v in enumerate(self.legs)])
 
     # ---- liquidations -------------------------------------------------------------------------
 
@@ -491,7 +491,7 @@ class PortfolioVenue:
             if not any(int(v.index.meta[liq_index.DEFERRED]) for v in self.legs):
                 break
             events.append(self._evaluate(np.empty(0, np.int64)))
-        return np.concatenate(events)
+        return join_records(events)
 
     def _follow_moves(self) -> None:
         """Each instrument's move since the last block into its average (the budgets'

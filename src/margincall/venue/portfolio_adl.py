@@ -17,8 +17,8 @@ PnL is the account's equity), so the one-instrument formulas give BitMEX's and H
 account-level scores as they are; Binance's score takes the account's maintenance and cross
 wallet (:func:`~margincall.venue.adl.binance_score`, its one home).
 
-A leg's close that needs ADL stops there (``meta[ADL_WAITING]``,
-:func:`margincall.venue.leg_close.close`); the portfolio pass takes the queue snapshot of the
+A leg's close that needs ADL stops there (:func:`margincall.venue.leg_close.close_leg` returns
+True); the portfolio pass takes the queue snapshot of the
 opposite side with these scores (:func:`rank_queue`), unless the cascade already took one, then
 finishes the close. A snapshot that runs dry is rebuilt by the instrument (with the ``rest``
 lent here: exact for BitMEX and Hyperliquid, the leg's own wallet and maintenance for Binance).

@@ -33,7 +33,7 @@ def fund_groups(fund_ids: Sequence[str]) -> np.ndarray:
     return group
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lend_funds(legs, pf) -> None:
     """Lend every instrument's fund row what the other members of its fund hold."""
     for j in range(pf.meta[N_LEGS]):

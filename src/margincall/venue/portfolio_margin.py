@@ -30,7 +30,7 @@ from numba import njit
 from margincall.venue.accounts import MARK, PORTFOLIO
 from margincall.venue.margin_int import PPM, maintenance_micros, mul_div_floor
 from margincall.venue.params import K
-from margincall.venue.pointers import no_refcount
+from margincall.venue.pointers import borrow, no_refcount
 
 # portfolio-wide integers (PortfolioState.meta)
 OUT_N = 0  # events written into the shared event buffer
@@ -43,7 +43,9 @@ STRICT = 6  # 1: breached when E < MM; 0: when E <= MM
 POLICY = 7  # the rulebook's liquidation policy (margincall.venue.params.POLICY_*)
 N_LEGS = 8  # instruments of the venue: the first entries of ``legs``
 EVALUATIONS = 9  # accounts evaluated so far (a statistic)
-META_SIZE = 10
+AT_N = 10  # the account whose procedure waits for ADL: its open legs at the start
+AT_PAYER = 11  # and the leg whose fund pays its final loss
+META_SIZE = 12
 
 MAX_INSTRUMENTS = 4
 """``legs`` always holds this many states (the last instrument's repeated after the venue's
@@ -78,6 +80,28 @@ def cross_pos(s, a) -> int:
     is margined alone, by its instrument)."""
     acc = s.acc
     return acc.pos[a] if acc.flags[a] & PORTFOLIO else 0
+
+
+@njit(cache=True)
+def borrow_portfolio(pf: PortfolioState) -> PortfolioState:
+    """Borrowed views of every array of the portfolio state (for one entry kernel; see
+    :mod:`margincall.venue.state`)."""
+    return PortfolioState(
+        borrow(pf.cash),
+        borrow(pf.coll),
+        borrow(pf.price),
+        borrow(pf.tier_floor),
+        borrow(pf.tier_ppm),
+        borrow(pf.tier_cum),
+        borrow(pf.buffer_ppm),
+        borrow(pf.converted),
+        borrow(pf.meta),
+        borrow(pf.flags),
+        borrow(pf.vol),
+        borrow(pf.pending),
+        borrow(pf.done),
+        borrow(pf.fund_group),
+    )
 
 
 @njit(cache=True, inline="always")

@@ -41,7 +41,7 @@ from margincall.venue.leg_close import (
     CLOSE_MARKET,
     CLOSE_TAKEOVER,
     CLOSE_WATERFALL,
-    close,
+    close_leg,
     close_room,
     key_leg,
 )
@@ -57,13 +57,16 @@ from margincall.venue.params import (
     POLICY_BITMEX,
     POLICY_HYPERLIQUID,
 )
-from margincall.venue.pointers import no_refcount
+from margincall.venue.pointers import borrow, no_refcount, prefetch
 from margincall.venue.portfolio_adl import rank_queue
 from margincall.venue.portfolio_funds import lend_funds
 from margincall.venue.portfolio_margin import (
+    AT_N,
+    AT_PAYER,
     DESK,
     DONE,
     EVALUATIONS,
+    MAX_INSTRUMENTS,
     N_DONE,
     N_LEGS,
     N_PENDING,
@@ -73,6 +76,7 @@ from margincall.venue.portfolio_margin import (
     SEQ,
     UNCOVERED,
     account,
+    borrow_portfolio,
     breached,
     budget_rest,
     cross_pos,
@@ -86,18 +90,21 @@ K_CONVERTED = int(EventKind.COLLATERAL_CONVERTED)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 QUEUED = 4  # pf.flags: listed in the pass's queue
+NO_ROOM = -2  # _visit: the buffers lack room, nothing done
+DONE_VISIT = -1  # _visit: the account evaluated (and liquidated or not) and keyed
+AHEAD = 16  # accounts the pass asks the memory for ahead of the one it evaluates
 NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
 
 @njit(cache=True, inline="always")
 def _enter(s, pf, out, bout):
-    """Instrument state ``s`` writing into the shared buffers at the portfolio's cursors,
-    borrowed (the same types as the instrument's own liquidation kernels: compiled once)."""
+    """Instrument state ``s`` (borrowed by :func:`evaluate`) writing into the shared buffers at
+    the portfolio's cursors."""
     s = with_buffers(s, out, bout)
     s.meta[A.OUT_N] = pf.meta[OUT_N]
     s.meta[A.SEQ] = pf.meta[SEQ]
     s.meta[A.BOOK_N] = 0
-    return borrow_state(s)
+    return s
 
 
 @njit(cache=True, inline="always")
@@ -108,95 +115,192 @@ def _leave(pf, s):
     return s.out, s.bout
 
 
-@njit(cache=True)
-def _close(s, pf, a, how, size, rest, out, bout):
-    """Account ``a``'s leg in instrument state ``s`` closed by :func:`close` with its
-    ``rest``."""
+@njit(cache=True, inline="always")
+def _close(s, pf, a, how, size, rest, out, bout) -> bool:
+    """Account ``a``'s leg in instrument state ``s`` closed by :func:`close_leg` with its
+    ``rest``, into the room reserved; True when the leg must be deleveraged."""
     s = _enter(s, pf, out, bout)
     s.acc.rest[a] = rest
-    s = close(s, a, how, size)
-    return _leave(pf, s)
+    adl = close_leg(s, a, how, size)
+    _leave(pf, s)
+    return adl
 
 
 @njit(cache=True, inline="always")
-def _close_r4(legs, pf, j, a, how, size, out, bout):
-    """:func:`_close` with the leg's R4 share of the account as it is now."""
+def _close_leg(legs, pf, j, a, how, size, rest, out, bout) -> bool:
+    """Leg ``j`` of account ``a`` closed by :func:`_close` with the instruments' shared funds
+    lent before and after (R9); True when the leg must be deleveraged."""
+    lend_funds(legs, pf)
+    adl = _close(legs[j], pf, a, how, size, rest, out, bout)
+    lend_funds(legs, pf)
+    return adl
+
+
+@njit(cache=True, inline="always")
+def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
+    """:func:`_close_leg` with the leg's R4 share of the account as it is now."""
     e, mm_total, _, _ = account(legs, pf, a)
     _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
     rest = r4_rest(e, mm_total, upnl, mm, wallet)
-    return _operate(legs, pf, j, a, how, size, rest, out, bout)
+    return _close_leg(legs, pf, j, a, how, size, rest, out, bout)
+
+
+@no_refcount
+def _visit(legs, pf, a, out, bout) -> int:
+    """Account ``a`` handed on: evaluated; if breached, liquidated by its rulebook's procedure
+    (:func:`_steps`); its legs keyed again. No reference counting: returns ``NO_ROOM`` (nothing
+    done) when the shared buffers lack the room one liquidation may need, the step whose leg
+    must be deleveraged (:func:`_finish` takes it from there), or ``DONE_VISIT``."""
+    if a == INSURANCE_FUND:
+        pf.flags[a] &= ~np.int8(QUEUED)
+        return DONE_VISIT
+    events, records = _room_needed(legs, pf)
+    if out.shape[0] - pf.meta[OUT_N] < events or bout.shape[0] < records:
+        return NO_ROOM
+    if _must_liquidate(legs, pf, a):
+        n, payer = _start(legs, pf, a)
+        adl = _steps(legs, pf, a, (n, payer, 0), out, bout)
+        if adl >= 0:
+            pf.meta[AT_N] = n
+            pf.meta[AT_PAYER] = payer
+            return adl
+    else:  # flat after its own trades and below zero: its loss settled all the same
+        _settle_if_flat(legs, pf, a, _loss_leg(legs, pf, a), out, bout)
+    _key_account(legs, pf, a)
+    return DONE_VISIT
 
 
 @njit(cache=True)
-def _operate(legs, pf, j, a, how, size, rest, out, bout):
-    """Leg ``j`` of account ``a`` closed by :func:`_close` with the instruments' shared funds
-    lent (R9), and the ADL it may need done with the candidates ranked by their accounts
-    (R8)."""
-    lend_funds(legs, pf)
-    out, bout = _close(legs[j], pf, a, how, size, rest, out, bout)
-    leg = legs[j]
-    if leg.meta[A.ADL_WAITING]:
-        leg.meta[A.ADL_WAITING] = 0
-        p = leg.acc.pos[a]
-        if p != 0:
+def _finish(legs, pf, a, adl, out, bout):
+    """Account ``a``'s procedure after step ``adl`` asked for ADL: that leg deleveraged, the
+    candidates ranked by their accounts (R8; the counted path: the ADL queue allocates), the procedure resumed after it in room reserved
+    again (as often as its legs ask), the legs keyed; returns the buffers."""
+    n = pf.meta[AT_N]
+    payer = pf.meta[AT_PAYER]
+    while adl >= 0:
+        j = adl % MAX_INSTRUMENTS
+        p = legs[j].acc.pos[a]
+        if p != 0:  # the candidates ranked by their accounts (R8)
             rank_queue(legs, pf, j, -1 if p > 0 else 1)
-        out, bout = _leave(pf, _deleverage_rest(_enter(leg, pf, out, bout), a))
-    lend_funds(legs, pf)
+        out, bout = _deleverage(legs[j], pf, a, out, bout)
+        lend_funds(legs, pf)
+        out, bout = _room(legs, pf, out, bout)
+        adl = _steps(legs, pf, a, (n, payer, adl + 1), out, bout)
+    _key_account(legs, pf, a)
     return out, bout
 
 
-@njit(cache=True)
-def _liquidate(legs, pf, a, out, bout):
-    """Account ``a`` (breached) through its rulebook's procedure; see the module docstring."""
-    e, mm_total, _, n = account(legs, pf, a)
-    payer = 0  # the leg with the largest maintenance: its fund pays a final loss
+@no_refcount
+def _start(legs, pf, a) -> tuple[int, int]:
+    """``(open legs, payer)`` of account ``a`` before its liquidation: the payer is the leg
+    with the largest maintenance, whose fund pays a final loss."""
+    payer = 0
     most = -1
+    n = 0
     for j in range(pf.meta[N_LEGS]):
-        s = legs[j]
-        p, upnl, mm, wallet, _ = leg_terms(s, a)
+        p, _, mm, _, _ = leg_terms(legs[j], a)
+        n += p != 0
         if mm > most:
             most = mm
             payer = j
-        if n == 1 and p != 0:  # one leg: the instrument's own waterfall, the rest lent to it
-            rest = exact_rest(e, mm_total, upnl, mm, wallet)
-            out, bout = _operate(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout)
+    return n, payer
+
+
+@no_refcount
+def _steps(legs, pf, a, at, out, bout) -> int:
+    """The procedure of account ``a`` from step ``at = (open legs, payer, first step)`` (see
+    the module docstring; steps ``j < MAX_INSTRUMENTS`` close leg ``j``, steps
+    ``MAX_INSTRUMENTS + j`` are Hyperliquid's backstop taking leg ``j``), then a flat account's
+    loss settled. No reference counting, into the room :func:`_room` reserved. Returns -1 when
+    done, or the step whose leg must be deleveraged (its forced orders and fees done)."""
+    n, payer, start = at
     policy = pf.meta[POLICY]
-    if n > 1 and policy in (POLICY_BINANCE, POLICY_BITMEX):
+    legs_n = pf.meta[N_LEGS]
+    if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
+        e, mm_total, _, _ = account(legs, pf, a)
+        for j in range(start, legs_n):
+            p, upnl, mm, wallet, _ = leg_terms(legs[j], a)
+            if p != 0:
+                rest = exact_rest(e, mm_total, upnl, mm, wallet)
+                if _close_leg(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout):
+                    return j
+    elif policy in (POLICY_BINANCE, POLICY_BITMEX):
         how = CLOSE_IOC if policy == POLICY_BINANCE else CLOSE_TAKEOVER
-        for j in range(pf.meta[N_LEGS]):  # closing one leg leaves the others as they were
+        for j in range(start, legs_n):  # closing one leg leaves the others as they were
+            if cross_pos(legs[j], a) != 0 and _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout):
+                return j
+    elif policy == POLICY_HYPERLIQUID:
+        if _backstop(legs, pf, a, start, out, bout):
+            for j in range(max(start - MAX_INSTRUMENTS, 0), legs_n):
+                if cross_pos(legs[j], a) != 0 and _close_r4(
+                    legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout
+                ):
+                    return MAX_INSTRUMENTS + j
+    elif start == 0:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
+        k = next_random(legs[0].meta) % n
+        for j in range(legs_n):
             if cross_pos(legs[j], a) != 0:
-                out, bout = _close_r4(legs, pf, j, a, how, NO_SIZE, out, bout)
-    elif n > 1 and policy == POLICY_HYPERLIQUID:
+                if k == 0:
+                    if _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout):
+                        return j
+                    break
+                k -= 1
+    _settle_if_flat(legs, pf, a, payer, out, bout)
+    return -1
+
+
+@no_refcount
+def _backstop(legs, pf, a, start, out, bout) -> bool:
+    """Hyperliquid from step ``start``: a market order per open leg (at step 0), then whether
+    the backstop takes the legs left (equity below its share of maintenance; once decided, a
+    step past ``MAX_INSTRUMENTS`` goes on taking them)."""
+    if start > MAX_INSTRUMENTS:
+        return True
+    if start == 0:
         now = legs[0].meta[A.TS]
         for j in range(pf.meta[N_LEGS]):
             if cross_pos(legs[j], a) != 0:
-                size = _slice(legs[j], a, now)
-                out, bout = _close_r4(legs, pf, j, a, CLOSE_MARKET, size, out, bout)
-        e, mm_total, _, n = account(legs, pf, a)
-        params = legs[0].params
-        if n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total:
-            for j in range(pf.meta[N_LEGS]):
-                if cross_pos(legs[j], a) != 0:
-                    out, bout = _close_r4(legs, pf, j, a, CLOSE_TAKEOVER, NO_SIZE, out, bout)
-    elif n > 1:  # dYdX: one leg per block, from a pseudo-random offset over the open legs
-        k = next_random(legs[0].meta) % n
-        for j in range(pf.meta[N_LEGS]):
-            if cross_pos(legs[j], a) != 0:
-                if k == 0:
-                    out, bout = _close_r4(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, out, bout)
-                    break
-                k -= 1
+                _close_r4(legs, pf, j, a, CLOSE_MARKET, _slice(legs[j], a, now), out, bout)
+    e, mm_total, _, n = account(legs, pf, a)
+    params = legs[0].params
+    return n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total
+
+
+@njit(cache=True)
+def _deleverage(s, pf, a, out, bout):
+    """Account ``a``'s leg in instrument state ``s`` deleveraged (:func:`_deleverage_rest`,
+    which makes its own room); returns the buffers."""
+    s = _deleverage_rest(_enter(s, pf, out, bout), a)
+    return _leave(pf, s)
+
+
+@no_refcount
+def _loss_leg(legs, pf, a) -> int:
+    """The leg of flat account ``a`` with the lowest wallet (where its loss was made): its
+    fund pays what the account cannot."""
+    worst = 0
+    low = legs[0].acc.wallet[a]
+    for j in range(1, pf.meta[N_LEGS]):
+        _, _, _, wallet, _ = leg_terms(legs[j], a)
+        if wallet < low:
+            low = wallet
+            worst = j
+    return worst
+
+
+@no_refcount
+def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
+    """A flat account below zero: its loss settled (:func:`_settle_loss`) in the fund of leg
+    ``payer``."""
     cash = pf.cash[a]
     for j in range(pf.meta[N_LEGS]):
         p, _, _, wallet, _ = leg_terms(legs[j], a)
         if p != 0:
-            return out, bout
+            return
         cash += wallet
-    if cash >= 0:
-        return out, bout
-    out, bout = _settle_loss(legs[payer], pf, a, cash, out, bout)
-    lend_funds(legs, pf)
-    return out, bout
+    if cash < 0:
+        _settle_loss(legs[payer], pf, a, cash, out, bout)
+        lend_funds(legs, pf)
 
 
 @njit(cache=True, inline="always")
@@ -214,11 +318,12 @@ def _slice(s, a, now) -> int:
     return abs(p)
 
 
-@njit(cache=True)
-def _settle_loss(s, pf, a, cash, out, bout):
+@njit(cache=True, inline="always")
+def _settle_loss(s, pf, a, cash, out, bout) -> None:
     """A flat account ``cash`` below zero: collateral converted (R7), then the fund of
-    instrument state ``s`` pays what is missing, or the loss is recorded as uncovered."""
-    s = make_room(_enter(s, pf, out, bout), 2 * pf.price.shape[0] + 2, 0)
+    instrument state ``s`` pays what is missing, or the loss is recorded as uncovered (into the
+    room :func:`_room` reserved)."""
+    s = _enter(s, pf, out, bout)
     short = -cash
     total = 0
     for c in range(pf.price.shape[0]):
@@ -255,7 +360,7 @@ def _settle_loss(s, pf, a, cash, out, bout):
             s.meta[A.UNCOVERED] += left
             pf.meta[UNCOVERED] += left
             event(s, K_UNCOVERED, a, s.meta[A.MARK], 0, left)
-    return _leave(pf, s)
+    _leave(pf, s)
 
 
 @no_refcount
@@ -306,15 +411,23 @@ def _take(legs, j, pf, ids, m) -> int:
     return m
 
 
-@njit(cache=True)
-def _room(legs, pf, out, bout):
-    """The shared buffers with room for one account's procedure on every leg."""
-    events = 8
+@no_refcount
+def _room_needed(legs, pf) -> tuple[int, int]:
+    """``(events, book records)`` one account's procedure on every leg and the settlement of
+    its loss may write at most (ADL aside: it makes its own room)."""
+    events = 8 + 2 * pf.price.shape[0] + 2
     records = 0
     for j in range(pf.meta[N_LEGS]):
         ev, rec = close_room(legs[j])
         events += ev
         records = max(records, rec)
+    return events, records
+
+
+@njit(cache=True)
+def _room(legs, pf, out, bout):
+    """The shared buffers with the room of :func:`_room_needed` after the cursors."""
+    events, records = _room_needed(legs, pf)
     s = make_room(_enter(legs[0], pf, out, bout), events, records)
     return s.out, s.bout
 
@@ -344,23 +457,76 @@ def _must_liquidate(legs, pf, a) -> bool:
 def evaluate(legs, pf, ids, out, bout):
     """Evaluate accounts ``ids``, and every account their trades hand on: a breached account is
     liquidated (once per block: one still breached after it waits for the next), every one's
-    legs keyed again. Returns the buffers (``pf.meta[OUT_N]`` events written)."""
+    legs keyed again. Returns the buffers (``pf.meta[OUT_N]`` events written).
+
+    The pass runs on borrowed views of the instruments' and the portfolio's arrays (see
+    :mod:`margincall.venue.state`): numba would otherwise count references to every array of
+    the four states, atomically, at each access to the tuple. Only the two shared buffers,
+    which a close may grow, stay managed."""
+    b = (
+        _borrow_leg(legs[0], out, bout),
+        _borrow_leg(legs[1], out, bout),
+        _borrow_leg(legs[2], out, bout),
+        _borrow_leg(legs[3], out, bout),
+    )
+    return _pass(b, borrow_portfolio(pf), ids, out, bout)
+
+
+@njit(cache=True, inline="always")
+def _borrow_leg(s, out, bout):
+    """An instrument's state borrowed whole, its buffer slots borrowed too (never written
+    through: :func:`_enter` puts the shared buffers in before any write)."""
+    return with_buffers(borrow_state(s), borrow(out), borrow(bout))
+
+
+@njit(cache=True)
+def _pass(legs, pf, ids, out, bout):
+    """:func:`evaluate` on borrowed states."""
     for i in range(ids.shape[0]):
         pf.flags[ids[i]] |= QUEUED
     queue = ids
     while True:
-        for i in range(queue.shape[0]):
+        n = queue.shape[0]
+        for i in range(n):
+            if i + AHEAD < n:
+                _prefetch_rows(legs, pf, queue[i + AHEAD])
+            if i + AHEAD // 2 < n:
+                _prefetch_chunks(legs, pf, queue[i + AHEAD // 2])
             a = queue[i]
-            if a == INSURANCE_FUND:
-                pf.flags[a] &= ~np.int8(QUEUED)
-                continue
-            if _must_liquidate(legs, pf, a):
+            done = _visit(legs, pf, a, out, bout)
+            if done == NO_ROOM:
                 out, bout = _room(legs, pf, out, bout)
-                out, bout = _liquidate(legs, pf, a, out, bout)
-            _key_account(legs, pf, a)
+                done = _visit(legs, pf, a, out, bout)
+            if done >= 0:
+                out, bout = _finish(legs, pf, a, done, out, bout)
         queue = _drain(legs, pf)
         if queue.shape[0] == 0:
             return out, bout
+
+
+@no_refcount
+def _prefetch_rows(legs, pf, a) -> None:
+    """Start loading account ``a``'s rows (every leg's, and the portfolio's) into cache: the
+    pass visits accounts in the order the instruments handed them on, far apart in memory."""
+    prefetch(pf.cash, a)
+    prefetch(pf.flags, a)
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        prefetch(s.acc.pos, a)
+        prefetch(s.acc.rest, a)
+
+
+@no_refcount
+def _prefetch_chunks(legs, pf, a) -> None:
+    """Start loading, for each open leg of account ``a``, the index chunk that holds it and its
+    orders' entry in the book (a liquidation cancels them first); the rows, asked for earlier
+    by :func:`_prefetch_rows`, tell which legs are open and where."""
+    for j in range(pf.meta[N_LEGS]):
+        s = legs[j]
+        idx = s.idx
+        if idx.side[a] != 0:
+            prefetch(idx.chunks[idx.loc[a] >> 4], 0)
+            prefetch(s.book.accounts[a], 0)
 
 
 @njit(cache=True)
