@@ -508,7 +508,7 @@ def _pass(legs, pf, ids, out, bout):
 def _prefetch_rows(legs, pf, a) -> None:
     """Start loading account ``a``'s rows (every leg's, and the portfolio's) into cache: the
     pass visits accounts in the order the instruments handed them on, far apart in memory."""
-    prefetch(pf.cash, a)
+    prefetch(pf.cash, a)  # type: ignore[call-arg]
     prefetch(pf.flags, a)
     for j in range(pf.meta[N_LEGS]):
         s = legs[j]
@@ -525,7 +525,7 @@ def _prefetch_chunks(legs, pf, a) -> None:
         s = legs[j]
         idx = s.idx
         if idx.side[a] != 0:
-            prefetch(idx.chunks[idx.loc[a] >> 4], 0)
+            prefetch(idx.chunks[idx.loc[a] >> 4], 0)  # type: ignore[call-arg]
             prefetch(s.book.accounts[a], 0)
 
 
