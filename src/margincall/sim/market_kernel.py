@@ -2,8 +2,8 @@
 
 A market scenario (:mod:`margincall.sim.market`) runs on one
 :class:`~margincall.venue.portfolio.PortfolioVenue` per ``[[venues]]`` entry (its instruments at
-the assets' start prices, its fund split equally over its instruments: the engine keeps one
-fund per instrument) and one :class:`~margincall.agents.factor_index.FactorIndex`
+the assets' start prices, its fund split equally over the rulebook's insurance funds: R9 maps
+each instrument to one, and instruments may share it) and one :class:`~margincall.agents.factor_index.FactorIndex`
 over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the order listed:
 
 1. **clock**: every venue's clock moves to the step's time; the arbitrageurs' transfers that
@@ -96,9 +96,10 @@ class MarketVenueRun:
                 scale.price_to_ticks(sc.asset(sym).start_price, "nearest")
             )
         extra = 4 + NOISE_ACCOUNTS
+        funds = {rb.fund_for(sym) for sym in prices}
         self.pv = pv = PortfolioVenue(
             rb, prices, capacity=accounts + extra,
-            insurance_fund_usd=spec.insurance_fund_usd / len(prices),
+            insurance_fund_usd=spec.insurance_fund_usd / len(funds),
             seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
         )  # fmt: skip
         self.symbols = pv.symbols
