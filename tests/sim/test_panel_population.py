@@ -4,6 +4,7 @@ estimator's market map at that hour, and nothing from the start on is used."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,7 +13,7 @@ import pytest
 from margincall.agents.leverage_levels import MarketMapParams
 from margincall.core.errors import InvalidInputError
 from margincall.estimate.market_map import map_from_file
-from margincall.sim.panel_population import population_from_panel
+from margincall.sim.panel_population import panel_path, population_from_panel
 from margincall.sources.panel import read_panel
 
 START = datetime(2026, 2, 5, tzinfo=UTC)
@@ -91,3 +92,13 @@ def test_nothing_at_or_after_the_start_is_used(tmp_path, real_csv):
 def test_a_start_outside_the_panel_is_refused(real_csv):
     with pytest.raises(InvalidInputError, match="an hour of the panel"):
         population_from_panel(real_csv, datetime(2030, 1, 1, tzinfo=UTC))
+
+
+def test_a_presets_relative_panel_path_is_found_from_any_folder(tmp_path, monkeypatch, real_csv):
+    """The presets name ``../shared/data/...`` (the data beside a clone); run from another
+    folder, the path is taken from the checkout's root; a path found nowhere stays as given
+    (the reader then names it)."""
+    monkeypatch.chdir(tmp_path)
+    given = f"../shared/data/{real_csv.name}"
+    assert panel_path(given).resolve() == real_csv.resolve()
+    assert panel_path("no/such.csv") == Path("no/such.csv")

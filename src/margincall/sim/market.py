@@ -185,7 +185,7 @@ class PanelSource(_Model):
 
     instrument: Name  # which of the population's instruments
     # a market-data panel (margincall.sources.panel formats), read at run time, never copied;
-    # a relative path is taken from the working directory
+    # a relative path is taken from the working directory, else from the checkout's root
     file: Annotated[str, Field(min_length=1)]
 
 

@@ -39,6 +39,18 @@ def panel_before(panel: pl.DataFrame, start: datetime) -> pl.DataFrame:
     return pl.concat([before, at.with_columns(**blank).select(panel.columns)])
 
 
+def panel_path(path: str | Path) -> Path:
+    """``path`` as given when it exists (a relative one from the working directory), else a
+    relative one from the checkout's root: the presets name ``../shared/data/...``, the data
+    beside a clone, so they run from any folder (the readers name the file when it is in
+    neither place)."""
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    beside = Path(__file__).resolve().parents[3] / given
+    return beside if beside.exists() else given
+
+
 def population_from_panel(
     path: str | Path,
     start: datetime,
@@ -47,5 +59,5 @@ def population_from_panel(
 ) -> dict[str, np.ndarray]:
     """The population arrays (:func:`~margincall.agents.panel_population.population_from_levels`)
     of the panel at ``path`` at the open of the hour ``start`` (UTC)."""
-    cut = panel_before(read_panel(path), start)
+    cut = panel_before(read_panel(panel_path(path)), start)
     return population_from_levels(build_levels(cut, params), cut.height - 1, accounts)
