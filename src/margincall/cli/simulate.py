@@ -167,7 +167,7 @@ def simulate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from margincall.sim.market import MarketScenario, load_any
-    from margincall.sim.run_folder import check_out_dir, to_jsonable, write_run
+    from margincall.sim.run_folder import check_out_dir, write_run
     from margincall.sim.run_folder import simulate as run_sim
     from margincall.venue.instrument import load_rulebook
     from margincall.venue.warm import compile_on_two_cores
@@ -204,11 +204,7 @@ def simulate(
                 summary = write_run(out, sc, seed, force=force, progress=progress)
             else:
                 summary = run_sim(sc, seed, progress)[1]
-    summary = to_jsonable(summary)
-    if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-        return
-    _print_summary(summary, out)
+    _show(summary, out, as_json, _print_summary)
 
 
 def _simulate_market(sc, seed, hours, accounts, rulebook, out, force, as_json) -> None:
@@ -216,7 +212,7 @@ def _simulate_market(sc, seed, hours, accounts, rulebook, out, force, as_json) -
     from margincall.core.errors import InvalidInputError
     from margincall.sim.market import parse_market
     from margincall.sim.market_run import simulate_market, write_market_run
-    from margincall.sim.run_folder import check_out_dir, to_jsonable
+    from margincall.sim.run_folder import check_out_dir
     from margincall.venue.warm import compile_on_two_cores
 
     if rulebook is not None:
@@ -239,11 +235,18 @@ def _simulate_market(sc, seed, hours, accounts, rulebook, out, force, as_json) -
             summary = write_market_run(out, sc, seed, accounts=accounts, force=force)
         else:
             summary = simulate_market(sc, seed, accounts)[1]
+    _show(summary, out, as_json, _print_market)
+
+
+def _show(summary: dict, out: Path | None, as_json: bool, tables) -> None:
+    """A run's summary on standard output: one JSON line, or ``tables(summary, out)``."""
+    from margincall.sim.run_folder import to_jsonable
+
     summary = to_jsonable(summary)
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
-    _print_market(summary, out)
+    tables(summary, out)
 
 
 def _usd(x: float | None) -> str:

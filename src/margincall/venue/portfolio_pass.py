@@ -92,6 +92,7 @@ K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
 QUEUED = 4  # pf.flags: listed in the pass's queue
 NO_ROOM = -2  # _visit: the buffers lack room, nothing done
 DONE_VISIT = -1  # _visit: the account evaluated (and liquidated or not) and keyed
+LOSS_LEG = -1  # _settle_if_flat: the fund of the leg with the lowest wallet pays
 AHEAD = 16  # accounts the pass asks the memory for ahead of the one it evaluates
 NO_SIZE = np.int64(0)  # the size argument of a close that takes the whole leg
 
@@ -165,16 +166,17 @@ def _visit(legs, pf, a, out, bout) -> int:
             pf.meta[AT_PAYER] = payer
             return adl
     else:  # flat after its own trades and below zero: its loss settled all the same
-        _settle_if_flat(legs, pf, a, _loss_leg(legs, pf, a), out, bout)
+        _settle_if_flat(legs, pf, a, LOSS_LEG, out, bout)
     _key_account(legs, pf, a)
     return DONE_VISIT
 
 
 @njit(cache=True)
 def _finish(legs, pf, a, adl, out, bout):
-    """Account ``a``'s procedure after step ``adl`` asked for ADL: that leg deleveraged, the
-    candidates ranked by their accounts (R8; the counted path: the ADL queue allocates), the procedure resumed after it in room reserved
-    again (as often as its legs ask), the legs keyed; returns the buffers."""
+    """Account ``a``'s procedure after step ``adl`` asked for ADL: the candidates ranked by
+    their accounts (R8) and that leg deleveraged (the counted path: the ADL queue allocates),
+    the procedure resumed after it in room reserved again (as often as its legs ask), the legs
+    keyed; returns the buffers."""
     n = pf.meta[AT_N]
     payer = pf.meta[AT_PAYER]
     while adl >= 0:
@@ -275,31 +277,23 @@ def _deleverage(s, pf, a, out, bout):
 
 
 @no_refcount
-def _loss_leg(legs, pf, a) -> int:
-    """The leg of flat account ``a`` with the lowest wallet (where its loss was made): its
-    fund pays what the account cannot."""
-    worst = 0
-    low = legs[0].acc.wallet[a]
-    for j in range(1, pf.meta[N_LEGS]):
-        _, _, _, wallet, _ = leg_terms(legs[j], a)
-        if wallet < low:
-            low = wallet
-            worst = j
-    return worst
-
-
-@no_refcount
 def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
     """A flat account below zero: its loss settled (:func:`_settle_loss`) in the fund of leg
-    ``payer``."""
+    ``payer`` (``LOSS_LEG``: of the leg with the lowest wallet, where its own trades made the
+    loss)."""
     cash = pf.cash[a]
+    worst = 0
+    low = 0
     for j in range(pf.meta[N_LEGS]):
         p, _, _, wallet, _ = leg_terms(legs[j], a)
         if p != 0:
             return
         cash += wallet
+        if j == 0 or wallet < low:
+            low = wallet
+            worst = j
     if cash < 0:
-        _settle_loss(legs[payer], pf, a, cash, out, bout)
+        _settle_loss(legs[worst if payer == LOSS_LEG else payer], pf, a, cash, out, bout)
         lend_funds(legs, pf)
 
 
