@@ -142,13 +142,17 @@ class MarketVenueRun:
             float(v.scale.tick_size), float(v.scale.lot_size), v.k, *self.arrays[j],
         )  # fmt: skip
 
-    def maker_loss_capital(self, j: int, view: MarketView) -> float:
+    def maker_loss(self) -> float:
+        """The venue's maker account's loss so far over every book, USD."""
+        return (self.maker_start - self.pv.margin(self.maker)[0]) / 1e6
+
+    def maker_loss_capital(self, j: int, view: MarketView, loss: float | None = None) -> float:
         """The capital to hand book ``j``'s makers so that their stress is the account's whole
-        loss (``capital - leg equity`` = loss over every book)."""
+        loss (``capital - leg equity`` = loss over every book; ``loss``: :meth:`maker_loss`,
+        when the caller has it for the step)."""
         a = self.maker
         leg_eq = int(view.wallet[a]) + int(view.pos[a]) * view.mark * view.k - int(view.cost[a])
-        loss = (self.maker_start - self.pv.margin(a)[0]) / 1e6
-        return loss + leg_eq / 1e6
+        return (self.maker_loss() if loss is None else loss) + leg_eq / 1e6
 
     def mid_usd(self, j: int) -> float:
         v = self.pv.legs[j]
@@ -328,17 +332,19 @@ class MarketSimulation:
                     vr.pv.set_index_price(sym, leg.scale.ticks_to_price(ticks))
             for o in books.values():  # 3. makers, arbitrageurs, noise
                 o.clear()
+            # one view per book: nothing reaches a venue before the orders are sent below
+            views = [[vr.view(j, float(dt)) for j in range(len(vr.symbols))] for vr in self.venues]
             for vi, vr in enumerate(self.venues):
-                for j in range(len(vr.symbols)):
-                    view = vr.view(j, float(dt))
-                    vr.makers[j].capital = vr.maker_loss_capital(j, view)
+                loss = vr.maker_loss()
+                for j, view in enumerate(views[vi]):
+                    vr.makers[j].capital = vr.maker_loss_capital(j, view, loss)
                     if _eaten_inside(view):
                         vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
                     vr.makers[j].act(view, books[vi, j])
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
                 for j, sym in enumerate(vr.symbols):
-                    vr.noise[j].act(vr.view(j, float(dt)), books[vi, j])
+                    vr.noise[j].act(views[vi][j], books[vi, j])
                     o = books[vi, j]
                     if len(o) or o.cancel_first:
                         vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)
