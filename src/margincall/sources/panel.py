@@ -20,7 +20,8 @@ Accepted formats:
 3. **A margincall run folder** (or its ``candles.parquet``): minute bars aggregated to hours
    (hour start in UTC): open = first bar's open, high = max, low = min, close = last close,
    liquidations summed, and open interest, funding and the long/short account ratio taken from
-   the hour's first bar (the snapshot known closest to the hour's open).
+   the hour's first bar (the snapshot known closest to the hour's open). A market run folder
+   gives one (venue, instrument)'s bars (:mod:`margincall.sources.market_run`).
 
 Canonical schema (:data:`PANEL_SCHEMA`): ``ts`` (period start, UTC), ``open``, ``high``,
 ``low``, ``close`` (USD), ``oi_usd`` (open interest at the period's open, USD), ``funding``
@@ -41,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
+from margincall.sources.market_run import MarketPick, market_venues
 
 PANEL_SCHEMA: dict[str, pl.DataType] = {
     "ts": pl.Datetime("us", "UTC"),
@@ -80,9 +82,10 @@ ACCEPTED_FORMATS = (
 _HOUR_US = 3_600_000_000
 
 
-def read_panel(path: str | Path) -> pl.DataFrame:
+def read_panel(path: str | Path, pick: MarketPick | None = None) -> pl.DataFrame:
     """Read a market-data panel (see the module docstring for the formats) into the canonical
-    schema :data:`PANEL_SCHEMA`.
+    schema :data:`PANEL_SCHEMA`. A market run folder gives the (venue, instrument) of ``pick``
+    (default: :class:`~margincall.sources.market_run.MarketPick`'s).
 
     Raises:
         InvalidInputError: the file cannot be read (names the file), columns are missing (names
@@ -99,6 +102,8 @@ def read_panel(path: str | Path) -> pl.DataFrame:
         candles = path / "candles.parquet"
         if not candles.is_file():
             raise InvalidInputError("data", str(path), ACCEPTED_FORMATS)
+        if market_venues(path) is not None:
+            return _finish(_from_candles((pick or MarketPick()).candles(path)), candles)
         return _finish(_from_candles(_read(candles)), candles)
     raw = _read(path)
     if "long_short_account_ratio" in raw.columns and "open_interest_usd" in raw.columns:
