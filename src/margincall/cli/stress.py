@@ -195,7 +195,7 @@ def _print_stress(r: dict, out: Path | None) -> None:
             f"{lv:g}x {w:.0%}" for lv, w in zip(m["leverage"], m["weights"], strict=False)
         )
         lines.append(f"  leverage weights: {pairs}")
-    for key in ("map", "model", "rulebook", "collateral", "reference"):
+    for key in ("map", "model", "venue", "symbol", "rulebook", "collateral", "reference"):
         if key in m:
             lines.append(f"  {key}: {m[key]}")
     lines.append(f"impact: {imp.get('impact')}")

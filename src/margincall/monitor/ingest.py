@@ -145,7 +145,7 @@ def read_run_folder(
         }
         frame = raw.rename({k: v for k, v in renamed.items() if k in raw.columns})
         return conform(frame.with_columns(to_utc(frame["ts"], candles.name)), candles.name)
-    panel = read_panel(path, pick)
+    panel = read_panel(path, pick, oi_required=False)
     if "volume_usd" in raw.columns:
         vol = (
             raw.with_columns(to_utc(raw["ts"], candles.name))

@@ -114,7 +114,9 @@ class MarketPick:
 
 
 def pair_candles(folder: str | Path, venue: str, symbol: str) -> pl.DataFrame:
-    """The rows of ``folder``'s ``candles.parquet`` of one (venue, symbol), in time order."""
+    """The rows of ``folder``'s ``candles.parquet`` of one (venue, symbol), in time order; a
+    value the run did not record (NaN: a market run's open interest, funding, depth and
+    long/short ratio today) is null."""
     path = Path(folder) / "candles.parquet"
     try:
         bars = pl.read_parquet(path)
@@ -123,7 +125,7 @@ def pair_candles(folder: str | Path, venue: str, symbol: str) -> pl.DataFrame:
     if "venue" not in bars.columns or "symbol" not in bars.columns:
         raise InvalidInputError("candles", str(path), "long candles with venue and symbol columns")
     rows = bars.filter((pl.col("venue") == venue) & (pl.col("symbol") == symbol))
-    return rows.drop("venue", "symbol").sort("ts")
+    return rows.drop("venue", "symbol").sort("ts").fill_nan(None)
 
 
 def is_market_folder(path: str | Path) -> bool:
