@@ -84,9 +84,3 @@ def test_an_account_holds_the_share_of_instruments_asked():
     assert counts.tolist() == [0, 6000, 3000, 1000]
     share = held.sum(axis=0) / held.sum()
     assert share[0] > share[1] > share[2]  # by open interest
-
-
-def test_stress_from_a_market_run_folder_is_refused_in_one_line(run_folder):
-    from cli_helpers import assert_refused
-
-    assert_refused(invoke(["stress", "--from", run_folder]), "--from", "market run")
