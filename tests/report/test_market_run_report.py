@@ -9,7 +9,7 @@ import json
 import numpy as np
 import polars as pl
 
-from margincall.report.figures import _usd as usd
+from margincall.report.figures import usd_text as usd
 from margincall.report.market import (
     TRACES_PER_PAIR,
     market_headline,

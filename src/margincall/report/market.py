@@ -29,12 +29,12 @@ from margincall.report.figures import (
     figure_divs,
     html_page,
     price_traces,
+    x_axis,
 )
-from margincall.report.figures import _col as col
-from margincall.report.figures import _count as count
-from margincall.report.figures import _share as share
-from margincall.report.figures import _usd as usd
-from margincall.report.figures import _x_axis as x_axis
+from margincall.report.figures import candle_column as col
+from margincall.report.figures import count_text as count
+from margincall.report.figures import share_text as share
+from margincall.report.figures import usd_text as usd
 
 STYLE = (
     BASE_STYLE
