@@ -113,3 +113,10 @@ def test_stress_refuses_a_bad_pick(market_run, tmp_path, options, needles):
 def test_stress_refuses_a_pick_without_a_market_run_folder():
     r = invoke(["stress", "calm", "--accounts", "200", "--venue", "cex"])
     assert_refused(r, "--venue", "cex", "market run folder")
+
+
+def test_a_reader_that_needs_open_interest_says_the_market_run_records_none(market_run):
+    """The market kernel records no open interest per pair yet: the market-data estimate of
+    ``stress --from-data`` cannot be built from it, and says why."""
+    r = invoke(["stress", "--from-data", market_run, "--venue", "dex"])
+    assert_refused(r, "open_interest_usd", "not recorded", "market run")

@@ -85,3 +85,9 @@ def test_a_single_venue_run_takes_no_venue(client):
 def test_a_too_long_venue_is_refused_by_the_api(client):
     r = client.get(f"/api/runs/{MARKET}/series?venue={'x' * 65}")
     assert r.status_code == 422
+
+
+def test_the_stress_page_refuses_a_market_run_in_a_sentence(client):
+    r = client.get(f"/api/stress/map?run={MARKET}")
+    assert r.status_code == 422
+    assert f"run {MARKET!r} is a market run" in r.json()["error"]
