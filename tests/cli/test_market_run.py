@@ -27,7 +27,8 @@ def run_folder(tmp_path_factory) -> Path:
 
 def test_the_market_run_folder_holds_every_file(run_folder):
     names = {p.name for p in run_folder.iterdir()}
-    assert {"events.parquet", "candles.parquet", "summary.json", "manifest.json"} <= names
+    assert {"events.parquet", "candles.parquet", "summary.json", "manifest.json",
+            "report.html"} <= names  # fmt: skip
     manifest = json.loads((run_folder / "manifest.json").read_text())
     assert [v["name"] for v in manifest["venues"]] == ["cex", "dex"]
     assert manifest["venues"][1]["instruments"][0]["symbol"] == "BTCUSDT"
