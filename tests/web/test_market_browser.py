@@ -36,6 +36,10 @@ def last_close(folder, venue: str, symbol: str) -> float:
 
 def test_the_selectors_switch_the_replayed_pair(market_page, market_run):
     page = market_page
+    page.goto(page.server.url + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    row = page.locator(f"#runs tr[data-run='{MARKET}']")
+    assert "(market: cex, dex)" in row.inner_text()
     page.goto(page.server.url + f"/runs/{MARKET}")
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
     assert page.locator("#error").inner_text() == ""
