@@ -88,8 +88,15 @@ function pause() {
 }
 
 async function loadPair(venue, symbol) {
-  const q = new URLSearchParams({ venue, symbol });
-  S = await MC.api(`/api/runs/${encodeURIComponent(NAME)}/series?${q}`);
+  // no venue and symbol: the server's default pair (the first venue, BTC)
+  const q = venue === undefined ? "" : "?" + new URLSearchParams({ venue, symbol });
+  MC.el("error").textContent = "";
+  try {
+    S = await MC.api(`/api/runs/${encodeURIComponent(NAME)}/series${q}`);
+  } catch (e) {
+    MC.el("error").textContent = e.message;
+    return;
+  }
   MC.el("slider").max = String(S.ts.length - 1);
   frame = Math.min(frame, S.ts.length - 1);
   MC.el("chart").dataset.pair = `${S.venue}/${S.symbol}`;
@@ -118,15 +125,16 @@ function marketSummary(s) {
 }
 
 async function market(run) {
-  const pairs = run.pairs, venues = Object.keys(pairs);
+  const pairs = run.pairs;
   MC.el("pair").hidden = false;
   MC.el("stress-link").parentElement.hidden = true;
   marketSummary(run.summary);
+  await loadPair();
   const fillAssets = (v) => MC.fill("asset", pairs[v].map((s) => MC.h("option", { value: s }, s)));
-  MC.fill("venue", venues.map((v) => MC.h("option", { value: v }, v)));
-  fillAssets(venues[0]);
-  const btc = pairs[venues[0]].find((s) => s.startsWith("BTC"));
-  if (btc) MC.el("asset").value = btc;
+  MC.fill("venue", Object.keys(pairs).map((v) => MC.h("option", { value: v }, v)));
+  MC.el("venue").value = S.venue;
+  fillAssets(S.venue);
+  MC.el("asset").value = S.symbol;
   MC.el("venue").addEventListener("change", async () => {
     pause();
     const keep = MC.el("asset").value;
@@ -138,7 +146,6 @@ async function market(run) {
     pause();
     await loadPair(MC.el("venue").value, MC.el("asset").value);
   });
-  await loadPair(MC.el("venue").value, MC.el("asset").value);
 }
 
 (async () => {
