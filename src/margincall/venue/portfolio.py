@@ -56,7 +56,7 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
-from margincall.venue.portfolio_funds import fund_groups, lend_funds
+from margincall.venue.portfolio_funds import fund_groups, lend_fund_rows
 from margincall.venue.portfolio_margin import (
     PortfolioState,
     account_margin,
@@ -183,6 +183,7 @@ class PortfolioVenue:
             done=np.zeros(cap, np.int64),
             fund_group=fund_groups(self.fund_ids),
         )  # fmt: skip
+        self._fund_group = self.pf.fund_group[: len(self.legs)].tolist()
         self.pf.meta[PM.STRICT] = self.legs[0].params[P.STRICT]
         self.pf.meta[PM.POLICY] = self.legs[0].params[P.POLICY]
         self.pf.meta[PM.N_LEGS] = len(self.legs)
@@ -486,12 +487,19 @@ class PortfolioVenue:
         events = [self._evaluate(next_block(self.pf))]
         for _ in range(MAX_PASSES):
             for j, v in enumerate(self.legs):
-                lend_funds(self._legs(), self.pf)  # for the isolated legs it liquidates
+                self._lend_funds()  # for the isolated legs it liquidates
                 events.append(self._on(j, v.run_liquidations))
-            if not any(int(v.index.meta[liq_index.DEFERRED]) for v in self.legs):
+            if not self._handed_on():
                 break
             events.append(self._evaluate(np.empty(0, np.int64)))
         return join_records(events)
+
+    def _lend_funds(self) -> None:
+        lend_fund_rows([v.acc for v in self.legs], self._fund_group)
+
+    def _handed_on(self) -> bool:
+        """Whether an instrument has handed on a portfolio account not yet evaluated."""
+        return any(int(v.index.meta[liq_index.DEFERRED]) for v in self.legs)
 
     def _follow_moves(self) -> None:
         """Each instrument's move since the last block into its average (the budgets'
@@ -506,6 +514,9 @@ class PortfolioVenue:
         """The compiled pass over accounts ``ids`` and those handed on; returns its events."""
         self.pf.meta[PM.OUT_N] = 0
         ids = np.asarray(ids, np.int64)
+        if len(ids) == 0 and not self._handed_on():  # the pass would find no one
+            self._sync()
+            return np.empty(0, EVENT_DTYPE)
         self._out, self._bout = evaluate(self._legs(), self.pf, ids, self._out, self._bout)
         n = int(self.pf.meta[PM.OUT_N])
         self._sync()
@@ -524,7 +535,7 @@ class PortfolioVenue:
         collateral asset."""
         from margincall.core.errors import InvariantViolation
 
-        lend_funds(self._legs(), self.pf)  # shared funds' lent balances as they are now
+        self._lend_funds()  # shared funds' lent balances as they are now
         for v in self.legs:
             v.check_invariants()
         pf = self.pf
