@@ -48,6 +48,7 @@ from margincall.venue.accounts import (
     ISOLATED,
     MARK,
     N_ACCOUNTS,
+    OUT_N,
     PORTFOLIO,
     SEQ,
     TS,
@@ -63,6 +64,7 @@ from margincall.venue.portfolio_margin import (
     asset_value,
     lend_for_orders,
 )
+from margincall.venue.portfolio_orders import submit_and_evaluate
 from margincall.venue.portfolio_pass import evaluate, next_block
 
 
@@ -430,10 +432,18 @@ class PortfolioVenue:
         if len(ids) and (ids[0] < 1 or ids[-1] >= self.legs[0].meta[N_ACCOUNTS]):
             bad = int(ids[0] if ids[0] < 1 else ids[-1])
             self._check_account(bad)
-        lend_for_orders(self._legs(), self.pf, ids, np.int64(j))
         v = self.legs[j]
-        events = self._on(j, v.submit_orders, accounts, sides, lots, prices, **batch)
-        return join_records([events, self._evaluate(ids)])
+        orders = v.order_batch(accounts, sides, lots, prices, **batch)
+        if orders is None:
+            return self._evaluate(ids)
+        self._sync()
+        legs, state = self._legs(), v._kernel_state(v._buffer(max(64, 4 * len(accounts))))
+        self.pf.meta[PM.OUT_N] = 0
+        placed, vout, v._bout, self._out, self._bout = submit_and_evaluate(
+            legs, self.pf, np.int64(j), state, (ids, *orders), self._out, self._bout
+        )
+        v.meta[OUT_N] = placed
+        return join_records([v._flush(vout), self._flush_pass()])
 
     def cancel_all(self, account: int) -> np.ndarray:
         """Cancel every resting order of an account, on every instrument."""
@@ -518,6 +528,10 @@ class PortfolioVenue:
             self._sync()
             return np.empty(0, EVENT_DTYPE)
         self._out, self._bout = evaluate(self._legs(), self.pf, ids, self._out, self._bout)
+        return self._flush_pass()
+
+    def _flush_pass(self) -> np.ndarray:
+        """The events the compiled pass wrote, into the log."""
         n = int(self.pf.meta[PM.OUT_N])
         self._sync()
         events = self._out[:n].copy()
