@@ -482,6 +482,11 @@ class PortfolioVenue:
         j = self._index(symbol)
         return self._on(j, self.legs[j].set_index_price, price)
 
+    def set_index_ticks(self, symbol: str, ticks: int) -> np.ndarray:
+        """:meth:`set_index_price` with the price in whole ticks of the instrument."""
+        j = self._index(symbol)
+        return self._on(j, self.legs[j].set_index_ticks, ticks)
+
     def update_marks(self) -> np.ndarray:
         """Every instrument's mark by the rulebook's method."""
         return join_records([self._on(j, v.update_mark) for j, v in enumerate(self.legs)])
