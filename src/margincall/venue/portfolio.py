@@ -428,7 +428,8 @@ class PortfolioVenue:
         :meth:`Venue.submit_orders <margincall.venue.venue_orders.VenueOrders.submit_orders>`
         takes them: prices in ticks, 0 for a market order)."""
         j = self._index(symbol)
-        ids = np.unique(np.asarray(accounts, dtype=np.int64))
+        # np.unique's result; a set is several times faster on a step's few dozen accounts
+        ids = np.array(sorted(set(np.asarray(accounts, dtype=np.int64).tolist())), np.int64)
         if len(ids) and (ids[0] < 1 or ids[-1] >= self.legs[0].meta[N_ACCOUNTS]):
             bad = int(ids[0] if ids[0] < 1 else ids[-1])
             self._check_account(bad)
