@@ -1,4 +1,5 @@
-"""The simulator at scale: feb-2026 at 1,000,000 accounts for 24 h, and an ABIDES-sized day.
+"""The simulator at scale: feb-2026 at 1,000,000 accounts for 24 h, feb-2026-market (every
+venue and asset) at 1,000,000 accounts for 24 h, and an ABIDES-sized day.
 
 ABIDES, the best-known open agent-based market simulator, takes about 28 s of wall time for one
 simulated day of its reference configuration (1,117 agents, about 680,000 messages). The
@@ -9,12 +10,18 @@ noise flow to send a comparable number of order messages (orders and cancels).
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 from margincall.events.schema import EventKind
 from margincall.sim.kernel import Simulation
+from margincall.sim.market import load_market
+from margincall.sim.market_run import simulate_market
 from margincall.sim.run_folder import simulate
 from margincall.sim.scenario import load_scenario, parse_scenario
 
@@ -38,6 +45,47 @@ def abides_sized():
 def messages(sim: Simulation) -> int:
     kinds = sim.venue.log.records()["kind"]
     return int(np.isin(kinds, MESSAGE_KINDS).sum())
+
+
+MARKET_ACCOUNTS = 1_000_000
+
+
+def market_line() -> list[dict]:
+    """feb-2026-market at 1,000,000 accounts for its 24 h as ``margincall simulate`` runs it
+    (the simulation, its candles and summary; no run folder), compiled first on a small run."""
+    sc = load_market("feb-2026-market")
+    small = sc.model_copy(update={"run": sc.run.model_copy(update={"hours": 0.2})})
+    simulate_market(small, 1, accounts=2_000)
+    sim, summary, _ = simulate_market(sc, 1, accounts=MARKET_ACCOUNTS)
+    wall = summary["wall_seconds"]
+    events = sum(len(vr.pv.log) for vr in sim.venues)
+    return [
+        {"name": "feb2026_market_1m_accounts_24h_seconds", "value": wall, "unit": "s"},
+        {
+            "name": "feb2026_market_1m_accounts_24h_peak_rss",
+            "value": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "unit": "MiB",
+        },
+        {
+            "name": "feb2026_market_1m_accounts_liquidations",
+            "value": sim.liquidations,
+            "unit": "liquidations",
+        },
+        {"name": "feb2026_market_1m_accounts_events", "value": events, "unit": "events"},
+        {
+            "name": "feb2026_market_1m_accounts_24h_rate",
+            "value": round(events / wall),
+            "unit": "events/s",
+        },
+    ]
+
+
+def market_rows() -> list[dict]:
+    """:func:`market_line` in a fresh process (its peak memory its own)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--market"], capture_output=True, text=True, check=True
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def run() -> list[dict]:
@@ -75,11 +123,10 @@ def run() -> list[dict]:
             "value": summary["liquidations"]["events"],
             "unit": "liquidations",
         },
+        *market_rows(),
     ]
 
 
 if __name__ == "__main__":
-    import json
-
-    for row in run():
+    for row in market_line() if "--market" in sys.argv else run():
         print(json.dumps(row))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +185,19 @@ def test_a_file_without_a_grid_has_no_price_or_size_in_dollars(tmp_path):
     write_parquet(np.zeros(1, EVENT_DTYPE), tmp_path / "e.parquet")
     names = pq.read_table(tmp_path / "e.parquet").column_names
     assert "notional_usd" in names and "price_usd" not in names and "qty_base" not in names
+
+
+def test_records_joined_while_kept_are_the_records_in_order(monkeypatch):
+    monkeypatch.setattr(log_module, "JOIN_BYTES", 50 * EVENT_DTYPE.itemsize)
+    rec = _records(1000, seed=3)
+    log = EventLog(keep=True)
+    cuts = [0, 7, 8, 60, 61, 200, 333, 334, 700, 1000]
+    for lo, hi in itertools.pairwise(cuts):
+        log.extend(rec[lo:hi])
+    assert len(log._chunks) < 9  # joined as it went
+    assert log.records().tobytes() == rec.tobytes()
+    more = _records(120, seed=4)
+    for lo in range(0, 120, 40):  # kept after a full join, joined again past the limit
+        log.extend(more[lo : lo + 40])
+    assert log.records().tobytes() == rec.tobytes() + more.tobytes()
+    assert log.digest() == digest(np.concatenate([rec, more]))

@@ -58,3 +58,17 @@ def test_losses_on_sol_and_wif_are_paid_from_one_shared_fund() -> None:
     assert pv.fund_usd("BTCUSDT") == pv.fund_usd("ETHUSDT") == 1_000_000
     assert pv.legs[3].acc.wallet[0] < 0  # WIF's row paid with SOL's row's money
     pv.check_invariants()
+
+
+def test_the_funds_lent_from_python_are_the_compiled_rule() -> None:
+    from margincall.venue.portfolio_funds import lend_fund_rows, lend_funds
+
+    pv = PortfolioVenue("binance", START, insurance_fund_usd=1_000_000)
+    for j, v in enumerate(pv.legs):
+        v.acc.wallet[0] = (j + 1) * 7_000_000 - 12_000_000  # one member below zero
+    lend_funds(pv._legs(), pv.pf)
+    compiled = [int(v.acc.rest[0]) for v in pv.legs]
+    for v in pv.legs:
+        v.acc.rest[0] = 0
+    lend_fund_rows([v.acc for v in pv.legs], pv.pf.fund_group[:4].tolist())
+    assert [int(v.acc.rest[0]) for v in pv.legs] == compiled == [0, 0, 16_000_000, 9_000_000]

@@ -329,7 +329,7 @@ class MarketSimulation:
                         ),
                         hi,
                     )
-                    vr.pv.set_index_price(sym, leg.scale.ticks_to_price(ticks))
+                    vr.pv.set_index_ticks(sym, ticks)
             for o in books.values():  # 3. makers, arbitrageurs, noise
                 o.clear()
             # one view per book: nothing reaches a venue before the orders are sent below

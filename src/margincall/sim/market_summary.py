@@ -26,7 +26,8 @@ THIN_SHARE = 0.05
 
 
 def leg_events(records: np.ndarray, j: int) -> np.ndarray:
-    return records[records["instrument"] == j]
+    # take: several times faster than a boolean index on a record array
+    return records.take(np.flatnonzero(records["instrument"] == j))
 
 
 def venue_candles(sim) -> pl.DataFrame:

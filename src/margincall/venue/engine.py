@@ -48,6 +48,7 @@ from margincall.venue.accounts import (
     account_rows,
     new_accounts,
 )
+from margincall.venue.adl import reset_queues
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND, reindex
@@ -389,6 +390,11 @@ class Venue(VenueOrders):
         median mark follows), so one price break can take several rounds. With
         ``keep_events=False`` the returned array is a view of a buffer that the next call reuses.
         """
+        if int(self.acc.pos[INSURANCE_FUND]) == 0 and liq_index.reaches_none(
+            self.index, int(self.meta[MARK])
+        ):  # no account reached and nothing to unload: the rounds would only do this
+            reset_queues(self.index)
+            return np.empty(0, EVENT_DTYPE)
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
         keep = self.log.keep

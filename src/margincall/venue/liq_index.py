@@ -262,6 +262,15 @@ def collect(idx: LiqIndex, mark: int, out: np.ndarray) -> tuple[np.ndarray, int]
     return out, n
 
 
+def reaches_none(idx: LiqIndex, mark: int) -> bool:
+    """True when :func:`collect` at ``mark`` certainly takes no account: the highest long bucket
+    is below the mark's and the lowest short bucket above it (False: it may take some). Plain
+    Python, so that a caller can skip a compiled call on it."""
+    nb = int(idx.meta[NBUCKETS])
+    mb = 0 if mark < 0 else min(mark >> int(idx.meta[SHIFT]), nb - 1)  # _bucket's rule
+    return int(idx.meta[TOP]) < mb < int(idx.meta[BOTTOM])
+
+
 @njit(cache=True, inline="always")
 def defer(idx: LiqIndex, flags: np.ndarray, a: int) -> None:
     """Hand portfolio account ``a`` on instead of checking or keying it here: it is taken out of

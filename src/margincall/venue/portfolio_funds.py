@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from margincall.venue.accounts import Accounts
 from margincall.venue.ledger import INSURANCE_FUND
 from margincall.venue.portfolio_margin import MAX_INSTRUMENTS, N_LEGS
 
@@ -42,3 +43,13 @@ def lend_funds(legs, pf) -> None:
             if m != j and pf.fund_group[m] == pf.fund_group[j]:
                 others += legs[m].acc.wallet[INSURANCE_FUND]
         legs[j].acc.rest[INSURANCE_FUND] = others
+
+
+def lend_fund_rows(accounts: Sequence[Accounts], group: Sequence[int]) -> None:
+    """:func:`lend_funds` called from Python, without the cost of a compiled call: the same
+    rule over the instruments' accounts (``group``: :func:`fund_groups`)."""
+    held = [int(acc.wallet[INSURANCE_FUND]) for acc in accounts]
+    for j, acc in enumerate(accounts):
+        acc.rest[INSURANCE_FUND] = sum(
+            w for m, w in enumerate(held) if m != j and group[m] == group[j]
+        )

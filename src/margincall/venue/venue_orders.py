@@ -106,6 +106,18 @@ class VenueOrders(VenueBase):
         cancelled before them, as :meth:`cancel_accounts` does. This is how agents' commands
         reach the book at scale.
         """
+        batch = self.order_batch(accounts, sides, lots, prices, tifs, reduce_only, cancel_first)
+        if batch is None:
+            return np.empty(0, EVENT_DTYPE)
+        state = self._kernel_state(self._buffer(max(64, 4 * len(accounts))))
+        _, out, self._bout = place_orders(state, *batch)
+        return self._flush(out)
+
+    def order_batch(
+        self, accounts, sides, lots, prices, tifs=None, reduce_only=None, cancel_first=()
+    ) -> tuple[np.ndarray, tuple, int] | None:
+        """:meth:`submit_orders`' input checked and laid out for :func:`place_orders`
+        (``(cancels, orders, stp)``), or None when there is nothing to do."""
         for i, a in enumerate(cancel_first):
             self._check_account(a, f"cancel_first[{i}]")
         n = len(accounts)
@@ -123,7 +135,7 @@ class VenueOrders(VenueBase):
             if arr.shape != (n,):
                 raise InvalidInputError(name, arr.shape, f"a 1-d array of {n} values")
         if n == 0 and not cancel_first:
-            return np.empty(0, EVENT_DTYPE)
+            return None
         bad = bad_batch_column(arrays["sides"], arrays["tifs"], arrays["prices"])
         if bad >= 0:
             name, expected = (
@@ -135,13 +147,7 @@ class VenueOrders(VenueBase):
         orders = tuple(
             arrays[name] for name in ("accounts", "sides", "prices", "lots", "tifs", "reduce_only")
         )
-        _, out, self._bout = place_orders(
-            self._kernel_state(self._buffer(max(64, 4 * n))),
-            np.array(cancel_first, np.int64),
-            orders,
-            _STP["expire_maker"],
-        )
-        return self._flush(out)
+        return np.array(cancel_first, np.int64), orders, _STP["expire_maker"]
 
     def cancel_accounts(self, accounts: Sequence[int]) -> np.ndarray:
         """Cancel every resting order of each account (in order), settled in one call."""
