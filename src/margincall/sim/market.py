@@ -39,6 +39,8 @@ from margincall.sim.scenario import (
     PRESETS,
     Flow,
     IndexProcess,
+    Makers,
+    Momentum,
     Population,
     Positive,
     Run,
@@ -250,6 +252,11 @@ class MarketScenario(_Model):
     populations: list[MarketPopulation] = Field(default_factory=list)
     cohorts: Population = Population()  # the populations' cohorts where they set none
     arbitrage: CrossArbitrage = CrossArbitrage()
+    # the makers of every book, described for a book of makers.depth_1pct_usd (see book_makers)
+    makers: Makers = Makers()
+    # trend followers of the whole market, shared over the books by open interest (see
+    # momentum_share); none unless set
+    momentum: Momentum = Momentum(accounts=0)
 
     @model_validator(mode="after")
     def _references(self) -> MarketScenario:
@@ -282,6 +289,19 @@ class MarketScenario(_Model):
                         f"an instrument with an [[assets]] entry listing venue {v.name} "
                         "(its price, open interest and depth)",
                     )  # fmt: skip
+        if self.flow.perp:
+            raise InvalidInputError(
+                "flow.perp", len(self.flow.perp),
+                "no [[flow.perp]] windows in a market scenario (directional perp flow is not "
+                "split over venues yet): [[flow.spot]] moves every asset through the factor",
+            )  # fmt: skip
+        for field in ("count", "capital_usd"):
+            if field in self.makers.model_fields_set:
+                raise InvalidInputError(
+                    f"makers.{field}", getattr(self.makers, field),
+                    "no such field in a market's [makers]: one maker account per venue quotes "
+                    "every book, its capital 100 times the venue's ±1% depth",
+                )  # fmt: skip
         self._check_populations(venues)
         self._check_money()
         return self
@@ -340,6 +360,31 @@ class MarketScenario(_Model):
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(a.symbol for a in self.assets)
+
+    def listing(self, venue: str, symbol: str) -> Listing:
+        """``symbol``'s listing on ``venue``."""
+        return next(x for x in self.asset(symbol).venues if x.venue == venue)
+
+    def book_makers(self, venue: str, symbol: str) -> Makers:
+        """The makers of one book: ``[makers]`` with the listing's depth, one maker, and the
+        dollar figures of the reference book scaled to this one: a maker skews by
+        ``skew_bps_per_musd x ref / depth`` per $1M of inventory on the book and thins by half at
+        a loss of ``loss_withdraw_usd x venue depth / ref`` over all the venue's books
+        (``ref``: ``makers.depth_1pct_usd``; the venue's depth: the sum of its listings')."""
+        m = self.makers
+        depth = self.listing(venue, symbol).depth_1pct_usd
+        total = sum(self.listing(venue, s).depth_1pct_usd for s in self.venue(venue).instruments)
+        return m.model_copy(update={
+            "depth_1pct_usd": depth, "count": 1,
+            "skew_bps_per_musd": m.skew_bps_per_musd * m.depth_1pct_usd / depth,
+            "loss_withdraw_usd": m.loss_withdraw_usd * total / m.depth_1pct_usd,
+        })  # fmt: skip
+
+    def momentum_share(self, venue: str, symbol: str) -> float:
+        """The share of ``[momentum]`` (accounts, target and trading per step) on one book: the
+        listing's open interest over the whole market's."""
+        total = sum(x.open_interest_usd for a in self.assets for x in a.venues)
+        return self.listing(venue, symbol).open_interest_usd / total
 
 
 def parse_market(data: dict[str, Any], source: str = "market scenario") -> MarketScenario:
