@@ -159,6 +159,9 @@ class Asset(_Model):
     beta: Annotated[float, Field(ge=-5, le=5)] = 1.0  # log-return loading on the market factor
     idio_vol_annual: Annotated[float, Field(ge=0, le=5)] = 0.0  # own volatility, annualised
     impact_bps_per_musd: Annotated[float, Field(ge=0)] = 0.0  # own spot impact, bps per $1M net
+    # the asset the factor is (one at most): its own net spot flow moves the factor, every asset
+    # through its beta, at the factor's impact (its own impact then unused)
+    drives_factor: bool = False
     venues: list[Listing] = Field(default_factory=list)  # where it trades (at least one)
 
 
@@ -263,6 +266,11 @@ class MarketScenario(_Model):
         venues = {v.name: v for v in self.venues}
         _unique([v.name for v in self.venues], "venues", "a venue name used once", ".name")
         _unique([a.symbol for a in self.assets], "assets", "an asset symbol used once", ".symbol")
+        drivers = [a.symbol for a in self.assets if a.drives_factor]
+        if len(drivers) > 1:
+            raise InvalidInputError(
+                "assets.drives_factor", drivers, "at most one asset the factor is"
+            )
         listed: set[tuple[str, str]] = set()
         for i, a in enumerate(self.assets):
             if not a.venues:
@@ -295,7 +303,7 @@ class MarketScenario(_Model):
                 "no [[flow.perp]] windows in a market scenario (directional perp flow is not "
                 "split over venues yet): [[flow.spot]] moves every asset through the factor",
             )  # fmt: skip
-        for field in ("count", "capital_usd"):
+        for field in ("capital_usd",):
             if field in self.makers.model_fields_set:
                 raise InvalidInputError(
                     f"makers.{field}", getattr(self.makers, field),
@@ -366,18 +374,20 @@ class MarketScenario(_Model):
         return next(x for x in self.asset(symbol).venues if x.venue == venue)
 
     def book_makers(self, venue: str, symbol: str) -> Makers:
-        """The makers of one book: ``[makers]`` with the listing's depth, one maker, and the
-        dollar figures of the reference book scaled to this one: a maker skews by
-        ``skew_bps_per_musd x ref / depth`` per $1M of inventory on the book and thins by half at
-        a loss of ``loss_withdraw_usd x venue depth / ref`` over all the venue's books
-        (``ref``: ``makers.depth_1pct_usd``; the venue's depth: the sum of its listings')."""
+        """The makers of one book: ``[makers]`` describes ``count`` makers sharing a reference
+        book of ``depth_1pct_usd`` (``ref``); one maker account per venue quotes every book
+        with the listing's depth and the reference's dollar figures scaled to it: it skews by
+        ``skew_bps_per_musd x ref / depth / count`` per $1M of inventory on the book (the
+        reference makers each hold a ``count``-th of theirs) and thins by half at a loss of
+        ``loss_withdraw_usd x count x venue depth / ref`` over all the venue's books (the
+        venue's depth: the sum of its listings')."""
         m = self.makers
         depth = self.listing(venue, symbol).depth_1pct_usd
         total = sum(self.listing(venue, s).depth_1pct_usd for s in self.venue(venue).instruments)
         return m.model_copy(update={
             "depth_1pct_usd": depth, "count": 1,
-            "skew_bps_per_musd": m.skew_bps_per_musd * m.depth_1pct_usd / depth,
-            "loss_withdraw_usd": m.loss_withdraw_usd * total / m.depth_1pct_usd,
+            "skew_bps_per_musd": m.skew_bps_per_musd * m.depth_1pct_usd / depth / m.count,
+            "loss_withdraw_usd": m.loss_withdraw_usd * m.count * total / m.depth_1pct_usd,
         })  # fmt: skip
 
     def momentum_share(self, venue: str, symbol: str) -> float:

@@ -68,9 +68,12 @@ from margincall.venue.portfolio import PortfolioVenue
 NS = 1_000_000_000
 Progress = Callable[[int, int, int], None]
 NOISE_ACCOUNTS = 20  # noise traders per venue (cross accounts trading every instrument)
-NOISE_TURNOVER = 100.0  # noise volume per hour, in multiples of the book's ±1% depth
-ARB_USD_PER_BPS = 0.1  # arbitrage notional per bps beyond the threshold, x ±1% depth
-ARB_MAX_PER_STEP = 2.0  # most arbitrage notional per step and venue, x ±1% depth
+# the single-venue feb-2026.toml's noise and arbitrage (calibration) per dollar of its book's
+# ±1% depth ($90M): $1.5B of noise an hour in $50,000 orders; $2M per bps, at most $40M a step
+NOISE_TURNOVER = 1.5e9 / 90e6  # noise volume per hour, in multiples of the book's ±1% depth
+NOISE_ORDER = 50e3 / 90e6  # median noise order, x ±1% depth
+ARB_USD_PER_BPS = 2e6 / 90e6  # arbitrage notional per bps beyond the threshold, x ±1% depth
+ARB_MAX_PER_STEP = 40e6 / 90e6  # most arbitrage notional per step and venue, x ±1% depth
 
 
 def scaled_accounts(sc: MarketScenario, accounts: int | None) -> list[int]:
@@ -140,7 +143,7 @@ class MarketVenueRun:
             self.makers.append(Makers(sc.book_makers(spec.name, sym), np.array([self.maker]), 0.0))
             npar = single.Noise(
                 accounts=NOISE_ACCOUNTS, usd_per_hour=NOISE_TURNOVER * x.depth_1pct_usd,
-                order_usd=max(100.0, x.depth_1pct_usd / 300), capital_usd=5e6,
+                order_usd=max(100.0, NOISE_ORDER * x.depth_1pct_usd), capital_usd=5e6,
             )  # fmt: skip
             gen = tree.generator(f"noise.{spec.name}.{sym}")
             self.noise.append(Noise(npar, self.noise_ids, gen))
