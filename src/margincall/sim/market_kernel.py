@@ -25,8 +25,10 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
 5. **funding**: at the end of each of a venue's funding intervals (its rulebook's), every
    instrument's payments (:meth:`PortfolioVenue.settle_funding`);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
-7. **snapshots**: every ``run.snapshot_seconds``, each venue's mark, mid and ±1% depth per
-   asset (kept by the kernel, not in the event log).
+7. **snapshots**: every ``run.snapshot_seconds``, each venue's snapshot events
+   (:meth:`PortfolioVenue.snapshot`: depth, open interest, fund, accounts, funding per
+   instrument, which the candles read) and, kept by the kernel for the summary, each venue's
+   mark, mid and ±1% depth per asset.
 
 Randomness comes from one :class:`~margincall.core.rng.RngTree`: ``index`` for the prices,
 ``venue.<name>`` for each venue's engine, ``population.<venue>`` for its population,
@@ -290,6 +292,7 @@ class MarketSimulation:
         i = self._snaps
         self.snap_ts[i] = self.venues[0].pv.legs[0].now_ns
         for vi, vr in enumerate(self.venues):
+            vr.pv.snapshot()  # the event log's snapshots: the candles' open interest, depth, fund
             for j, sym in enumerate(vr.symbols):
                 a = self.symbols.index(sym)
                 leg = vr.pv.legs[j]

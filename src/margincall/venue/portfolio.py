@@ -475,6 +475,11 @@ class PortfolioVenue:
         """Every instrument's mark by the rulebook's method."""
         return join_records([self._on(j, v.update_mark) for j, v in enumerate(self.legs)])
 
+    def snapshot(self) -> np.ndarray:
+        """Every instrument's snapshot events (±1% depth, open interest, its fund's balance
+        here, accounts long and short, the funding rate in the making), what the reports read."""
+        return join_records([self._on(j, v.snapshot) for j, v in enumerate(self.legs)])
+
     # ---- funding ------------------------------------------------------------------------------
 
     def sample_premiums(self) -> None:
