@@ -40,3 +40,20 @@ def real_csv(shared_data: Path) -> Path:
 def fear_greed_csv(shared_data: Path) -> Path:
     """The daily Fear & Greed index file, or skip."""
     return _shared_file(FEAR_GREED_NAME)
+
+
+MARKET_TOML = Path(__file__).resolve().parent / "sim" / "data" / "two-venue-market.toml"
+
+
+@pytest.fixture(scope="session")
+def market_run(tmp_path_factory) -> Path:
+    """A small market run folder of the two-venue test market (1 h, 800 accounts, seed 1),
+    written once per session: the readers' tests (report, dashboard, monitor, stress) share it."""
+    from margincall.sim.market import load_market, parse_market
+    from margincall.sim.market_run import write_market_run
+
+    out = tmp_path_factory.mktemp("market") / "run"
+    data = load_market(MARKET_TOML).model_dump()
+    data["run"]["hours"] = 1.0
+    write_market_run(out, parse_market(data, "two-venue test market, 1 h"), 1, accounts=800)
+    return out

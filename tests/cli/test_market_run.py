@@ -27,7 +27,8 @@ def run_folder(tmp_path_factory) -> Path:
 
 def test_the_market_run_folder_holds_every_file(run_folder):
     names = {p.name for p in run_folder.iterdir()}
-    assert {"events.parquet", "candles.parquet", "summary.json", "manifest.json"} <= names
+    assert {"events.parquet", "candles.parquet", "summary.json", "manifest.json",
+            "report.html"} <= names  # fmt: skip
     manifest = json.loads((run_folder / "manifest.json").read_text())
     assert [v["name"] for v in manifest["venues"]] == ["cex", "dex"]
     assert manifest["venues"][1]["instruments"][0]["symbol"] == "BTCUSDT"
@@ -84,9 +85,3 @@ def test_an_account_holds_the_share_of_instruments_asked():
     assert counts.tolist() == [0, 6000, 3000, 1000]
     share = held.sum(axis=0) / held.sum()
     assert share[0] > share[1] > share[2]  # by open interest
-
-
-def test_stress_from_a_market_run_folder_is_refused_in_one_line(run_folder):
-    from cli_helpers import assert_refused
-
-    assert_refused(invoke(["stress", "--from", run_folder]), "--from", "market run")

@@ -41,6 +41,13 @@ def monitor(
     symbol: Annotated[
         str | None, typer.Option(help="name used in the report (default: guessed)")
     ] = None,
+    venue: Annotated[
+        str | None, typer.Option(help="a market run folder's venue (default: its first)")
+    ] = None,
+    instrument: Annotated[
+        str | None,
+        typer.Option(help="a market run folder's instrument, BTCUSDT or BTC (default: BTC)"),
+    ] = None,
     etf_flows: Annotated[
         list[str] | None,
         typer.Option(help="daily ETF flows table [ASSET=]FILE (Farside-style; repeatable)"),
@@ -129,6 +136,7 @@ def monitor(
     from margincall.monitor.source_list import SourceList, parse_mappings, read_source_list
     from margincall.monitor.summary import build
     from margincall.sources.fetch import API_KEY_VARIABLE, Fetcher, default_cache
+    from margincall.sources.market_run import MarketPick
 
     seconds = parse_every(every) if every is not None else None
     if timeframe is not None:
@@ -153,6 +161,8 @@ def monitor(
     )
     daily, bar_mapping = listed.merged_into(daily, parse_mappings(mapping or (), parse_mapping))
     bar_sources = [*(sources or ()), *listed.bars]
+    pick = MarketPick(venue, instrument)
+    pick.folders(bar_sources)  # checked before any folder is made
     symbol = symbol or listed.symbol
     live = LiveInputs(
         live_fear_greed, live_market_cap, tuple(live_closes or ()), live_market_cap_history
@@ -169,6 +179,7 @@ def monitor(
             symbol=symbol,
             daily=live.resolve(daily, fetcher),
             timeframe=timeframe,
+            pick=pick,
         ),
         alerts,
         in_place=seconds is not None and out.is_dir() and any(out.iterdir()),

@@ -292,7 +292,7 @@ def _print_market(s: dict, out: Path | None) -> None:
         f"{s['invariants']['every_venue_and_market_money']}; wall {s['wall_seconds']:.1f} s"
     )
     if out is not None:
-        console.print(f"run folder: {out} (summary.json, events.parquet, candles.parquet)")
+        console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")
 
 
 def _print_summary(s: dict, out: Path | None) -> None:

@@ -33,6 +33,13 @@ def stress(
     from_data: Annotated[
         Path | None, typer.Option("--from-data", help="a market-data file (estimated map)")
     ] = None,
+    venue: Annotated[
+        str | None, typer.Option(help="a market run folder's venue (default: its first)")
+    ] = None,
+    instrument: Annotated[
+        str | None,
+        typer.Option(help="a market run folder's instrument, BTCUSDT or BTC (default: BTC)"),
+    ] = None,
     positions: Annotated[
         Path | None,
         typer.Option(help="a positions file: CSV/Parquet with side, qty, entry, wallet|leverage"),
@@ -84,6 +91,7 @@ def stress(
     from margincall.estimate import stress as st
     from margincall.inputs.maps import load_source
     from margincall.report.stress import write_stress
+    from margincall.sources.market_run import MarketPick
 
     check_finite(
         depth_1pct=depth_1pct,
@@ -111,6 +119,8 @@ def stress(
     ):
         if path is not None and not path.exists():
             raise InvalidInputError(name, str(path), "an existing path")
+    pick = MarketPick(venue, instrument)
+    pick.folders([p for p in (from_run, from_data) if p is not None])
     if rulebook is not None:
         from margincall.venue.instrument import load_rulebook
 
@@ -126,6 +136,7 @@ def stress(
             accounts=accounts,
             rulebook=rulebook,
             price=price,
+            pick=pick,
         )
         model = st.build_impact(
             impact,
@@ -184,7 +195,7 @@ def _print_stress(r: dict, out: Path | None) -> None:
             f"{lv:g}x {w:.0%}" for lv, w in zip(m["leverage"], m["weights"], strict=False)
         )
         lines.append(f"  leverage weights: {pairs}")
-    for key in ("map", "model", "rulebook", "collateral", "reference"):
+    for key in ("map", "model", "venue", "symbol", "rulebook", "collateral", "reference"):
         if key in m:
             lines.append(f"  {key}: {m[key]}")
     lines.append(f"impact: {imp.get('impact')}")

@@ -18,6 +18,7 @@ from margincall.estimate.positions import map_from_positions_file, map_from_venu
 from margincall.estimate.stress import Source
 from margincall.sim.kernel import Simulation
 from margincall.sim.scenario import Scenario, load_scenario, parse_scenario
+from margincall.sources.market_run import MarketPick, is_market_folder
 
 
 def map_from_scenario(scenario: Scenario, seed: int = 1) -> tuple[LiquidationMap, Simulation]:
@@ -28,24 +29,32 @@ def map_from_scenario(scenario: Scenario, seed: int = 1) -> tuple[LiquidationMap
     return m, sim
 
 
-def map_from_run_folder(folder: str | Path) -> tuple[LiquidationMap, Simulation]:
-    """The exact map of a run folder's start state: the folder's scenario and seed (from
-    ``manifest.json``) rebuilt to the state before the first step. Returns ``(map, sim)``."""
+def read_manifest(folder: str | Path) -> dict:
+    """A run folder's ``manifest.json`` (an object), or an error naming the folder."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
     if not folder.is_dir() or not manifest.is_file():
         raise InvalidInputError("--from", str(folder), "a run folder holding manifest.json")
     try:
         data = json.loads(manifest.read_text())
-        if "venues" in data and "scenario" in data:
-            raise InvalidInputError(
-                "--from", str(folder),
-                "a single-venue run folder (this one is a market run; stress does not read "
-                "those yet)",
-            )  # fmt: skip
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(str(manifest), type(exc).__name__, "a JSON manifest") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(str(manifest), type(data).__name__, "a JSON object")
+    return data
+
+
+def map_from_run_folder(folder: str | Path) -> tuple[LiquidationMap, Simulation]:
+    """The exact map of a single-venue run folder's start state: the folder's scenario and seed
+    (from ``manifest.json``) rebuilt to the state before the first step. Returns
+    ``(map, sim)``."""
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    data = read_manifest(folder)
+    try:
         scenario = parse_scenario(data["scenario"], str(manifest))
         seed = int(data["seed"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(
@@ -66,11 +75,13 @@ def load_source(
     accounts: int | None = None,
     rulebook: str | None = None,
     price: float | None = None,
+    pick: MarketPick | None = None,
 ) -> Source:
     """The map of exactly one source: a scenario (preset name or TOML file; its start state),
     a run folder (``--from``), a market-data file (``--from-data``; the estimated map of
     :func:`margincall.estimate.market_map.map_from_panel`) or a positions file
-    (``--positions``; exact map under a rulebook's tiers)."""
+    (``--positions``; exact map under a rulebook's tiers). Of a market run folder, the
+    (venue, instrument) ``pick`` names (:mod:`margincall.inputs.market_maps`)."""
     given = [
         n
         for n, v in (
@@ -87,6 +98,13 @@ def load_source(
             ", ".join(given) or "none",
             "exactly one of SCENARIO, --from RUN_FOLDER, --from-data FILE, --positions FILE",
         )
+    pick = pick or MarketPick()
+    pick.folders([p for p in (run_folder, data_file) if p is not None])
+    if run_folder is not None and is_market_folder(run_folder):
+        from margincall.inputs.market_maps import map_from_market_folder
+
+        m, book = map_from_market_folder(Path(run_folder), read_manifest(run_folder), pick)
+        return Source(m, "market run folder", book)
     if run_folder is not None:
         m, sim = map_from_run_folder(run_folder)
         return Source(m, "run folder", sim.scenario)
@@ -101,7 +119,7 @@ def load_source(
     from margincall.sources.panel import read_panel
 
     assert data_file is not None
-    panel = read_panel(data_file)
+    panel = read_panel(data_file, pick)
     return Source(map_from_panel(panel, data_file), "market data", panel=panel)
 
 

@@ -11,6 +11,8 @@
 - **Run folders** are read as hourly bars when that gives at least
   :data:`~margincall.monitor.indicators.MIN_ROWS` hours, otherwise as the run's own (minute)
   bars, so a short simulated crash still has its indicators; ``summary["bar"]`` says which.
+  A market run folder gives the bars of one (venue, instrument), named by ``--venue`` and
+  ``--instrument`` (:mod:`margincall.sources.market_run`); the source's entry names them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from margincall.monitor.ingest import read_run_folder, read_source
 from margincall.monitor.metrics import iso
 from margincall.monitor.schema import BAR_SCHEMA, VALUE_COLUMNS
 from margincall.monitor.source_list import Mappings
+from margincall.sources.market_run import MarketPick
 
 
 def parse_at(text: str | datetime | None) -> datetime | None:
@@ -61,28 +64,35 @@ def parse_mapping(text: str | None, option: str = "--mapping") -> dict[str, str]
     return out
 
 
-def _read(source: str | Path, mappings: Mappings) -> tuple[pl.DataFrame, str]:
+def _read(source: str | Path, mappings: Mappings, pick: MarketPick) -> tuple[pl.DataFrame, str]:
     path = Path(source)
     if not str(source).startswith("ccxt:") and (path / "candles.parquet").is_file():
-        hourly = read_run_folder(path, hourly=True)
+        hourly = read_run_folder(path, hourly=True, pick=pick)
         if hourly.height >= MIN_ROWS:
             return hourly, "1h (run folder aggregated to hours)"
-        return read_run_folder(path, hourly=False), "the run's own bars (fewer than 34 hours)"
+        bars = read_run_folder(path, hourly=False, pick=pick)
+        return bars, "the run's own bars (fewer than 34 hours)"
     return read_source(source, mappings.of(source, mappings.every)), "as in the source"
 
 
 def load_sources(
-    sources: Sequence[str | Path], mapping: Mapping[str, str] | Mappings | None = None
+    sources: Sequence[str | Path],
+    mapping: Mapping[str, str] | Mappings | None = None,
+    pick: MarketPick | None = None,
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """The bars of ``sources`` merged on ``ts`` (see the module docstring) and, per source, its
     name, rows, time range and the columns it provides. ``mapping`` names the columns of every
-    generic table, or of each file (:class:`~margincall.monitor.source_list.Mappings`)."""
+    generic table, or of each file (:class:`~margincall.monitor.source_list.Mappings`);
+    ``pick`` the (venue, instrument) of every market run folder (a pick given with no market
+    run folder among the sources is refused)."""
     mappings = Mappings.of_bars(mapping)
+    pick = pick or MarketPick()
     if not sources:
         raise InvalidInputError("SOURCE", [], "at least one file, run folder or ccxt: spec")
+    markets = pick.folders(sources)
     frames, info = [], []
     for src in sources:
-        frame, bar = _read(src, mappings)
+        frame, bar = _read(src, mappings, pick)
         if frame.height == 0:
             raise InvalidInputError("source", str(src), "a source with at least one bar")
         provided = [c for c in VALUE_COLUMNS if frame[c].null_count() < frame.height]
@@ -91,6 +101,7 @@ def load_sources(
                 "source": str(src),
                 "rows": frame.height,
                 "bar": bar,
+                **_pair(src, pick, markets),
                 "ts_from": iso(frame["ts"].min()),
                 "ts_to": iso(frame["ts"].max()),
                 "columns": provided,
@@ -118,6 +129,14 @@ def load_sources(
         *(pl.coalesce([f"{c}__{i}" for i in range(len(frames))]).alias(c) for c in VALUE_COLUMNS),
     )
     return merged.select(list(BAR_SCHEMA)), info
+
+
+def _pair(src: str | Path, pick: MarketPick, markets: list) -> dict[str, str]:
+    """The venue and instrument read from ``src`` when it is a market run folder."""
+    if src not in markets:
+        return {}
+    venue, symbol = pick.of(src)
+    return {"venue": venue, "instrument": symbol}
 
 
 def cut_at(bars: pl.DataFrame, at: datetime | None) -> tuple[pl.DataFrame, datetime]:

@@ -18,7 +18,8 @@ Formats (each reader is also usable on its own):
   "ts": "Date"}``). It needs a time column and at least one value column.
 - :func:`read_run_folder`: a margincall run folder (or its ``candles.parquet``): the minute
   bars aggregated to hours by :func:`~margincall.sources.panel.read_panel`, with
-  ``volume_usd`` summed over the hour; ``hourly=False`` keeps the minute bars.
+  ``volume_usd`` summed over the hour; ``hourly=False`` keeps the minute bars. A market run
+  folder gives one (venue, instrument)'s bars (:mod:`margincall.sources.market_run`).
 - :func:`read_source` detects which of these a path is. ``ccxt:EXCHANGE:SYMBOL?...`` specs
   go to :func:`margincall.monitor.live.read_live` (an optional extra, see there).
 
@@ -38,6 +39,7 @@ import polars as pl
 from margincall.core.errors import InvalidInputError
 from margincall.monitor.schema import BAR_SCHEMA, conform
 from margincall.sources.klines import BINANCE_KLINE_COLUMNS, looks_like_klines, read_klines
+from margincall.sources.market_run import MarketPick, market_venues
 from margincall.sources.panel import COINGLASS_REQUIRED, read_panel
 from margincall.sources.times import to_utc
 
@@ -120,8 +122,11 @@ def read_coinglass(path: str | Path) -> pl.DataFrame:
     return conform(read_panel(path), Path(path).name)
 
 
-def read_run_folder(path: str | Path, hourly: bool = True) -> pl.DataFrame:
-    """A margincall run folder (or its ``candles.parquet``) as :data:`BAR_SCHEMA`.
+def read_run_folder(
+    path: str | Path, hourly: bool = True, pick: MarketPick | None = None
+) -> pl.DataFrame:
+    """A margincall run folder (or its ``candles.parquet``) as :data:`BAR_SCHEMA`; of a market
+    run folder, the bars of the (venue, instrument) ``pick`` names (default: its default).
 
     ``hourly=True`` (default) gives hour bars as :func:`~margincall.sources.panel.read_panel`
     aggregates them, plus ``volume_usd`` summed over the hour. ``hourly=False`` keeps the
@@ -130,7 +135,8 @@ def read_run_folder(path: str | Path, hourly: bool = True) -> pl.DataFrame:
     """
     path = Path(path)
     candles = path / "candles.parquet" if path.is_dir() else path
-    raw = _read_any(candles)
+    market = path.is_dir() and market_venues(path) is not None
+    raw = (pick or MarketPick()).candles(path) if market else _read_any(candles)
     if not hourly:
         renamed = {
             "open_interest_usd": "oi_usd",
@@ -139,7 +145,7 @@ def read_run_folder(path: str | Path, hourly: bool = True) -> pl.DataFrame:
         }
         frame = raw.rename({k: v for k, v in renamed.items() if k in raw.columns})
         return conform(frame.with_columns(to_utc(frame["ts"], candles.name)), candles.name)
-    panel = read_panel(path)
+    panel = read_panel(path, pick, oi_required=False)
     if "volume_usd" in raw.columns:
         vol = (
             raw.with_columns(to_utc(raw["ts"], candles.name))

@@ -44,6 +44,7 @@ from margincall.monitor.prose import sentences
 from margincall.monitor.resample import parse_timeframe, resample
 from margincall.monitor.source_list import Mappings
 from margincall.monitor.watch import panel_for_map, watch
+from margincall.sources.market_run import MarketPick, asset_of, is_market_folder
 
 
 @dataclass
@@ -57,9 +58,13 @@ class MonitorResult:
     daily: DailyData | None = None  # the daily sources behind the daily sections
 
 
-def guess_symbol(sources: Sequence[str | Path]) -> str:
-    """A ticker from the first source's name (``btc_1h_...`` -> ``BTC``), else ``the market``."""
+def guess_symbol(sources: Sequence[str | Path], pick: MarketPick | None = None) -> str:
+    """A ticker from the first source's name (``btc_1h_...`` -> ``BTC``), else ``the market``;
+    of a market run folder, the picked instrument's asset and venue (``ETH on cex``)."""
     first = str(sources[0])
+    if not first.startswith("ccxt:") and is_market_folder(first):
+        venue, symbol = (pick or MarketPick()).of(first)
+        return f"{asset_of(symbol)} on {venue}"
     if first.startswith("ccxt:"):
         parts = first.split(":")
         return parts[2].split("?")[0].split("/")[0] if len(parts) > 2 else "the market"
@@ -84,9 +89,11 @@ def build(
     symbol: str | None = None,
     daily: DailyInputs | None = None,
     timeframe: str | None = None,
+    pick: MarketPick | None = None,
 ) -> MonitorResult:
     """Everything ``margincall monitor`` reports (nothing is written here): the bar sections
-    from ``sources`` and the daily sections from ``daily``, whichever are given.
+    from ``sources`` and the daily sections from ``daily``, whichever are given; ``pick``
+    names the (venue, instrument) of a market run folder among the sources.
 
     Raises:
         InvalidInputError: a source cannot be read or recognised, ``--at`` or ``--as-of`` is
@@ -103,7 +110,9 @@ def build(
         )
     if timeframe is not None:
         parse_timeframe(timeframe)
-    result = _build_bars(sources, at, mapping, symbol, daily, timeframe) if sources else None
+    if pick is not None:
+        pick.folders(sources)
+    result = _build_bars(sources, at, mapping, symbol, daily, timeframe, pick) if sources else None
     if not daily.any():
         assert result is not None
         return result
@@ -131,11 +140,12 @@ def _build_bars(
     symbol: str | None,
     daily: DailyInputs,
     timeframe: str | None = None,
+    pick: MarketPick | None = None,
 ) -> MonitorResult:
     from margincall.estimate.market_map import build_levels, map_at
 
     when = parse_at(at)
-    bars, info = load_sources(sources, mapping)
+    bars, info = load_sources(sources, mapping, pick)
     if when is None and daily.as_of is not None:
         when = _end_of_day(bars, daily.as_of)
     bars, when = cut_at(bars, when)
@@ -149,7 +159,7 @@ def _build_bars(
     if complete is not None:
         m = m.with_columns(complete)
     s: dict[str, Any] = {
-        "symbol": symbol or guess_symbol(sources),
+        "symbol": symbol or guess_symbol(sources, pick),
         "at": iso(when),
         "as_of": "bars whose start is at or before `at` (the close of the bar starting at `at`)",
         "window": "the whole loaded history up to `at`",

@@ -103,21 +103,26 @@ def write_report_html(
 
 def write_price_png(path: str | Path, candles_df: pl.DataFrame, title: str) -> Path:
     """Write a 1200x600 PNG of the price (close, high-low band) over forced closes by side."""
-    x, freq_days = _x_axis(candles_df)
+    x, freq_days = x_axis(candles_df)
     fig = Figure(figsize=(12, 6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     price_ax, liq_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     price_ax.fill_between(
-        x, _col(candles_df, "low"), _col(candles_df, "high"), color=PRICE_COLOR, alpha=0.2, lw=0
+        x,
+        candle_column(candles_df, "low"),
+        candle_column(candles_df, "high"),
+        color=PRICE_COLOR,
+        alpha=0.2,
+        lw=0,
     )
-    price_ax.plot(x, _col(candles_df, "close"), color=PRICE_COLOR, lw=1.2, label="close")
+    price_ax.plot(x, candle_column(candles_df, "close"), color=PRICE_COLOR, lw=1.2, label="close")
     price_ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     price_ax.set_ylabel("price (USD)")
     price_ax.set_title(title)
     price_ax.grid(alpha=0.3)
     width = freq_days * 0.9
-    long_m = -_col(candles_df, "liq_long_usd") / 1e6
-    short_m = _col(candles_df, "liq_short_usd") / 1e6
+    long_m = -candle_column(candles_df, "liq_long_usd") / 1e6
+    short_m = candle_column(candles_df, "liq_short_usd") / 1e6
     liq_ax.bar(x, long_m, width, align="edge", color=LONG_COLOR, label="long")
     liq_ax.bar(x, short_m, width, align="edge", color=SHORT_COLOR, label="short")
     liq_ax.axhline(0, color="black", lw=0.5)
@@ -146,16 +151,16 @@ def headline(summary: Mapping[str, Any]) -> str:
         f"Price {_num(price.get('start'))} → low {_num(price.get('min'))} "
         f"({_pct(price.get('start'), price.get('min'))}) at {price.get('min_ts') or 'n/a'}, "
         f"end {_num(price.get('end'))}.",
-        f"Forced closes {_usd(total_usd)}: {_usd(long_usd)} long, "
-        f"{_usd(liq.get('short_usd'))} short ({_share(share)} long), "
-        f"{_count(liq.get('accounts'))} accounts liquidated.",
-        f"Largest single liquidation {_usd(liq.get('largest_usd'))}; "
-        f"peak hour {_usd(liq.get('peak_hour_usd'))}.",
-        f"Open interest {_usd(oi.get('start'))} → {_usd(oi.get('end'))} "
+        f"Forced closes {usd_text(total_usd)}: {usd_text(long_usd)} long, "
+        f"{usd_text(liq.get('short_usd'))} short ({share_text(share)} long), "
+        f"{count_text(liq.get('accounts'))} accounts liquidated.",
+        f"Largest single liquidation {usd_text(liq.get('largest_usd'))}; "
+        f"peak hour {usd_text(liq.get('peak_hour_usd'))}.",
+        f"Open interest {usd_text(oi.get('start'))} → {usd_text(oi.get('end'))} "
         f"({_pct(oi.get('start'), oi.get('end'))}).",
-        f"Insurance fund {_usd(fund.get('start'))} → {_usd(fund.get('end'))} "
-        f"(low {_usd(fund.get('min'))}).",
-        f"ADL: {_count(adl.get('events'))} executions, {_usd(adl.get('notional_usd'))}.",
+        f"Insurance fund {usd_text(fund.get('start'))} → {usd_text(fund.get('end'))} "
+        f"(low {usd_text(fund.get('min'))}).",
+        f"ADL: {count_text(adl.get('events'))} executions, {usd_text(adl.get('notional_usd'))}.",
     ]
     return html.escape(" ".join(sentences))
 
@@ -179,7 +184,7 @@ def price_traces(x: Any, high: np.ndarray, low: np.ndarray, close: np.ndarray) -
 
 def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
     """Price, forced closes, open interest, depth, funding and fund on one shared time axis."""
-    x, freq_days = _x_axis(candles_df)
+    x, freq_days = x_axis(candles_df)
     fig = make_subplots(
         rows=6,
         cols=1,
@@ -196,11 +201,14 @@ def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
         ),
     )
     for trace in price_traces(
-        x, _col(candles_df, "high"), _col(candles_df, "low"), _col(candles_df, "close")
+        x,
+        candle_column(candles_df, "high"),
+        candle_column(candles_df, "low"),
+        candle_column(candles_df, "close"),
     ):
         fig.add_trace(trace, row=1, col=1)
     width_ms = freq_days * 86_400_000 * 0.9
-    liq_long = _col(candles_df, "liq_long_usd")
+    liq_long = candle_column(candles_df, "liq_long_usd")
     fig.add_trace(
         go.Bar(
             x=x,
@@ -218,7 +226,7 @@ def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
     fig.add_trace(
         go.Bar(
             x=x,
-            y=_col(candles_df, "liq_short_usd"),
+            y=candle_column(candles_df, "liq_short_usd"),
             width=width_ms,
             offset=0,
             name="short liquidations",
@@ -234,7 +242,9 @@ def _time_panels(candles_df: pl.DataFrame, title: str) -> go.Figure:
         ("insurance_fund_usd", "insurance fund", "#17becf", 1.0),
     )
     for row, (column, name, color, scale) in enumerate(panels, start=3):
-        fig.add_trace(_line(x, _col(candles_df, column) * scale, name, color), row=row, col=1)
+        fig.add_trace(
+            _line(x, candle_column(candles_df, column) * scale, name, color), row=row, col=1
+        )
     fig.update_layout(
         title=title,
         height=1400,
@@ -275,7 +285,7 @@ def _liquidation_map(
     return fig
 
 
-def _x_axis(candles_df: pl.DataFrame) -> tuple[np.ndarray, float]:
+def x_axis(candles_df: pl.DataFrame) -> tuple[np.ndarray, float]:
     """Bar starts as naive UTC ``datetime64[ms]`` and the bar width in days (1 minute if unknown)."""
     ts = candles_df["ts"]
     if isinstance(ts.dtype, pl.Datetime) and ts.dtype.time_zone is not None:
@@ -285,7 +295,7 @@ def _x_axis(candles_df: pl.DataFrame) -> tuple[np.ndarray, float]:
     return x, width_ms / 86_400_000
 
 
-def _col(candles_df: pl.DataFrame, name: str) -> np.ndarray:
+def candle_column(candles_df: pl.DataFrame, name: str) -> np.ndarray:
     """A candle column as float64 numpy (nulls as NaN)."""
     return candles_df[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
@@ -298,11 +308,11 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
-def _count(value: int | None) -> str:
+def count_text(value: int | None) -> str:
     return "n/a" if value is None else f"{value:,}"
 
 
-def _usd(value: float | None) -> str:
+def usd_text(value: float | None) -> str:
     """Dollars, scaled to K/M/B for reading."""
     if value is None:
         return "n/a"
@@ -318,5 +328,5 @@ def _pct(start: float | None, end: float | None) -> str:
     return f"{end / start - 1:+.2%}"
 
 
-def _share(value: float | None) -> str:
+def share_text(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"

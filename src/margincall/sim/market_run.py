@@ -11,7 +11,8 @@ Contents (built under a temporary name and renamed, as :mod:`margincall.sim.run_
 * ``summary.json``: the market's totals by venue, by asset and overall
   (:mod:`margincall.sim.market_summary`), the invariants and the digest;
 * ``manifest.json``: the scenario, seed, version, the venues table (name, rulebook,
-  instruments with tick and lot sizes).
+  instruments with tick and lot sizes);
+* ``report.html``: the market's report (:mod:`margincall.report.market`).
 """
 
 from __future__ import annotations
@@ -131,4 +132,9 @@ def write_market_run(
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        # plotly loads here, not on import (as in sim.run_folder)
+        from margincall.report.market import write_market_report_html
+
+        title = f"margincall: {sc.name}, seed {seed}"
+        write_market_report_html(tmp / "report.html", bars, summary, title)
     return summary

@@ -20,7 +20,8 @@ Accepted formats:
 3. **A margincall run folder** (or its ``candles.parquet``): minute bars aggregated to hours
    (hour start in UTC): open = first bar's open, high = max, low = min, close = last close,
    liquidations summed, and open interest, funding and the long/short account ratio taken from
-   the hour's first bar (the snapshot known closest to the hour's open).
+   the hour's first bar (the snapshot known closest to the hour's open). A market run folder
+   gives one (venue, instrument)'s bars (:mod:`margincall.sources.market_run`).
 
 Canonical schema (:data:`PANEL_SCHEMA`): ``ts`` (period start, UTC), ``open``, ``high``,
 ``low``, ``close`` (USD), ``oi_usd`` (open interest at the period's open, USD), ``funding``
@@ -41,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
+from margincall.sources.market_run import MarketPick, market_venues
 
 PANEL_SCHEMA: dict[str, pl.DataType] = {
     "ts": pl.Datetime("us", "UTC"),
@@ -80,9 +82,13 @@ ACCEPTED_FORMATS = (
 _HOUR_US = 3_600_000_000
 
 
-def read_panel(path: str | Path) -> pl.DataFrame:
+def read_panel(
+    path: str | Path, pick: MarketPick | None = None, *, oi_required: bool = True
+) -> pl.DataFrame:
     """Read a market-data panel (see the module docstring for the formats) into the canonical
-    schema :data:`PANEL_SCHEMA`.
+    schema :data:`PANEL_SCHEMA`. A market run folder gives the (venue, instrument) of ``pick``
+    (default: :class:`~margincall.sources.market_run.MarketPick`'s); its open interest is null
+    where the run recorded none, which only a reader passing ``oi_required=False`` accepts.
 
     Raises:
         InvalidInputError: the file cannot be read (names the file), columns are missing (names
@@ -99,6 +105,15 @@ def read_panel(path: str | Path) -> pl.DataFrame:
         candles = path / "candles.parquet"
         if not candles.is_file():
             raise InvalidInputError("data", str(path), ACCEPTED_FORMATS)
+        if market_venues(path) is not None:
+            frame = _from_candles((pick or MarketPick()).candles(path))
+            if oi_required and frame["oi_usd"].is_null().all():
+                raise InvalidInputError(
+                    f"{path}: open_interest_usd",
+                    "not recorded",
+                    "a run folder whose candles hold open interest (a market run's do not yet)",
+                )
+            return _finish(frame, candles, oi_required)
         return _finish(_from_candles(_read(candles)), candles)
     raw = _read(path)
     if "long_short_account_ratio" in raw.columns and "open_interest_usd" in raw.columns:
@@ -226,7 +241,7 @@ def _epoch(col: pl.Series, path: Path) -> pl.Series:
     raise InvalidInputError(f"{path.name}: {col.name}", str(dtype), "a time column")
 
 
-def _finish(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+def _finish(frame: pl.DataFrame, path: Path, oi_required: bool = True) -> pl.DataFrame:
     try:
         frame = frame.select(pl.col(c).cast(t) for c, t in PANEL_SCHEMA.items())
     except pl.exceptions.PolarsError as exc:
@@ -235,25 +250,24 @@ def _finish(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
             str(exc),
             "numbers in the price, open-interest, funding and liquidation columns",
         ) from None
-    _check_values(frame, path)
+    _check_values(frame, path, oi_required)
     _check_order(frame, path)
     return frame
 
 
-def _check_values(frame: pl.DataFrame, path: Path) -> None:
+def _check_values(frame: pl.DataFrame, path: Path, oi_required: bool = True) -> None:
     if frame.height == 0:
         raise InvalidInputError(f"{path.name}: rows", 0, "at least one row")
     for c in ("ts", "open", "high", "low", "close", "oi_usd"):
         v = frame[c]
-        bad = (
-            v.is_null()
-            if c == "ts"
-            else (
-                v.is_null() | v.is_nan() | (v <= 0)
-                if c != "oi_usd"
-                else v.is_null() | v.is_nan() | (v < 0)
-            )
-        )
+        if c == "ts":
+            bad = v.is_null()
+        elif c != "oi_usd":
+            bad = v.is_null() | v.is_nan() | (v <= 0)
+        else:
+            bad = (v.is_null() if oi_required else pl.repeat(False, len(v), eager=True)) | (
+                v.is_nan() | (v < 0)
+            ).fill_null(False)
         if bad.any():
             row = int(bad.arg_true()[0])
             raise InvalidInputError(

@@ -99,10 +99,18 @@ def runs(request: Request) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["modified"], reverse=True)
 
 
-@router.get("/runs/{name}", summary="One run: its summary and its scenario's run settings")
+@router.get(
+    "/runs/{name}",
+    summary="One run: its summary and, of a market run, its venues and their instruments",
+)
 def run(request: Request, name: RunName) -> dict[str, Any]:
     d = _state(request)
-    return {"name": name, "headline": d.runs.headline(name), "summary": d.runs.summary(name)}
+    return {
+        "name": name,
+        "headline": d.runs.headline(name),
+        "summary": d.runs.summary(name),
+        "pairs": d.runs.pairs(name),
+    }
 
 
 @router.get(
@@ -125,10 +133,22 @@ def run_report(request: Request, name: RunName) -> Response:
     return PlainTextResponse(text, headers=headers)
 
 
-@router.get("/runs/{name}/series", summary="A run's bars (ts in epoch ms, USD) and ADL events")
-def run_series(request: Request, name: RunName) -> dict[str, Any]:
+PairName = Annotated[
+    str | None,
+    Query(max_length=64, description="a market run's venue or instrument (BTCUSDT or BTC)"),
+]
+
+
+@router.get(
+    "/runs/{name}/series",
+    summary="A run's bars (ts in epoch ms, USD) and ADL events; of a market run, one venue's "
+    "instrument (venue, symbol; default the first venue, BTC)",
+)
+def run_series(
+    request: Request, name: RunName, venue: PairName = None, symbol: PairName = None
+) -> dict[str, Any]:
     d = _state(request)
-    return d.runs.series(name)
+    return d.runs.series(name, venue, symbol)
 
 
 def _names(body: NewRun) -> Iterator[str]:

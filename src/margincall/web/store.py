@@ -15,7 +15,9 @@ import numpy as np
 import polars as pl
 from fastapi import HTTPException
 
+from margincall.core.errors import InvalidInputError
 from margincall.report.candles import COLUMNS as CANDLE_COLUMNS
+from margincall.sources.market_run import MarketPick, market_venues, pair_candles
 from margincall.web.safety import DATA_SUFFIXES, safe_path
 
 SERIES_COLUMNS = tuple(c for c in CANDLE_COLUMNS if c not in ("ts", "long_short_account_ratio"))
@@ -124,9 +126,18 @@ class RunStore:
             raise HTTPException(422, f"run {name!r}: summary.json does not hold an object")
         return data
 
+    def pairs(self, name: str) -> dict[str, list[str]] | None:
+        """A market run's venues and their instruments (``None`` for a single-venue run)."""
+        try:
+            return market_venues(self.folder(name))
+        except InvalidInputError as exc:
+            raise HTTPException(422, f"run {name!r}: {exc}") from None
+
     def headline(self, name: str) -> dict[str, Any]:
         """A run's headline figures for the runs list."""
         s = self.summary(name)
+        if isinstance(s.get("market"), dict):
+            return clean(self._market_headline(name, s))
         price, liq = _dict(s.get("price")), _dict(s.get("liquidations"))
         start, low = _number(price.get("start")), _number(price.get("min"))
         drawdown = (low / start - 1) if start and low else None
@@ -152,17 +163,51 @@ class RunStore:
             }
         )
 
-    def series(self, name: str) -> dict[str, Any]:
-        """The run's bars as columns (``ts`` in epoch milliseconds) and its ADL events."""
-        self.folder(name)
+    def _market_headline(self, name: str, s: dict[str, Any]) -> dict[str, Any]:
+        """A market run's row of the runs list: the whole market's liquidations (prices are
+        per venue and instrument: see its replay)."""
+        m, venues = _dict(s.get("market")), _dict(s.get("by_venue"))
+        rulebooks = sorted({str(_dict(v).get("rulebook")) for v in venues.values()})
+        return {
+            "name": name,
+            "scenario": s.get("scenario"),
+            "seed": s.get("seed"),
+            "hours": s.get("hours"),
+            "accounts": s.get("accounts"),
+            "rulebook": ", ".join(rulebooks),
+            "market": True,
+            "venues": list(venues),
+            "liquidated_long_usd": m.get("long_usd"),
+            "liquidated_short_usd": m.get("short_usd"),
+            "liquidated_accounts": m.get("traders_liquidated"),
+            "adl_events": sum(_number(_dict(v).get("adl_events")) or 0 for v in venues.values()),
+            "modified": _mtime(self.file(name, "summary.json")),
+            "report": False,
+        }
+
+    def series(
+        self, name: str, venue: str | None = None, symbol: str | None = None
+    ) -> dict[str, Any]:
+        """The run's bars as columns (``ts`` in epoch milliseconds) and its ADL events; of a
+        market run, those of one venue and instrument (default: the first venue, BTC), named
+        in the answer. A venue or symbol the run does not have is a 400 naming the choices."""
+        folder = self.folder(name)
         candles = self.file(name, "candles.parquet")
         try:
             events = self.file(name, "events.parquet")
         except HTTPException:
             events = None
-        key = (str(candles), _mtime(candles), str(events), events and _mtime(events))
+        pair = None
+        if self.pairs(name) is not None:
+            pick = MarketPick(venue, symbol, venue_option="venue", instrument_option="symbol")
+            pair = pick.of(folder)
+        elif venue is not None or symbol is not None:
+            raise HTTPException(
+                400, f"run {name!r} is a single-venue run: it takes no venue or symbol"
+            )
+        key = (str(candles), _mtime(candles), str(events), events and _mtime(events), pair)
         try:
-            return self._series.get(key, lambda: _read_series(candles, events))
+            return self._series.get(key, lambda: _read_series(candles, events, pair))
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise HTTPException(
                 422, f"run {name!r}: its parquet files cannot be read ({exc})"
@@ -187,24 +232,33 @@ def _number(value: Any) -> float | None:
     return float(value) if ok and math.isfinite(value) else None
 
 
-def _read_series(candles: Path, events: Path | None) -> dict[str, Any]:
+def _read_series(
+    candles: Path, events: Path | None, pair: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """The bars of ``candles`` as columns of numbers (anything else becomes null) and the ADL
-    events of ``events``."""
+    events of ``events``; of a market run, of the (venue, symbol) ``pair`` only."""
     from margincall.events.schema import EventKind
 
-    bars = pl.read_parquet(candles)
+    bars = pl.read_parquet(candles) if pair is None else pair_candles(candles.parent, *pair)
     if not isinstance(bars.schema.get("ts"), pl.Datetime):
         raise HTTPException(422, f"{candles.name}: 'ts' is not a timestamp column")
     ts = bars["ts"].dt.epoch("ms").to_list()
     out: dict[str, Any] = {"ts": ts, "bars": bars.height}
+    if pair is not None:
+        out["venue"], out["symbol"] = pair
     for col in SERIES_COLUMNS:
         if col in bars.columns:
             out[col] = clean(bars[col].cast(pl.Float64, strict=False).to_list())
     adl: dict[str, list] = {"ts": [], "price": [], "notional_usd": []}
     if events is not None:
+        adl_rows = (pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == 2)
+        if pair is not None:
+            adl_rows &= (pl.col("venue").cast(pl.String) == pair[0]) & (
+                pl.col("symbol").cast(pl.String) == pair[1]
+            )
         frame = (
             pl.scan_parquet(events)
-            .filter((pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == 2))
+            .filter(adl_rows)
             .select(
                 pl.col("ts_ns") // 1_000_000,
                 pl.col("price_usd", "notional_usd").cast(pl.Float64, strict=False),

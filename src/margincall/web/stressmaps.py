@@ -58,6 +58,12 @@ class StressMaps:
         if run is not None:
             folder = self.runs.folder(run)
             manifest = self.runs.file(run, "manifest.json")
+            if self.runs.pairs(run) is not None:
+                raise HTTPException(
+                    422,
+                    f"run {run!r} is a market run: the stress page maps single-venue runs "
+                    "(`margincall stress --from RUN --venue V --instrument S` maps one pair)",
+                )
             _check_accounts(run, manifest)
             key = ("run", str(folder), _mtime(manifest))
 

@@ -10,7 +10,8 @@ async function loadRuns() {
   const rows = runs.map((r) => MC.h("tr", { data: { run: r.name } },
     // a monitor folder (report.md) opens as its report page, kept current
     MC.h("td", {}, MC.h("a", { href: `/${r.report ? "reports" : "runs"}/${encodeURIComponent(r.name)}` }, r.name)),
-    td("", r.scenario || (r.report ? "market report" : "–")), td("num", MC.int(r.seed)),
+    td("", r.market ? `${r.scenario} (market: ${r.venues.join(", ")})`
+      : r.scenario || (r.report ? "market report" : "–")), td("num", MC.int(r.seed)),
     td("num", `${r.hours ?? "–"} h`), td("num", MC.int(r.accounts)),
     td("num", MC.price(r.price_start)), td("num", MC.price(r.price_min)),
     td("num", MC.pct(r.max_drawdown)),

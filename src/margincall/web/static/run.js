@@ -1,5 +1,6 @@
 // Run page: replay of a run's bars (price, liquidations by side, ±1% depth, open interest,
 // insurance fund, ADL events) with play, pause and a time slider, and the run's summary.
+// A market run has a venue and an asset selector: the replay shows one venue's instrument.
 "use strict";
 MC.header("");
 const NAME = decodeURIComponent(location.pathname.split("/").pop());
@@ -86,14 +87,83 @@ function pause() {
   MC.el("chart").dataset.playing = "0";
 }
 
+async function loadPair(venue, symbol) {
+  // no venue and symbol: the server's default pair (the first venue, BTC)
+  const q = venue === undefined ? "" : "?" + new URLSearchParams({ venue, symbol });
+  MC.el("error").textContent = "";
+  try {
+    S = await MC.api(`/api/runs/${encodeURIComponent(NAME)}/series${q}`);
+  } catch (e) {
+    MC.el("error").textContent = e.message;
+    return;
+  }
+  MC.el("slider").max = String(S.ts.length - 1);
+  frame = Math.min(frame, S.ts.length - 1);
+  MC.el("chart").dataset.pair = `${S.venue}/${S.symbol}`;
+  draw();
+}
+
+function marketSummary(s) {
+  const m = s.market || {}, big = m.largest_liquidation || {};
+  const rows = [
+    ["liquidated (market)", MC.usd(m.liquidated_usd)],
+    ["long liquidated", MC.usd(m.long_usd), "long"], ["short liquidated", MC.usd(m.short_usd), "short"],
+    ["long share", MC.pct(m.long_share, 0)], ["traders liquidated", MC.int(m.traders_liquidated)],
+    ["largest liquidation", `${MC.usd(big.usd)} (${big.symbol} on ${big.venue})`],
+  ];
+  for (const [v, x] of Object.entries(s.by_venue || {})) {
+    rows.push([`${v}: liquidated`, MC.usd((x.long_usd || 0) + (x.short_usd || 0))],
+      [`${v}: fund used, ADL`, `${MC.usd(x.fund_used_usd)}, ${MC.int(x.adl_events)} events`]);
+  }
+  for (const [a, x] of Object.entries(s.by_asset || {})) {
+    const g = x.gap_between_venues || {};
+    rows.push([`${a}: largest gap between venues`, g.max_pct === null || g.max_pct === undefined ? "–" : `${g.max_pct.toFixed(3)}%`]);
+  }
+  rows.push(["money conserved", (s.invariants || {}).every_venue_and_market_money ? "yes" : "NO"],
+    ["wall time", `${s.wall_seconds} s`]);
+  MC.kv("summary", rows);
+}
+
+async function market(run) {
+  const pairs = run.pairs;
+  MC.el("pair").hidden = false;
+  MC.el("stress-link").parentElement.hidden = true;
+  marketSummary(run.summary);
+  await loadPair();
+  const fillAssets = (v) => MC.fill("asset", pairs[v].map((s) => MC.h("option", { value: s }, s)));
+  MC.fill("venue", Object.keys(pairs).map((v) => MC.h("option", { value: v }, v)));
+  MC.el("venue").value = S.venue;
+  fillAssets(S.venue);
+  MC.el("asset").value = S.symbol;
+  MC.el("venue").addEventListener("change", async () => {
+    pause();
+    const keep = MC.el("asset").value;
+    fillAssets(MC.el("venue").value);
+    if (pairs[MC.el("venue").value].includes(keep)) MC.el("asset").value = keep;
+    await loadPair(MC.el("venue").value, MC.el("asset").value);
+  });
+  MC.el("asset").addEventListener("change", async () => {
+    pause();
+    await loadPair(MC.el("venue").value, MC.el("asset").value);
+  });
+}
+
 (async () => {
   try {
-    const [run, series] = await Promise.all([
-      MC.api(`/api/runs/${encodeURIComponent(NAME)}`), MC.api(`/api/runs/${encodeURIComponent(NAME)}/series`)]);
-    S = series;
+    const run = await MC.api(`/api/runs/${encodeURIComponent(NAME)}`);
     const h = run.headline, s = run.summary;
     document.title = `margincall · ${NAME}`;
     MC.el("title").textContent = `${NAME}: ${h.scenario}, seed ${h.seed}, ${h.hours} h, ${MC.int(h.accounts)} accounts, ${h.rulebook}`;
+    MC.el("slider").addEventListener("input", (e) => { pause(); frame = Number(e.target.value); draw(); });
+    MC.el("play").addEventListener("click", play);
+    MC.el("pause").addEventListener("click", pause);
+    MC.onTheme.push(() => S && draw());
+    if (run.pairs) {
+      await market(run);
+      document.body.dataset.ready = "1";
+      return;
+    }
+    S = await MC.api(`/api/runs/${encodeURIComponent(NAME)}/series`);
     MC.el("stress-link").href = `/stress?run=${encodeURIComponent(NAME)}`;
     const liq = s.liquidations || {}, fund = s.insurance_fund_usd || {}, oi = s.open_interest_usd || {};
     MC.kv("summary", [
@@ -108,10 +178,6 @@ function pause() {
       ["wall time", `${s.wall_seconds} s`],
     ]);
     MC.el("slider").max = String(S.ts.length - 1);
-    MC.el("slider").addEventListener("input", (e) => { pause(); frame = Number(e.target.value); draw(); });
-    MC.el("play").addEventListener("click", play);
-    MC.el("pause").addEventListener("click", pause);
-    MC.onTheme.push(draw);
     draw();
   } catch (e) {
     MC.el("error").textContent = e.message;
