@@ -129,3 +129,21 @@ def test_a_books_makers_scale_the_reference_to_its_depth():
     assert (m.count, m.depth_1pct_usd) == (1, 10e6)
     assert m.skew_bps_per_musd == pytest.approx(1.5 * 90 / 10 / 4)
     assert m.loss_withdraw_usd == pytest.approx(40e6 * 4 * 25 / 90)
+
+
+def test_an_assets_leverage_scale_multiplies_its_holders_leverage():
+    data = _data()
+    data["assets"][1]["leverage_scale"] = 2.0  # ETHUSDT
+    sc = parse_market(data)
+    pop = sc.populations[0]
+    eth, btc = sc.cohorts_of(pop, "ETHUSDT"), sc.cohorts_of(pop, "BTCUSDT")
+    assert (eth.retail.leverage_min, eth.retail.leverage_max) == (20, 80)
+    assert (eth.capital.leverage_min, eth.capital.leverage_max) == (4, 20)
+    assert btc == sc.cohorts_of(pop) == parse_market(_data()).cohorts_of(pop, "ETHUSDT")
+    sim = MarketSimulation(sc, 1, accounts=400)
+    base = MarketSimulation(parse_market(_data()), 1, accounts=400)
+    for s in (sim, base):
+        s.check_market()
+    # the same open interest held at higher leverage: less margin deposited on every venue
+    for a, b in zip(sim.venues, base.venues, strict=True):
+        assert a.pv.deposits < b.pv.deposits

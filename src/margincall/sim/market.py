@@ -162,6 +162,9 @@ class Asset(_Model):
     # the asset the factor is (one at most): its own net spot flow moves the factor, every asset
     # through its beta, at the factor's impact (its own impact then unused)
     drives_factor: bool = False
+    # the populations' leverage on this asset relative to their cohorts' (both cohorts' leverage
+    # range times this, then capped by the instrument's tiers as always)
+    leverage_scale: Annotated[float, Field(gt=0, le=10)] = 1.0
     venues: list[Listing] = Field(default_factory=list)  # where it trades (at least one)
 
 
@@ -350,9 +353,19 @@ class MarketScenario(_Model):
         oi = sum(x.open_interest_usd for a in self.assets for x in a.venues if x.venue == venue)
         return fund + self.arbitrage.capital_usd_per_venue + 2 * oi
 
-    def cohorts_of(self, population: MarketPopulation) -> Population:
-        """The cohorts of ``population``: its own, else the market's ``[cohorts]``."""
-        return population.cohorts or self.cohorts
+    def cohorts_of(self, population: MarketPopulation, symbol: str | None = None) -> Population:
+        """The cohorts of ``population``: its own, else the market's ``[cohorts]``; on
+        ``symbol``, with their leverage ranges times the asset's ``leverage_scale``."""
+        c = population.cohorts or self.cohorts
+        scale = 1.0 if symbol is None else self.asset(symbol).leverage_scale
+        if scale == 1.0:
+            return c
+        return c.model_copy(update={
+            k: getattr(c, k).model_copy(update={
+                "leverage_min": getattr(c, k).leverage_min * scale,
+                "leverage_max": getattr(c, k).leverage_max * scale,
+            }) for k in ("retail", "capital")
+        })  # fmt: skip
 
     def venue(self, name: str) -> MarketVenue:
         """The venue called ``name``."""

@@ -97,7 +97,7 @@ def positions(
     sc, pop, symbol: str, instrument, listing, start: float, m: int, tree: RngTree
 ) -> dict:
     """The ``m`` holders' positions of one instrument at the start (alive ones flagged)."""
-    cohorts = sc.cohorts_of(pop)
+    cohorts = sc.cohorts_of(pop, symbol)
     src = pop.from_data
     if src is not None and src.instrument == symbol:
         d = _from_panel(src.file, sc.run.start, m, tree.generator("panel"))
@@ -193,8 +193,8 @@ def open_entrants(sc, pop, pv, legs: Legs, tree: RngTree, steps: int) -> list:
     beside the population's holders of it (the cohorts split as :func:`positions` splits them);
     ``None`` for an instrument the population does not trade."""
     out: list = [None] * len(pv.symbols)
-    cohorts = sc.cohorts_of(pop)
     for sym in pop.instruments:
+        cohorts = sc.cohorts_of(pop, sym)
         j = pv.symbols.index(sym)
         m = int(np.count_nonzero(legs.instrument == j))
         n_cap = round(m * cohorts.capital.share_of_accounts)
