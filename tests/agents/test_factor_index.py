@@ -105,3 +105,17 @@ def test_an_assets_own_flow_moves_only_that_asset():
     p = fx.step(asset_flow_usd=[0.0, -1e6])  # $1M of WIF selling: -40 bps at once
     assert p[0] == pytest.approx(100.0, rel=1e-9)
     assert math.log(p[1] / 100.0) == pytest.approx(-40e-4, rel=1e-6)
+
+
+def test_the_flow_of_the_asset_the_factor_is_moves_every_asset_through_its_beta():
+    btc = _asset("BTCUSDT", 1.0, 0.0, impact=99.0).model_copy(update={"drives_factor": True})
+    assets = [btc, _asset("ETHUSDT", 1.5, 0.0, impact=40.0)]
+    quiet = FACTOR.model_copy(update={"vol_annual": 1e-12, "impact_bps_per_musd": 0.4,
+                                      "impact_permanent": 1.0})  # fmt: skip
+    fx = FactorIndex(quiet, assets, step_seconds=5, steps=2, tree=RngTree(1))
+    p = fx.step(asset_flow_usd=[-25e6, 0.0])  # $25M of BTC selling at the factor's 0.4 bps/$1M
+    assert math.log(p[0] / 100.0) == pytest.approx(-10e-4, rel=1e-6)  # not BTC's own 99
+    assert math.log(p[1] / 100.0) == pytest.approx(-15e-4, rel=1e-6)  # ETH through beta 1.5
+    p = fx.step(asset_flow_usd=[0.0, -1e6])  # ETH's own flow stays its own
+    assert math.log(p[0] / 100.0) == pytest.approx(-10e-4, rel=1e-6)
+    assert math.log(p[1] / 100.0) == pytest.approx(-55e-4, rel=1e-6)

@@ -115,8 +115,16 @@ def test_stress_refuses_a_pick_without_a_market_run_folder():
     assert_refused(r, "--venue", "cex", "market run folder")
 
 
-def test_a_reader_that_needs_open_interest_says_the_market_run_records_none(market_run):
-    """The market kernel records no open interest per pair yet: the market-data estimate of
-    ``stress --from-data`` cannot be built from it, and says why."""
-    r = invoke(["stress", "--from-data", market_run, "--venue", "dex"])
-    assert_refused(r, "open_interest_usd", "not recorded", "market run")
+def test_the_candles_hold_each_pairs_open_interest_and_stress_from_data_reads_it(
+    market_run, tmp_path
+):
+    """Each venue's snapshots reach the candles: a pair's last open interest is the summary's,
+    and the market-data estimate of ``stress --from-data`` is built from the picked pair."""
+    summary = json.loads((market_run / "summary.json").read_text())
+    for venue, symbol in (("cex", "BTCUSDT"), ("dex", "ETHUSDT")):
+        bars = pair_bars(market_run, venue, symbol)
+        oi = summary["by_venue"][venue]["instruments"][symbol]["open_interest_usd"]
+        assert bars["open_interest_usd"].drop_nans()[-1] == pytest.approx(oi["end"])
+        assert bars["depth_1pct_usd"].drop_nans().min() > 0
+    r = invoke(["stress", "--from-data", market_run, "--venue", "dex", "--out", tmp_path / "s"])
+    assert r.exit_code == 0, r.output

@@ -1,10 +1,12 @@
 """Cross-venue arbitrageurs: finite collateral on each venue, collateral moved with a delay.
 
 One desk per market with one cross account on each venue. Each step, for each asset and each
-venue that lists it, the desk compares the venue's mid with a reference: the median of the
-asset's spot index and the other venues' mids. Beyond ``threshold_bps`` it buys the cheap venue
-(sells the rich one) with an immediate-or-cancel order limited to the reference less the
-threshold, sized by the gap beyond the threshold, capped per step and by the free margin of its
+venue that lists it, the desk compares the venue's mid with the asset's spot index (the basis:
+cash and carry, which also closes gaps between venues, each venue being pulled to the same
+index; a reference with the other venues' mids in it would leave a market-wide discount
+alone, and the perps' forced selling would then never reach spot). Beyond ``threshold_bps`` it
+buys the cheap venue (sells the rich one) with an immediate-or-cancel order limited to the
+index less the threshold, sized by the gap beyond the threshold, capped per step and by the free margin of its
 account on that venue (equity less maintenance, times ``LEVERAGE``). Its net perp fills of an
 asset are hedged in spot (the asset's own net flow): a long on one venue against a short on
 another nets out, a one-sided buy of a venue's forced selling sells spot.
@@ -86,9 +88,8 @@ class CrossArbitrageurs:
         Returns ``(venue, side, usd, limit_usd)`` per order, side +1 buy."""
         thr = self.p.threshold_bps
         out = []
+        ref = float(index)
         for v in np.flatnonzero(np.isfinite(mids)):
-            others = [index, *(m for w, m in enumerate(mids) if w != v and np.isfinite(m))]
-            ref = median(others)
             gap = (mids[v] - ref) / ref * 1e4
             beyond = abs(gap) - thr
             if beyond <= 0:
@@ -100,11 +101,3 @@ class CrossArbitrageurs:
             self.free[v] -= usd / LEVERAGE
             out.append((int(v), side, usd, ref * (1 - side * thr * 1e-4)))
         return out
-
-
-def median(values: list[float]) -> float:
-    """``np.median`` of a few floats, without its cost per call (the same value: the middle
-    one, or the mean of the two middle ones as ``np.median`` computes it)."""
-    s = sorted(values)
-    h = len(s) // 2
-    return float(s[h]) if len(s) % 2 else (float(s[h - 1]) + float(s[h])) / 2

@@ -11,7 +11,10 @@ the impact of the market's net spot flow, partly transient) started at 1, so ``X
 (the factor's GARCH and tail parameters) and the impact of the asset's own net spot flow
 (``impact_bps_per_musd`` of the asset; permanence and half-life are the factor's), with no jumps.
 News and market-wide flow move every asset through its beta; an asset's own flow (its
-arbitrageurs' hedges, its liquidations' spot sales) moves only that asset.
+arbitrageurs' hedges, its liquidations' spot sales) moves only that asset, except the flow of
+the asset the factor is (``drives_factor``, BTC in the presets: beta 1, no own noise), which is
+market-wide flow: BTC's forced selling moves every asset through its beta, as a crash led by
+BTC does.
 
 Draws are deterministic from the run's :class:`~margincall.core.rng.RngTree`: the factor from
 the stream ``factor``, each asset from ``asset.<symbol>``, so adding an asset never changes the
@@ -64,6 +67,8 @@ class FactorIndex:
             for a in assets
         ]
         self.prices = np.exp(self.log_start)
+        drivers = [k for k, a in enumerate(assets) if getattr(a, "drives_factor", False)]
+        self.driver = drivers[0] if drivers else -1
 
     def step(
         self,
@@ -74,8 +79,11 @@ class FactorIndex:
         """Advance one step: ``flow_usd`` of market-wide net spot buying (negative: selling) and
         a news ``jump`` (fractional factor move) on the factor, and ``asset_flow_usd`` (one per
         asset, USD) on each asset's own part."""
+        own = np.zeros(len(self.own)) if asset_flow_usd is None else np.array(asset_flow_usd)
+        if self.driver >= 0:
+            flow_usd += float(own[self.driver])
+            own[self.driver] = 0.0
         self.factor.step(flow_usd, jump)
-        own = np.zeros(len(self.own)) if asset_flow_usd is None else np.asarray(asset_flow_usd)
         for p, f in zip(self.own, own, strict=True):
             p.step(float(f))
         y = np.array([p.log_level for p in self.own])

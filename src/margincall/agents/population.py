@@ -186,15 +186,33 @@ def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
     """Open (funded, flat) the intraday entrants of both cohorts."""
     pop, market, run = scenario.population, scenario.market, scenario.run
     steps = max(1, round(run.hours * 3600 / run.step_seconds))
-    start = market.start_price
+    counts = (run.accounts - n_cap, n_cap)
+    d = draw_entrants(
+        pop, counts, market.open_interest_usd, market.start_price, steps, venue, rng_tree
+    )
+    if len(d["deposit"]) == 0:
+        empty = np.empty(0, np.int64)
+        return Entrants(empty, empty, empty, empty)
+    ids = venue.open_accounts(d["deposit"], isolated=d["isolated"], leverage=d["setting"])
+    order = np.argsort(d["step"], kind="stable")
+    return Entrants(ids[order], d["side"][order], d["lots"][order], d["step"][order])
+
+
+def draw_entrants(pop, counts, open_interest: float, start: float, steps: int, venue, rng_tree):
+    """The intraday entrants of cohorts ``pop`` (retail, capital) beside ``counts`` accounts of
+    each on one instrument of ``venue`` (a :class:`~margincall.venue.engine.Venue`: its
+    instrument, scale and lot value) holding ``open_interest``: as many per cohort as
+    ``intraday_share`` of its accounts, each as large as the cohort's average, opening at a
+    step drawn in ``[1, steps]`` (streams ``population.<cohort>.intraday``). Returns arrays:
+    deposit (micro-dollars), isolated, setting (leverage), side, lots, step."""
     tick, lot = float(venue.scale.tick_size), float(venue.scale.lot_size)
     parts = []
-    for k, (c, m) in enumerate(((pop.retail, run.accounts - n_cap), (pop.capital, n_cap))):
+    for k, (c, m) in enumerate(((pop.retail, counts[0]), (pop.capital, counts[1]))):
         e = round(m * c.intraday_share)
         if e == 0:
             continue
         rng = rng_tree.generator(f"population.{k}.intraday")
-        gross = 2 * market.open_interest_usd * c.share_of_open_interest * e / max(m, 1)
+        gross = 2 * open_interest * c.share_of_open_interest * e / max(m, 1)
         d = draw_cohort(c, e, gross, start, rng)
         d["entry"] = np.full(e, start)
         lev, _ = _margin_terms(d, venue.instrument)
@@ -203,15 +221,14 @@ def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
         parts.append((d["notional"], lev, side, step, d["isolated"]))
     if not parts:
         empty = np.empty(0, np.int64)
-        return Entrants(empty, empty, empty, empty)
+        return dict(deposit=empty, isolated=np.empty(0, bool), setting=empty, side=empty,
+                    lots=empty, step=empty)  # fmt: skip
     notional, lev, side, step, iso = (np.concatenate([p[i] for p in parts]) for i in range(5))
     lots = np.maximum(np.round(notional / start / lot).astype(np.int64), 1)
     setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_leverage(venue.instrument))
     value = lots * round(start / tick) * venue.k
-    deposits = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 500
-    ids = venue.open_accounts(deposits, isolated=iso, leverage=setting)
-    order = np.argsort(step, kind="stable")
-    return Entrants(ids[order], side[order], lots[order], step[order])
+    deposit = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 500
+    return dict(deposit=deposit, isolated=iso, setting=setting, side=side, lots=lots, step=step)
 
 
 class StopBook:

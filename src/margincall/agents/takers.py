@@ -90,7 +90,9 @@ class Momentum:
         self.history = np.zeros(int(self.lookback.max(initial=1)) + 1)
         self.seen = 0
 
-    def act(self, view: MarketView, orders: Orders) -> None:
+    def act(self, view: MarketView, orders: Orders, cash: np.ndarray | None = None) -> None:
+        """Trade toward the targets; ``cash``: each account's money held outside the view's
+        wallet (a portfolio venue's settlement cash, micro-dollars, in ``accounts`` order)."""
         h = self.history
         h[:-1] = h[1:]
         h[-1] = view.mark
@@ -102,6 +104,7 @@ class Momentum:
         move_bps = np.log(h[-1] / h[-1 - self.lookback]) * 1e4
         who, sides, lots = _momentum_orders(
             self.accounts,
+            np.zeros(n, np.int64) if cash is None else cash,
             move_bps,
             view.pos,
             view.wallet,
@@ -178,7 +181,7 @@ def _noise_orders(who, usd, u, pos, mark, k, mid, lean_usd, slippage):
 
 @njit(cache=True)
 def _momentum_orders(
-    accounts, move_bps, pos, wallet, cost, mark, k, leverage, usd_per_bps, max_usd_per_step
+    accounts, cash, move_bps, pos, wallet, cost, mark, k, leverage, usd_per_bps, max_usd_per_step
 ):
     """Accounts, sides and lots of the momentum traders that trade this step.
 
@@ -196,7 +199,7 @@ def _momentum_orders(
     m = 0
     for i in range(n):
         a = accounts[i]
-        equity = equity_usd(a, pos, wallet, cost, mark, k)
+        equity = equity_usd(a, pos, wallet, cost, mark, k) + cash[i] / 1e6
         cap = max(equity, 0.0) * leverage * 0.8
         target = min(max(usd_per_bps * move_bps[i] / n, -cap), cap)
         diff = target - pos[a] * usd_per_lot

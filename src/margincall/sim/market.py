@@ -39,6 +39,8 @@ from margincall.sim.scenario import (
     PRESETS,
     Flow,
     IndexProcess,
+    Makers,
+    Momentum,
     Population,
     Positive,
     Run,
@@ -157,6 +159,12 @@ class Asset(_Model):
     beta: Annotated[float, Field(ge=-5, le=5)] = 1.0  # log-return loading on the market factor
     idio_vol_annual: Annotated[float, Field(ge=0, le=5)] = 0.0  # own volatility, annualised
     impact_bps_per_musd: Annotated[float, Field(ge=0)] = 0.0  # own spot impact, bps per $1M net
+    # the asset the factor is (one at most): its own net spot flow moves the factor, every asset
+    # through its beta, at the factor's impact (its own impact then unused)
+    drives_factor: bool = False
+    # the populations' leverage on this asset relative to their cohorts' (both cohorts' leverage
+    # range times this, then capped by the instrument's tiers as always)
+    leverage_scale: Annotated[float, Field(gt=0, le=10)] = 1.0
     venues: list[Listing] = Field(default_factory=list)  # where it trades (at least one)
 
 
@@ -250,12 +258,22 @@ class MarketScenario(_Model):
     populations: list[MarketPopulation] = Field(default_factory=list)
     cohorts: Population = Population()  # the populations' cohorts where they set none
     arbitrage: CrossArbitrage = CrossArbitrage()
+    # the makers of every book, described for a book of makers.depth_1pct_usd (see book_makers)
+    makers: Makers = Makers()
+    # trend followers of the whole market, shared over the books by open interest (see
+    # momentum_share); none unless set
+    momentum: Momentum = Momentum(accounts=0)
 
     @model_validator(mode="after")
     def _references(self) -> MarketScenario:
         venues = {v.name: v for v in self.venues}
         _unique([v.name for v in self.venues], "venues", "a venue name used once", ".name")
         _unique([a.symbol for a in self.assets], "assets", "an asset symbol used once", ".symbol")
+        drivers = [a.symbol for a in self.assets if a.drives_factor]
+        if len(drivers) > 1:
+            raise InvalidInputError(
+                "assets.drives_factor", drivers, "at most one asset the factor is"
+            )
         listed: set[tuple[str, str]] = set()
         for i, a in enumerate(self.assets):
             if not a.venues:
@@ -282,6 +300,19 @@ class MarketScenario(_Model):
                         f"an instrument with an [[assets]] entry listing venue {v.name} "
                         "(its price, open interest and depth)",
                     )  # fmt: skip
+        if self.flow.perp:
+            raise InvalidInputError(
+                "flow.perp", len(self.flow.perp),
+                "no [[flow.perp]] windows in a market scenario (directional perp flow is not "
+                "split over venues yet): [[flow.spot]] moves every asset through the factor",
+            )  # fmt: skip
+        for field in ("capital_usd",):
+            if field in self.makers.model_fields_set:
+                raise InvalidInputError(
+                    f"makers.{field}", getattr(self.makers, field),
+                    "no such field in a market's [makers]: one maker account per venue quotes "
+                    "every book, its capital 100 times the venue's ±1% depth",
+                )  # fmt: skip
         self._check_populations(venues)
         self._check_money()
         return self
@@ -322,9 +353,19 @@ class MarketScenario(_Model):
         oi = sum(x.open_interest_usd for a in self.assets for x in a.venues if x.venue == venue)
         return fund + self.arbitrage.capital_usd_per_venue + 2 * oi
 
-    def cohorts_of(self, population: MarketPopulation) -> Population:
-        """The cohorts of ``population``: its own, else the market's ``[cohorts]``."""
-        return population.cohorts or self.cohorts
+    def cohorts_of(self, population: MarketPopulation, symbol: str | None = None) -> Population:
+        """The cohorts of ``population``: its own, else the market's ``[cohorts]``; on
+        ``symbol``, with their leverage ranges times the asset's ``leverage_scale``."""
+        c = population.cohorts or self.cohorts
+        scale = 1.0 if symbol is None else self.asset(symbol).leverage_scale
+        if scale == 1.0:
+            return c
+        return c.model_copy(update={
+            k: getattr(c, k).model_copy(update={
+                "leverage_min": getattr(c, k).leverage_min * scale,
+                "leverage_max": getattr(c, k).leverage_max * scale,
+            }) for k in ("retail", "capital")
+        })  # fmt: skip
 
     def venue(self, name: str) -> MarketVenue:
         """The venue called ``name``."""
@@ -340,6 +381,33 @@ class MarketScenario(_Model):
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(a.symbol for a in self.assets)
+
+    def listing(self, venue: str, symbol: str) -> Listing:
+        """``symbol``'s listing on ``venue``."""
+        return next(x for x in self.asset(symbol).venues if x.venue == venue)
+
+    def book_makers(self, venue: str, symbol: str) -> Makers:
+        """The makers of one book: ``[makers]`` describes ``count`` makers sharing a reference
+        book of ``depth_1pct_usd`` (``ref``); one maker account per venue quotes every book
+        with the listing's depth and the reference's dollar figures scaled to it: it skews by
+        ``skew_bps_per_musd x ref / depth / count`` per $1M of inventory on the book (the
+        reference makers each hold a ``count``-th of theirs) and thins by half at a loss of
+        ``loss_withdraw_usd x count x venue depth / ref`` over all the venue's books (the
+        venue's depth: the sum of its listings')."""
+        m = self.makers
+        depth = self.listing(venue, symbol).depth_1pct_usd
+        total = sum(self.listing(venue, s).depth_1pct_usd for s in self.venue(venue).instruments)
+        return m.model_copy(update={
+            "depth_1pct_usd": depth, "count": 1,
+            "skew_bps_per_musd": m.skew_bps_per_musd * m.depth_1pct_usd / depth / m.count,
+            "loss_withdraw_usd": m.loss_withdraw_usd * m.count * total / m.depth_1pct_usd,
+        })  # fmt: skip
+
+    def momentum_share(self, venue: str, symbol: str) -> float:
+        """The share of ``[momentum]`` (accounts, target and trading per step) on one book: the
+        listing's open interest over the whole market's."""
+        total = sum(x.open_interest_usd for a in self.assets for x in a.venues)
+        return self.listing(venue, symbol).open_interest_usd / total
 
 
 def parse_market(data: dict[str, Any], source: str = "market scenario") -> MarketScenario:

@@ -13,19 +13,26 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    of that asset from the previous step; every venue's index of an asset is the asset's spot
    index (Hyperliquid's oracle included: its mark rule then weighs its own book);
 3. **makers' quotes** per venue and instrument (:class:`margincall.agents.makers.Makers`, one
-   maker account per venue quoting every book: the stress of a book is the volatility of its
-   asset and the loss of the whole account, so a loss on one book thins the others), then the
-   **arbitrageurs' orders** (:mod:`margincall.agents.cross_arb`) and **noise** (small market
-   orders per venue and instrument), each batch matched as it arrives;
-4. **marks**: every venue's marks by its rulebook;
-5. **funding**: not settled yet (``PortfolioVenue`` has no funding or premium-sampling method);
+   maker account per venue quoting every book with the scenario's ``[makers]`` scaled to the
+   book, :meth:`MarketScenario.book_makers <margincall.sim.market.MarketScenario.book_makers>`:
+   the stress of a book is the volatility of its asset and the loss of the whole account, so a
+   loss on one book thins the others), then the **arbitrageurs' orders**
+   (:mod:`margincall.agents.cross_arb`), then per book its **takers** in the single-venue
+   kernel's order: momentum (its share of ``[momentum]``), noise, the population's stop-losses
+   (a leg's stop closes that leg), the intraday entrants due; each book's batch matched as it
+   arrives;
+4. **marks**: every book's premium sample, then every venue's marks by its rulebook;
+5. **funding**: at the end of each of a venue's funding intervals (its rulebook's), every
+   instrument's payments (:meth:`PortfolioVenue.settle_funding`);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
-7. **snapshots**: every ``run.snapshot_seconds``, each venue's mark, mid and ±1% depth per
-   asset (kept by the kernel, not in the event log).
+7. **snapshots**: every ``run.snapshot_seconds``, each venue's snapshot events
+   (:meth:`PortfolioVenue.snapshot`: depth, open interest, fund, accounts, funding per
+   instrument, which the candles read) and, kept by the kernel for the summary, each venue's
+   mark, mid and ±1% depth per asset.
 
 Randomness comes from one :class:`~margincall.core.rng.RngTree`: ``index`` for the prices,
 ``venue.<name>`` for each venue's engine, ``population.<venue>`` for its population,
-``noise.<venue>.<symbol>`` and ``arbitrage`` for the agents; the same scenario and seed give
+``noise.<venue>.<symbol>``, ``momentum.<venue>.<symbol>`` and ``arbitrage`` for the agents; the same scenario and seed give
 byte-identical event logs in any process.
 """
 
@@ -41,14 +48,20 @@ from margincall.agents.cross_arb import CrossArbitrageurs
 from margincall.agents.factor_index import FactorIndex
 from margincall.agents.makers import Makers
 from margincall.agents.orders import Orders
-from margincall.agents.takers import Noise, spot_flow_usd
+from margincall.agents.population import StopBook
+from margincall.agents.takers import Momentum, Noise, spot_flow_usd, stop_orders
 from margincall.agents.view import MarketView, read_only
 from margincall.core.errors import InvariantViolation
 from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
 from margincall.sim import scenario as single
 from margincall.sim.market import MarketScenario
-from margincall.sim.market_population import Legs, open_population
+from margincall.sim.market_population import (
+    Legs,
+    entrants_bound,
+    open_entrants,
+    open_population,
+)
 from margincall.venue import book as bk
 from margincall.venue.book_queries import depth_ticklots
 from margincall.venue.instrument import load_rulebook
@@ -57,9 +70,12 @@ from margincall.venue.portfolio import PortfolioVenue
 NS = 1_000_000_000
 Progress = Callable[[int, int, int], None]
 NOISE_ACCOUNTS = 20  # noise traders per venue (cross accounts trading every instrument)
-NOISE_TURNOVER = 100.0  # noise volume per hour, in multiples of the book's ±1% depth
-ARB_USD_PER_BPS = 0.1  # arbitrage notional per bps beyond the threshold, x ±1% depth
-ARB_MAX_PER_STEP = 2.0  # most arbitrage notional per step and venue, x ±1% depth
+# the single-venue feb-2026.toml's noise and arbitrage (calibration) per dollar of its book's
+# ±1% depth ($90M): $1.5B of noise an hour in $50,000 orders; $2M per bps, at most $40M a step
+NOISE_TURNOVER = 1.5e9 / 90e6  # noise volume per hour, in multiples of the book's ±1% depth
+NOISE_ORDER = 50e3 / 90e6  # median noise order, x ±1% depth
+ARB_USD_PER_BPS = 2e6 / 90e6  # arbitrage notional per bps beyond the threshold, x ±1% depth
+ARB_MAX_PER_STEP = 40e6 / 90e6  # most arbitrage notional per step and venue, x ±1% depth
 
 
 def scaled_accounts(sc: MarketScenario, accounts: int | None) -> list[int]:
@@ -95,7 +111,11 @@ class MarketVenueRun:
             prices[sym] = scale.ticks_to_price(
                 scale.price_to_ticks(sc.asset(sym).start_price, "nearest")
             )
-        extra = 4 + NOISE_ACCOUNTS
+        pop = next((p for p in sc.populations if p.venue == spec.name), None)
+        momentum = [round(sc.momentum.accounts * sc.momentum_share(spec.name, s)) for s in prices]
+        extra = 4 + NOISE_ACCOUNTS + sum(momentum)
+        if pop is not None:
+            extra += entrants_bound(sc, pop, accounts)
         funds = {rb.fund_for(sym) for sym in prices}
         self.pv = pv = PortfolioVenue(
             rb, prices, capacity=accounts + extra,
@@ -103,7 +123,7 @@ class MarketVenueRun:
             seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
         )  # fmt: skip
         self.symbols = pv.symbols
-        self.listing = [next(x for x in sc.asset(s).venues if x.venue == spec.name) for s in prices]
+        self.listing = [sc.listing(spec.name, s) for s in prices]
         oi = sum(x.open_interest_usd for x in self.listing)
         self.desk = pv.open_account(2 * oi, leverage=1)
         maker_capital = sum(100 * x.depth_1pct_usd for x in self.listing)
@@ -112,27 +132,57 @@ class MarketVenueRun:
         self.noise_ids = pv.open_accounts(
             np.full(NOISE_ACCOUNTS, int(5e6 * 1e6), np.int64), leverage=5
         )
-        pop = next((p for p in sc.populations if p.venue == spec.name), None)
-        self.legs = (
-            open_population(sc, pop, pv, self.desk, tree.child(f"population.{spec.name}"), accounts)
-            if pop is not None
-            else Legs(*(np.empty(0, np.int64) for _ in range(5)))
-        )
-        self.makers, self.noise = [], []
+        steps = max(1, round(sc.run.hours * 3600 / sc.run.step_seconds))
+        self.legs, self.entrants = Legs.empty(), [None] * len(self.symbols)
+        if pop is not None:
+            ptree = tree.child(f"population.{spec.name}")
+            self.legs = open_population(sc, pop, pv, self.desk, ptree, accounts)
+            self.entrants = open_entrants(sc, pop, pv, self.legs, ptree, steps)
+        self.stops = [StopBook(*self.legs.of(j)) for j in range(len(self.symbols))]
+        self.makers, self.noise, self.momentum = [], [], []
         for j, x in enumerate(self.listing):
-            mp = single.Makers(depth_1pct_usd=x.depth_1pct_usd, count=1, capital_usd=0.0 + 1)
-            self.makers.append(Makers(mp, np.array([self.maker]), 0.0))
+            sym = self.symbols[j]
+            self.makers.append(Makers(sc.book_makers(spec.name, sym), np.array([self.maker]), 0.0))
             npar = single.Noise(
                 accounts=NOISE_ACCOUNTS, usd_per_hour=NOISE_TURNOVER * x.depth_1pct_usd,
-                order_usd=max(100.0, x.depth_1pct_usd / 300), capital_usd=5e6,
+                order_usd=max(100.0, NOISE_ORDER * x.depth_1pct_usd), capital_usd=5e6,
             )  # fmt: skip
-            gen = tree.generator(f"noise.{spec.name}.{self.symbols[j]}")
+            gen = tree.generator(f"noise.{spec.name}.{sym}")
             self.noise.append(Noise(npar, self.noise_ids, gen))
+            self.momentum.append(self._momentum(sc, j, momentum[j], tree))
         self.arrays = [
             tuple(read_only(a) for a in (v.acc.pos, v.acc.wallet, v.acc.cost,
                                          v.book.open_buy_lots, v.book.open_sell_lots))
             for v in pv.legs
         ]  # fmt: skip
+
+    def _momentum(self, sc: MarketScenario, j: int, n: int, tree: RngTree) -> Momentum | None:
+        """Book ``j``'s trend followers: ``n`` cross accounts trading it alone, with its share
+        of ``[momentum]``'s target and trading per step."""
+        if n == 0:
+            return None
+        p, sym = sc.momentum, self.symbols[j]
+        share = sc.momentum_share(self.name, sym)
+        params = p.model_copy(update={"usd_per_bps": p.usd_per_bps * share,
+                                      "max_usd_per_step": p.max_usd_per_step * share})  # fmt: skip
+        lev = min(p.leverage, int(self.pv.legs[j].instrument.tiers[0].max_leverage))
+        ids = self.pv.open_accounts(np.full(n, int(p.capital_usd * 1e6), np.int64), leverage=lev)
+        gen = tree.generator(f"momentum.{self.name}.{sym}")
+        return Momentum(params, ids, float(sc.run.step_seconds), gen)
+
+    def takers(self, j: int, view: MarketView, orders: Orders, step: int) -> None:
+        """Book ``j``'s takers, in the single-venue kernel's order: momentum, noise, stop-losses,
+        intraday entrants."""
+        mom = self.momentum[j]
+        if mom is not None:
+            mom.act(view, orders, cash=self.pv.pf.cash[mom.accounts])
+        self.noise[j].act(view, orders)
+        stop_orders(view, self.stops[j], orders)
+        ent = self.entrants[j]
+        if ent is not None:
+            due = ent.due(step)
+            if due.stop > due.start:
+                orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
 
     def view(self, j: int, step_seconds: float) -> MarketView:
         v = self.pv.legs[j]
@@ -242,6 +292,7 @@ class MarketSimulation:
         i = self._snaps
         self.snap_ts[i] = self.venues[0].pv.legs[0].now_ns
         for vi, vr in enumerate(self.venues):
+            vr.pv.snapshot()  # the event log's snapshots: the candles' open interest, depth, fund
             for j, sym in enumerate(vr.symbols):
                 a = self.symbols.index(sym)
                 leg = vr.pv.legs[j]
@@ -302,6 +353,7 @@ class MarketSimulation:
         books = {
             (vi, j): Orders() for vi, vr in enumerate(self.venues) for j in range(len(vr.symbols))
         }
+        intervals = [int(vr.pv.rulebook.funding_interval_hours * 3600) for vr in self.venues]
         for step in range(1, self.steps + 1):
             elapsed = step * dt
             hour = (elapsed - dt) / 3600
@@ -344,12 +396,16 @@ class MarketSimulation:
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
                 for j, sym in enumerate(vr.symbols):
-                    vr.noise[j].act(views[vi][j], books[vi, j])
+                    vr.takers(j, views[vi][j], books[vi, j], step)
                     o = books[vi, j]
                     if len(o) or o.cancel_first:
                         vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)
-            for vr in self.venues:  # 4. marks (5. funding: not yet)
+            for vr in self.venues:  # 4. marks
+                vr.pv.sample_premiums()
                 vr.pv.update_marks()
+            for vr, interval in zip(self.venues, intervals, strict=True):  # 5. funding
+                if elapsed % interval == 0:
+                    vr.pv.settle_funding()
             for vr in self.venues:  # 6. liquidations
                 ev = vr.pv.run_liquidations()
                 self.liquidations += int(np.count_nonzero(ev["kind"] == trig))

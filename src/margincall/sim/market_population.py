@@ -30,7 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from margincall.agents.population import _balanced_scale, _margin_terms, draw_cohort
+from margincall.agents.population import (
+    Entrants,
+    _balanced_scale,
+    _margin_terms,
+    draw_cohort,
+    draw_entrants,
+)
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.sim.panel_population import population_from_panel
@@ -45,6 +51,16 @@ class Legs:
     side: np.ndarray  # +1 long, -1 short
     lots: np.ndarray
     entry: np.ndarray  # entry price, ticks
+    stop: np.ndarray  # stop-loss price, ticks, 0 for none
+
+    @classmethod
+    def empty(cls) -> Legs:
+        return cls(*(np.empty(0, np.int64) for _ in range(6)))
+
+    def of(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Accounts, sides and stops of instrument ``j``'s legs."""
+        m = self.instrument == j
+        return self.account[m], self.side[m], self.stop[m]
 
 
 def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -81,7 +97,7 @@ def positions(
     sc, pop, symbol: str, instrument, listing, start: float, m: int, tree: RngTree
 ) -> dict:
     """The ``m`` holders' positions of one instrument at the start (alive ones flagged)."""
-    cohorts = sc.cohorts_of(pop)
+    cohorts = sc.cohorts_of(pop, symbol)
     src = pop.from_data
     if src is not None and src.instrument == symbol:
         d = _from_panel(src.file, sc.run.start, m, tree.generator("panel"))
@@ -92,7 +108,11 @@ def positions(
     d["notional"] *= _balanced_scale(d, listing.open_interest_usd)
     _, liq = _margin_terms(d, instrument)
     side = d["side"]
-    d["alive"] = np.where(side > 0, liq < start * 0.995, liq > start * 1.005)
+    # legs whose liquidation or stop the market has already passed were closed on the way
+    stop_px = d["entry"] * (1 - side * d["stop"])
+    d["alive"] = np.where(side > 0, liq < start * 0.995, liq > start * 1.005) & (
+        (d["stop"] == 0) | np.where(side > 0, stop_px < start * 0.999, stop_px > start * 1.001)
+    )
     alive = d["alive"]
     if alive.any():
         part = {k: v[alive] for k, v in d.items()}
@@ -124,21 +144,13 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         lots = np.maximum(
             np.round(d["notional"][a] / (entry_t * tick) / float(leg.scale.lot_size)), 1
         )
-        rows.append(
-            (
-                owners[a],
-                j,
-                d["side"][a],
-                lots.astype(np.int64),
-                entry_t,
-                d["leverage"][a],
-                leg,
-                start,
-            )
-        )
+        stop = d["entry"][a] * (1 - d["side"][a] * d["stop"][a])
+        stop_t = np.where(d["stop"][a] > 0, np.round(stop / tick), 0).astype(np.int64)
+        rows.append((owners[a], j, d["side"][a], lots.astype(np.int64), entry_t,
+                     d["leverage"][a], leg, start, stop_t))  # fmt: skip
     deposit = np.zeros(accounts, np.int64)
     setting = np.ones(accounts, np.int64)
-    for owner, _, side, lots, entry_t, lev, leg, start in rows:
+    for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
         value = lots * entry_t * leg.k
         start_t = round(start / float(leg.scale.tick_size))
         loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
@@ -151,15 +163,51 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         ids[i : i + chunk] = pv.open_accounts(
             deposit[i : i + chunk], leverage=np.clip(setting[i : i + chunk], 1, top)
         )
-    legs = Legs(*(np.empty(0, np.int64) for _ in range(5)))
-    for owner, j, side, lots, entry_t, _, _, start in rows:
+    parts = []
+    for owner, j, side, lots, entry_t, _, _, start, stop_t in rows:
         entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)
-        legs.account = np.concatenate([legs.account, ids[owner]])
-        legs.instrument = np.concatenate([legs.instrument, np.full(len(owner), j)])
-        legs.side = np.concatenate([legs.side, side])
-        legs.lots = np.concatenate([legs.lots, lots])
-        legs.entry = np.concatenate([legs.entry, entry_t])
-    return legs
+        parts.append((ids[owner], np.full(len(owner), j), side, lots, entry_t, stop_t))
+    if not parts:
+        return Legs.empty()
+    return Legs(*(np.concatenate([p[i] for p in parts]).astype(np.int64) for i in range(6)))
+
+
+def holders_bound(pop, accounts: int) -> int:
+    """The most legs ``accounts`` accounts of ``pop`` hold (:func:`holdings`' counts)."""
+    counts = np.floor(np.asarray(pop.mix.holding_shares) * accounts).astype(np.int64)
+    counts[0] += accounts - counts.sum()
+    legs = np.minimum(np.arange(1, 4), len(pop.instruments))
+    return int((counts * legs).sum())
+
+
+def entrants_bound(sc, pop, accounts: int) -> int:
+    """The most intraday entrants :func:`open_entrants` opens for ``pop``."""
+    c = sc.cohorts_of(pop)
+    share = max(c.retail.intraday_share, c.capital.intraday_share)
+    return math.ceil(share * holders_bound(pop, accounts)) + 2 * len(pop.instruments)
+
+
+def open_entrants(sc, pop, pv, legs: Legs, tree: RngTree, steps: int) -> list:
+    """Per instrument of the venue, its intraday entrants (funded, flat cross accounts opening
+    one leg by a market order during the run, :class:`~margincall.agents.population.Entrants`)
+    beside the population's holders of it (the cohorts split as :func:`positions` splits them);
+    ``None`` for an instrument the population does not trade."""
+    out: list = [None] * len(pv.symbols)
+    for sym in pop.instruments:
+        cohorts = sc.cohorts_of(pop, sym)
+        j = pv.symbols.index(sym)
+        m = int(np.count_nonzero(legs.instrument == j))
+        n_cap = round(m * cohorts.capital.share_of_accounts)
+        listing = sc.listing(pop.venue, sym)
+        start = float(sc.asset(sym).start_price)
+        d = draw_entrants(cohorts, (m - n_cap, n_cap), listing.open_interest_usd, start, steps,
+                          pv.legs[j], tree.child(f"{sym}.entrants"))  # fmt: skip
+        if len(d["deposit"]) == 0:
+            continue
+        ids = pv.open_accounts(d["deposit"], leverage=d["setting"])
+        order = np.argsort(d["step"], kind="stable")
+        out[j] = Entrants(ids[order], d["side"][order], d["lots"][order], d["step"][order])
+    return out
 
 
 def _block_trades(pv, j, ids, side, lots, entry_t, start, desk) -> np.ndarray:

@@ -81,7 +81,7 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
     """The summary of a market run (module docstring)."""
     by_venue: dict[str, Any] = {}
     by_asset: dict[str, dict[str, Any]] = {
-        s: {"long_usd": 0.0, "short_usd": 0.0, "accounts": 0} for s in sim.symbols
+        s: {"long_usd": 0.0, "short_usd": 0.0, "accounts": 0, "oi": [0.0, 0.0]} for s in sim.symbols
     }
     largest = {"usd": 0.0, "venue": None, "symbol": None}
     for vi, vr in enumerate(sim.venues):
@@ -96,6 +96,8 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
             per[sym] = {
                 "liquidations": liq,
                 "price": s["price"],
+                "open_interest_usd": s["open_interest_usd"],
+                "funding_rate": s["funding_rate"],
                 "adl": s["adl"],
                 "insurance_fund_usd": {
                     "start": sim.fund_start[vi][j], "end": float(leg.insurance_fund_usd),
@@ -106,6 +108,8 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
             a["long_usd"] += liq["long_usd"]
             a["short_usd"] += liq["short_usd"]
             a["accounts"] += liq["accounts"]
+            oi = per[sym]["open_interest_usd"]
+            a["oi"] = [a["oi"][0] + (oi["start"] or 0.0), a["oi"][1] + (oi["end"] or 0.0)]
             if liq["largest_usd"] > largest["usd"]:
                 largest = {"usd": liq["largest_usd"], "venue": vr.name, "symbol": sym}
         trig = ev["kind"] == 30
@@ -125,6 +129,11 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
         path = sim.index_path[: sim._snaps, k]
         a = by_asset[sym]
         a["total_usd"] = a["long_usd"] + a["short_usd"]
+        start, end = a.pop("oi")
+        a["open_interest_usd"] = {
+            "start": start, "end": end,
+            "change_pct": (end / start - 1) * 100 if start else None,
+        }  # fmt: skip
         a["index"] = {
             "start": float(path[0]), "low": float(np.min(path)), "end": float(path[-1]),
             "low_change_pct": float((np.min(path) / path[0] - 1) * 100),

@@ -492,6 +492,28 @@ class PortfolioVenue:
         """Every instrument's mark by the rulebook's method."""
         return join_records([self._on(j, v.update_mark) for j, v in enumerate(self.legs)])
 
+    def snapshot(self) -> np.ndarray:
+        """Every instrument's snapshot events (±1% depth, open interest, its fund's balance
+        here, accounts long and short, the funding rate in the making), what the reports read."""
+        return join_records([self._on(j, v.snapshot) for j, v in enumerate(self.legs)])
+
+    # ---- funding ------------------------------------------------------------------------------
+
+    def sample_premiums(self) -> None:
+        """One premium sample from every instrument's book (what its funding rate averages)."""
+        for v in self.legs:
+            v.sample_premium()
+
+    def settle_funding(self, symbol: str | None = None, rate_ppb: int | None = None) -> np.ndarray:
+        """End a funding interval on ``symbol`` (every instrument when None): the rate from its
+        samples (or ``rate_ppb``), payments between its longs and shorts
+        (:meth:`Venue.settle_funding <margincall.venue.engine.Venue.settle_funding>`). A cross
+        account's payment is booked on its leg's row, so it counts in the whole account's
+        equity; the accounts it moves are evaluated over all their legs by the next
+        :meth:`run_liquidations`."""
+        js = range(len(self.legs)) if symbol is None else [self._index(symbol)]
+        return join_records([self._on(j, self.legs[j].settle_funding, rate_ppb) for j in js])
+
     # ---- liquidations -------------------------------------------------------------------------
 
     def run_liquidations(self) -> np.ndarray:
