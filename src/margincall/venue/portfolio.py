@@ -57,6 +57,7 @@ from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
+from margincall.venue.portfolio_checks import check_portfolio
 from margincall.venue.portfolio_funds import fund_groups, lend_fund_rows
 from margincall.venue.portfolio_margin import (
     PortfolioState,
@@ -574,30 +575,9 @@ class PortfolioVenue:
 
     def check_invariants(self) -> None:
         """Every instrument's own invariants (money, open interest, book), and money in every
-        collateral asset."""
-        from margincall.core.errors import InvariantViolation
-
+        collateral asset (:func:`margincall.venue.portfolio_checks.check_portfolio`)."""
         self._lend_funds()  # shared funds' lent balances as they are now
-        for v in self.legs:
-            v.check_invariants()
-        pf = self.pf
-        held = pf.coll.sum(axis=0) + pf.converted
-        if (held != self.coll_deposits).any():
-            raise InvariantViolation(
-                f"collateral not conserved: {held.tolist()} held, {self.coll_deposits.tolist()} in"
-            )
-        if (gap := int(pf.cash.sum()) + int(pf.meta[PM.DESK]) - self.deposits) != 0:
-            raise InvariantViolation(f"settlement cash not conserved: gap {gap} micro-dollars")
-        n = int(self.legs[0].meta[N_ACCOUNTS])
-        flat = np.ones(n, bool)
-        total = pf.cash[:n].copy()
-        for v in self.legs:
-            flat &= v.acc.pos[:n] == 0
-            total += v.acc.wallet[:n]
-        flat[INSURANCE_FUND] = False
-        below = int(-total[flat & (total < 0)].sum())
-        if below > pf.meta[PM.UNCOVERED]:
-            raise InvariantViolation(f"{below} micro-dollars below zero without a covering event")
+        check_portfolio(self)
 
     def fund_usd(self, symbol: str) -> Decimal:
         """The balance of the insurance fund that covers ``symbol`` (the rulebook's fund map:
