@@ -52,23 +52,32 @@ def test_each_book_holds_the_stops_of_its_legs(run):
             assert set(book.long_ids) == set(ids[(stop > 0) & (side > 0)])
 
 
-def test_a_stop_crossed_closes_its_leg_by_a_reduce_only_order(run):
-    closed = 0
+def test_a_stop_crossed_sends_its_legs_reduce_only_close_before_the_venue_acts(run):
+    """Every long stop the price reached on an opened leg: either the venue liquidated the
+    account first, or the stop sent a market close of the leg (the population's accounts send no
+    other order) that sold it or found no bid inside the venue's band and expired (a stop is
+    sent once, as in the single-venue kernel: the shocked cex book is empty for a while)."""
+    checked = 0
+    sold_any = 0
     for vr in run.venues:
         ev = _records(vr)
         for j in range(len(vr.symbols)):
             book = vr.stops[j]
-            hit = book.long_ids[: book.li]  # the long stops the price reached
-            pos = vr.pv.legs[j].acc.pos[hit]
-            fills = ev[(ev["kind"] == EventKind.ORDER_FILLED) & (ev["instrument"] == j)
-                       & (ev["side"] < 0)]  # fmt: skip
-            sold = np.isin(hit, fills["account"])
-            gone = np.isin(hit, ev["account"][ev["kind"] == EventKind.POSITION_LIQUIDATED])
-            # every triggered long stop's leg sold (or was liquidated first) and is not long
-            assert (sold | gone).all(), vr.name
-            assert (pos <= 0).all()
-            closed += len(hit)
-    assert closed > 10
+            for a in book.long_ids[: book.li]:
+                mine = ev[(ev["account"] == a) & (ev["instrument"] == j)]
+                kinds = list(mine["kind"])
+                if kinds[0] != EventKind.ORDER_FILLED:
+                    continue  # its leg's opening trade was refused (margin): nothing to close
+                acts = mine[1:][mine["kind"][1:] != EventKind.FUNDING_PAID]
+                assert len(acts), (vr.name, a)  # the stop or the venue acted on the leg
+                if acts["kind"][0] == EventKind.LIQUIDATION_TRIGGERED:
+                    continue  # the venue took it first; the stop then found the leg closed
+                assert acts["kind"][0] == EventKind.ORDER_ACCEPTED, (vr.name, a)
+                sold = (acts["kind"][1] == EventKind.ORDER_FILLED) & (acts["side"][1] < 0)
+                assert sold or acts["kind"][1] == EventKind.ORDER_EXPIRED, (vr.name, a)
+                sold_any += int(sold)
+                checked += 1
+    assert checked > 100 and sold_any > 10
 
 
 def test_the_intraday_entrants_open_their_legs_when_due(run):
