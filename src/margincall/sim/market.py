@@ -306,8 +306,8 @@ class MarketScenario(_Model):
                 "no [[flow.perp]] windows in a market scenario (directional perp flow is not "
                 "split over venues yet): [[flow.spot]] moves every asset through the factor",
             )  # fmt: skip
-        for field in ("capital_usd",):
-            if field in self.makers.model_fields_set:
+        for field in ("capital_usd",):  # a default (a dumped scenario read again) is fine
+            if getattr(self.makers, field) != Makers.model_fields[field].default:
                 raise InvalidInputError(
                     f"makers.{field}", getattr(self.makers, field),
                     "no such field in a market's [makers]: one maker account per venue quotes "
