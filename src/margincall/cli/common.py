@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,6 +37,17 @@ from typer.core import TyperGroup
 
 from margincall.core.atomic import output_lock
 from margincall.core.errors import InvalidInputError, SourceUnavailableError
+
+# the pick of one (venue, instrument) of a market run folder (monitor, stress --from)
+MarketVenueOption = Annotated[
+    str | None, typer.Option("--venue", help="a market run folder's venue (default: its first)")
+]
+MarketInstrumentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--instrument", help="a market run folder's instrument, BTCUSDT or BTC (default: BTC)"
+    ),
+]
 
 # emoji=False: ":end:" in "start:end:step" is text, not an emoji code
 console = Console(emoji=False)

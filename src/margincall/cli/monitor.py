@@ -11,7 +11,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from margincall.cli.common import console, output_folder
+from margincall.cli.common import (
+    MarketInstrumentOption,
+    MarketVenueOption,
+    console,
+    output_folder,
+)
 from margincall.core.errors import InvalidInputError
 
 
@@ -41,13 +46,8 @@ def monitor(
     symbol: Annotated[
         str | None, typer.Option(help="name used in the report (default: guessed)")
     ] = None,
-    venue: Annotated[
-        str | None, typer.Option(help="a market run folder's venue (default: its first)")
-    ] = None,
-    instrument: Annotated[
-        str | None,
-        typer.Option(help="a market run folder's instrument, BTCUSDT or BTC (default: BTC)"),
-    ] = None,
+    venue: MarketVenueOption = None,
+    instrument: MarketInstrumentOption = None,
     etf_flows: Annotated[
         list[str] | None,
         typer.Option(help="daily ETF flows table [ASSET=]FILE (Farside-style; repeatable)"),

@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from margincall.cli.common import (
+    MarketInstrumentOption,
+    MarketVenueOption,
     check_finite,
     check_new_folder,
     console,
@@ -33,13 +35,8 @@ def stress(
     from_data: Annotated[
         Path | None, typer.Option("--from-data", help="a market-data file (estimated map)")
     ] = None,
-    venue: Annotated[
-        str | None, typer.Option(help="a market run folder's venue (default: its first)")
-    ] = None,
-    instrument: Annotated[
-        str | None,
-        typer.Option(help="a market run folder's instrument, BTCUSDT or BTC (default: BTC)"),
-    ] = None,
+    venue: MarketVenueOption = None,
+    instrument: MarketInstrumentOption = None,
     positions: Annotated[
         Path | None,
         typer.Option(help="a positions file: CSV/Parquet with side, qty, entry, wallet|leverage"),
