@@ -7,24 +7,15 @@ import shutil
 
 import polars as pl
 import pytest
-from dashboard_helpers import open_page
-
-from margincall.web.app import create_app
 
 MARKET = "market-run"
 
 
 @pytest.fixture
-def market_page(browser, runs_dir, data_dir, market_run):
-    from dashboard_helpers import LiveServer
-
+def market_page(runs_dir, market_run, page_on):
+    """``page_on``'s page, the market run in its runs folder (listed when the page loads)."""
     shutil.copytree(market_run, runs_dir / MARKET)
-    app = create_app(runs_dir, data_dir, max_sims=1)
-    with LiveServer(app) as server:
-        page = open_page(browser, server)
-        yield page
-        page.context.close()
-        app.state.dash.jobs.shutdown()
+    return page_on
 
 
 def last_close(folder, venue: str, symbol: str) -> float:
