@@ -410,13 +410,22 @@ class Venue(VenueOrders):
         return np.concatenate([events, unloaded]) if len(unloaded) else events
 
     def _unload_fund(self) -> np.ndarray:
-        """The fund sells what it took over into the book, inside the price band."""
-        p = int(self.acc.pos[INSURANCE_FUND])
+        """The fund sells what it took over into the book, inside the price band and never
+        past its own bankruptcy price (where its money would be gone): an emptied fund keeps
+        the rest of the position, and while its equity is below zero it takes nothing more
+        over, so the next losses go to ADL (:func:`margincall.venue.liquidation._takeover`)."""
+        f = INSURANCE_FUND
+        p = int(self.acc.pos[f])
         if p == 0:
             return np.empty(0, EVENT_DTYPE)
         mark = int(self.meta[MARK])
         side = -1 if p > 0 else 1
         limit = band_limit_ticks(mark, int(self.params[P.BAND_PPM]), side)
+        # money + p * k * price - cost >= 0: the price the fund's equity reaches zero at
+        short_of = int(self.acc.cost[f]) - int(self.acc.wallet[f]) - int(self.acc.rest[f])
+        lot_value = p * self.k
+        bankrupt = -(-short_of // lot_value) if p > 0 else short_of // lot_value
+        limit = max(limit, bankrupt) if p > 0 else min(limit, bankrupt)
         limit = min(max(limit, self.min_tick), self.max_tick)
         _, self._bout, nb = bk.submit(
             self.book, INSURANCE_FUND, side, limit, abs(p), bk.TIF_IOC, bk.STP_NONE, self._bout, 0
