@@ -115,6 +115,12 @@ BAD = [
      "BTCUSDT"),
     ("transfer-order", "arbitrage", {"transfer_minutes_min": 5, "transfer_minutes_max": 1},
      "arbitrage.transfer_minutes_max", "at least"),
+    ("perp-flow", "flow", {"perp": [{"start_hour": 0, "end_hour": 1, "usd_per_hour": -1e8}]},
+     "flow.perp", "[[flow.spot]]"),
+    ("maker-capital", "makers", {"capital_usd": 1e9}, "makers.capital_usd",
+     "one maker account per venue"),
+    ("leverage-scale-zero", "assets.1.leverage_scale", 0, "assets.1.leverage_scale",
+     "greater than 0"),
 ]  # fmt: skip
 
 
@@ -244,3 +250,12 @@ def test_the_example_in_the_docs_validates():
     example = re.search(r"```toml\n(.*?)```", doc.read_text(), re.S).group(1)
     sc = parse_market(tomllib.loads(example), "docs/market-scenario.md")
     assert sc.populations[0].from_data.instrument == "BTCUSDT"
+
+
+def test_one_asset_at_most_is_the_factor():
+    data = _with("assets.0.drives_factor", True)
+    data["assets"][1]["drives_factor"] = True
+    with pytest.raises(InvalidInputError) as exc:
+        parse_market(data, "m.toml")
+    assert exc.value.field == "m.toml: assets.drives_factor"
+    assert exc.value.value == ["BTCUSDT", "ETHUSDT"]
