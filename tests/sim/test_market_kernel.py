@@ -142,4 +142,4 @@ def test_a_loss_on_one_book_is_the_stress_of_the_makers_other_books():
     eth = vr.view(1, 5.0)
     leg_equity = (int(eth.wallet[a]) + int(eth.pos[a]) * eth.mark * eth.k - int(eth.cost[a])) / 1e6
     # the ETH book's makers see the whole account's loss, though their own book lost nothing
-    assert vr.maker_loss_capital(1, eth) - leg_equity == pytest.approx(loss)
+    assert vr.maker_loss_capital(eth, vr.maker_loss()) - leg_equity == pytest.approx(loss)

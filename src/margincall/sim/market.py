@@ -306,13 +306,13 @@ class MarketScenario(_Model):
                 "no [[flow.perp]] windows in a market scenario (directional perp flow is not "
                 "split over venues yet): [[flow.spot]] moves every asset through the factor",
             )  # fmt: skip
-        for field in ("capital_usd",):  # a default (a dumped scenario read again) is fine
-            if getattr(self.makers, field) != Makers.model_fields[field].default:
-                raise InvalidInputError(
-                    f"makers.{field}", getattr(self.makers, field),
-                    "no such field in a market's [makers]: one maker account per venue quotes "
-                    "every book, its capital 100 times the venue's ±1% depth",
-                )  # fmt: skip
+        capital = self.makers.capital_usd  # the default (a dumped scenario read again) is fine
+        if capital != Makers.model_fields["capital_usd"].default:
+            raise InvalidInputError(
+                "makers.capital_usd", capital,
+                "no such field in a market's [makers]: one maker account per venue quotes "
+                "every book, its capital 100 times the venue's ±1% depth",
+            )  # fmt: skip
         self._check_populations(venues)
         self._check_money()
         return self

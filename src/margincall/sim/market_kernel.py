@@ -196,13 +196,13 @@ class MarketVenueRun:
         """The venue's maker account's loss so far over every book, USD."""
         return (self.maker_start - self.pv.margin(self.maker)[0]) / 1e6
 
-    def maker_loss_capital(self, j: int, view: MarketView, loss: float | None = None) -> float:
-        """The capital to hand book ``j``'s makers so that their stress is the account's whole
-        loss (``capital - leg equity`` = loss over every book; ``loss``: :meth:`maker_loss`,
-        when the caller has it for the step)."""
+    def maker_loss_capital(self, view: MarketView, loss: float) -> float:
+        """The capital to hand the makers of ``view``'s book so that their stress is the
+        account's whole ``loss`` (:meth:`maker_loss`): ``capital - leg equity`` = the loss over
+        every book."""
         a = self.maker
         leg_eq = int(view.wallet[a]) + int(view.pos[a]) * view.mark * view.k - int(view.cost[a])
-        return (self.maker_loss() if loss is None else loss) + leg_eq / 1e6
+        return loss + leg_eq / 1e6
 
     def mid_usd(self, j: int) -> float:
         v = self.pv.legs[j]
@@ -389,7 +389,7 @@ class MarketSimulation:
             for vi, vr in enumerate(self.venues):
                 loss = vr.maker_loss()
                 for j, view in enumerate(views[vi]):
-                    vr.makers[j].capital = vr.maker_loss_capital(j, view, loss)
+                    vr.makers[j].capital = vr.maker_loss_capital(view, loss)
                     if _eaten_inside(view):
                         vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
                     vr.makers[j].act(view, books[vi, j])

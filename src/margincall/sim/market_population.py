@@ -63,10 +63,17 @@ class Legs:
         return self.account[m], self.side[m], self.stop[m]
 
 
-def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A boolean ``(n, instruments)`` matrix: which instruments each account holds."""
+def holding_counts(n: int, shares) -> np.ndarray:
+    """How many of ``n`` accounts hold one, two and three instruments (``shares`` floored, the
+    rest holding one)."""
     counts = np.floor(np.asarray(shares) * n).astype(np.int64)
     counts[0] += n - counts.sum()
+    return counts
+
+
+def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A boolean ``(n, instruments)`` matrix: which instruments each account holds."""
+    counts = holding_counts(n, shares)
     h = rng.permutation(np.repeat(np.arange(1, len(shares) + 1), counts))
     keys = np.log(np.maximum(weights, 1e-300)) + rng.gumbel(size=(n, len(weights)))
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
@@ -174,8 +181,7 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
 
 def holders_bound(pop, accounts: int) -> int:
     """The most legs ``accounts`` accounts of ``pop`` hold (:func:`holdings`' counts)."""
-    counts = np.floor(np.asarray(pop.mix.holding_shares) * accounts).astype(np.int64)
-    counts[0] += accounts - counts.sum()
+    counts = holding_counts(accounts, pop.mix.holding_shares)
     legs = np.minimum(np.arange(1, 4), len(pop.instruments))
     return int((counts * legs).sum())
 
