@@ -25,7 +25,9 @@ exactly as before; :func:`load_any` tells the two apart. Errors name the dotted 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,6 +63,9 @@ from margincall.venue.instrument import RULEBOOKS, Rulebook, load_rulebook
 MARKET_PRESETS = ("feb-2026-market", "oct-2025")
 """Market presets (run by :mod:`margincall.sim.market_kernel`)."""
 SHARE_TOLERANCE = 1e-9
+DOLLARS = ("USDT", "USDC", "USDE")
+"""Collateral assets a market run holds at $1 (:meth:`MarketScenario.collateral_symbol`)."""
+_BASES = {"XBT": "BTC"}  # a rulebook's name for an asset -> the base of its perpetual's symbol
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -112,6 +117,23 @@ class Fees(_Model):
 
     maker_fee: Annotated[float, Field(ge=-0.001, le=0.01)] | None = None  # negative: rebate
     taker_fee: Annotated[float, Field(ge=0, le=0.01)] | None = None
+
+    @field_validator("maker_fee", "taker_fee")
+    @classmethod
+    def _whole_ppm(cls, v: float | None) -> float | None:
+        if v is not None and abs(v * 1e6 - round(v * 1e6)) > 1e-6:
+            raise ValueError("a fee in whole parts per million (0.0004, 0.00045)")
+        return v
+
+    def applied(self, rb: Rulebook) -> Rulebook:
+        """``rb`` with these fees on every instrument."""
+        change = {
+            name: Decimal(round(getattr(self, name) * 1_000_000)).scaleb(-6)
+            for name in ("maker_fee", "taker_fee")
+            if getattr(self, name) is not None
+        }
+        instruments = {s: replace(i, **change) for s, i in rb.instruments.items()}
+        return replace(rb, instruments=instruments)
 
 
 class MarketVenue(_Model):
@@ -334,6 +356,13 @@ class MarketScenario(_Model):
                         f"populations.{i}.mix.collateral", asset,
                         f"a collateral asset of rulebook {v.rulebook}: {', '.join(assets)}",
                     )  # fmt: skip
+                priced_by = self.collateral_symbol(asset)
+                if priced_by is not None and priced_by not in self.symbols:
+                    raise InvalidInputError(
+                        f"populations.{i}.mix.collateral", asset,
+                        f"a dollar stablecoin ({', '.join(DOLLARS)}) or an asset whose "
+                        f"perpetual ({priced_by}) is in [[assets]]: its spot index prices it",
+                    )  # fmt: skip
 
     def _check_money(self) -> None:
         for i, v in enumerate(self.venues):
@@ -366,6 +395,20 @@ class MarketScenario(_Model):
                 "leverage_max": getattr(c, k).leverage_max * scale,
             }) for k in ("retail", "capital")
         })  # fmt: skip
+
+    def collateral_symbol(self, asset: str) -> str | None:
+        """The perpetual whose asset's spot index prices collateral ``asset`` (BTC, XBT:
+        BTCUSDT); None for a dollar stablecoin, held at $1 (a market run has no stablecoin
+        books, so every price source of one reads $1)."""
+        if asset in DOLLARS:
+            return None
+        return f"{_BASES.get(asset, asset)}USDT"
+
+    def rulebook(self, venue: str) -> Rulebook:
+        """``venue``'s rulebook with its ``fees`` applied."""
+        v = self.venue(venue)
+        rb = _rulebook(v.rulebook)
+        return rb if v.fees is None else v.fees.applied(rb)
 
     def venue(self, name: str) -> MarketVenue:
         """The venue called ``name``."""

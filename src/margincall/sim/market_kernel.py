@@ -21,7 +21,9 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    kernel's order: momentum (its share of ``[momentum]``), noise, the population's stop-losses
    (a leg's stop closes that leg), the intraday entrants due; each book's batch matched as it
    arrives;
-4. **marks**: every book's premium sample, then every venue's marks by its rulebook;
+4. **marks**: every book's premium sample, then every venue's marks by its rulebook, and its
+   collateral assets priced by a spot index (BTC) marked again once that index has moved by
+   ``REMARK_MOVE``;
 5. **funding**: at the end of each of a venue's funding intervals (its rulebook's), every
    instrument's payments (:meth:`PortfolioVenue.settle_funding`);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
@@ -58,13 +60,13 @@ from margincall.sim import scenario as single
 from margincall.sim.market import MarketScenario
 from margincall.sim.market_population import (
     Legs,
+    collateral_prices,
     entrants_bound,
     open_entrants,
     open_population,
 )
 from margincall.venue import book as bk
 from margincall.venue.book_queries import depth_ticklots
-from margincall.venue.instrument import load_rulebook
 from margincall.venue.portfolio import PortfolioVenue
 
 NS = 1_000_000_000
@@ -76,6 +78,9 @@ NOISE_TURNOVER = 1.5e9 / 90e6  # noise volume per hour, in multiples of the book
 NOISE_ORDER = 50e3 / 90e6  # median noise order, x ±1% depth
 ARB_USD_PER_BPS = 2e6 / 90e6  # arbitrage notional per bps beyond the threshold, x ±1% depth
 ARB_MAX_PER_STEP = 40e6 / 90e6  # most arbitrage notional per step and venue, x ±1% depth
+# a collateral asset's move that marks it again: each mark re-evaluates every account holding it
+# (a venue marks it every second or so; 0.05% of a holding's value is within its 5% haircut)
+REMARK_MOVE = 0.0005
 
 
 def scaled_accounts(sc: MarketScenario, accounts: int | None) -> list[int]:
@@ -104,7 +109,7 @@ class MarketVenueRun:
     def __init__(self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, keep: bool):
         spec = sc.venues[vi]
         self.name = spec.name
-        rb = load_rulebook(spec.rulebook)
+        rb = sc.rulebook(spec.name)  # with the venue's fees
         prices = {}
         for sym in spec.instruments:
             scale = rb.instrument(sym).scale
@@ -117,11 +122,18 @@ class MarketVenueRun:
         if pop is not None:
             extra += entrants_bound(sc, pop, accounts)
         funds = {rb.fund_for(sym) for sym in prices}
+        coll = {} if pop is None else collateral_prices(sc, pop, rb)
         self.pv = pv = PortfolioVenue(
             rb, prices, capacity=accounts + extra,
-            insurance_fund_usd=spec.insurance_fund_usd / len(funds),
+            insurance_fund_usd=spec.insurance_fund_usd / len(funds), collateral_prices=coll,
             seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
         )  # fmt: skip
+        # collateral priced by an asset's spot index: (asset, the index's place, price marked)
+        self.remarks = [
+            [name, sc.symbols.index(sym), price]
+            for name, price in coll.items()
+            if (sym := sc.collateral_symbol(name)) is not None
+        ]
         self.symbols = pv.symbols
         self.listing = [sc.listing(spec.name, s) for s in prices]
         oi = sum(x.open_interest_usd for x in self.listing)
@@ -169,6 +181,18 @@ class MarketVenueRun:
         ids = self.pv.open_accounts(np.full(n, int(p.capital_usd * 1e6), np.int64), leverage=lev)
         gen = tree.generator(f"momentum.{self.name}.{sym}")
         return Momentum(params, ids, float(sc.run.step_seconds), gen)
+
+    def remark_collateral(self, prices) -> None:
+        """Collateral priced by an asset's spot index marked again once the index has moved by
+        ``REMARK_MOVE`` since its last mark (every price source reads the index: a market run
+        has no spot books of its own); the venue re-evaluates every account holding it."""
+        for row in self.remarks:
+            name, k, last = row
+            p = float(prices[k])
+            if abs(p - last) >= REMARK_MOVE * last:
+                px = Decimal(f"{p:.6f}")
+                self.pv.set_collateral_sources(name, own_book=px, index=px, redemption=px)
+                row[2] = p
 
     def takers(self, j: int, view: MarketView, orders: Orders, step: int) -> None:
         """Book ``j``'s takers, in the single-venue kernel's order: momentum, noise, stop-losses,
@@ -400,9 +424,10 @@ class MarketSimulation:
                     o = books[vi, j]
                     if len(o) or o.cancel_first:
                         vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)
-            for vr in self.venues:  # 4. marks
+            for vr in self.venues:  # 4. marks, collateral prices
                 vr.pv.sample_premiums()
                 vr.pv.update_marks()
+                vr.remark_collateral(prices)
             for vr, interval in zip(self.venues, intervals, strict=True):  # 5. funding
                 if elapsed % interval == 0:
                     vr.pv.settle_funding()

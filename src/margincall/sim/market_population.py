@@ -15,9 +15,10 @@ Per ``[[populations]]`` entry (docs/market-scenario.md, "What the kernel must do
   scaled to the listing's open interest like a drawn instrument (the panel's positions still
   alive are below the open interest the panel records; their shape by entry, leverage and side
   is the data's, their total is the listing's);
-* every account is cross (one portfolio account per trader, ``PortfolioVenue`` opens only
-  those): ``mix.cross_share`` and ``mix.collateral`` are not applied yet (all deposits are in
-  the settlement asset);
+* a share ``1 - mix.cross_share`` of the accounts is isolated: each of its legs margined alone
+  with its own deposit, in the settlement asset; the cross accounts deposit in one collateral
+  asset each, drawn with ``mix.collateral``'s shares (the settlement asset when it is empty),
+  as many units as count for the deposit at the asset's start price and ratio;
 * each account deposits each leg's margin at its leverage plus 0.05% of its notional for fees,
   plus the leg's loss from its entry to the start (its other legs are margin-checked at the
   start price when the next leg opens); the venue's carry ``desk`` takes the other side.
@@ -40,6 +41,7 @@ from margincall.agents.population import (
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.sim.panel_population import population_from_panel
+from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many
 
 
 @dataclass
@@ -157,19 +159,33 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
                      d["leverage"][a], leg, start, stop_t))  # fmt: skip
     deposit = np.zeros(accounts, np.int64)
     setting = np.ones(accounts, np.int64)
+    margins = []  # each row's deposit per leg
     for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
         value = lots * entry_t * leg.k
         start_t = round(start / float(leg.scale.tick_size))
         loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
-        np.add.at(deposit, owner, (value / lev).astype(np.int64) + value // 2000 + loss)
+        margins.append((value / lev).astype(np.int64) + value // 2000 + loss)
+        np.add.at(deposit, owner, margins[-1])
         np.maximum.at(setting, owner, np.ceil(lev).astype(np.int64))
+    isolated = tree.generator("margin mode").random(accounts) >= pop.mix.cross_share
+    held_in = _collateral_of(sc, pop, pv, isolated, tree)
+    cash = np.where(held_in < 0, deposit, 0)
     top = max(int(v.instrument.tiers[0].max_leverage) for v in pv.legs)
     ids = np.empty(accounts, np.int64)
     chunk = 1_000_000
     for i in range(0, accounts, chunk):
         ids[i : i + chunk] = pv.open_accounts(
-            deposit[i : i + chunk], leverage=np.clip(setting[i : i + chunk], 1, top)
+            cash[i : i + chunk], leverage=np.clip(setting[i : i + chunk], 1, top)
         )
+    for c, asset in enumerate(pv.assets):
+        mine = np.flatnonzero(held_in == c)
+        if len(mine):
+            units = collateral_units(pv, asset, deposit[mine])
+            deposit_collateral_many(pv, ids[mine], asset, units)
+    for (owner, j, *_), margin in zip(rows, margins, strict=True):
+        iso = isolated[owner]
+        if iso.any():
+            isolate_many(pv, ids[owner[iso]], pv.symbols[j], margin[iso])
     parts = []
     for owner, j, side, lots, entry_t, _, _, start, stop_t in rows:
         entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)
@@ -177,6 +193,51 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
     if not parts:
         return Legs.empty()
     return Legs(*(np.concatenate([p[i] for p in parts]).astype(np.int64) for i in range(6)))
+
+
+def collateral_prices(sc, pop, rulebook) -> dict[str, float]:
+    """The collateral assets besides the settlement asset that ``pop``'s accounts deposit
+    (``mix.collateral``), with their start prices: the spot index's of the asset that prices
+    one (:meth:`~margincall.sim.market.MarketScenario.collateral_symbol`), else $1."""
+    out = {}
+    for asset, share in pop.mix.collateral.items():
+        if share > 0 and not rulebook.collateral_asset(asset).settlement:
+            sym = sc.collateral_symbol(asset)
+            out[asset] = 1.0 if sym is None else float(sc.asset(sym).start_price)
+    return out
+
+
+def _collateral_of(sc, pop, pv, isolated: np.ndarray, tree: RngTree) -> np.ndarray:
+    """Per account, the index in ``pv.assets`` of the collateral asset it deposits in, -1 for
+    the settlement asset: drawn per cross account with ``mix.collateral``'s shares (so that they
+    are the deposits' shares by value in expectation); an isolated account deposits the
+    settlement asset, the only margin of an isolated leg."""
+    mix = {a: x for a, x in pop.mix.collateral.items() if x > 0}
+    out = np.full(len(isolated), -1, np.int64)
+    if not mix:
+        return out
+    names = list(mix)
+    draw = tree.generator("collateral").choice(len(names), len(isolated), p=list(mix.values()))
+    for k, name in enumerate(names):
+        if name in pv.assets:
+            out[(draw == k) & ~isolated] = pv.assets.index(name)
+    return out
+
+
+def collateral_units(pv, asset: str, value_micros: np.ndarray) -> np.ndarray:
+    """Micro-units of ``asset`` whose collateral value (its price times its ratio tiers, as the
+    venue counts it) is at least ``value_micros`` each."""
+    spec = pv.rulebook.collateral_asset(asset)
+    price = float(pv.pf.price[pv.assets.index(asset)]) / 1e6
+    need = value_micros / 1e6 / price  # units of collateral value
+    units = np.zeros(len(need))
+    for t in spec.tiers:  # the tier whose slice holds the answer
+        if t.ratio <= 0:
+            continue
+        x = (need - float(t.cum)) / float(t.ratio)
+        inside = (x >= float(t.floor)) & (x < (math.inf if t.cap is None else float(t.cap)))
+        units = np.where(inside, x, units)
+    return np.ceil(units * 1e6 * 1.0001).astype(np.int64) + 1
 
 
 def holders_bound(pop, accounts: int) -> int:

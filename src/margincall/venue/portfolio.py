@@ -43,9 +43,7 @@ from margincall.venue import liq_index
 from margincall.venue import params as P
 from margincall.venue import portfolio_margin as PM
 from margincall.venue.accounts import (
-    DEPOSITS,
     EXISTS,
-    ISOLATED,
     MARK,
     N_ACCOUNTS,
     OUT_N,
@@ -67,6 +65,7 @@ from margincall.venue.portfolio_margin import (
 )
 from margincall.venue.portfolio_orders import submit_and_evaluate
 from margincall.venue.portfolio_pass import evaluate, next_block
+from margincall.venue.portfolio_setup import to_isolated
 
 
 def _tier_arrays(specs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,14 +355,7 @@ class PortfolioVenue:
                 "a positive amount the account's cash and cross initial margin can spare",
             )  # fmt: skip
         events = [self._on(j, v.cancel_all, a)]
-        left = int(v.acc.wallet[a])  # the cross leg's realised flows go back to the cash
-        self.pf.cash[a] += left - m
-        self.deposits += left - m
-        v.acc.wallet[a] = 0
-        v.meta[DEPOSITS] -= left
-        v.acc.rest[a] = 0
-        v.acc.flags[a] = EXISTS | ISOLATED
-        events.append(self._emit(EventKind.WITHDRAWN, a, amount=m))
+        events.append(to_isolated(self, j, np.array([a], np.int64), np.array([m], np.int64)))
         events.append(self._on(j, v.deposit, a, micros_to_usd(m)))
         events.append(self._evaluate([a]))
         return join_records(events)

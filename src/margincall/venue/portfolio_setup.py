@@ -1,0 +1,92 @@
+"""Many portfolio accounts set up at once: collateral deposits and isolated legs for a population
+of thousands of fresh accounts (the bulk forms of :meth:`PortfolioVenue.deposit_collateral
+<margincall.venue.portfolio.PortfolioVenue.deposit_collateral>` and :meth:`PortfolioVenue.isolate
+<margincall.venue.portfolio.PortfolioVenue.isolate>`), and the move of a flat leg to isolated
+margin that both forms share."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from margincall.core.errors import InvalidInputError
+from margincall.events.log import join_records
+from margincall.events.schema import EventKind
+from margincall.venue.accounts import DEPOSITS, EXISTS, ISOLATED, N_ACCOUNTS, PORTFOLIO
+from margincall.venue.portfolio_margin import asset_value
+
+
+def _fresh(pv, ids, field: str) -> np.ndarray:
+    """``ids`` as distinct open accounts with no position and no resting order anywhere."""
+    ids = np.asarray(ids, np.int64)
+    n = int(pv.legs[0].meta[N_ACCOUNTS])
+    bad = (ids < 1) | (ids >= n)
+    for v in pv.legs:
+        bad |= v.acc.pos[np.clip(ids, 0, n - 1)] != 0
+        bad |= (v.book.open_buy_lots[np.clip(ids, 0, n - 1)] != 0) | (
+            v.book.open_sell_lots[np.clip(ids, 0, n - 1)] != 0
+        )
+    if bad.any():
+        raise InvalidInputError(
+            field, int(ids[np.flatnonzero(bad)[0]]),
+            f"an open account id from 1 to {n - 1} with no position or order",
+        )  # fmt: skip
+    if len(np.unique(ids)) != len(ids):
+        raise InvalidInputError(field, ids.tolist()[:5], "distinct account ids")
+    return ids
+
+
+def _amounts(amounts, ids: np.ndarray, field: str) -> np.ndarray:
+    amounts = np.asarray(amounts, np.int64)
+    if amounts.shape != ids.shape or (amounts < 0).any():
+        raise InvalidInputError(field, amounts.tolist()[:5], "one non-negative amount per account")
+    return amounts
+
+
+def deposit_collateral_many(pv, ids, asset: str, units) -> np.ndarray:
+    """Add ``units[i]`` micro-units of collateral ``asset`` to fresh account ``ids[i]``; returns
+    the COLLATERAL_DEPOSITED events."""
+    ids = _fresh(pv, ids, "ids")
+    c = pv._asset(asset)
+    units = _amounts(units, ids, "units")
+    pv.pf.coll[ids, c] += units
+    pv.coll_deposits[c] += int(units.sum())
+    values = np.array([asset_value(pv.pf, c, u) for u in units.tolist()], np.int64)
+    return pv._bulk(
+        EventKind.COLLATERAL_DEPOSITED, ids, qty=units, price=int(pv.pf.price[c]), order_id=c,
+        amount=values,
+    )  # fmt: skip
+
+
+def isolate_many(pv, ids, symbol: str, margins) -> np.ndarray:
+    """Isolate fresh accounts' (flat) legs on ``symbol``, ``margins[i]`` micro-dollars of account
+    ``ids[i]``'s settlement cash each (at most its cash); returns the events."""
+    ids = _fresh(pv, ids, "ids")
+    j = pv._index(symbol)
+    margins = _amounts(margins, ids, "margins")
+    v = pv.legs[j]
+    cross = (v.acc.flags[ids] & PORTFOLIO) != 0
+    if ((margins == 0) | (margins > pv.pf.cash[ids]) | ~cross).any():
+        raise InvalidInputError(
+            "margins", margins.tolist()[:5],
+            f"a positive amount of each account's cash, for a cross leg on {symbol}",
+        )  # fmt: skip
+    events = [to_isolated(pv, j, ids, margins)]
+    v.acc.wallet[ids] += margins
+    v.meta[DEPOSITS] += int(margins.sum())
+    events.append(pv._bulk(EventKind.DEPOSITED, ids, amount=margins, instrument=j))
+    return join_records(events)
+
+
+def to_isolated(pv, j: int, ids: np.ndarray, margins: np.ndarray) -> np.ndarray:
+    """Leg ``j`` of accounts ``ids`` (flat, no orders on it) moved to isolated mode: its booked
+    cash flows back to the account's cash and ``margins`` out of it (the WITHDRAWN events, which
+    this returns); the caller deposits ``margins`` into the leg."""
+    v = pv.legs[j]
+    left = v.acc.wallet[ids].copy()  # the cross leg's realised flows go back to the cash
+    pv.pf.cash[ids] += left - margins
+    pv.deposits += int((left - margins).sum())
+    v.acc.wallet[ids] = 0
+    v.meta[DEPOSITS] -= int(left.sum())
+    v.acc.rest[ids] = 0
+    v.acc.flags[ids] = EXISTS | ISOLATED
+    return pv._bulk(EventKind.WITHDRAWN, ids, amount=margins)
