@@ -53,6 +53,17 @@ def _start(vr) -> dict:
             "cash": pv.pf.cash[owners].copy()}  # fmt: skip
 
 
+def test_no_account_of_the_mix_starts_below_maintenance():
+    """An isolated leg carries its loss since entry on its isolated margin alone (its leverage
+    chosen for that); before, the panel's BTC longs entered near 97,000 and isolated at their
+    cross leverage were liquidated in the first step of feb-2026-market ($164M in a minute)."""
+    sim = MarketSimulation(parse_market(_data()), 3, accounts=2000)
+    for vr in sim.venues:
+        ev = vr.pv.run_liquidations()
+        assert not (ev["kind"] == EventKind.LIQUIDATION_TRIGGERED).any()
+        vr.pv.check_invariants()
+
+
 def test_an_account_is_cross_or_isolated_in_the_mix_shares(run):
     _, start = run
     for s, share in zip(start, (0.5, 0.75), strict=True):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from margincall.core.errors import InvalidInputError
+from margincall.events.schema import EventKind
 from margincall.venue.portfolio import PortfolioVenue
 from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many
 
@@ -72,12 +73,14 @@ def test_depositing_collateral_for_many_is_depositing_for_each():
         (lambda pv, ids, mm: isolate_many(pv, ids[:1], "ETHUSDT", [0]), "margins"),
         (lambda pv, ids, mm: isolate_many(pv, ids[:1], "SOLUSDT", [1]), "symbol"),
         (lambda pv, ids, mm: isolate_many(pv, ids[:2], "ETHUSDT", [1]), "margins"),
+        (lambda pv, ids, mm: isolate_many(pv, ids[:1], "ETHUSDT", [1], [126]), "leverage"),
+        (lambda pv, ids, mm: isolate_many(pv, ids[:1], "ETHUSDT", [1], [0]), "leverage"),
         (lambda pv, ids, mm: deposit_collateral_many(pv, ids[:1], "BTC", [-1]), "units"),
         (lambda pv, ids, mm: deposit_collateral_many(pv, ids[:1], "USDE", [1]), "asset"),
         (lambda pv, ids, mm: deposit_collateral_many(pv, [99], "BTC", [1]), "ids"),
     ],
-    ids=["repeated", "not-fresh", "above-cash", "zero", "symbol", "count", "negative", "asset",
-         "unknown"],
+    ids=["repeated", "not-fresh", "above-cash", "zero", "symbol", "count", "leverage-high",
+         "leverage-zero", "negative", "asset", "unknown"],
 )  # fmt: skip
 def test_bad_bulk_input_is_refused_and_nothing_changes(call, field):
     pv, mm, ids = _venue()
@@ -87,3 +90,13 @@ def test_bad_bulk_input_is_refused_and_nothing_changes(call, field):
         call(pv, ids, mm)
     assert exc.value.field == field
     assert (_state(pv), pv.digest()) == before
+
+
+def test_an_isolated_legs_own_leverage_sets_its_initial_margin():
+    pv, mm, ids = _venue()
+    isolate_many(pv, ids[:1], "ETHUSDT", [3_000 * USD], [2])
+    pv.block_trades("ETHUSDT", ids[:1], ["1.5"], 4_000, mm)  # 6,000 of ETH at 2x: 3,000
+    assert pv.position(int(ids[0]), "ETHUSDT")["isolated_margin_usd"] == 3_000
+    events = pv.block_trades("ETHUSDT", ids[:1], ["0.001"], 4_000, mm)  # 2 more: refused
+    assert (events["kind"] == EventKind.ORDER_REJECTED).any()
+    pv.check_invariants()

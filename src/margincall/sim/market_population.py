@@ -159,15 +159,23 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
                      d["leverage"][a], leg, start, stop_t))  # fmt: skip
     deposit = np.zeros(accounts, np.int64)
     setting = np.ones(accounts, np.int64)
-    margins = []  # each row's deposit per leg
+    isolated = tree.generator("margin mode").random(accounts) >= pop.mix.cross_share
+    margins, iso_lev = [], []  # each row's deposit per leg; an isolated leg's leverage
     for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
         value = lots * entry_t * leg.k
         start_t = round(start / float(leg.scale.tick_size))
         loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
-        margins.append((value / lev).astype(np.int64) + value // 2000 + loss)
-        np.add.at(deposit, owner, margins[-1])
+        part = (value / lev).astype(np.int64) + value // 2000 + loss
+        # an isolated leg's loss since its entry is carried by its isolated margin alone: the
+        # leverage whose initial margin holds it (value / L >= value / lev + loss)
+        top_j = int(leg.instrument.tiers[0].max_leverage)
+        lev_iso = np.clip(np.floor(value / (value / lev + loss)), 1, top_j).astype(np.int64)
+        iso = isolated[owner]
+        part[iso] = np.maximum(part[iso], -(-value[iso] // lev_iso[iso]) + value[iso] // 2000)
+        margins.append(part)
+        iso_lev.append(lev_iso)
+        np.add.at(deposit, owner, part)
         np.maximum.at(setting, owner, np.ceil(lev).astype(np.int64))
-    isolated = tree.generator("margin mode").random(accounts) >= pop.mix.cross_share
     held_in = _collateral_of(sc, pop, pv, isolated, tree)
     cash = np.where(held_in < 0, deposit, 0)
     top = max(int(v.instrument.tiers[0].max_leverage) for v in pv.legs)
@@ -182,10 +190,10 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         if len(mine):
             units = collateral_units(pv, asset, deposit[mine])
             deposit_collateral_many(pv, ids[mine], asset, units)
-    for (owner, j, *_), margin in zip(rows, margins, strict=True):
+    for (owner, j, *_), margin, lev_iso in zip(rows, margins, iso_lev, strict=True):
         iso = isolated[owner]
         if iso.any():
-            isolate_many(pv, ids[owner[iso]], pv.symbols[j], margin[iso])
+            isolate_many(pv, ids[owner[iso]], pv.symbols[j], margin[iso], lev_iso[iso])
     parts = []
     for owner, j, side, lots, entry_t, _, _, start, stop_t in rows:
         entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)

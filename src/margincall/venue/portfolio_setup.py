@@ -57,13 +57,19 @@ def deposit_collateral_many(pv, ids, asset: str, units) -> np.ndarray:
     )  # fmt: skip
 
 
-def isolate_many(pv, ids, symbol: str, margins) -> np.ndarray:
+def isolate_many(pv, ids, symbol: str, margins, leverage=None) -> np.ndarray:
     """Isolate fresh accounts' (flat) legs on ``symbol``, ``margins[i]`` micro-dollars of account
-    ``ids[i]``'s settlement cash each (at most its cash); returns the events."""
+    ``ids[i]``'s settlement cash each (at most its cash), with the leg's own ``leverage[i]`` for
+    new exposure when given; returns the events."""
     ids = _fresh(pv, ids, "ids")
     j = pv._index(symbol)
     margins = _amounts(margins, ids, "margins")
     v = pv.legs[j]
+    if leverage is not None:
+        leverage = _amounts(leverage, ids, "leverage")
+        top = int(v.instrument.tiers[0].max_leverage)
+        if ((leverage < 1) | (leverage > top)).any():
+            raise InvalidInputError("leverage", leverage.tolist()[:5], f"integers from 1 to {top}")
     cross = (v.acc.flags[ids] & PORTFOLIO) != 0
     if ((margins == 0) | (margins > pv.pf.cash[ids]) | ~cross).any():
         raise InvalidInputError(
@@ -71,6 +77,8 @@ def isolate_many(pv, ids, symbol: str, margins) -> np.ndarray:
             f"a positive amount of each account's cash, for a cross leg on {symbol}",
         )  # fmt: skip
     events = [to_isolated(pv, j, ids, margins)]
+    if leverage is not None:
+        v.acc.leverage[ids] = leverage
     v.acc.wallet[ids] += margins
     v.meta[DEPOSITS] += int(margins.sum())
     events.append(pv._bulk(EventKind.DEPOSITED, ids, amount=margins, instrument=j))
