@@ -7,12 +7,14 @@ below zero at the shock and the money check failed."""
 from __future__ import annotations
 
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from margincall.events.schema import EventKind
+from margincall.formulas.portfolio import Leg, hyperliquid_classify, leg_maintenance
 from margincall.sim.market import parse_market
 from margincall.sim.market_kernel import MarketSimulation
 
@@ -33,8 +35,48 @@ def crash() -> MarketSimulation:
                     "leverage_min": 2, "leverage_max": 10},
     }  # fmt: skip
     sim = MarketSimulation(parse_market(data), 1, accounts=1500)
+    sim.takeovers = _record_takeovers(sim.venues[1].pv)
     sim.run(check_every=60)  # every venue's invariants and the market's money every 5 minutes
     return sim
+
+
+def _record_takeovers(pv) -> list:
+    """Around each liquidation phase of the Hyperliquid venue, the account value and maintenance
+    (micro-dollars, exact) of every account its vault took over, at the moment the rule decides:
+    after the account's market orders of that phase (the state before the phase, moved by those
+    fills at the marks). Filled as the run goes."""
+    seen: list = []
+    run = pv.run_liquidations
+
+    def recorded():
+        legs = pv.legs
+        before = [(v.acc.pos.copy(), v.acc.wallet.copy(), v.acc.cost.copy()) for v in legs]
+        cash = pv.pf.cash.copy()
+        events = run()
+        taken = events[(events["kind"] == EventKind.BACKSTOP_TAKEOVER) & (events["account"] != 0)]
+        for a in np.unique(taken["account"]):
+            first = taken["seq"][taken["account"] == a].min()
+            mine = events[(events["account"] == a) & (events["seq"] < first)]
+            value, mm = Fraction(int(cash[a])), Fraction(0)
+            for j, v in enumerate(legs):
+                pos, wallet, cost = (int(x[a]) for x in before[j])
+                mark, k = v.mark_ticks, v.k
+                value += wallet + pos * mark * k - cost
+                for e in mine[(mine["instrument"] == j)
+                              & (mine["kind"] == EventKind.POSITION_LIQUIDATED)]:  # fmt: skip
+                    dq = int(e["side"]) * int(e["qty"])  # a fill at the price, not the mark
+                    value += dq * (mark - int(e["price"])) * k - int(e["amount"])
+                    pos += dq
+                if pos:
+                    tiers = [(t.floor_usd, t.mmr) for t in v.instrument.tiers]
+                    mark_usd = v.scale.ticks_to_price(mark)
+                    qty = abs(pos) * v.scale.lot_size
+                    mm += leg_maintenance(Leg("long", qty, mark_usd, mark_usd, tiers)) * 10**6
+            seen.append((int(a), value, mm))
+        return events
+
+    pv.run_liquidations = recorded
+    return seen
 
 
 def _kind(vr, kind: EventKind) -> np.ndarray:
@@ -53,6 +95,15 @@ def test_the_venue_whose_fund_ran_out_deleverages_its_winners(crash):
         assert len(sells) == len(buys) and sells["qty"].sum() == buys["qty"].sum()
         assert set(sells["account"]).isdisjoint(buys["account"])
     assert len(_kind(dex, EventKind.ADL_EXECUTED)) == 0  # its vault covered its own losses
+
+
+def test_the_hyperliquid_vault_takes_only_accounts_below_two_thirds_of_maintenance(crash):
+    """Each account the vault took over had, after its market orders, an account value below
+    2/3 of its maintenance (the rulebook's backstop_ratio), by the pure rule on the exact
+    figures."""
+    assert len(crash.takeovers) > 0
+    for _a, value, mm in crash.takeovers:
+        assert hyperliquid_classify(value, mm, "2/3") == "backstop"
 
 
 def test_the_hyperliquid_vault_takes_over_and_keeps_its_own_balance(crash):
