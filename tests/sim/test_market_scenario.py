@@ -214,6 +214,10 @@ def test_scenario_text_validates_a_file_before_printing_it(tmp_path):
 def test_oct_2025_describes_behaviour_as_feb_2026_market_does():
     feb, oct_ = load_market("feb-2026-market"), load_market("oct-2025")
     assert oct_.factor == feb.factor and oct_.arbitrage == feb.arbitrage
+    assert oct_.makers == feb.makers and oct_.momentum == feb.momentum
+    assert [(a.leverage_scale, a.drives_factor) for a in oct_.assets] == [
+        (a.leverage_scale, a.drives_factor) for a in feb.assets
+    ]
     for mine, theirs in zip(oct_.populations, feb.populations, strict=True):
         assert (mine.venue, mine.accounts, mine.mix) == (theirs.venue, theirs.accounts, theirs.mix)
     for cohort in ("retail", "capital"):  # all but the entry drift, an input of the day
