@@ -136,8 +136,8 @@ def test_the_digest_is_the_same_whether_records_are_kept_or_only_hashed():
 
 
 def test_records_handed_over_are_hashed_in_order_by_the_worker(monkeypatch):
-    """Large records handed over go to the hashing thread, small and borrowed ones are hashed
-    in the caller's thread after them; the digest is that of every record in order, and a
+    """Large records handed over go to the hashing thread, and every later one while it has
+    some (a copy of the borrowed ones); the digest is that of every record in order, and a
     borrowed array changed after extend() does not change it."""
     monkeypatch.setattr(log_module, "HASH_AHEAD_BYTES", 1000)
     monkeypatch.setattr(log_module, "PENDING_BYTES", 3000)  # the caller waits for the worker

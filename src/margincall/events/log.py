@@ -4,10 +4,10 @@ The canonical form of a log is its records in ``EVENT_DTYPE`` (little-endian, fi
 ``seq`` order. The digest is the SHA-256 of those bytes, so two runs agree byte for byte exactly
 when their digests agree, whichever process produced them.
 
-Records handed over (``owned``) are hashed by one worker thread while the caller goes on
-(hashlib lets go of the interpreter lock while it hashes), in the order they came: a long run's
-log is gigabytes, and hashing them took as long as a third of its compiled work. The digest waits
-for them.
+Large records handed over (``owned``) are hashed by one worker thread while the caller goes on
+(hashlib lets go of the interpreter lock while it hashes), and every later record of the log
+while it has some (lent ones copied), in the order they came: a long run's log is gigabytes,
+and hashing them took as long as a third of its compiled work. The digest waits for them.
 """
 
 from __future__ import annotations
@@ -126,15 +126,17 @@ class EventLog:
         return self._chunks[0]
 
     def _update(self, records: np.ndarray, owned: bool) -> None:
-        """Hash ``records`` after those before: by the worker when they are handed over and
-        large (or the worker still has some of this log's), else here."""
-        view = memoryview(records).cast("B")  # type: ignore[arg-type]
+        """Hash ``records`` after those before: here when the worker has none of this log's and
+        they are small or only lent (the caller may reuse its array), else by the worker (a
+        copy of lent ones)."""
         while self._waiting and self._waiting[0][0].done():
             self._waiting_bytes -= self._waiting.popleft()[1]
-        if not owned or (records.nbytes < HASH_AHEAD_BYTES and not self._waiting):
-            self._finish_hashing()
-            self._hash.update(view)
+        if not self._waiting and (not owned or records.nbytes < HASH_AHEAD_BYTES):
+            self._hash.update(memoryview(records).cast("B"))  # type: ignore[arg-type]
             return
+        if not owned:
+            records = records.copy()
+        view = memoryview(records).cast("B")  # type: ignore[arg-type]
         while self._waiting and self._waiting_bytes + records.nbytes > PENDING_BYTES:
             future, size = self._waiting.popleft()
             future.result()

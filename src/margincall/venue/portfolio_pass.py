@@ -75,7 +75,6 @@ from margincall.venue.portfolio_margin import (
     POLICY,
     SEQ,
     UNCOVERED,
-    account,
     account_legs,
     borrow_portfolio,
     breached,
@@ -141,7 +140,8 @@ def _close_leg(legs, pf, j, a, how, size, rest, out, bout) -> bool:
 @njit(cache=True, inline="always")
 def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
     """:func:`_close_leg` with the leg's R4 share of the account as it is now."""
-    e, mm_total, _, _ = account(legs, pf, a)
+    figures, _ = account_legs(legs, pf, a)
+    e, mm_total, _, _ = figures
     _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
     rest = r4_rest(e, mm_total, upnl, mm, wallet)
     return _close_leg(legs, pf, j, a, how, size, rest, out, bout)
@@ -217,7 +217,7 @@ def _finish(legs, pf, a, adl, out, bout):
     return out, bout
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _start(legs, pf, a) -> tuple[int, int]:
     """``(open legs, payer)`` of account ``a`` before its liquidation: the payer is the leg
     with the largest maintenance, whose fund pays a final loss."""
@@ -244,7 +244,8 @@ def _steps(legs, pf, a, at, out, bout) -> int:
     policy = pf.meta[POLICY]
     legs_n = pf.meta[N_LEGS]
     if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
-        e, mm_total, _, _ = account(legs, pf, a)
+        figures, _ = account_legs(legs, pf, a)
+        e, mm_total, _, _ = figures
         for j in range(start, legs_n):
             p, upnl, mm, wallet, _ = leg_terms(legs[j], a)
             if p != 0:
@@ -288,7 +289,8 @@ def _backstop(legs, pf, a, start, out, bout) -> bool:
         for j in range(pf.meta[N_LEGS]):
             if cross_pos(legs[j], a) != 0:
                 _close_r4(legs, pf, j, a, CLOSE_MARKET, _slice(legs[j], a, now), out, bout)
-    e, mm_total, _, n = account(legs, pf, a)
+    figures, _ = account_legs(legs, pf, a)
+    e, mm_total, _, n = figures
     params = legs[0].params
     return n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total
 
@@ -301,7 +303,7 @@ def _deleverage(s, pf, a, out, bout):
     return _leave(pf, s)
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
     """A flat account below zero: its loss settled (:func:`_settle_loss`) in the fund of leg
     ``payer`` (``LOSS_LEG``: of the leg with the lowest wallet, where its own trades made the
@@ -382,7 +384,7 @@ def _settle_loss(s, pf, a, cash, out, bout) -> None:
     _leave(pf, s)
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _key_fresh(legs, pf, a) -> None:
     """:func:`_key_account` from the account as it is now."""
     figures, terms = account_legs(legs, pf, a)
