@@ -135,6 +135,26 @@ def test_the_digest_is_the_same_whether_records_are_kept_or_only_hashed():
     assert kept.records().tobytes() == rec.tobytes()
 
 
+def test_records_handed_over_are_hashed_in_order_by_the_worker(monkeypatch):
+    """Large records handed over go to the hashing thread, and every later one while it has
+    some (a copy of the borrowed ones); the digest is that of every record in order, and a
+    borrowed array changed after extend() does not change it."""
+    monkeypatch.setattr(log_module, "HASH_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(log_module, "PENDING_BYTES", 3000)  # the caller waits for the worker
+    rec = _records(2000, seed=3)
+    for keep in (False, True):
+        log = EventLog(keep=keep)
+        borrowed = rec[40:41].copy()
+        for lo, hi, owned in [(0, 20, True), (20, 40, True), (40, 41, False), (41, 42, True),
+                              (42, 900, True), (900, 1500, True), (1500, 2000, False)]:  # fmt: skip
+            part = borrowed if lo == 40 else rec[lo:hi].copy()
+            log.extend(part, owned=owned)
+        borrowed["amount"] += 1  # the caller's own array: hashed before extend() returned
+        assert log.digest() == digest(rec)
+        assert log.digest() == digest(rec)  # asked twice, the same
+        assert len(log) == 2000
+
+
 def test_the_digest_sees_every_byte_and_the_order():
     rec = _records(20)
     changed = rec.copy()

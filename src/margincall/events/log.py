@@ -3,6 +3,11 @@
 The canonical form of a log is its records in ``EVENT_DTYPE`` (little-endian, fixed layout), in
 ``seq`` order. The digest is the SHA-256 of those bytes, so two runs agree byte for byte exactly
 when their digests agree, whichever process produced them.
+
+Large records handed over (``owned``) are hashed by one worker thread while the caller goes on
+(hashlib lets go of the interpreter lock while it hashes), and every later record of the log
+while it has some (lent ones copied), in the order they came: a long run's log is gigabytes,
+and hashing them took as long as a third of its compiled work. The digest waits for them.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import weakref
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +44,35 @@ frees them (feb-2026-market at 1,000,000 accounts held 2.9 GB of them), while ar
 go back to the system when freed."""
 
 
+HASH_AHEAD_BYTES = 1 << 16
+"""Records handed over from this size on are hashed by the worker thread (smaller ones in the
+caller's thread while the worker has nothing of this log left)."""
+PENDING_BYTES = 1 << 26
+"""At most this many bytes of a log wait for the worker (the caller waits beyond): the records
+stay alive until hashed."""
+
+_worker: tuple[int, ThreadPoolExecutor] | None = None  # (process id, its one hashing thread)
+_hashing: weakref.WeakSet[EventLog] = weakref.WeakSet()  # logs with records waiting
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """This process's hashing thread (a forked child starts its own)."""
+    global _worker
+    if _worker is None or _worker[0] != os.getpid():
+        _worker = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="margincall-hash"))
+    return _worker[1]
+
+
+def _finish_all() -> None:
+    """Every log's waiting records hashed (before a fork: the child has no worker thread)."""
+    for log in list(_hashing):
+        log._finish_hashing()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_all)
+
+
 class EventLog:
     """Events in ``seq`` order, kept in memory or only hashed.
 
@@ -50,6 +87,8 @@ class EventLog:
         self._joined = 0  # chunks before this one are joins of JOIN_BYTES or more
         self._loose = 0  # bytes in the chunks after them
         self._hash = hashlib.sha256()
+        self._waiting: deque[tuple[Future, int]] = deque()  # the worker's jobs, with their bytes
+        self._waiting_bytes = 0
         self.count = 0
 
     def extend(self, records: np.ndarray, owned: bool = False) -> None:
@@ -63,10 +102,12 @@ class EventLog:
         if len(records) == 0:
             return
         records = np.ascontiguousarray(records)
-        self._hash.update(memoryview(records).cast("B"))  # type: ignore[arg-type]
         self.count += len(records)
+        if self.keep and not owned:
+            records, owned = records.copy(), True
+        self._update(records, owned)
         if self.keep:
-            self._chunks.append(records if owned else records.copy())
+            self._chunks.append(records)
             self._loose += records.nbytes
             if self._loose >= JOIN_BYTES:
                 self._chunks[self._joined :] = [join_records(self._chunks[self._joined :])]
@@ -84,8 +125,35 @@ class EventLog:
             self._joined, self._loose = 1, 0
         return self._chunks[0]
 
+    def _update(self, records: np.ndarray, owned: bool) -> None:
+        """Hash ``records`` after those before: here when the worker has none of this log's and
+        they are small or only lent (the caller may reuse its array), else by the worker (a
+        copy of lent ones)."""
+        while self._waiting and self._waiting[0][0].done():
+            self._waiting_bytes -= self._waiting.popleft()[1]
+        if not self._waiting and (not owned or records.nbytes < HASH_AHEAD_BYTES):
+            self._hash.update(memoryview(records).cast("B"))  # type: ignore[arg-type]
+            return
+        if not owned:
+            records = records.copy()
+        view = memoryview(records).cast("B")  # type: ignore[arg-type]
+        while self._waiting and self._waiting_bytes + records.nbytes > PENDING_BYTES:
+            future, size = self._waiting.popleft()
+            future.result()
+            self._waiting_bytes -= size
+        self._waiting.append((_hasher().submit(self._hash.update, view), records.nbytes))
+        self._waiting_bytes += records.nbytes
+        _hashing.add(self)
+
+    def _finish_hashing(self) -> None:
+        """Wait for the worker to hash this log's records."""
+        while self._waiting:
+            self._waiting.popleft()[0].result()
+        self._waiting_bytes = 0
+
     def digest(self) -> str:
         """SHA-256 (hex) of the canonical bytes of every record so far."""
+        self._finish_hashing()
         return self._hash.hexdigest()
 
     def __len__(self) -> int:

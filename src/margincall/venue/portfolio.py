@@ -555,7 +555,10 @@ class PortfolioVenue:
         """The events the compiled pass wrote, into the log."""
         n = int(self.pf.meta[PM.OUT_N])
         self._sync()
-        events = self._out[:n].copy()
+        if 2 * n >= len(self._out):  # most of the buffer: handed over, a new one for the next
+            events, self._out = self._out[:n], np.empty(len(self._out), EVENT_DTYPE)
+        else:
+            events = self._out[:n].copy()
         self.log.extend(events, owned=True)
         return events
 

@@ -152,21 +152,44 @@ def collateral_value(pf, a) -> int:
     return v
 
 
-@no_refcount
-def account(legs, pf, a) -> tuple[int, int, float, int]:
-    """``(equity, maintenance, exposure, open legs)`` of account ``a``; ``exposure`` is the sum of
-    its legs' notionals weighted by their instruments' recent moves (the budgets' divisor)."""
+@njit(cache=True, inline="always")
+def _terms_of(legs, pf, j, a) -> tuple[int, int, int, int, int]:
+    """:func:`leg_terms` of leg ``j``, zeros past the venue's instruments."""
+    if j < pf.meta[N_LEGS]:
+        return leg_terms(legs[j], a)
+    return 0, 0, 0, 0, 0
+
+
+@njit(cache=True, inline="always")
+def account_legs(legs, pf, a):
+    """``(figures, terms)`` of account ``a``: its :func:`account` figures and every leg's
+    :func:`leg_terms` (one tuple per entry of ``legs``), each leg's row read once; a visit
+    evaluates and keys the account from them."""
+    terms = (
+        _terms_of(legs, pf, 0, a),
+        _terms_of(legs, pf, 1, a),
+        _terms_of(legs, pf, 2, a),
+        _terms_of(legs, pf, 3, a),
+    )  # MAX_INSTRUMENTS entries
     equity = pf.cash[a] + collateral_value(pf, a)
     mm = 0
     gross = 0.0
     n = 0
     for j in range(pf.meta[N_LEGS]):
-        _, upnl, m, wallet, notional = leg_terms(legs[j], a)
+        _, upnl, m, wallet, notional = terms[j]
         equity += wallet + upnl
         mm += m
         gross += notional * pf.vol[j]
         n += notional > 0
-    return equity, mm, gross, n
+    return (equity, mm, gross, n), terms
+
+
+@no_refcount
+def account(legs, pf, a) -> tuple[int, int, float, int]:
+    """``(equity, maintenance, exposure, open legs)`` of account ``a``; ``exposure`` is the sum of
+    its legs' notionals weighted by their instruments' recent moves (the budgets' divisor)."""
+    figures, _ = account_legs(legs, pf, a)
+    return figures
 
 
 @njit(cache=True)

@@ -75,7 +75,7 @@ from margincall.venue.portfolio_margin import (
     POLICY,
     SEQ,
     UNCOVERED,
-    account,
+    account_legs,
     borrow_portfolio,
     breached,
     budget_rest,
@@ -140,34 +140,59 @@ def _close_leg(legs, pf, j, a, how, size, rest, out, bout) -> bool:
 @njit(cache=True, inline="always")
 def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
     """:func:`_close_leg` with the leg's R4 share of the account as it is now."""
-    e, mm_total, _, _ = account(legs, pf, a)
+    figures, _ = account_legs(legs, pf, a)
+    e, mm_total, _, _ = figures
     _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
     rest = r4_rest(e, mm_total, upnl, mm, wallet)
     return _close_leg(legs, pf, j, a, how, size, rest, out, bout)
 
 
 @no_refcount
+def _visit_queue(legs, pf, queue, i, out, bout) -> tuple[int, int]:
+    """Accounts ``queue[i:]`` visited in order (:func:`_visit`), the memory asked for their rows
+    ahead, until one needs the counted path: returns its place and what :func:`_visit` returned
+    for it, or ``(len(queue), DONE_VISIT)``. One call for the whole queue: a call passes every
+    array of the four states it uses, which cost more than a visit."""
+    n = queue.shape[0]
+    while i < n:
+        if i + AHEAD < n:
+            _prefetch_rows(legs, pf, queue[i + AHEAD])
+        if i + AHEAD // 2 < n:
+            _prefetch_chunks(legs, pf, queue[i + AHEAD // 2])
+        done = _visit(legs, pf, queue[i], out, bout)
+        if done != DONE_VISIT:
+            return i, done
+        i += 1
+    return n, DONE_VISIT
+
+
+@njit(cache=True, inline="always")
 def _visit(legs, pf, a, out, bout) -> int:
     """Account ``a`` handed on: evaluated; if breached, liquidated by its rulebook's procedure
-    (:func:`_steps`); its legs keyed again. No reference counting: returns ``NO_ROOM`` (nothing
-    done) when the shared buffers lack the room one liquidation may need, the step whose leg
-    must be deleveraged (:func:`_finish` takes it from there), or ``DONE_VISIT``."""
+    (:func:`_steps`); its legs keyed again. Inlined in :func:`_visit_queue` (no reference
+    counting): returns ``NO_ROOM`` (nothing done) when the shared buffers lack the room one
+    liquidation may need, the step whose leg must be deleveraged (:func:`_finish` takes it from
+    there), or ``DONE_VISIT``."""
     if a == INSURANCE_FUND:
         pf.flags[a] &= ~np.int8(QUEUED)
         return DONE_VISIT
     events, records = _room_needed(legs, pf)
     if out.shape[0] - pf.meta[OUT_N] < events or bout.shape[0] < records:
         return NO_ROOM
-    if _must_liquidate(legs, pf, a):
+    figures, terms = account_legs(legs, pf, a)
+    if _must_liquidate(pf, a, figures):
         n, payer = _start(legs, pf, a)
         adl = _steps(legs, pf, a, (n, payer, 0), out, bout)
         if adl >= 0:
             pf.meta[AT_N] = n
             pf.meta[AT_PAYER] = payer
             return adl
-    else:  # flat after its own trades and below zero: its loss settled all the same
+    elif figures[3] == 0:  # flat after its own trades and below zero: its loss settled too
         _settle_if_flat(legs, pf, a, LOSS_LEG, out, bout)
-    _key_account(legs, pf, a)
+    else:  # untouched since it was evaluated: keyed from the same figures
+        _key_account(legs, pf, a, figures, terms)
+        return DONE_VISIT
+    _key_fresh(legs, pf, a)
     return DONE_VISIT
 
 
@@ -188,11 +213,11 @@ def _finish(legs, pf, a, adl, out, bout):
         lend_funds(legs, pf)
         out, bout = _room(legs, pf, out, bout)
         adl = _steps(legs, pf, a, (n, payer, adl + 1), out, bout)
-    _key_account(legs, pf, a)
+    _key_fresh(legs, pf, a)
     return out, bout
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _start(legs, pf, a) -> tuple[int, int]:
     """``(open legs, payer)`` of account ``a`` before its liquidation: the payer is the leg
     with the largest maintenance, whose fund pays a final loss."""
@@ -219,7 +244,8 @@ def _steps(legs, pf, a, at, out, bout) -> int:
     policy = pf.meta[POLICY]
     legs_n = pf.meta[N_LEGS]
     if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
-        e, mm_total, _, _ = account(legs, pf, a)
+        figures, _ = account_legs(legs, pf, a)
+        e, mm_total, _, _ = figures
         for j in range(start, legs_n):
             p, upnl, mm, wallet, _ = leg_terms(legs[j], a)
             if p != 0:
@@ -263,7 +289,8 @@ def _backstop(legs, pf, a, start, out, bout) -> bool:
         for j in range(pf.meta[N_LEGS]):
             if cross_pos(legs[j], a) != 0:
                 _close_r4(legs, pf, j, a, CLOSE_MARKET, _slice(legs[j], a, now), out, bout)
-    e, mm_total, _, n = account(legs, pf, a)
+    figures, _ = account_legs(legs, pf, a)
+    e, mm_total, _, n = figures
     params = legs[0].params
     return n > 0 and e * params[BACKSTOP_DEN] < params[BACKSTOP_NUM] * mm_total
 
@@ -276,7 +303,7 @@ def _deleverage(s, pf, a, out, bout):
     return _leave(pf, s)
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _settle_if_flat(legs, pf, a, payer, out, bout) -> None:
     """A flat account below zero: its loss settled (:func:`_settle_loss`) in the fund of leg
     ``payer`` (``LOSS_LEG``: of the leg with the lowest wallet, where its own trades made the
@@ -357,14 +384,22 @@ def _settle_loss(s, pf, a, cash, out, bout) -> None:
     _leave(pf, s)
 
 
-@no_refcount
-def _key_account(legs, pf, a) -> None:
-    """Every leg's budget set and the leg keyed (a flat one leaves its index)."""
-    e, mm_total, gross, _ = account(legs, pf, a)
+@njit(cache=True, inline="always")
+def _key_fresh(legs, pf, a) -> None:
+    """:func:`_key_account` from the account as it is now."""
+    figures, terms = account_legs(legs, pf, a)
+    _key_account(legs, pf, a, figures, terms)
+
+
+@njit(cache=True, inline="always")
+def _key_account(legs, pf, a, figures, terms) -> None:
+    """Every leg's budget set and the leg keyed (a flat one leaves its index), from the
+    account's :func:`~margincall.venue.portfolio_margin.account_legs`."""
+    e, mm_total, gross, _ = figures
     excess = e - mm_total
     for j in range(pf.meta[N_LEGS]):
         s = legs[j]  # one access to the tuple per leg: each copies the state
-        p, upnl, mm, wallet, notional = leg_terms(s, a)
+        p, upnl, mm, wallet, notional = terms[j]
         weight = notional * pf.vol[j]
         s.acc.rest[a] = budget_rest(excess, gross, upnl, mm, wallet, weight) if p else 0
         key_leg(s, a)
@@ -405,7 +440,7 @@ def _take(legs, j, pf, ids, m) -> int:
     return m
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _room_needed(legs, pf) -> tuple[int, int]:
     """``(events, book records)`` one account's procedure on every leg and the settlement of
     its loss may write at most (ADL aside: it makes its own room)."""
@@ -426,12 +461,13 @@ def _room(legs, pf, out, bout):
     return s.out, s.bout
 
 
-@no_refcount
-def _must_liquidate(legs, pf, a) -> bool:
-    """Evaluate account ``a``: True when it is breached and not yet liquidated in this block
-    (then it is marked so); a breached one already liquidated waits for the next block."""
+@njit(cache=True, inline="always")
+def _must_liquidate(pf, a, figures) -> bool:
+    """Account ``a`` evaluated (its :func:`~margincall.venue.portfolio_margin.account`
+    ``figures``): True when it is breached and not yet liquidated in this block (then it is
+    marked so); a breached one already liquidated waits for the next block."""
     pf.flags[a] &= ~np.int8(QUEUED)
-    e, mm, _, n = account(legs, pf, a)
+    e, mm, _, n = figures
     pf.meta[EVALUATIONS] += 1
     if not breached(pf, e, mm, n):
         return False
@@ -481,24 +517,23 @@ def _pass(legs, pf, ids, out, bout):
     queue = ids
     while True:
         n = queue.shape[0]
-        for i in range(n):
-            if i + AHEAD < n:
-                _prefetch_rows(legs, pf, queue[i + AHEAD])
-            if i + AHEAD // 2 < n:
-                _prefetch_chunks(legs, pf, queue[i + AHEAD // 2])
-            a = queue[i]
-            done = _visit(legs, pf, a, out, bout)
+        i = 0
+        while i < n:
+            i, done = _visit_queue(legs, pf, queue, i, out, bout)
+            if i == n:
+                break
             if done == NO_ROOM:
                 out, bout = _room(legs, pf, out, bout)
-                done = _visit(legs, pf, a, out, bout)
+                _, done = _visit_queue(legs, pf, queue[i : i + 1], 0, out, bout)
             if done >= 0:
-                out, bout = _finish(legs, pf, a, done, out, bout)
+                out, bout = _finish(legs, pf, queue[i], done, out, bout)
+            i += 1
         queue = _drain(legs, pf)
         if queue.shape[0] == 0:
             return out, bout
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _prefetch_rows(legs, pf, a) -> None:
     """Start loading account ``a``'s rows (every leg's, and the portfolio's) into cache: the
     pass visits accounts in the order the instruments handed them on, far apart in memory."""
@@ -510,7 +545,7 @@ def _prefetch_rows(legs, pf, a) -> None:
         prefetch(s.acc.rest, a)
 
 
-@no_refcount
+@njit(cache=True, inline="always")
 def _prefetch_chunks(legs, pf, a) -> None:
     """Start loading, for each open leg of account ``a``, the index chunk that holds it and its
     orders' entry in the book (a liquidation cancels them first); the rows, asked for earlier
