@@ -395,19 +395,26 @@ class Venue(VenueOrders):
         ):  # no account reached and nothing to unload: the rounds would only do this
             reset_queues(self.index)
             return np.empty(0, EVENT_DTYPE)
+        events = self.cascade()
+        unloaded = self._unload_fund()
+        return np.concatenate([events, unloaded]) if len(unloaded) else events
+
+    def cascade(self) -> np.ndarray:
+        """The compiled cascade rounds of :meth:`run_liquidations`, whether or not an account is
+        reached, without the fund's unloading (:mod:`margincall.venue.warm` compiles them
+        through this on a venue with nothing to liquidate)."""
         follow = self.rulebook.mark == "median"
         p1, p2 = self._mark_inputs
         keep = self.log.keep
         state = self._kernel_state(self._buffer() if keep else self._liq_out)
         out, self._bout, self._cand, _, _ = liquidation_rounds(state, self._cand, p1, p2, follow)
         if keep:
-            events = self._flush(out)
-        else:  # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
-            self._liq_out = out
-            events = out[: int(self.meta[OUT_N])]
-            self.log.extend(events)
-        unloaded = self._unload_fund()
-        return np.concatenate([events, unloaded]) if len(unloaded) else events
+            return self._flush(out)
+        # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
+        self._liq_out = out
+        events = out[: int(self.meta[OUT_N])]
+        self.log.extend(events)
+        return events
 
     def _unload_fund(self) -> np.ndarray:
         """The fund sells what it took over into the book, inside the price band and never
