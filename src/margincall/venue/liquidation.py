@@ -1,6 +1,6 @@
 """The liquidation engine: find breached accounts through the index, close them by the rules.
 
-One call of :func:`liquidation_round` is one cascade round at the current mark: collect the
+A cascade round at the current mark (:func:`liquidation_rounds` runs them): collect the
 accounts whose key the mark has reached, check each exactly, and take the breached ones through
 their venue's waterfall, most under water first:
 
@@ -13,7 +13,9 @@ their venue's waterfall, most under water first:
    what is left above bankruptcy;
 4. takeover: the insurance fund (Hyperliquid: the backstop vault below 2/3 of maintenance)
    takes what is left at the bankruptcy price, if its equity stays non-negative;
-5. ADL when it cannot; a loss still left is paid by the fund, or recorded as uncovered.
+5. ADL when it cannot (:func:`deleverage_account`, its own entry kernel, run from Python
+   between two calls of the rounds); a loss still left is paid by the fund, or recorded as
+   uncovered.
 
 Forced fills move the last price; :func:`liquidation_rounds` recomputes the mark (when it follows
 the last trade) and runs another round until a round changes no position.
