@@ -31,6 +31,7 @@ from margincall.events.schema import EVENT_DTYPE, EventKind, RejectReason
 from margincall.venue import book as bk
 from margincall.venue import funding as fnd
 from margincall.venue import liq_index
+from margincall.venue import liquidation as liq
 from margincall.venue import mark as mk
 from margincall.venue import params as P
 from margincall.venue.accounts import (
@@ -52,7 +53,7 @@ from margincall.venue.adl import reset_queues
 from margincall.venue.band import band_limit_ticks
 from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND, reindex
-from margincall.venue.liquidation import liquidation_rounds
+from margincall.venue.liquidation import deleverage_account, liquidation_rounds
 from margincall.venue.orders import (
     reindex_all,
 )
@@ -152,6 +153,8 @@ class Venue(VenueOrders):
         self._liq_out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 12, bk.BOOK_EVENT_DTYPE)
         self._cand = np.zeros(1 << 12, np.int64)
+        self._progress = np.zeros(liq.PROGRESS_SIZE, np.int64)  # of a cascade, across its ADLs
+        self._progress[liq.ADL_ACCOUNT] = -1
         self._basis: list[int] = []
         # premium samples of the current funding interval: count, sum, sum weighted by 1..n
         self._premium_sums = (0, 0, 0)
@@ -395,19 +398,37 @@ class Venue(VenueOrders):
         ):  # no account reached and nothing to unload: the rounds would only do this
             reset_queues(self.index)
             return np.empty(0, EVENT_DTYPE)
-        follow = self.rulebook.mark == "median"
-        p1, p2 = self._mark_inputs
-        keep = self.log.keep
-        state = self._kernel_state(self._buffer() if keep else self._liq_out)
-        out, self._bout, self._cand, _, _ = liquidation_rounds(state, self._cand, p1, p2, follow)
-        if keep:
-            events = self._flush(out)
-        else:  # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
-            self._liq_out = out
-            events = out[: int(self.meta[OUT_N])]
-            self.log.extend(events)
+        events = self.cascade()
         unloaded = self._unload_fund()
         return np.concatenate([events, unloaded]) if len(unloaded) else events
+
+    def cascade(self) -> np.ndarray:
+        """The compiled cascade rounds of :meth:`run_liquidations`, whether or not an account is
+        reached, without the fund's unloading (:mod:`margincall.venue.warm` compiles them
+        through this on a venue with nothing to liquidate)."""
+        c = self._progress
+        c[liq.P1], c[liq.P2] = self._mark_inputs
+        c[liq.FOLLOW_LAST] = self.rulebook.mark == "median"
+        keep = self.log.keep
+        out = self._buffer() if keep else self._liq_out
+        rounds = self._kernel_state(out)
+        accounts = order = self._cand[:0]
+        while True:
+            out, self._bout, self._cand, accounts, order = liquidation_rounds(
+                rounds, self._cand, accounts, order, c
+            )
+            if c[liq.ADL_ACCOUNT] < 0:
+                break
+            # an account's waterfall needs ADL: compiled on its own, the first time it is needed
+            out, self._bout = deleverage_account(self._state_into(out), int(c[liq.ADL_ACCOUNT]))
+            rounds = self._state_into(out)
+        if keep:
+            return self._flush(out)
+        # nothing is kept: reuse one buffer, and hand out a view the next call overwrites
+        self._liq_out = out
+        events = out[: int(self.meta[OUT_N])]
+        self.log.extend(events)
+        return events
 
     def _unload_fund(self) -> np.ndarray:
         """The fund sells what it took over into the book, inside the price band and never

@@ -1,6 +1,6 @@
 """The liquidation engine: find breached accounts through the index, close them by the rules.
 
-One call of :func:`liquidation_round` is one cascade round at the current mark: collect the
+A cascade round at the current mark (:func:`liquidation_rounds` runs them): collect the
 accounts whose key the mark has reached, check each exactly, and take the breached ones through
 their venue's waterfall, most under water first:
 
@@ -13,7 +13,9 @@ their venue's waterfall, most under water first:
    what is left above bankruptcy;
 4. takeover: the insurance fund (Hyperliquid: the backstop vault below 2/3 of maintenance)
    takes what is left at the bankruptcy price, if its equity stays non-negative;
-5. ADL when it cannot; a loss still left is paid by the fund, or recorded as uncovered.
+5. ADL when it cannot (:func:`deleverage_account`, its own entry kernel, run from Python
+   between two calls of the rounds); a loss still left is paid by the fund, or recorded as
+   uncovered.
 
 Forced fills move the last price; :func:`liquidation_rounds` recomputes the mark (when it follows
 the last trade) and runs another round until a round changes no position.
@@ -431,18 +433,13 @@ def _round(s, accounts, order, start, counts):
 
 
 @njit(cache=True)
-def liquidation_round(s, cand):
-    """One cascade round at the current mark; returns ``(s, cand, liquidated)``.
-
-    ``liquidated`` counts the breached accounts whose position the round changed (an account
-    the book cannot take and no backstop applies to is not counted, so rounds do not repeat).
-    """
+def _collect_round(s, cand):
+    """The accounts a round at the current mark takes, in id order, and the order to take them
+    in (most under water first); returns ``(cand, accounts, order)``."""
     acc = s.acc
     mark = s.meta[MARK]
     k = s.params[K]
     cand, m = liq_index.collect(s.idx, mark, cand)
-    if m == 0:
-        return s, cand, 0
     accounts = np.sort(cand[:m])
     depth = np.empty(m, np.float64)
     for i in range(m):
@@ -451,51 +448,88 @@ def liquidation_round(s, cand):
         a = accounts[i]
         ex = excess_of(s, a, mark)
         depth[i] = ex / max(_maintenance(s, abs(acc.pos[a]) * mark * k), 1)
-    order = np.argsort(depth, kind="mergesort")
-    counts = np.zeros(3, np.int64)  # breached, progressed, position before an ADL
-    nxt = np.int64(0)  # not the constant 0: _round would compile a second time for it
-    while nxt < m:
-        events, records = _waterfall_room(s)
-        s = make_room(s, min(int(m - nxt), 64) * (events + 1), records)  # room for a batch
-        nxt, adl = _round(s, accounts, order, nxt, counts)
-        if adl:
-            a = accounts[order[nxt]]
-            s = _deleverage_rest(s, a)
-            if acc.pos[a] != counts[2]:
-                counts[1] += 1
-            nxt += 1
-    # only a round that changed a position can make another round find something new
-    return s, cand, counts[1]
+    return cand, accounts, np.argsort(depth, kind="mergesort")
+
+
+# slots of a cascade's progress (``c`` of :func:`liquidation_rounds`), kept between the calls
+# of one cascade: the mark's inputs, then where the cascade is
+P1, P2, FOLLOW_LAST, RND, TOTAL, NEXT, BREACHED, PROGRESSED, BEFORE, ADL_ACCOUNT = range(10)
+PROGRESS_SIZE = 10
 
 
 @njit(cache=True)
-def liquidation_rounds(s, cand, p1, p2, follow_last):
+def liquidation_rounds(s, cand, accounts, order, c):
     """Cascade rounds until one finds no breach (at most ``MAX_ROUNDS``), their events stamped
     with their round (``meta[ROUND]``, 0 again at the end).
 
-    With ``follow_last`` (Binance's median mark) the mark is recomputed between rounds as the
-    median of the two index-based prices ``p1``, ``p2`` and the last trade, which the forced fills
-    move: that is how one break can cascade within a step. Other marks come from outside and do
-    not move between rounds. Returns ``(out, bout, cand, liquidated, rounds)``.
+    A round collects the accounts whose key the mark has reached, checks each exactly and takes
+    the breached ones through their venue's waterfall, most under water first; it counts the
+    breached accounts whose position it changed (one the book cannot take and no backstop
+    applies to is not counted, so rounds do not repeat), and only a round that changed a
+    position can make another find something new. With ``c[FOLLOW_LAST]`` (Binance's median
+    mark) the mark is recomputed between rounds as the median of the two index-based prices
+    ``c[P1]``, ``c[P2]`` and the last trade, which the forced fills move: that is how one break
+    can cascade within a step. Other marks come from outside and do not move between rounds.
+
+    ADL is not compiled in here (it is rare, and compiling it with the rounds made them the
+    longest compile of a first run): when an account's waterfall needs it, this returns with
+    ``c[ADL_ACCOUNT]`` set to the account, the round's ``accounts`` and ``order`` and the
+    progress in ``c``; the caller runs :func:`deleverage_account` on it and calls again with
+    the same arrays, and the round goes on where it stopped. ``c[ADL_ACCOUNT]`` is -1 when the
+    cascade is over; a new cascade starts with ``c[RND]`` 0. Returns ``(out, bout, cand,
+    accounts, order)``.
     """
     s = borrow_state(s)
     meta = s.meta
-    reset_queues(s.idx)
-    total = 0
-    rounds = 0
-    for rnd in range(1, s.params[MAX_ROUNDS] + 1):
-        meta[ROUND] = rnd
-        s, cand, breached = liquidation_round(s, cand)
-        rounds = rnd
-        total += breached
-        if breached == 0:
+    counts = c[BREACHED : BEFORE + 1]  # breached, progressed, position before an ADL
+    if c[RND] == 0:  # a new cascade
+        reset_queues(s.idx)
+        c[RND] = 1
+        c[TOTAL] = 0
+        c[NEXT] = -1  # the round's accounts are still to collect
+    elif c[ADL_ACCOUNT] >= 0:  # back from the account's ADL: the round goes on after it
+        if s.acc.pos[c[ADL_ACCOUNT]] != counts[2]:
+            counts[1] += 1
+        c[ADL_ACCOUNT] = -1
+        c[NEXT] += 1
+    while c[RND] <= s.params[MAX_ROUNDS]:
+        meta[ROUND] = c[RND]
+        if c[NEXT] < 0:
+            cand, accounts, order = _collect_round(s, cand)
+            c[NEXT] = 0
+            counts[:] = 0
+        m = accounts.shape[0]
+        nxt = c[NEXT]
+        while nxt < m:
+            events, records = _waterfall_room(s)
+            s = make_room(s, min(int(m - nxt), 64) * (events + 1), records)  # room for a batch
+            nxt, adl = _round(s, accounts, order, nxt, counts)
+            if adl:
+                c[NEXT] = nxt
+                c[ADL_ACCOUNT] = accounts[order[nxt]]
+                return s.out, s.bout, cand, accounts, order
+        c[NEXT] = -1
+        c[TOTAL] += counts[1]
+        if counts[1] == 0:
             break
-        if follow_last:
+        c[RND] += 1
+        if c[FOLLOW_LAST] != 0:
             last = meta[LAST] if meta[LAST] > 0 else meta[MARK]
+            p1 = c[P1]
+            p2 = c[P2]
             mark = _clamp_price(s.params, min(max(last, min(p1, p2)), max(p1, p2)))
             if mark != meta[MARK]:
                 meta[MARK] = mark
                 s = make_room(s, 1, 0)
                 event(s, K_MARK, -1, mark, 0, 0)
     meta[ROUND] = 0
-    return s.out, s.bout, cand, total, rounds
+    c[RND] = 0
+    return s.out, s.bout, cand, accounts, order
+
+
+@njit(cache=True)
+def deleverage_account(s, a):
+    """The end of account ``a``'s waterfall after :func:`liquidation_rounds` returned asking for
+    its ADL (:func:`_deleverage_rest`), an entry kernel of its own; returns ``(out, bout)``."""
+    s = _deleverage_rest(borrow_state(s), a)
+    return s.out, s.bout

@@ -96,6 +96,13 @@ class VenueBase:
             self._bout,
         )
 
+    def _state_into(self, out: np.ndarray) -> VenueState:
+        """The state writing on into ``out`` after the ``meta[OUT_N]`` events already there (a
+        kernel called again within one operation)."""
+        return VenueState(
+            self.acc, self.index, self.book, self.meta, self.params, self.tiers, out, self._bout
+        )
+
     @property
     def _state(self) -> tuple[VenueState]:
         """``(state,)``, so that ``kernel(*self._state, ...)`` passes the state first."""

@@ -46,7 +46,7 @@ def _order_entry() -> None:
 
 def _liquidation_path() -> None:
     v, _ = _tiny_venue()
-    v.run_liquidations()
+    v.cascade()  # (run_liquidations would skip the rounds: no account is reached)
 
 
 def _child(parent_pid: int) -> None:
