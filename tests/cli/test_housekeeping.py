@@ -67,4 +67,4 @@ def test_the_readme_mapping_example_runs_on_a_generic_table(tmp_path):
 def test_the_readme_gives_the_first_run_time_a_fresh_machine_sees():
     readme = (ROOT / "README.md").read_text()
     assert "1 to 2 minutes" not in readme
-    assert "about 2 minutes on a 2-core machine" in readme  # bench_first_run: 107 s
+    assert "about a minute on a 2-core machine" in readme  # bench_first_run: 63.2 s
