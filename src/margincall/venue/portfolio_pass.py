@@ -140,9 +140,9 @@ def _close_leg(legs, pf, j, a, how, size, rest, out, bout) -> bool:
 @njit(cache=True, inline="always")
 def _close_r4(legs, pf, j, a, how, size, out, bout) -> bool:
     """:func:`_close_leg` with the leg's R4 share of the account as it is now."""
-    figures, _ = account_legs(legs, pf, a)
+    figures, terms = account_legs(legs, pf, a)
     e, mm_total, _, _ = figures
-    _, upnl, mm, wallet, _ = leg_terms(legs[j], a)
+    _, upnl, mm, wallet, _ = terms[j]
     rest = r4_rest(e, mm_total, upnl, mm, wallet)
     return _close_leg(legs, pf, j, a, how, size, rest, out, bout)
 
@@ -244,10 +244,10 @@ def _steps(legs, pf, a, at, out, bout) -> int:
     policy = pf.meta[POLICY]
     legs_n = pf.meta[N_LEGS]
     if n == 1:  # one leg: the instrument's own waterfall, the rest of the account lent to it
-        figures, _ = account_legs(legs, pf, a)
+        figures, terms = account_legs(legs, pf, a)
         e, mm_total, _, _ = figures
-        for j in range(start, legs_n):
-            p, upnl, mm, wallet, _ = leg_terms(legs[j], a)
+        for j in range(start, legs_n):  # one open leg: closing it leaves the others' rows
+            p, upnl, mm, wallet, _ = terms[j]
             if p != 0:
                 rest = exact_rest(e, mm_total, upnl, mm, wallet)
                 if _close_leg(legs, pf, j, a, CLOSE_WATERFALL, NO_SIZE, rest, out, bout):

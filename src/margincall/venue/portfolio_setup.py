@@ -20,11 +20,10 @@ def _fresh(pv, ids, field: str) -> np.ndarray:
     ids = np.asarray(ids, np.int64)
     n = int(pv.legs[0].meta[N_ACCOUNTS])
     bad = (ids < 1) | (ids >= n)
+    rows = np.clip(ids, 0, n - 1)
     for v in pv.legs:
-        bad |= v.acc.pos[np.clip(ids, 0, n - 1)] != 0
-        bad |= (v.book.open_buy_lots[np.clip(ids, 0, n - 1)] != 0) | (
-            v.book.open_sell_lots[np.clip(ids, 0, n - 1)] != 0
-        )
+        bad |= (v.acc.pos[rows] != 0) | (v.book.open_buy_lots[rows] != 0)
+        bad |= v.book.open_sell_lots[rows] != 0
     if bad.any():
         raise InvalidInputError(
             field, int(ids[np.flatnonzero(bad)[0]]),
