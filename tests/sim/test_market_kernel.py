@@ -21,8 +21,11 @@ TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
 # 2026-12-06 by the populations' orders in a run (stops, entrants, momentum), funding, the
 # snapshots and the basis arbitrage; the speed-ups merged beside them (one compiled call per
 # batch, idle rounds skipped) gave the same digests with and without them.
-TWO_DIGEST = "0f2b4f5ddc1a0f5218f6ca0b0954dd49eb02406c402dab89be5ff5277399f30c"
-TWO_DIGEST_SEED2_4000 = "588cd7d8ce8bc312c5ca596039dea871998f99854b269adc47f837db53d5192c"
+# Moved again on 2026-12-06 by the populations' top-up: each account now carries a drawn share
+# of its legs' loss since entry (a new random stream, and the WITHDRAWN events of the rest after
+# the legs open), where it carried all of it.
+TWO_DIGEST = "56a673f5ed48962c7d09df5574a3442249fa00d9cb7c1115f9e4d9528d51f712"
+TWO_DIGEST_SEED2_4000 = "185843ad5e30768be304872a867e7f8a66d530142743c375c259bebf919d2b34"
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +146,37 @@ def test_a_loss_on_one_book_is_the_stress_of_the_makers_other_books():
     leg_equity = (int(eth.wallet[a]) + int(eth.pos[a]) * eth.mark * eth.k - int(eth.cost[a])) / 1e6
     # the ETH book's makers see the whole account's loss, though their own book lost nothing
     assert vr.maker_loss_capital(eth, vr.maker_loss()) - leg_equity == pytest.approx(loss)
+
+
+def test_the_panels_leverage_buckets_stay_spread_over_liquidation_prices(real_csv):
+    """The market map places its positions in seven leverage buckets at the prices they were
+    opened at. Had every account topped up its whole loss since entry, each bucket's longs would
+    liquidate at one price (as if opened at the start: 20x at 69,860, 10x at 66,180), cliffs
+    holding most of the long notional near the start. Each account tops up a uniform share of
+    it, so no 0.5% band of the 10% below the start holds a third of what liquidates there."""
+    import tomllib
+
+    from margincall.sim.market import parse_market
+    from margincall.venue.accounts import PORTFOLIO
+
+    data = tomllib.loads(TWO.read_text())
+    data["populations"][0]["from_data"] = {"instrument": "BTCUSDT", "file": str(real_csv)}
+    data["populations"][0]["mix"].update(holding_shares=[1.0, 0.0, 0.0], cross_share=1.0)
+    sim = MarketSimulation(parse_market(data), 2, accounts=8000)
+    vr = sim.venues[0]
+    leg, start = vr.pv.legs[0], 73_000.0
+    mine = (vr.legs.instrument == 0) & (vr.legs.side > 0)
+    ids = vr.legs.account[mine]
+    assert ((leg.acc.flags[ids] & PORTFOLIO) != 0).all()
+    q = vr.legs.lots[mine] * float(leg.scale.lot_size)  # BTC
+    liq = np.empty(len(ids))
+    for i, a in enumerate(ids.tolist()):
+        equity, maintenance = (x / 1e6 for x in vr.pv.margin(a))
+        # one leg: equity - q (start - p) = maintenance / start * p, solved for p
+        liq[i] = (q[i] * start - equity) / (q[i] - maintenance / start)
+    near = (liq > start * 0.9) & (liq < start)
+    notional = q * start
+    assert near.sum() > 50
+    band = np.floor(np.log(liq[near] / start) / np.log1p(0.005))
+    held = np.bincount((band - band.min()).astype(np.int64), weights=notional[near])
+    assert held.max() < notional[near].sum() / 3

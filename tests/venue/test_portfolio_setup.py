@@ -9,7 +9,7 @@ import pytest
 from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EventKind
 from margincall.venue.portfolio import PortfolioVenue
-from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many
+from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many, withdraw_many
 
 USD = 1_000_000
 PRICES = {"BTCUSDT": 100_000, "ETHUSDT": 4_000}
@@ -78,9 +78,14 @@ def test_depositing_collateral_for_many_is_depositing_for_each():
         (lambda pv, ids, mm: deposit_collateral_many(pv, ids[:1], "BTC", [-1]), "units"),
         (lambda pv, ids, mm: deposit_collateral_many(pv, ids[:1], "USDE", [1]), "asset"),
         (lambda pv, ids, mm: deposit_collateral_many(pv, [99], "BTC", [1]), "ids"),
+        (lambda pv, ids, mm: withdraw_many(pv, ids[:1], [3_000 * USD + 1]), "amounts"),
+        (lambda pv, ids, mm: withdraw_many(pv, ids[:1], [-1]), "amounts"),
+        (lambda pv, ids, mm: withdraw_many(pv, [99], [1]), "ids"),
+        (lambda pv, ids, mm: withdraw_many(pv, [ids[0], ids[0]], [1, 1]), "ids"),
     ],
     ids=["repeated", "not-fresh", "above-cash", "zero", "symbol", "count", "leverage-high",
-         "leverage-zero", "negative", "asset", "unknown"],
+         "leverage-zero", "negative", "asset", "unknown", "withdraw-above-cash",
+         "withdraw-negative", "withdraw-unknown", "withdraw-repeated"],
 )  # fmt: skip
 def test_bad_bulk_input_is_refused_and_nothing_changes(call, field):
     pv, mm, ids = _venue()
@@ -100,3 +105,28 @@ def test_an_isolated_legs_own_leverage_sets_its_initial_margin():
     events = pv.block_trades("ETHUSDT", ids[:1], ["0.001"], 4_000, mm)  # 2 more: refused
     assert (events["kind"] == EventKind.ORDER_REJECTED).any()
     pv.check_invariants()
+
+
+def test_withdrawing_many_leaves_the_loss_since_entry_on_the_account():
+    """A starting state: 0.5 BTC bought at 100,000 at 10x with 5,000 of margin and the 2,500 it
+    has lost since (the index now at 95,000); taking the 2,500 back is allowed (no initial-margin
+    check, as when a trader never topped up), leaves equity 2,500 against maintenance 190 (0.4%
+    of 47,500), and then the account is liquidated once its equity falls below maintenance:
+    2,500 - 0.5 * (95,000 - p) < 0.004 * 0.5 * p, below p = 45,000 / 0.498 = 90,361.446."""
+    pv, mm, ids = _venue()
+    a = int(ids[1])  # 5,000 of cash
+    withdraw_many(pv, [], [])  # nothing to take: no event
+    pv.deposit(a, 2_500)
+    pv.block_trades("BTCUSDT", [a], ["0.5"], 100_000, mm)
+    pv.set_index_price("BTCUSDT", 95_000)
+    pv.update_marks()
+    assert pv.margin(a) == (5_000 * USD, 190 * USD)
+    events = withdraw_many(pv, [a], [2_500 * USD])
+    assert events["kind"][0] == EventKind.WITHDRAWN and events["amount"][0] == 2_500 * USD
+    assert pv.margin(a) == (2_500 * USD, 190 * USD)
+    pv.check_invariants()  # the settlement cash that came in, less what went out
+    for price, liquidated in (("90361.5", False), ("90361.4", True)):
+        pv.set_index_price("BTCUSDT", price)
+        pv.update_marks()
+        ev = pv.run_liquidations()
+        assert (ev["kind"] == EventKind.LIQUIDATION_TRIGGERED).any() == liquidated

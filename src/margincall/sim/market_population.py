@@ -20,8 +20,14 @@ Per ``[[populations]]`` entry (docs/market-scenario.md, "What the kernel must do
   asset each, drawn with ``mix.collateral``'s shares (the settlement asset when it is empty),
   as many units as count for the deposit at the asset's start price and ratio;
 * each account deposits each leg's margin at its leverage plus 0.05% of its notional for fees,
-  plus the leg's loss from its entry to the start (its other legs are margin-checked at the
-  start price when the next leg opens); the venue's carry ``desk`` takes the other side.
+  plus a share of the leg's loss from its entry to the start: one uniform draw in [0, 1] per
+  account (how much traders added as their positions went against them is unknown), raised
+  where the account would otherwise start below ``START_CUSHION`` times its maintenance. Had
+  every account topped up all of its loss, every leverage bucket of the market map would
+  liquidate at one price, as if opened at the start. The rest of the loss is carried as
+  settlement cash while the legs open (each is margin-checked with the others at the start
+  price) and withdrawn after (:func:`~margincall.venue.portfolio_setup.withdraw_many`). The
+  venue's carry ``desk`` takes the other side.
 """
 
 from __future__ import annotations
@@ -35,13 +41,17 @@ from margincall.agents.population import (
     Entrants,
     _balanced_scale,
     _margin_terms,
+    _tier_arrays,
     draw_cohort,
     draw_entrants,
 )
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.sim.panel_population import population_from_panel
-from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many
+from margincall.venue.portfolio_setup import deposit_collateral_many, isolate_many, withdraw_many
+
+START_CUSHION = 1.25
+"""A population's account starts with its equity at least this many times its maintenance."""
 
 
 @dataclass
@@ -157,27 +167,30 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         stop_t = np.where(d["stop"][a] > 0, np.round(stop / tick), 0).astype(np.int64)
         rows.append((owners[a], j, d["side"][a], lots.astype(np.int64), entry_t,
                      d["leverage"][a], leg, start, stop_t))  # fmt: skip
-    deposit = np.zeros(accounts, np.int64)
-    setting = np.ones(accounts, np.int64)
     isolated = tree.generator("margin mode").random(accounts) >= pop.mix.cross_share
+    kept = _topped_up(rows, accounts, tree.generator("top-up"))
+    deposit = np.zeros(accounts, np.int64)
+    spare = np.zeros(accounts, np.int64)  # the loss not topped up, carried while the legs open
+    setting = np.ones(accounts, np.int64)
     margins, iso_lev = [], []  # each row's deposit per leg; an isolated leg's leverage
-    for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
+    for (owner, _, side, lots, entry_t, lev, leg, start, _), f in zip(rows, kept, strict=True):
         value = lots * entry_t * leg.k
-        start_t = round(start / float(leg.scale.tick_size))
-        loss = np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
-        part = (value / lev).astype(np.int64) + value // 2000 + loss
-        # an isolated leg's loss since its entry is carried by its isolated margin alone: the
-        # leverage whose initial margin holds it (value / L >= value / lev + loss)
+        loss = _loss(side, lots, entry_t, leg, start)
+        topped = (loss * f).astype(np.int64)
+        part = (value / lev).astype(np.int64) + value // 2000 + topped
+        # an isolated leg's topped-up loss is carried by its isolated margin alone: the leverage
+        # whose initial margin holds it (value / L >= value / lev + topped)
         top_j = int(leg.instrument.tiers[0].max_leverage)
-        lev_iso = np.clip(np.floor(value / (value / lev + loss)), 1, top_j).astype(np.int64)
+        lev_iso = np.clip(np.floor(value / (value / lev + topped)), 1, top_j).astype(np.int64)
         iso = isolated[owner]
         part[iso] = np.maximum(part[iso], -(-value[iso] // lev_iso[iso]) + value[iso] // 2000)
         margins.append(part)
         iso_lev.append(lev_iso)
         np.add.at(deposit, owner, part)
+        np.add.at(spare, owner, np.where(iso, 0, loss - topped))
         np.maximum.at(setting, owner, np.ceil(lev).astype(np.int64))
     held_in = _collateral_of(sc, pop, pv, isolated, tree)
-    cash = np.where(held_in < 0, deposit, 0)
+    cash = np.where(held_in < 0, deposit, 0) + spare
     top = max(int(v.instrument.tiers[0].max_leverage) for v in pv.legs)
     ids = np.empty(accounts, np.int64)
     chunk = 1_000_000
@@ -198,9 +211,37 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
     for owner, j, side, lots, entry_t, _, _, start, stop_t in rows:
         entry_t = _block_trades(pv, j, ids[owner], side, lots, entry_t, start, desk)
         parts.append((ids[owner], np.full(len(owner), j), side, lots, entry_t, stop_t))
+    back = np.flatnonzero(spare)
+    withdraw_many(pv, ids[back], spare[back])
     if not parts:
         return Legs.empty()
     return Legs(*(np.concatenate([p[i] for p in parts]).astype(np.int64) for i in range(6)))
+
+
+def _loss(side, lots, entry_t, leg, start: float) -> np.ndarray:
+    """Each leg's loss from its entry to the start price, micro-dollars (0 for a gain)."""
+    start_t = round(start / float(leg.scale.tick_size))
+    return np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
+
+
+def _topped_up(rows, accounts: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per row of legs, the share of each leg's loss since entry its account has topped up: one
+    draw per account, uniform in [0, 1] (how much traders added as their positions went against
+    them is unknown), raised where needed so that the account starts with its equity at least
+    ``START_CUSHION`` times its maintenance (tiers by notional at the start price)."""
+    f = rng.random(accounts)
+    need = np.zeros(accounts)  # what the topped-up loss must at least be, micro-dollars
+    losses = np.zeros(accounts)
+    for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
+        value = lots * entry_t * leg.k
+        loss = _loss(side, lots, entry_t, leg, start)
+        floors, _, mmr = _tier_arrays(leg.instrument)
+        now = lots * round(start / float(leg.scale.tick_size)) * leg.k
+        rate = mmr[np.clip(np.searchsorted(floors, now / 1e6, side="right") - 1, 0, len(mmr) - 1)]
+        np.add.at(need, owner, START_CUSHION * now * rate - value / lev - value // 2000 + loss)
+        np.add.at(losses, owner, loss)
+    f = np.maximum(f, np.clip(need / np.maximum(losses, 1.0), 0.0, 1.0))
+    return [f[owner] for owner, *_ in rows]
 
 
 def collateral_prices(sc, pop, rulebook) -> dict[str, float]:

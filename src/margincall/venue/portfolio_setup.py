@@ -1,8 +1,9 @@
 """Many portfolio accounts set up at once: collateral deposits and isolated legs for a population
 of thousands of fresh accounts (the bulk forms of :meth:`PortfolioVenue.deposit_collateral
 <margincall.venue.portfolio.PortfolioVenue.deposit_collateral>` and :meth:`PortfolioVenue.isolate
-<margincall.venue.portfolio.PortfolioVenue.isolate>`), and the move of a flat leg to isolated
-margin that both forms share."""
+<margincall.venue.portfolio.PortfolioVenue.isolate>`), the move of a flat leg to isolated
+margin that both forms share, and the withdrawal that leaves a starting state's positions
+carrying part of their loss since entry."""
 
 from __future__ import annotations
 
@@ -54,6 +55,36 @@ def deposit_collateral_many(pv, ids, asset: str, units) -> np.ndarray:
         EventKind.COLLATERAL_DEPOSITED, ids, qty=units, price=int(pv.pf.price[c]), order_id=c,
         amount=values,
     )  # fmt: skip
+
+
+def withdraw_many(pv, ids, amounts) -> np.ndarray:
+    """Take ``amounts[i]`` micro-dollars of settlement cash out of account ``ids[i]`` (at most its
+    cash), without the initial-margin check of a withdrawal during a run: how a starting state
+    leaves positions opened earlier carrying only part of their loss since entry. The accounts
+    are evaluated after (re-keyed; one left below maintenance is liquidated). Returns the
+    WITHDRAWN events and the evaluation's."""
+    ids = np.asarray(ids, np.int64)
+    n = int(pv.legs[0].meta[N_ACCOUNTS])
+    bad = (ids < 1) | (ids >= n)
+    if bad.any():
+        raise InvalidInputError(
+            "ids", int(ids[np.flatnonzero(bad)[0]]), f"account ids from 1 to {n - 1}"
+        )
+    if len(np.unique(ids)) != len(ids):
+        raise InvalidInputError("ids", ids.tolist()[:5], "distinct account ids")
+    amounts = _amounts(amounts, ids, "amounts")
+    over = amounts > pv.pf.cash[ids]
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise InvalidInputError(
+            "amounts",
+            int(amounts[i]),
+            f"at most account {int(ids[i])}'s cash ({int(pv.pf.cash[ids[i]])})",
+        )
+    pv.pf.cash[ids] -= amounts
+    pv.deposits -= int(amounts.sum())
+    events = pv._bulk(EventKind.WITHDRAWN, ids, amount=amounts)
+    return join_records([events, pv._evaluate(ids)])
 
 
 def isolate_many(pv, ids, symbol: str, margins, leverage=None) -> np.ndarray:
