@@ -50,11 +50,13 @@ def fit_leverage(chosen: int, instrument) -> int:
     return min(int(chosen), max_leverage(instrument))
 
 
-def _tier_arrays(instrument) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tier_terms(instrument, notional_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum leverage and maintenance rate of the tier each notional (USD) falls in."""
     floors = np.array([float(t.floor_usd) for t in instrument.tiers])
+    tier = np.clip(np.searchsorted(floors, notional_usd, side="right") - 1, 0, len(floors) - 1)
     max_lev = np.array([float(t.max_leverage) for t in instrument.tiers])
     mmr = np.array([float(t.mmr) for t in instrument.tiers])
-    return floors, max_lev, mmr
+    return max_lev[tier], mmr[tier]
 
 
 def draw_cohort(c, n: int, gross_usd: float, start: float, rng: np.random.Generator):
@@ -81,10 +83,8 @@ def draw_cohort(c, n: int, gross_usd: float, start: float, rng: np.random.Genera
 def _margin_terms(d: dict, instrument) -> tuple[np.ndarray, np.ndarray]:
     """Leverage capped by the tier of each notional, and the approximate liquidation price
     (isolated one-way formula, cascade-models.md §0)."""
-    floors, max_lev, mmr_t = _tier_arrays(instrument)
-    tier = np.clip(np.searchsorted(floors, d["notional"], side="right") - 1, 0, len(floors) - 1)
-    lev = np.minimum(d["leverage"], max_lev[tier])
-    mmr = mmr_t[tier]
+    max_lev, mmr = tier_terms(instrument, d["notional"])
+    lev = np.minimum(d["leverage"], max_lev)
     e, side = d["entry"], d["side"]
     liq = np.where(side > 0, e * (1 - 1 / lev) / (1 - mmr), e * (1 + 1 / lev) / (1 + mmr))
     return lev, liq

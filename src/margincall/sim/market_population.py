@@ -41,9 +41,9 @@ from margincall.agents.population import (
     Entrants,
     _balanced_scale,
     _margin_terms,
-    _tier_arrays,
     draw_cohort,
     draw_entrants,
+    tier_terms,
 )
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
@@ -168,15 +168,18 @@ def open_population(sc, pop, pv, desk: int, tree: RngTree, accounts: int) -> Leg
         rows.append((owners[a], j, d["side"][a], lots.astype(np.int64), entry_t,
                      d["leverage"][a], leg, start, stop_t))  # fmt: skip
     isolated = tree.generator("margin mode").random(accounts) >= pop.mix.cross_share
-    kept = _topped_up(rows, accounts, tree.generator("top-up"))
+    values = [lots * entry_t * leg.k for _, _, _, lots, entry_t, _, leg, _, _ in rows]
+    losses = [
+        _loss(side, lots, entry_t, leg, start)
+        for _, _, side, lots, entry_t, _, leg, start, _ in rows
+    ]
+    kept = _topped_up(rows, values, losses, accounts, tree.generator("top-up"))
     deposit = np.zeros(accounts, np.int64)
     spare = np.zeros(accounts, np.int64)  # the loss not topped up, carried while the legs open
     setting = np.ones(accounts, np.int64)
     margins, iso_lev = [], []  # each row's deposit per leg; an isolated leg's leverage
-    for (owner, _, side, lots, entry_t, lev, leg, start, _), f in zip(rows, kept, strict=True):
-        value = lots * entry_t * leg.k
-        loss = _loss(side, lots, entry_t, leg, start)
-        topped = (loss * f).astype(np.int64)
+    for row, value, loss, topped in zip(rows, values, losses, kept, strict=True):
+        owner, _, _, _, _, lev, leg, _, _ = row
         part = (value / lev).astype(np.int64) + value // 2000 + topped
         # an isolated leg's topped-up loss is carried by its isolated margin alone: the leverage
         # whose initial margin holds it (value / L >= value / lev + topped)
@@ -224,24 +227,26 @@ def _loss(side, lots, entry_t, leg, start: float) -> np.ndarray:
     return np.maximum(0, side * (entry_t - start_t)) * lots * leg.k
 
 
-def _topped_up(rows, accounts: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Per row of legs, the share of each leg's loss since entry its account has topped up: one
-    draw per account, uniform in [0, 1] (how much traders added as their positions went against
-    them is unknown), raised where needed so that the account starts with its equity at least
-    ``START_CUSHION`` times its maintenance (tiers by notional at the start price)."""
+def _topped_up(rows, values, losses, accounts: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per row of legs, the part of each leg's loss since entry (``losses``, micro-dollars) its
+    account has topped up: one share per account, uniform in [0, 1] (how much traders added as
+    their positions went against them is unknown), raised where needed so that the account
+    starts with its equity at least ``START_CUSHION`` times its maintenance (tiers by notional
+    at the start price)."""
     f = rng.random(accounts)
     need = np.zeros(accounts)  # what the topped-up loss must at least be, micro-dollars
-    losses = np.zeros(accounts)
-    for owner, _, side, lots, entry_t, lev, leg, start, _ in rows:
-        value = lots * entry_t * leg.k
-        loss = _loss(side, lots, entry_t, leg, start)
-        floors, _, mmr = _tier_arrays(leg.instrument)
+    total = np.zeros(accounts)
+    for (owner, _, _, lots, _, lev, leg, start, _), value, loss in zip(
+        rows, values, losses, strict=True
+    ):
         now = lots * round(start / float(leg.scale.tick_size)) * leg.k
-        rate = mmr[np.clip(np.searchsorted(floors, now / 1e6, side="right") - 1, 0, len(mmr) - 1)]
+        _, rate = tier_terms(leg.instrument, now / 1e6)
         np.add.at(need, owner, START_CUSHION * now * rate - value / lev - value // 2000 + loss)
-        np.add.at(losses, owner, loss)
-    f = np.maximum(f, np.clip(need / np.maximum(losses, 1.0), 0.0, 1.0))
-    return [f[owner] for owner, *_ in rows]
+        np.add.at(total, owner, loss)
+    f = np.maximum(f, np.clip(need / np.maximum(total, 1.0), 0.0, 1.0))
+    return [
+        (loss * f[owner]).astype(np.int64) for (owner, *_), loss in zip(rows, losses, strict=True)
+    ]
 
 
 def collateral_prices(sc, pop, rulebook) -> dict[str, float]:

@@ -16,20 +16,21 @@ from margincall.venue.accounts import DEPOSITS, EXISTS, ISOLATED, N_ACCOUNTS, PO
 from margincall.venue.portfolio_margin import asset_value
 
 
-def _fresh(pv, ids, field: str) -> np.ndarray:
-    """``ids`` as distinct open accounts with no position and no resting order anywhere."""
+def _accounts(pv, ids, field: str, fresh: bool) -> np.ndarray:
+    """``ids`` as distinct open accounts, with no position and no resting order anywhere when
+    ``fresh``."""
     ids = np.asarray(ids, np.int64)
     n = int(pv.legs[0].meta[N_ACCOUNTS])
     bad = (ids < 1) | (ids >= n)
-    rows = np.clip(ids, 0, n - 1)
-    for v in pv.legs:
-        bad |= (v.acc.pos[rows] != 0) | (v.book.open_buy_lots[rows] != 0)
-        bad |= v.book.open_sell_lots[rows] != 0
+    expected = f"an open account id from 1 to {n - 1}"
+    if fresh:
+        rows = np.clip(ids, 0, n - 1)
+        for v in pv.legs:
+            bad |= (v.acc.pos[rows] != 0) | (v.book.open_buy_lots[rows] != 0)
+            bad |= v.book.open_sell_lots[rows] != 0
+        expected += " with no position or order"
     if bad.any():
-        raise InvalidInputError(
-            field, int(ids[np.flatnonzero(bad)[0]]),
-            f"an open account id from 1 to {n - 1} with no position or order",
-        )  # fmt: skip
+        raise InvalidInputError(field, int(ids[np.flatnonzero(bad)[0]]), expected)
     if len(np.unique(ids)) != len(ids):
         raise InvalidInputError(field, ids.tolist()[:5], "distinct account ids")
     return ids
@@ -45,7 +46,7 @@ def _amounts(amounts, ids: np.ndarray, field: str) -> np.ndarray:
 def deposit_collateral_many(pv, ids, asset: str, units) -> np.ndarray:
     """Add ``units[i]`` micro-units of collateral ``asset`` to fresh account ``ids[i]``; returns
     the COLLATERAL_DEPOSITED events."""
-    ids = _fresh(pv, ids, "ids")
+    ids = _accounts(pv, ids, "ids", fresh=True)
     c = pv._asset(asset)
     units = _amounts(units, ids, "units")
     pv.pf.coll[ids, c] += units
@@ -63,15 +64,7 @@ def withdraw_many(pv, ids, amounts) -> np.ndarray:
     leaves positions opened earlier carrying only part of their loss since entry. The accounts
     are evaluated after (re-keyed; one left below maintenance is liquidated). Returns the
     WITHDRAWN events and the evaluation's."""
-    ids = np.asarray(ids, np.int64)
-    n = int(pv.legs[0].meta[N_ACCOUNTS])
-    bad = (ids < 1) | (ids >= n)
-    if bad.any():
-        raise InvalidInputError(
-            "ids", int(ids[np.flatnonzero(bad)[0]]), f"account ids from 1 to {n - 1}"
-        )
-    if len(np.unique(ids)) != len(ids):
-        raise InvalidInputError("ids", ids.tolist()[:5], "distinct account ids")
+    ids = _accounts(pv, ids, "ids", fresh=False)
     amounts = _amounts(amounts, ids, "amounts")
     over = amounts > pv.pf.cash[ids]
     if over.any():
@@ -91,7 +84,7 @@ def isolate_many(pv, ids, symbol: str, margins, leverage=None) -> np.ndarray:
     """Isolate fresh accounts' (flat) legs on ``symbol``, ``margins[i]`` micro-dollars of account
     ``ids[i]``'s settlement cash each (at most its cash), with the leg's own ``leverage[i]`` for
     new exposure when given; returns the events."""
-    ids = _fresh(pv, ids, "ids")
+    ids = _accounts(pv, ids, "ids", fresh=True)
     j = pv._index(symbol)
     margins = _amounts(margins, ids, "margins")
     v = pv.legs[j]
