@@ -12,6 +12,7 @@ import pytest
 from margincall.core.errors import InvariantViolation
 from margincall.sim.market import load_market
 from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
+from margincall.sim.market_summary import market_summary, venue_candles
 
 TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
 
@@ -52,6 +53,31 @@ def test_the_small_market_liquidates_on_both_venues_and_keeps_its_invariants(two
         ev = vr.pv.log.records()
         assert (ev["kind"] == 30).any(), vr.name  # LIQUIDATION_TRIGGERED
     sim.check_market()
+
+
+def test_each_venues_feed_publishes_what_its_rulebook_says(two_venues):
+    """Hyperliquid's feed (every forced close) reports the truth; the Binance venue's (the latest
+    order a second) reports less where several accounts were liquidated at once."""
+    summary = market_summary(two_venues, venue_candles(two_venues))
+    capped = 0.0
+    for venue in summary["by_venue"].values():
+        for pair in venue["instruments"].values():
+            truth, feed = pair["liquidations"], pair["reported_liquidations"]
+            assert sum(feed["hourly_usd"]) == pytest.approx(feed["long_usd"] + feed["short_usd"])
+            if venue["rulebook"] == "hyperliquid":
+                assert feed["per_second"] == 0
+                assert feed["long_usd"] == pytest.approx(truth["long_usd"], rel=1e-12)
+                assert feed["short_usd"] == pytest.approx(truth["short_usd"], rel=1e-12)
+            else:
+                assert feed["per_second"] == 1
+                assert feed["long_usd"] <= truth["long_usd"]
+                assert feed["short_usd"] <= truth["short_usd"]
+                capped += (
+                    truth["long_usd"] + truth["short_usd"] - feed["long_usd"] - feed["short_usd"]
+                )
+    assert capped > 0
+    reported = summary["market"]["reported"]
+    assert 0 < reported["liquidated_usd"] < summary["market"]["liquidated_usd"]
 
 
 def test_the_btc_gap_between_venues_opens_in_the_shock_and_closes_after(two_venues):

@@ -3,20 +3,25 @@
 Every liquidation figure is simulated truth: each forced close the venues executed (taker side
 of ``POSITION_LIQUIDATED``, ``BACKSTOP_TAKEOVER`` and ``ADL_EXECUTED``, as
 :func:`margincall.report.stats.summarize` counts them), not what a venue's public feed would
-report (feeds undercount on stress days). Traders liquidated are accounts with a
-``LIQUIDATION_TRIGGERED`` event, counted per venue (an account is one trader on one venue) and
+report (feeds undercount on stress days). Beside them, each instrument's
+``reported_liquidations`` and the market's ``reported`` totals are what the venues' feeds would
+have published (:mod:`margincall.report.feed`: a Binance-rule feed publishes the latest forced
+close of each second): the figures to set beside market data. Traders liquidated are accounts
+with a ``LIQUIDATION_TRIGGERED`` event, counted per venue (an account is one trader on one venue) and
 summed. The gap between venues is measured on their marks each snapshot minute:
 ``(highest - lowest) / mean`` over the venues listing the asset.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from margincall.report.candles import candles
+from margincall.report.feed import feed_totals
 from margincall.report.stats import summarize
 
 CALM_MINUTES = 30
@@ -77,6 +82,16 @@ def _thin_minutes(depth: np.ndarray) -> dict[str, Any]:
     return {"calm_usd": calm, "longest_thin_minutes": best}
 
 
+def _reported(by_venue: dict[str, Any]) -> dict[str, float]:
+    """The market's liquidations as the venues' public feeds would have published them."""
+    feeds = [
+        p["reported_liquidations"] for v in by_venue.values() for p in v["instruments"].values()
+    ]
+    long_usd = sum(f["long_usd"] for f in feeds)
+    short_usd = sum(f["short_usd"] for f in feeds)
+    return {"liquidated_usd": long_usd + short_usd, "long_usd": long_usd, "short_usd": short_usd}
+
+
 def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
     """The summary of a market run (module docstring)."""
     by_venue: dict[str, Any] = {}
@@ -84,6 +99,7 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
         s: {"long_usd": 0.0, "short_usd": 0.0, "accounts": 0, "oi": [0.0, 0.0]} for s in sim.symbols
     }
     largest = {"usd": 0.0, "venue": None, "symbol": None}
+    hours = math.ceil(sim.scenario.run.hours)
     for vi, vr in enumerate(sim.venues):
         ev = vr.pv.log.records()
         per: dict[str, Any] = {}
@@ -103,6 +119,10 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
                     "start": sim.fund_start[vi][j], "end": float(leg.insurance_fund_usd),
                 },
                 "depth_1pct": _thin_minutes(sim.depth[: sim._snaps, vi, k]),
+                "reported_liquidations": feed_totals(
+                    leg_events(ev, j), vr.pv.rulebook.liquidation_feed_per_second,
+                    sim.start_ns, hours,
+                ),
             }  # fmt: skip
             a = by_asset[sym]
             a["long_usd"] += liq["long_usd"]
@@ -151,5 +171,6 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
         "traders_liquidated": sum(v["traders_liquidated"] for v in by_venue.values()),
         "largest_liquidation": largest,
         "simulated_truth": True,
+        "reported": _reported(by_venue),
     }
     return {"market": market, "by_venue": by_venue, "by_asset": by_asset}

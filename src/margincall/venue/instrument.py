@@ -313,6 +313,9 @@ class Rulebook:
     portfolio: PortfolioRules
     source: str = ""
     description: str = ""
+    liquidation_feed_per_second: int = 0
+    """Forced-close orders the venue's public feed publishes per second and instrument, the
+    latest of each second (0: every one); :mod:`margincall.report.feed` applies it."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -487,7 +490,10 @@ def rulebook_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Ruleb
         source, "", dict(data), ("rulebook", "liquidation", "adl", "instruments", "collateral",
                                  "portfolio")
     )  # fmt: skip
-    head = table_field(source, "rulebook", top["rulebook"], _RULEBOOK_KEYS, ("description",))
+    head = table_field(
+        source, "rulebook", top["rulebook"], _RULEBOOK_KEYS,
+        ("description", "liquidation_feed_per_second"),
+    )  # fmt: skip
     name = str_field(source, "rulebook.name", head["name"])
     funding = _funding(source, "rulebook", head, {})
     liq_raw = top["liquidation"]
@@ -523,8 +529,12 @@ def rulebook_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Ruleb
         portfolio=parse_portfolio(source, top["portfolio"], tuple(instruments)),
         source=source,
         description=str(head.get("description", "")),
+        liquidation_feed_per_second=int_field(
+            source, "rulebook.liquidation_feed_per_second",
+            head.get("liquidation_feed_per_second", 0),
+        ),
         **funding,
-    )
+    )  # fmt: skip
 
 
 def load_rulebook(name_or_path: str | Path) -> Rulebook:
