@@ -207,8 +207,9 @@ class PortfolioVenue:
         """Carry the log's sequence number into (``j`` given: out of) the instruments."""
         if j is not None:
             self.pf.meta[PM.SEQ] = self.legs[j].meta[SEQ]
+        seq = self.pf.meta[PM.SEQ]
         for v in self.legs:
-            v.meta[SEQ] = self.pf.meta[PM.SEQ]
+            v.meta[SEQ] = seq
 
     def _on(self, j: int, call, *args, **kwargs) -> np.ndarray:
         """Run a call on instrument ``j`` in the log's sequence."""
@@ -373,8 +374,7 @@ class PortfolioVenue:
             raise InvalidInputError("price_usd", price_usd, "a positive price")
         self.pf.price[c] = price
         events = [self._emit(EventKind.COLLATERAL_REMARKED, -1, price=price, order_id=c)]
-        holders = np.flatnonzero(self.pf.coll[:, c]).tolist()
-        events.append(self._evaluate(holders))
+        events.append(self._evaluate(np.flatnonzero(self.pf.coll[:, c])))
         return join_records(events)
 
     def set_collateral_sources(
