@@ -197,7 +197,7 @@ class PortfolioVenue:
         self._out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 10, BOOK_EVENT_DTYPE)
         self._h = make_handle(self._legs(), self.pf)  # the kernels' one argument for both
-        self._tallies = [PositionTally(v.acc.pos) for v in self.legs]
+        self._tallies = [PositionTally(v.acc.pos) for v in self.legs if keep_events]
         self._tallied = self.log.count  # the events the tallies have seen
         self._sync()
 
