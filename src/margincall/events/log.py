@@ -125,6 +125,20 @@ class EventLog:
             self._joined, self._loose = 1, 0
         return self._chunks[0]
 
+    def since(self, count: int) -> list[np.ndarray]:
+        """The records after the first ``count`` (only when ``keep`` is set), as the chunks
+        that hold them (views, in order)."""
+        if not self.keep:
+            raise InvalidInputError("keep", False, "an EventLog created with keep=True")
+        out: list[np.ndarray] = []
+        left = self.count - count
+        for chunk in reversed(self._chunks):
+            if left <= 0:
+                break
+            out.append(chunk[max(0, len(chunk) - left) :])
+            left -= len(chunk)
+        return out[::-1]
+
     def _update(self, records: np.ndarray, owned: bool) -> None:
         """Hash ``records`` after those before: here when the worker has none of this log's and
         they are small or only lent (the caller may reuse its array), else by the worker (a

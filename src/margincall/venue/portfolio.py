@@ -57,15 +57,17 @@ from margincall.venue.instrument import Rulebook, load_rulebook
 from margincall.venue.ledger import INSURANCE_FUND
 from margincall.venue.portfolio_checks import check_portfolio
 from margincall.venue.portfolio_funds import fund_groups, lend_fund_rows
-from margincall.venue.portfolio_margin import (
-    PortfolioState,
-    account_margin,
-    asset_value,
-    lend_for_orders,
+from margincall.venue.portfolio_handle import (
+    handle_evaluate,
+    handle_lend,
+    handle_margin,
+    make_handle,
+    submit_and_evaluate,
 )
-from margincall.venue.portfolio_orders import submit_and_evaluate
-from margincall.venue.portfolio_pass import evaluate, next_block
+from margincall.venue.portfolio_margin import PortfolioState, asset_value
+from margincall.venue.portfolio_pass import next_block
 from margincall.venue.portfolio_setup import to_isolated
+from margincall.venue.position_tally import PositionTally, named_accounts
 
 
 def _tier_arrays(specs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,6 +196,9 @@ class PortfolioVenue:
         self.coll_deposits = np.zeros(n, np.int64)
         self._out = np.empty(1 << 10, EVENT_DTYPE)
         self._bout = np.zeros(1 << 10, BOOK_EVENT_DTYPE)
+        self._h = make_handle(self._legs(), self.pf)  # the kernels' one argument for both
+        self._tallies = [PositionTally(v.acc.pos) for v in self.legs if keep_events]
+        self._tallied = self.log.count  # the events the tallies have seen
         self._sync()
 
     # ---- one log, one sequence --------------------------------------------------------------
@@ -202,8 +207,9 @@ class PortfolioVenue:
         """Carry the log's sequence number into (``j`` given: out of) the instruments."""
         if j is not None:
             self.pf.meta[PM.SEQ] = self.legs[j].meta[SEQ]
+        seq = self.pf.meta[PM.SEQ]
         for v in self.legs:
-            v.meta[SEQ] = self.pf.meta[PM.SEQ]
+            v.meta[SEQ] = seq
 
     def _on(self, j: int, call, *args, **kwargs) -> np.ndarray:
         """Run a call on instrument ``j`` in the log's sequence."""
@@ -344,8 +350,7 @@ class PortfolioVenue:
                 "symbol", symbol, f"a flat cross leg of account {a} (this one is open or isolated)"
             )
         m = usd_to_micros(margin_usd)
-        legs = self._legs()
-        e, _ = account_margin(legs, self.pf, a)
+        e, _ = handle_margin(self._h, a)
         others = sum(-(-abs(int(w.acc.pos[a])) * int(w.meta[MARK]) * w.k  # cross legs' IM
                        // max(1, int(w.acc.leverage[a])))
                      for w in self.legs if w.acc.flags[a] & PORTFOLIO)  # fmt: skip
@@ -369,8 +374,7 @@ class PortfolioVenue:
             raise InvalidInputError("price_usd", price_usd, "a positive price")
         self.pf.price[c] = price
         events = [self._emit(EventKind.COLLATERAL_REMARKED, -1, price=price, order_id=c)]
-        holders = np.flatnonzero(self.pf.coll[:, c]).tolist()
-        events.append(self._evaluate(holders))
+        events.append(self._evaluate(np.flatnonzero(self.pf.coll[:, c])))
         return join_records(events)
 
     def set_collateral_sources(
@@ -389,7 +393,7 @@ class PortfolioVenue:
     def margin(self, account: int) -> tuple[int, int]:
         """An account's ``(equity, maintenance)`` in micro-dollars at the current marks."""
         a = self._check_account(account)
-        return account_margin(self._legs(), self.pf, a)
+        return handle_margin(self._h, a)
 
     def _legs(self) -> tuple:
         """The instruments' states for the kernels, padded to ``MAX_INSTRUMENTS``."""
@@ -408,7 +412,7 @@ class PortfolioVenue:
         a = self._check_account(account)
         j = self._index(symbol)
         v = self.legs[j]
-        lend_for_orders(self._legs(), self.pf, np.array([a], np.int64), np.int64(j))
+        handle_lend(self._h, np.array([a], np.int64), np.int64(j))
         events = self._on(j, v.submit_order, a, side, qty, price, **order)
         return join_records([events, self._evaluate([a])])
 
@@ -431,10 +435,10 @@ class PortfolioVenue:
         if orders is None:
             return self._evaluate(ids)
         self._sync()
-        legs, state = self._legs(), v._kernel_state(v._buffer(max(64, 4 * len(accounts))))
+        vout = v._buffer(max(64, 4 * len(accounts)))
         self.pf.meta[PM.OUT_N] = 0
         placed, vout, v._bout, self._out, self._bout = submit_and_evaluate(
-            legs, self.pf, np.int64(j), state, (ids, *orders), self._out, self._bout
+            self._h, np.int64(j), vout, v._bout, (ids, *orders), self._out, self._bout
         )
         v.meta[OUT_N] = placed
         return join_records([v._flush(vout), self._flush_pass()])
@@ -460,8 +464,7 @@ class PortfolioVenue:
         for a in (ids[:1], ids[-1:]):  # the venue's own check names any other bad account
             if len(a):
                 self._check_account(int(a[0]))
-        legs = self._legs()
-        lend_for_orders(legs, self.pf, np.append(ids, c), np.int64(j))
+        handle_lend(self._h, np.append(ids, c), np.int64(j))
         events = self._on(j, v.block_trades, ids, lots, price, c)
         return join_records([events, self._evaluate(np.append(ids, c))])
 
@@ -487,8 +490,14 @@ class PortfolioVenue:
 
     def snapshot(self) -> np.ndarray:
         """Every instrument's snapshot events (±1% depth, open interest, its fund's balance
-        here, accounts long and short, the funding rate in the making), what the reports read."""
-        return join_records([self._on(j, v.snapshot) for j, v in enumerate(self.legs)])
+        here, accounts long and short, the funding rate in the making), what the reports read;
+        the positions' figures tallied when the events are kept (:mod:`.position_tally`)."""
+        stats = [None] * len(self.legs)
+        if self.log.keep:  # the accounts named since the last snapshot counted again
+            ids = named_accounts(self.log.since(self._tallied))
+            stats = [t.update(self.legs[j].acc.pos, ids) for j, t in enumerate(self._tallies)]
+            self._tallied = self.log.count
+        return join_records([self._on(j, v.snapshot, stats[j]) for j, v in enumerate(self.legs)])
 
     # ---- funding ------------------------------------------------------------------------------
 
@@ -548,7 +557,7 @@ class PortfolioVenue:
         if len(ids) == 0 and not self._handed_on():  # the pass would find no one
             self._sync()
             return np.empty(0, EVENT_DTYPE)
-        self._out, self._bout = evaluate(self._legs(), self.pf, ids, self._out, self._bout)
+        self._out, self._bout = handle_evaluate(self._h, ids, self._out, self._bout)
         return self._flush_pass()
 
     def _flush_pass(self) -> np.ndarray:

@@ -239,7 +239,7 @@ def exact_rest(equity, mm_total, upnl, mm, wallet) -> int:
     return equity - upnl - wallet - (mm_total - mm)
 
 
-@njit(cache=True)
+@no_refcount
 def lend_for_orders(legs, pf, ids, j) -> None:
     """Set each account's leg ``j`` ``rest`` so that the instrument's own order check is the
     account's: equity less the other legs' initial margin (at the mark and the leg's

@@ -418,12 +418,12 @@ def _drain(legs, pf):
     return ids[:m]
 
 
-@njit(cache=True)
+@no_refcount
 def _take_count(legs, j) -> int:
     return legs[j].idx.meta[liq_index.DEFERRED]
 
 
-@njit(cache=True)
+@no_refcount
 def _take(legs, j, pf, ids, m) -> int:
     """Instrument ``j``'s deferred accounts appended to ``ids`` from ``m`` (each account once
     over all instruments); returns the new count."""

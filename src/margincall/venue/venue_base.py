@@ -266,11 +266,14 @@ class VenueBase:
         asks = int(bk.depth_ticklots(self.book, -1, mid, mid + width)) * self.k
         return mid, bids, asks
 
-    def snapshot(self) -> np.ndarray:
+    def snapshot(self, stats: tuple[int, int, int] | None = None) -> np.ndarray:
         """Record the state the reports need as events: ±1% depth, open interest, the insurance
-        fund, accounts long and short, and the funding rate in the making."""
-        n = int(self.meta[N_ACCOUNTS])
-        oi, longs, shorts = position_stats(self.acc.pos, n)
+        fund, accounts long and short, and the funding rate in the making. ``stats``: the
+        ``(open interest lots, accounts long, accounts short)`` when the caller keeps them
+        (else a scan of every account)."""
+        if stats is None:
+            stats = position_stats(self.acc.pos, int(self.meta[N_ACCOUNTS]))
+        oi, longs, shorts = stats
         mid, bids, asks = self.depth_micros(0.01)
         mark = int(self.meta[MARK])
         f = INSURANCE_FUND
