@@ -492,7 +492,7 @@ class PortfolioVenue:
         """Every instrument's snapshot events (±1% depth, open interest, its fund's balance
         here, accounts long and short, the funding rate in the making), what the reports read;
         the positions' figures tallied when the events are kept (:mod:`.position_tally`)."""
-        stats = [None] * len(self.legs)
+        stats: list[tuple[int, int, int] | None] = [None] * len(self.legs)
         if self.log.keep:  # the accounts named since the last snapshot counted again
             ids = named_accounts(self.log.since(self._tallied))
             stats = [t.update(self.legs[j].acc.pos, ids) for j, t in enumerate(self._tallies)]

@@ -57,7 +57,7 @@ def _new_handle_impl(legs, pf):
     typ = HandleType([("legs", legs), ("pf", pf)])
 
     def impl(legs, pf):
-        h = structref.new(typ)
+        h = structref.new(typ)  # type: ignore[call-arg,var-annotated]
         h.legs = legs
         h.pf = pf
         return h
