@@ -105,7 +105,8 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
         per: dict[str, Any] = {}
         for j, sym in enumerate(vr.symbols):
             b = bars.filter((pl.col("venue") == vr.name) & (pl.col("symbol") == sym))
-            s = summarize(leg_events(ev, j), b.drop("venue", "symbol"), {"freq_s": 60})
+            mine = leg_events(ev, j)
+            s = summarize(mine, b.drop("venue", "symbol"), {"freq_s": 60})
             liq = s["liquidations"]
             leg = vr.pv.legs[j]
             k = sim.symbols.index(sym)
@@ -120,7 +121,7 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
                 },
                 "depth_1pct": _thin_minutes(sim.depth[: sim._snaps, vi, k]),
                 "reported_liquidations": feed_totals(
-                    leg_events(ev, j), vr.pv.rulebook.liquidation_feed_per_second,
+                    mine, vr.pv.rulebook.liquidation_feed_per_second,
                     sim.start_ns, hours,
                 ),
             }  # fmt: skip
