@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from margincall.agents.index import IndexProcess
+from margincall.core import libm
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 
@@ -59,14 +60,14 @@ class FactorIndex:
         self.symbols = tuple(a.symbol for a in assets)
         self.factor = IndexProcess(factor, 1.0, step_seconds, tree.generator("factor"), steps)
         self.beta = np.array([float(a.beta) for a in assets])
-        self.log_start = np.log([float(a.start_price) for a in assets])
+        self.log_start = libm.log([float(a.start_price) for a in assets])
         self.own = [
             IndexProcess(
                 _own(factor, a), 1.0, step_seconds, tree.generator(f"asset.{a.symbol}"), steps
             )
             for a in assets
         ]
-        self.prices = np.exp(self.log_start)
+        self.prices = libm.exp(self.log_start)
         drivers = [k for k, a in enumerate(assets) if getattr(a, "drives_factor", False)]
         self.driver = drivers[0] if drivers else -1
 
@@ -87,7 +88,7 @@ class FactorIndex:
         for p, f in zip(self.own, own, strict=True):
             p.step(float(f))
         y = np.array([p.log_level for p in self.own])
-        self.prices = np.exp(self.log_start + self.beta * self.factor.log_level + y)
+        self.prices = libm.exp(self.log_start + self.beta * self.factor.log_level + y)
         return self.prices
 
     @property

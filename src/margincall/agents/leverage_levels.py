@@ -51,6 +51,7 @@ import numba
 import numpy as np
 import polars as pl
 
+from margincall.core import libm
 from margincall.core.errors import InvalidInputError
 
 
@@ -156,7 +157,7 @@ class MarketLevels:
         t = np.arange(self.hours)[:, None, None]
         alive = (t < u) & (cross >= u)
         w = np.asarray(self.params.weights)[None, None, :]
-        keep = np.exp(self.log_keep[u] - self.log_keep[np.minimum(t + 1, self.hours)])
+        keep = libm.exp(self.log_keep[u] - self.log_keep[np.minimum(t + 1, self.hours)])
         usd = np.broadcast_to(unit * w * keep, liq.shape)
         alive &= usd > 0  # hours without new open interest leave empty levels out
         return alive, usd
@@ -167,7 +168,7 @@ class MarketLevels:
         n, _, b = liq.shape
         t = np.broadcast_to(np.arange(n)[:, None, None], liq.shape)
         hit = cross < n
-        keep = np.exp(self.log_keep[cross[hit]] - self.log_keep[t[hit] + 1])
+        keep = libm.exp(self.log_keep[cross[hit]] - self.log_keep[t[hit] + 1])
         bucket = np.broadcast_to(np.arange(b)[None, None, :], liq.shape)[hit]
         out = np.zeros((n, b))
         np.add.at(out, (cross[hit], bucket), unit[hit] * keep)
@@ -186,7 +187,7 @@ def long_share(panel: pl.DataFrame, params: MarketMapParams) -> np.ndarray:
     ratio = panel["long_short_ratio"].fill_nan(None).to_numpy().astype(np.float64)
     funding = panel["funding"].fill_nan(None).fill_null(params.funding_neutral).to_numpy()
     z = np.clip((funding - params.funding_neutral) / params.funding_scale, -50.0, 50.0)
-    share = 1.0 / (1.0 + np.exp(-z))
+    share = 1.0 / (1.0 + libm.exp(-z))
     given = np.isfinite(ratio) & (ratio >= 0)
     share[given] = ratio[given] / (1.0 + ratio[given])
     return share
@@ -228,7 +229,7 @@ def build_levels(panel: pl.DataFrame, params: MarketMapParams | None = None) -> 
     added = np.maximum(d_oi, 0.0)
     closed = np.where(oi > 0, np.maximum(-d_oi, 0.0) / np.where(oi > 0, oi, 1.0), 0.0)
     keep = np.clip(1.0 - closed, 1e-300, 1.0) * (1.0 - params.decay)
-    log_keep = np.concatenate(([0.0], np.cumsum(np.log(keep))))
+    log_keep = np.concatenate(([0.0], np.cumsum(libm.log(keep))))
 
     lev = np.asarray(params.leverage)[None, None, :]
     entries = entry_prices(panel, params)

@@ -27,6 +27,7 @@ from numba import njit
 from margincall.agents.index import SECONDS_PER_YEAR
 from margincall.agents.orders import Orders
 from margincall.agents.view import MarketView, equity_usd
+from margincall.core import libm
 
 
 class Makers:
@@ -37,8 +38,8 @@ class Makers:
         self.accounts = accounts
         self.capital = capital_usd
         n = params.levels
-        d = np.geomspace(params.half_spread_bps * 1e-4, params.max_distance, n)
-        cum = params.depth_1pct_usd * (d / 0.01) ** params.depth_exponent / params.count
+        d = libm.geomspace(params.half_spread_bps * 1e-4, params.max_distance, n)
+        cum = params.depth_1pct_usd * libm.power(d / 0.01, params.depth_exponent) / params.count
         self.distances = d
         self.sizes_usd = np.diff(np.concatenate([[0.0], cum]))
         self.var = (params.calm_vol_annual**2) / SECONDS_PER_YEAR  # per second, slow

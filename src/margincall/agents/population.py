@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from margincall.core import libm
 from margincall.core.errors import InvalidInputError
 
 
@@ -72,9 +73,10 @@ def draw_cohort(c, n: int, gross_usd: float, start: float, rng: np.random.Genera
     return {
         "side": np.where(rng.random(n) < c.long_share, 1, -1),
         "notional": size / size.sum() * gross_usd if n else size,
-        "leverage": c.leverage_min * (c.leverage_max / c.leverage_min) ** (u**c.leverage_shape),
+        "leverage": c.leverage_min
+        * libm.power(c.leverage_max / c.leverage_min, libm.power(u, c.leverage_shape)),
         # entries over the last entry_days, along the drift (older entries at the older price)
-        "entry": start * np.exp(-math.log1p(c.entry_drift) * tau + noise),
+        "entry": start * libm.exp(-math.log1p(c.entry_drift) * tau + noise),
         "stop": np.where(has_stop, dist, 0.0),
         "isolated": rng.random(n) < c.isolated_share,
     }
@@ -144,7 +146,7 @@ def open_population(scenario, venue, desk: int, rng_tree) -> Cohorts:
         )
     # block trades by entry price in 0.05% buckets, farthest from the start first, so the last
     # trade (the venue's last price) is the one nearest the start
-    bucket = np.round(np.log(entry_t) / 0.0005).astype(np.int64)
+    bucket = np.round(libm.log(entry_t) / 0.0005).astype(np.int64)
     b0 = round(math.log(start / tick) / 0.0005)
     order = np.lexsort((ids, bucket, -np.abs(bucket - b0)))
     cuts = np.flatnonzero(np.diff(bucket[order])) + 1  # buckets are contiguous in this order

@@ -45,6 +45,7 @@ from margincall.agents.population import (
     draw_entrants,
     tier_terms,
 )
+from margincall.core import libm
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.sim.panel_population import population_from_panel
@@ -87,7 +88,7 @@ def holdings(n: int, shares, weights: np.ndarray, rng: np.random.Generator) -> n
     """A boolean ``(n, instruments)`` matrix: which instruments each account holds."""
     counts = holding_counts(n, shares)
     h = rng.permutation(np.repeat(np.arange(1, len(shares) + 1), counts))
-    keys = np.log(np.maximum(weights, 1e-300)) + rng.gumbel(size=(n, len(weights)))
+    keys = libm.log(np.maximum(weights, 1e-300)) + rng.gumbel(size=(n, len(weights)))
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
     return rank < np.minimum(h, len(weights))[:, None]
 
@@ -337,7 +338,7 @@ def _block_trades(pv, j, ids, side, lots, entry_t, start, desk) -> np.ndarray:
     leg, sym = pv.legs[j], pv.symbols[j]
     scale = leg.scale
     tick = float(scale.tick_size)
-    bucket = np.round(np.log(entry_t) / 0.0005).astype(np.int64)
+    bucket = np.round(libm.log(entry_t) / 0.0005).astype(np.int64)
     b0 = round(math.log(start / tick) / 0.0005)
     order = np.lexsort((ids, bucket, -np.abs(bucket - b0)))
     cuts = np.flatnonzero(np.diff(bucket[order])) + 1
