@@ -5,13 +5,12 @@ All of them send market orders (IOC inside the venue's price band).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from margincall.agents.orders import Orders
 from margincall.agents.view import MarketView, equity_usd
+from margincall.core import libm
 
 
 class Arbitrage:
@@ -103,7 +102,7 @@ class Momentum:
         if n == 0 or self.seen < len(h):
             return
         p = self.p
-        move_bps = math.log(float(h[-1] / h[-1 - self.lookback])) * 1e4
+        move_bps = libm.log(h[-1] / h[-1 - self.lookback]) * 1e4
         who, sides, lots = _momentum_orders(
             self.accounts,
             np.zeros(n, np.int64) if cash is None else cash,
