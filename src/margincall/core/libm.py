@@ -5,7 +5,8 @@ offers: on a CPU with AVX-512 it runs its own vector code, elsewhere the C libra
 The two agree to within an ulp, not always to the last bit. The agents' prices and leverages pass
 through these functions before they are rounded to ticks and lots, so one flipped bit can move an
 order by a tick and the event log's digest with it: the same seed gave other digests on an AVX2
-machine than on the AVX-512 machine the golden digests were pinned on. These functions call
+machine than on the earlier machine the golden digests were pinned on (that numpy's vector code
+was the cause is likely, not verified: no AVX-512 machine was at hand). These functions call
 Python's ``math`` functions (the C library) element by element, about 0.1 s per million values,
 so a seed gives one event log whatever the CPU. Use them, not ``np.exp``, ``np.log``,
 ``np.power`` or ``**`` on arrays, wherever a result can reach the venue.
