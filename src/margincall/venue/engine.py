@@ -156,6 +156,8 @@ class Venue(VenueOrders):
         self._progress = np.zeros(liq.PROGRESS_SIZE, np.int64)  # of a cascade, across its ADLs
         self._progress[liq.ADL_ACCOUNT] = -1
         self._basis: list[int] = []
+        self._hl_mark = mk.HyperliquidMarkState()  # Hyperliquid's EMAs (rule "hyperliquid")
+        self.external_mid_ticks = 0  # other venues' weighted perp mid, set_external_mid
         # premium samples of the current funding interval: count, sum, sum weighted by 1..n
         self._premium_sums = (0, 0, 0)
         self._impact_micros = usd_to_micros(self.instrument.impact_notional_usd)
@@ -193,17 +195,37 @@ class Venue(VenueOrders):
         self.meta[INDEX] = ticks
         return self._emit(EventKind.INDEX_PRICE_UPDATED, price=ticks)
 
+    def set_external_mid(self, ticks: int) -> None:
+        """Hand in the weighted median of other venues' perp mids (whole ticks of this
+        instrument; 0 = none), which every later :meth:`update_mark` uses until the next call.
+        Only the ``hyperliquid`` mark reads it (its component C); the others ignore it."""
+        if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 0:
+            raise InvalidInputError(
+                "ticks", ticks, "a non-negative whole number of ticks (0: none)"
+            )
+        self.external_mid_ticks = ticks
+
     def update_mark(self) -> np.ndarray:
         """Recompute the mark by the rulebook's method; emits an event when it changes.
 
         ``median`` (Binance): median of index x (1 + funding basis), index + moving average of
         (book mid - index) over the last 30 samples, and the last trade. ``fair`` (BitMEX):
-        index x (1 + funding basis). ``oracle`` (dYdX, Hyperliquid): the oracle price.
+        index x (1 + funding basis). ``oracle`` (dYdX): the oracle price. ``hyperliquid``:
+        median of oracle + 150 s EMA of (mid - oracle), median(bid, ask, last), and the
+        external perp mid (none: the 30 s EMA of the book median), sampled at each call
+        (:func:`margincall.venue.mark.hyperliquid_mark_step`).
         """
         index = int(self.meta[INDEX])
         method = self.rulebook.mark
         if method == "oracle":
             mark = index
+        elif method == "hyperliquid":
+            bid, ask = bk.best_prices(self.book)
+            mark, self._hl_mark = mk.hyperliquid_mark_step(
+                self._hl_mark, index, int(bid), int(ask), int(self.meta[LAST]),
+                self.external_mid_ticks,
+                int(self.meta[TS]),
+            )  # fmt: skip
         else:
             interval = self.rulebook.funding_interval_hours * 3600 * 1_000_000_000
             p1 = mk.fair_price_ticks(index, self.funding_rate_ppb, int(self.meta[TS]), interval)

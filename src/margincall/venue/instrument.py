@@ -53,7 +53,7 @@ from margincall.venue.toml_fields import (
 )
 
 RULEBOOKS = ("binance", "bitmex", "dydx", "hyperliquid")
-MARK_METHODS = ("median", "fair", "oracle")
+MARK_METHODS = ("median", "fair", "oracle", "hyperliquid")
 FUNDING_FORMULAS = ("clamped", "dydx")
 ADL_RANKINGS = (
     "binance_leverage_pnl",

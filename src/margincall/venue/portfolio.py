@@ -42,15 +42,7 @@ from margincall.events.schema import EVENT_DTYPE, EventKind
 from margincall.venue import liq_index
 from margincall.venue import params as P
 from margincall.venue import portfolio_margin as PM
-from margincall.venue.accounts import (
-    EXISTS,
-    MARK,
-    N_ACCOUNTS,
-    OUT_N,
-    PORTFOLIO,
-    SEQ,
-    TS,
-)
+from margincall.venue.accounts import EXISTS, MARK, N_ACCOUNTS, OUT_N, PORTFOLIO, SEQ, TS
 from margincall.venue.book import BOOK_EVENT_DTYPE
 from margincall.venue.engine import Venue
 from margincall.venue.instrument import Rulebook, load_rulebook
@@ -476,13 +468,17 @@ class PortfolioVenue:
             v.advance(ts_ns)
 
     def set_index_price(self, symbol: str, price: Number) -> np.ndarray:
-        j = self._index(symbol)
-        return self._on(j, self.legs[j].set_index_price, price)
+        return self._on(j := self._index(symbol), self.legs[j].set_index_price, price)
 
     def set_index_ticks(self, symbol: str, ticks: int) -> np.ndarray:
         """:meth:`set_index_price` with the price in whole ticks of the instrument."""
         j = self._index(symbol)
         return self._on(j, self.legs[j].set_index_ticks, ticks)
+
+    def set_external_mid(self, symbol: str, ticks: int) -> None:
+        """Other venues' weighted median perp mid for ``symbol``, in its ticks (0 = none), which
+        its later marks use (:meth:`margincall.venue.engine.Venue.set_external_mid`)."""
+        self.legs[self._index(symbol)].set_external_mid(ticks)
 
     def update_marks(self) -> np.ndarray:
         """Every instrument's mark by the rulebook's method."""
