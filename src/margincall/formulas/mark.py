@@ -1,4 +1,5 @@
-"""Mark-price formulas: Binance's three-way median and BitMEX's fair price (readable, float).
+"""Mark-price formulas: Binance's three-way median, BitMEX's fair price and Hyperliquid's median
+of three (readable, float).
 
 Pure functions. They return a float when every input is an int or float and a Decimal when any
 input is a Decimal (computed exactly where the formula allows), so the same code checks a venue's
@@ -115,10 +116,11 @@ def basis_moving_average(
 
 
 def ewma_basis(samples: Sequence[float], span_seconds: float, sample_seconds: float = 1.0) -> float:
-    """Exponential moving average of basis samples (Hyperliquid: 150 s EMA of mid − oracle).
+    """Exponential moving average of evenly spaced basis samples.
 
     Each new sample x updates ``ema += alpha·(x − ema)`` with alpha = 1 − exp(−dt/span); the
-    first sample seeds the average. Our convention: the venue does not publish its alpha.
+    first sample seeds the average. Hyperliquid publishes a time-weighted form instead, which
+    its mark uses: `time_weighted_ema`.
 
     Example:
         >>> round(ewma_basis([1.0, 1.0, 1.0], span_seconds=150), 12)
@@ -133,3 +135,75 @@ def ewma_basis(samples: Sequence[float], span_seconds: float, sample_seconds: fl
     for x in samples[1:]:
         ema += alpha * (float(x) - ema)
     return ema
+
+
+# ---- Hyperliquid (trading/robust-price-indices) --------------------------------------------
+
+
+def time_weighted_ema(samples: Sequence[tuple[float, float]], window_seconds: float) -> float:
+    """Hyperliquid's EMA: for a sample x at t seconds since the previous one,
+    ``num = num·exp(−t/window) + x·t`` and ``den = den·exp(−t/window) + t``; the EMA is num/den.
+
+    ``samples`` are ``(t, x)`` pairs. The first seeds the average as if it had held for a whole
+    window (den = window; its t is not used), our convention for the start, which the venue
+    does not publish.
+
+    Example:
+        >>> round(time_weighted_ema([(0, 60.0), (5, 30.0)], 150), 6)  # 60 with 30 at 5/150.08
+        59.000549
+    """
+    if window_seconds <= 0:
+        raise InvalidInputError("window_seconds", window_seconds, "a positive number of seconds")
+    if not samples:
+        raise InvalidInputError("samples", list(samples), "at least one sample")
+    num, den = float(samples[0][1]) * window_seconds, float(window_seconds)
+    for t, x in samples[1:]:
+        decay = math.exp(-t / window_seconds)
+        num, den = num * decay + x * t, den * decay + t
+    return num / den
+
+
+def book_median(bid: float | None, ask: float | None, last: float | None, oracle: float) -> float:
+    """Hyperliquid's book price: the median of best bid, best ask and last trade, of those that
+    exist (None); the mean of two; the oracle when there is none.
+
+    Example:
+        >>> book_median(100_050.0, 100_070.0, None, 100_000.0)
+        100060.0
+    """
+    have = sorted(float(p) for p in (bid, ask, last) if p is not None)
+    if not have:
+        return float(oracle)
+    return have[1] if len(have) == 3 else math.fsum(have) / len(have)
+
+
+def weighted_median(prices: Sequence[float], weights: Sequence[float]) -> float | None:
+    """The lower weighted median: the smallest price whose weight at or below it is at least
+    half the total (None when no weight is positive).
+
+    Example:
+        >>> weighted_median([70_010.0, 70_000.0, 70_050.0], [3, 2, 6])  # 2, 5, 11 of 11
+        70050.0
+    """
+    if len(prices) != len(weights):
+        raise InvalidInputError("weights", list(weights), f"{len(prices)} weights, one per price")
+    pairs = sorted((float(p), w) for p, w in zip(prices, weights, strict=True) if w > 0)
+    total, seen = math.fsum(w for _, w in pairs), 0.0
+    for p, w in pairs:
+        seen += w
+        if 2 * seen >= total:
+            return p
+    return None
+
+
+def hyperliquid_mark_price(oracle: N, basis_ema: N, book: N, perp_mid: N | None, book_ema: N) -> N:
+    """Hyperliquid's mark: median(oracle + 150 s EMA of (mid − oracle), the book median, the
+    weighted median of other venues' perp mids); with no perp mids the 30 s EMA of the book
+    median takes the third place.
+
+    Example:
+        >>> hyperliquid_mark_price(100_000, 60, 100_060, None, 100_060)
+        100060
+    """
+    third = book_ema if perp_mid is None else perp_mid
+    return median3(oracle + basis_ema, book, third)

@@ -4,7 +4,8 @@ A market scenario (a TOML with ``[[venues]]``) describes the whole market of
 ``DESIGN.md`` "A market is venues and assets" (docs/market-scenario.md):
 
 * ``[[venues]]``: each venue's name, rulebook (one of the four packaged), the instruments it
-  lists (symbols of that rulebook), its insurance fund and optional fee overrides;
+  lists (symbols of that rulebook), its insurance fund, optional fee overrides and the weight of
+  its book mid in a Hyperliquid-rule venue's mark (``perp_mid_weight``, default 1);
 * ``[[assets]]``: each asset's perpetual symbol, start price, beta to the market factor and
   idiosyncratic volatility, spot impact, and per venue (``[[assets.venues]]``) its open interest
   and ±1% depth there;
@@ -144,6 +145,9 @@ class MarketVenue(_Model):
     instruments: Annotated[list[str], Field(min_length=1)]  # symbols of that rulebook
     insurance_fund_usd: UsdOrZero  # the venue's fund (Hyperliquid: its backstop vault), USD
     fees: Fees | None = None  # overrides of the rulebook's maker and taker fees
+    # the weight of this venue's book mid in a Hyperliquid-rule venue's mark (its perp-mid part,
+    # a weighted median: Binance 3, OKX 2, Bybit 2, Gate 1, MEXC 1; docs/market-scenario.md)
+    perp_mid_weight: Annotated[int, Field(ge=0, strict=True)] = 1
 
     @field_validator("rulebook")
     @classmethod

@@ -11,7 +11,7 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
 2. **factor and asset indices with flows**: the news shocks and the market's net spot flow
    (``[flow]``) move the market factor; each asset's own part takes the arbitrageurs' spot hedges
    of that asset from the previous step; every venue's index of an asset is the asset's spot
-   index (Hyperliquid's oracle included: its mark rule then weighs its own book);
+   index (Hyperliquid's oracle included: its mark rule then weighs its own book and the others');
 3. **makers' quotes** per venue and instrument (:class:`margincall.agents.makers.Makers`, one
    maker account per venue quoting every book with the scenario's ``[makers]`` scaled to the
    book, :meth:`MarketScenario.book_makers <margincall.sim.market.MarketScenario.book_makers>`:
@@ -23,7 +23,10 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    arrives;
 4. **marks**: every book's premium sample, then every venue's marks by its rulebook, and its
    collateral assets priced by a spot index (BTC) marked again once that index has moved by
-   ``REMARK_MOVE``;
+   ``REMARK_MOVE``. A venue marking by Hyperliquid's rule is first handed, per instrument, the
+   lower weighted median of the other venues' book mids of the asset as they stand after
+   phase 3 (weights ``perp_mid_weight``; a book with an empty side has no mid), its perp-mid
+   part (:func:`perp_mid_sources`);
 5. **funding**: at the end of each of a venue's funding intervals (its rulebook's), every
    instrument's payments (:meth:`PortfolioVenue.settle_funding`);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
@@ -43,6 +46,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -66,6 +70,7 @@ from margincall.sim.market_population import (
     open_population,
 )
 from margincall.venue import book as bk
+from margincall.venue import mark as mk
 from margincall.venue.book_queries import depth_ticklots
 from margincall.venue.portfolio import PortfolioVenue
 
@@ -247,6 +252,35 @@ class MarketVenueRun:
         return (int(b) + int(s)) * v.k / 1e6
 
 
+PerpMidSource = tuple[int, int, int, int, int]
+"""(venue, instrument, weight, num, den): a book whose mid counts as floor((bid + ask) x num /
+den) ticks of the instrument it is handed to (half the ratio of the two tick sizes, exact)."""
+
+
+def perp_mid_sources(
+    sc: MarketScenario, venues: list[MarketVenueRun]
+) -> list[list[list[PerpMidSource]]]:
+    """Per venue and instrument, the other venues' books of the same asset whose mids make its
+    perp-mid part, with their ``perp_mid_weight``: for venues marking by Hyperliquid's rule
+    (which weighs the CEX perp mids, Binance 3, OKX 2, Bybit 2, Gate 1, MEXC 1); empty lists for
+    the others, whose rules have no such part."""
+    out: list[list[list[PerpMidSource]]] = []
+    for vi, vr in enumerate(venues):
+        rows: list[list[PerpMidSource]] = [[] for _ in vr.symbols]
+        out.append(rows)
+        if vr.pv.rulebook.mark != "hyperliquid":
+            continue
+        for j, sym in enumerate(vr.symbols):
+            tick = Fraction(vr.pv.legs[j].scale.tick_size)
+            for vo, other in enumerate(venues):
+                if vo != vi and sym in other.symbols:
+                    jo = other.symbols.index(sym)
+                    r = Fraction(other.pv.legs[jo].scale.tick_size) / (2 * tick)
+                    w = sc.venues[vo].perp_mid_weight
+                    rows[j].append((vo, jo, w, r.numerator, r.denominator))
+    return out
+
+
 class MarketSimulation:
     """A market scenario set up on its venues, ready to run (see the module docstring)."""
 
@@ -295,6 +329,7 @@ class MarketSimulation:
         self.index_path = np.full((minutes, len(self.symbols)), np.nan)
         self._snaps = 0
         self._hedge_pos = np.zeros((len(self.venues), len(self.symbols)))
+        self._perp_mids = perp_mid_sources(sc, self.venues)
         self._snapshot()
 
     @property
@@ -342,6 +377,21 @@ class MarketSimulation:
                 self._hedge_pos[vi, k] = pos
                 flows[k] -= filled * leg.mark_ticks * leg.k / 1e6
         return flows
+
+    def _hand_perp_mids(self, vi: int) -> None:
+        """Venue ``vi``'s perp-mid part of the mark, per instrument it has sources for: the lower
+        weighted median of their current book mids, in its ticks (0: no source has a mid)."""
+        vr = self.venues[vi]
+        for j, sources in enumerate(self._perp_mids[vi]):
+            if not sources:
+                continue
+            ticks, weights = [], []
+            for vo, jo, w, num, den in sources:
+                bid, ask = bk.best_prices(self.venues[vo].pv.legs[jo].book)
+                if bid > 0 and ask > 0:
+                    ticks.append((bid + ask) * num // den)
+                    weights.append(w)
+            vr.pv.set_external_mid(vr.symbols[j], mk.weighted_median_ticks(ticks, weights))
 
     def _arb_orders(self, books: dict) -> None:
         """The arbitrageurs' orders of every asset into the venues' batches."""
@@ -424,8 +474,9 @@ class MarketSimulation:
                     o = books[vi, j]
                     if len(o) or o.cancel_first:
                         vr.pv.submit_orders(sym, **o.arrays(), cancel_first=o.cancel_first)
-            for vr in self.venues:  # 4. marks, collateral prices
+            for vi, vr in enumerate(self.venues):  # 4. marks, collateral prices
                 vr.pv.sample_premiums()
+                self._hand_perp_mids(vi)
                 vr.pv.update_marks()
                 vr.remark_collateral(prices)
             for vr, interval in zip(self.venues, intervals, strict=True):  # 5. funding
