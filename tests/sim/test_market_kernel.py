@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from margincall.core.errors import InvariantViolation
 from margincall.sim.market import load_market
 from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
 from margincall.sim.market_summary import market_summary, venue_candles
+from margincall.venue import mark as mk
 
 TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
 
@@ -94,6 +96,41 @@ def test_the_event_logs_are_unchanged(two_venues):
     sim = MarketSimulation(load_market(TWO), 2, accounts=4000)
     sim.run()
     assert sim.digest() == TWO_DIGEST_SEED2_4000
+
+
+def test_the_hyperliquid_venues_mark_moves_with_the_other_venues_mid():
+    """Two steps of the two-venue market, then the books set by hand: the dex's BTC book bid
+    oracle + 40 / ask oracle + 60 (B = its bid, above A = oracle + a basis EMA of a few ticks),
+    the cex's mid at C ticks of the dex (cex ticks of 0.1: bid 10 C - 5, ask 10 C + 5, so
+    floor((bid + ask) / 20) = C). The kernel hands the dex C before its marks, and the mark,
+    median(A, B, C) with A < C < B, is C: it follows the cex's mid tick for tick."""
+    sc = load_market(TWO)
+    sc = sc.model_copy(update={"run": sc.run.model_copy(update={"hours": 10 / 3600})})
+    sim = MarketSimulation(sc, 1, accounts=400)
+    sim.run()
+    cex, dex = sim.venues
+    assert sim._perp_mids[1][0] == [(0, 0, 1, 1, 20)]  # cex BTC, weight 1, 0.1 / (2 x 1)
+    assert sim._perp_mids[0] == [[], []]  # the Binance rule has no perp-mid part
+    leg = dex.pv.legs[0]
+    oracle = leg.index_ticks
+    for vr in (cex, dex):
+        vr.pv.cancel_all(vr.maker)
+    dex.pv.submit_order(dex.maker, "BTCUSDT", "buy", "0.1", oracle + 40)
+    dex.pv.submit_order(dex.maker, "BTCUSDT", "sell", "0.1", oracle + 60)
+    now = leg.now_ns
+    for c in (oracle + 20, oracle + 31):
+        cex.pv.cancel_all(cex.maker)
+        cex.pv.submit_order(cex.maker, "BTCUSDT", "buy", "0.1", Decimal(10 * c - 5) / 10)
+        cex.pv.submit_order(cex.maker, "BTCUSDT", "sell", "0.1", Decimal(10 * c + 5) / 10)
+        now += 5 * 10**9
+        for vr in (cex, dex):
+            vr.pv.advance(now)
+        sim._hand_perp_mids(1)
+        dex.pv.update_marks()
+        a = oracle + mk.ema_ticks(leg._hl_mark.basis)
+        assert leg.external_mid_ticks == c
+        assert a < c < oracle + 40  # C between A and B
+        assert leg.mark_ticks == c
 
 
 def test_money_leaving_the_market_is_caught(two_venues):

@@ -121,6 +121,12 @@ BAD = [
      "one maker account per venue"),
     ("leverage-scale-zero", "assets.1.leverage_scale", 0, "assets.1.leverage_scale",
      "greater than 0"),
+    ("perp-mid-weight-negative", "venues.0.perp_mid_weight", -1, "venues.0.perp_mid_weight",
+     "greater than or equal to 0"),
+    ("perp-mid-weight-fraction", "venues.0.perp_mid_weight", 1.5, "venues.0.perp_mid_weight",
+     "integer"),
+    ("perp-mid-weight-text", "venues.1.perp_mid_weight", "3", "venues.1.perp_mid_weight",
+     "integer"),
 ]  # fmt: skip
 
 
@@ -263,3 +269,13 @@ def test_one_asset_at_most_is_the_factor():
         parse_market(data, "m.toml")
     assert exc.value.field == "m.toml: assets.drives_factor"
     assert exc.value.value == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_perp_mid_weight_defaults_to_one_and_the_presets_weigh_binance_3_and_the_rest_6():
+    """Hyperliquid's mark weighs CEX perp mids Binance 3, OKX 2, Bybit 2, Gate 1, MEXC 1; the
+    presets aggregate OKX, Bybit, Gate and MEXC into others-b (2 + 2 + 1 + 1)."""
+    assert [v.perp_mid_weight for v in parse_market(BASE).venues] == [1, 1]
+    assert parse_market(_with("venues.0.perp_mid_weight", 0)).venues[0].perp_mid_weight == 0
+    for name in MARKET_PRESETS:
+        weights = {v.name: v.perp_mid_weight for v in load_market(name).venues}
+        assert weights["binance-a"] == 3 and weights["others-b"] == 6, name

@@ -41,6 +41,13 @@ def test_ema_first_sample_holds_a_window_then_each_weighs_its_seconds():
     assert mk.ema_step(e, 10**6, 5 * S, B150) == e  # no time passed: the sample weighs nothing
 
 
+def test_after_a_gap_longer_than_the_window_the_ema_starts_again():
+    e = mk.ema_step(mk.Ema(), 60, 0, B150)
+    e = mk.ema_step(e, 30, 1500 * S, B150)  # ten windows: the old weight 150 e^-10 = 0.0068 s
+    assert e.den == 150 * S + 150 * S * mk.decay_fixed(1500 * S, B150) // mk.DECAY_ONE
+    assert mk.ema_ticks(e) == 30  # (60 x 0.0068 + 30 x 150) / 150.0068 = 30.0014
+
+
 def test_ema_of_a_negative_basis_floors_down():
     e = mk.ema_step(mk.ema_step(mk.Ema(), -3, 0, B30), -4, 5 * S, B30)
     # (-3 x 30 x 0.8464817 - 4 x 5) / (30 x 0.8464817 + 5) = -3.1645 -> -4

@@ -144,9 +144,9 @@ def time_weighted_ema(samples: Sequence[tuple[float, float]], window_seconds: fl
     """Hyperliquid's EMA: for a sample x at t seconds since the previous one,
     ``num = num·exp(−t/window) + x·t`` and ``den = den·exp(−t/window) + t``; the EMA is num/den.
 
-    ``samples`` are ``(t, x)`` pairs. The first seeds the average as if it had held for a whole
-    window (den = window; its t is not used), our convention for the start, which the venue
-    does not publish.
+    ``samples`` are ``(t, x)`` pairs. Our conventions where the venue publishes none: the first
+    seeds the average as if it had held for a whole window (den = window; its t is not used),
+    and a sample's weight is at most one window (t capped for the weight, not the decay).
 
     Example:
         >>> round(time_weighted_ema([(0, 60.0), (5, 30.0)], 150), 6)  # 60 with 30 at 5/150.08
@@ -159,7 +159,8 @@ def time_weighted_ema(samples: Sequence[tuple[float, float]], window_seconds: fl
     num, den = float(samples[0][1]) * window_seconds, float(window_seconds)
     for t, x in samples[1:]:
         decay = math.exp(-t / window_seconds)
-        num, den = num * decay + x * t, den * decay + t
+        w = min(t, window_seconds)
+        num, den = num * decay + x * w, den * decay + w
     return num / den
 
 

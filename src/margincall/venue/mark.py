@@ -98,9 +98,13 @@ def ema_step(ema: Ema, sample: int, now_ns: int, window_ns: int) -> Ema:
 
         num -> num x exp(-t / window) + sample x t;  den -> den x exp(-t / window) + t
 
-    on integers (both decayed terms floored; the decay from :func:`decay_fixed`). An empty EMA
-    takes its first sample as if it had held for a whole window (``den`` = window), the steady
-    state of a constant input; a second sample at the same time (``t`` 0) changes nothing.
+    on integers (both decayed terms floored; the decay from :func:`decay_fixed`). Two
+    conventions of ours, where the docs say nothing (Hyperliquid samples every 3 s or so): an
+    empty EMA takes its first sample as if it had held for a whole window (``den`` = window, the
+    steady state of a constant input), and a sample weighs at most one window (``t`` capped for
+    its weight, not for the decay), so after a gap longer than the window the EMA starts again
+    from that sample instead of one sample outweighing the next ones for ln(t / window)
+    windows. A second sample at the same time (``t`` 0) changes nothing.
 
     Example:
         >>> e = ema_step(Ema(), 60, 0, HL_BASIS_EMA_NS)
@@ -111,7 +115,8 @@ def ema_step(ema: Ema, sample: int, now_ns: int, window_ns: int) -> Ema:
         return Ema(sample * window_ns, window_ns, now_ns)
     t = now_ns - ema.last_ns
     d = decay_fixed(t, window_ns)
-    return Ema(ema.num * d // DECAY_ONE + sample * t, ema.den * d // DECAY_ONE + t, now_ns)
+    w = min(t, window_ns)
+    return Ema(ema.num * d // DECAY_ONE + sample * w, ema.den * d // DECAY_ONE + w, now_ns)
 
 
 def ema_ticks(ema: Ema) -> int:
