@@ -27,8 +27,11 @@ TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
 # Moved again on 2026-12-06 by the populations' top-up: each account now carries a drawn share
 # of its legs' loss since entry (a new random stream, and the WITHDRAWN events of the rest after
 # the legs open), where it carried all of it.
-TWO_DIGEST = "56a673f5ed48962c7d09df5574a3442249fa00d9cb7c1115f9e4d9528d51f712"
-TWO_DIGEST_SEED2_4000 = "185843ad5e30768be304872a867e7f8a66d530142743c375c259bebf919d2b34"
+# Both moved by Hyperliquid's three-part mark, a1a3466, 0b2509d and 0aa63e0: the dex venue marks
+# by the median of oracle + the 150 s EMA of its mid's basis, its book median and the cex's book
+# mid (handed in each step), where it marked at the oracle.
+TWO_DIGEST = "09031180d49c97a3293c1f7392fd920eb5a006737fc34505b6c6b23e8ac98951"
+TWO_DIGEST_SEED2_4000 = "a91b619b20d788415e117257cdda8bfadaf2b7512789e127b1c74f220970f3df"
 
 
 @pytest.fixture(scope="module")
