@@ -50,6 +50,10 @@ MARKET_BAD = {
         'venue = "a"\ninstruments = ["BTCUSDT"]\n',
         'venue = "a"\ninstruments = ["ETHUSDT"]\n',
     ),
+    "market_weight.toml": (
+        "insurance_fund_usd = 1e9\n",
+        "insurance_fund_usd = 1e9\nperp_mid_weight = -3\n",
+    ),
 }
 
 SPEC = """
@@ -173,6 +177,11 @@ CASES = [
         "market-population-instrument",
         ["scenario", "show", "{d}/market_population.toml"],
         ["populations.0.instruments.0", "ETHUSDT"],
+    ),
+    (
+        "market-perp-mid-weight",
+        ["scenario", "show", "{d}/market_weight.toml"],
+        ["venues.0.perp_mid_weight", "-3"],
     ),
     (
         "market-shares",
