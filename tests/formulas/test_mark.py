@@ -9,6 +9,7 @@ ticks."""
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import math
 from decimal import Decimal
@@ -18,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from margincall.core.errors import InvalidInputError
+from margincall.formulas import mark as formulas_mark
 from margincall.formulas.mark import (
     basis_moving_average,
     binance_mark_price,
@@ -291,3 +293,8 @@ def test_hyperliquid_mark_price_takes_the_book_ema_only_without_perp_mids():
     assert hyperliquid_mark_price(100.0, 0.6, 100.2, 100.3, 100.5) == 100.3
     assert hyperliquid_mark_price(Decimal(100), Decimal("0.6"), Decimal("100.2"), None,
                                   Decimal("100.5")) == Decimal("100.5")  # fmt: skip
+
+
+@pytest.mark.parametrize("module", [formulas_mark, mk], ids=["formulas", "venue"])
+def test_the_mark_modules_examples_run(module):
+    assert doctest.testmod(module).failed == 0

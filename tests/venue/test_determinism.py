@@ -16,12 +16,13 @@ RULEBOOKS = ("binance", "bitmex", "dydx", "hyperliquid")
 SCENARIO = """
 import numpy as np
 from margincall.venue.engine import Venue
+from oracle_mark import oracle_marked
 
 SECOND = 1_000_000_000
 
 
 def run(rulebook, seed):
-    v = Venue(rulebook, "BTCUSDT", price=60_000, insurance_fund_usd=2_000, seed=seed)
+    v = Venue(oracle_marked(rulebook), "BTCUSDT", price=60_000, insurance_fund_usd=2_000, seed=seed)
     mm = v.open_account(10_000_000, leverage=20)
     shorts = [v.open_account(w, leverage=20) for w in (30_000, 40_000, 50_000, 60_000)]
     longs = [v.open_account(w, leverage=40) for w in (2_500, 3_000, 4_000)]

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import pytest
+from oracle_mark import oracle_marked
 
 from margincall.events.schema import EventKind, RejectReason
 from margincall.formulas.margin import (
@@ -45,7 +46,7 @@ def of(events, kind: EventKind, account: int | None = None):
 
 
 def venue(rulebook: str, fund_usd=1_000_000, **kw) -> Venue:
-    v = Venue(rulebook, "BTCUSDT", price=60_000, insurance_fund_usd=fund_usd, **kw)
+    v = Venue(oracle_marked(rulebook), "BTCUSDT", price=60_000, insurance_fund_usd=fund_usd, **kw)
     v.check_invariants()
     return v
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from oracle_mark import oracle_marked
 
 from margincall.events.schema import EventKind
 from margincall.formulas.portfolio import (
@@ -123,7 +124,7 @@ def test_hyperliquid_ranks_a_cross_leg_by_the_whole_account_value() -> None:
     """Long 1 BTC from 100,000 and short 30 ETH from 3,500 with 30,000 USDC; at 104,000 /
     3,600 the account value is 31,000 and the BTC leg's index (mark/entry) x (notional /
     account value) = 1.04 x 104,000 / 31,000."""
-    pv = PortfolioVenue("hyperliquid", {"BTCUSDT": 100_000, "ETHUSDT": 3_500})
+    pv = PortfolioVenue(oracle_marked("hyperliquid"), {"BTCUSDT": 100_000, "ETHUSDT": 3_500})
     mm = pv.open_account(1_000_000_000, leverage=5)
     a = pv.open_account(30_000, leverage=20)
     pv.block_trades("BTCUSDT", [a], ["1"], 100_000, mm)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from oracle_mark import oracle_marked
 
 from margincall.events.schema import EventKind
 from margincall.formulas.margin import binance_liquidation_price_tiered, maintenance_margin
@@ -47,7 +48,7 @@ def cross_accounts(draw):
 
 
 def _venue(rulebook, legs, cushion):
-    rb = load_rulebook(rulebook)
+    rb = oracle_marked(rulebook)
     prices = {sym: START[sym] for sym, *_ in legs}
     pv = PortfolioVenue(rb, prices, insurance_fund_usd=10_000_000)
     mm = pv.open_account(10_000_000_000, leverage=LEVERAGE)

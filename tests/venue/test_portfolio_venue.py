@@ -15,6 +15,7 @@ from decimal import Decimal
 from importlib.resources import files
 
 import pytest
+from oracle_mark import oracle_marked
 
 from margincall.core.errors import InvalidInputError
 from margincall.events.schema import EventKind, RejectReason
@@ -190,7 +191,7 @@ def _p7(marks: dict[str, int]) -> tuple[PortfolioVenue, int, list]:
     """P6's Hyperliquid account (30,000 USDC; long 1 BTC at 100,000, short 30 ETH at 3,500, long
     500 SOL at 200), its marks moved to ``marks``, one block of liquidations."""
     start = {"BTCUSDT": 100_000, "ETHUSDT": 3_500, "SOLUSDT": 200}
-    pv = PortfolioVenue("hyperliquid", start, insurance_fund_usd=1_000_000)
+    pv = PortfolioVenue(oracle_marked("hyperliquid"), start, insurance_fund_usd=1_000_000)
     mm = pv.open_account(1_000_000_000, leverage=5)
     a = pv.open_account(30_000, leverage=20)
     for sym, qty in (("BTCUSDT", "1"), ("ETHUSDT", "-30"), ("SOLUSDT", "500")):

@@ -24,7 +24,8 @@ def rulebooks() -> None:
         "instruments",
         "BTCUSDT max leverage",
     ):
-        table.add_column(col)
+        # the names whole (hyperliquid is also a mark rule's name: two columns of 11 letters)
+        table.add_column(col, min_width=11 if col in ("name", "mark") else None)
     for name in RULEBOOKS:
         rb = load_rulebook(name)
         btc = rb.instrument("BTCUSDT")
