@@ -42,8 +42,8 @@ def two_venues() -> MarketSimulation:
 
 
 def _gap(sim: MarketSimulation, symbol: str) -> np.ndarray:
-    """Per snapshot, (highest - lowest) / mean of the venues' marks of ``symbol``."""
-    m = sim.marks[: sim._snaps, :, sim.symbols.index(symbol)]
+    """Per snapshot, (highest - lowest) / mean of the venues' book mids of ``symbol``."""
+    m = sim.mids[: sim._snaps, :, sim.symbols.index(symbol)]
     both = np.isfinite(m).all(axis=1)
     gap = np.full(len(m), np.nan)
     gap[both] = (m[both].max(axis=1) - m[both].min(axis=1)) / m[both].mean(axis=1)

@@ -118,7 +118,7 @@ def market_tables(summary: Mapping[str, Any]) -> list[str]:
             assets,
         ),
         _table(
-            "Largest price gap between venues (marks, each minute)",
+            "Largest price gap between venues (book mids, each minute)",
             ["instrument", "venues", "largest gap", "at minute", "gap at the end"],
             gaps,
         ),

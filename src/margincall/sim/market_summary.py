@@ -8,8 +8,9 @@ report (feeds undercount on stress days). Beside them, each instrument's
 have published (:mod:`margincall.report.feed`: a Binance-rule feed publishes the latest forced
 close of each second): the figures to set beside market data. Traders liquidated are accounts
 with a ``LIQUIDATION_TRIGGERED`` event, counted per venue (an account is one trader on one venue) and
-summed. The gap between venues is measured on their marks each snapshot minute:
-``(highest - lowest) / mean`` over the venues listing the asset.
+summed. The gap between venues is measured on their book mids, the prices traded and the ones the
+arbitrageurs close, each snapshot minute: ``(highest - lowest) / mean`` over the venues listing the
+asset. Not on marks: a Hyperliquid-rule mark leans on the other venues' mids by design.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ def venue_candles(sim) -> pl.DataFrame:
 
 
 def _gap(sim, k: int) -> dict[str, Any]:
-    m = sim.marks[: sim._snaps, :, k]
-    listed = np.isfinite(m).all(axis=0)
+    listed = np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0)
     if listed.sum() < 2:
         return {
             "venues": int(listed.sum()),
@@ -60,8 +60,11 @@ def _gap(sim, k: int) -> dict[str, Any]:
             "max_minute": None,
             "end_pct": None,
         }
-    m = m[:, listed]
-    gap = (m.max(axis=1) - m.min(axis=1)) / m.mean(axis=1)
+    m = sim.mids[: sim._snaps, :, k][:, listed]
+    # a minute with a book's side empty has no mid there: its gap is over the other venues
+    two = np.isfinite(m).sum(axis=1) >= 2
+    gap = np.zeros(len(m))
+    gap[two] = (np.nanmax(m[two], axis=1) - np.nanmin(m[two], axis=1)) / np.nanmean(m[two], axis=1)
     i = int(np.argmax(gap))
     return {
         "venues": int(listed.sum()),
