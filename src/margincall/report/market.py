@@ -119,7 +119,7 @@ def market_tables(summary: Mapping[str, Any]) -> list[str]:
         ),
         _table(
             "Largest price gap between venues (book mids, each minute)",
-            ["instrument", "venues", "largest gap", "at minute", "gap at the end"],
+            ["instrument", "venues", "largest gap", "at minute", "gap at the end (last 10 min)"],
             gaps,
         ),
         _table(
