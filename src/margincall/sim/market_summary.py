@@ -32,7 +32,7 @@ THIN_SHARE = 0.05
 """A book is thin while its ±1% depth is below this share of its calm value."""
 END_MINUTES = 10
 """The gap between venues "at the end" is the median of the last minutes' gaps: one minute's
-mids differ by a few basis points of book noise (the arbitrageurs act beyond 3 bps)."""
+mids differ by a few basis points of book noise (the presets' arbitrageurs act beyond 2 bps)."""
 
 
 def leg_events(records: np.ndarray, j: int) -> np.ndarray:
