@@ -25,7 +25,6 @@ from margincall.formulas.mark import (
     binance_mark_price,
     bitmex_fair_price,
     book_median,
-    ewma_basis,
     hyperliquid_mark_price,
     median3,
     time_weighted_ema,
@@ -252,12 +251,6 @@ def test_basis_moving_average_uses_the_last_window():
     mids, idx = [101.0, 102.0, 103.0, 110.0], [100.0, 100.0, 100.0, 100.0]
     assert basis_moving_average(mids, idx) == approx(4.0)
     assert basis_moving_average(mids, idx, window=2) == approx(6.5)
-
-
-def test_ewma_basis_moves_a_fraction_toward_each_sample():
-    alpha = 1 - math.exp(-1 / 150)
-    assert ewma_basis([0.0, 1.0], span_seconds=150) == approx(alpha)
-    assert ewma_basis([2.0] * 10, span_seconds=150) == approx(2.0)
 
 
 def test_time_weighted_ema_weighs_each_sample_by_its_seconds():

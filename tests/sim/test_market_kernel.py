@@ -13,7 +13,7 @@ import pytest
 from margincall.core.errors import InvariantViolation
 from margincall.sim.market import load_market
 from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
-from margincall.sim.market_summary import market_summary, venue_candles
+from margincall.sim.market_summary import gap_series, market_summary, venue_candles
 from margincall.venue import mark as mk
 
 TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
@@ -42,11 +42,9 @@ def two_venues() -> MarketSimulation:
 
 
 def _gap(sim: MarketSimulation, symbol: str) -> np.ndarray:
-    """Per snapshot, (highest - lowest) / mean of the venues' book mids of ``symbol``."""
-    m = sim.mids[: sim._snaps, :, sim.symbols.index(symbol)]
-    both = np.isfinite(m).all(axis=1)
-    gap = np.full(len(m), np.nan)
-    gap[both] = (m[both].max(axis=1) - m[both].min(axis=1)) / m[both].mean(axis=1)
+    """Per snapshot, the gap between the venues' book mids of ``symbol`` (the summary's rule)."""
+    gap = gap_series(sim, sim.symbols.index(symbol))
+    assert gap is not None
     return gap
 
 

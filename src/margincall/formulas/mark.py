@@ -115,28 +115,6 @@ def basis_moving_average(
     return math.fsum(m - i for m, i in pairs) / len(pairs)
 
 
-def ewma_basis(samples: Sequence[float], span_seconds: float, sample_seconds: float = 1.0) -> float:
-    """Exponential moving average of evenly spaced basis samples.
-
-    Each new sample x updates ``ema += alpha·(x − ema)`` with alpha = 1 − exp(−dt/span); the
-    first sample seeds the average. Hyperliquid publishes a time-weighted form instead, which
-    its mark uses: `time_weighted_ema`.
-
-    Example:
-        >>> round(ewma_basis([1.0, 1.0, 1.0], span_seconds=150), 12)
-        1.0
-    """
-    if span_seconds <= 0 or sample_seconds <= 0:
-        raise InvalidInputError("span_seconds", span_seconds, "positive span and sample times")
-    if not samples:
-        raise InvalidInputError("samples", list(samples), "at least one sample")
-    alpha = 1.0 - math.exp(-sample_seconds / span_seconds)
-    ema = float(samples[0])
-    for x in samples[1:]:
-        ema += alpha * (float(x) - ema)
-    return ema
-
-
 # ---- Hyperliquid (trading/robust-price-indices) --------------------------------------------
 
 

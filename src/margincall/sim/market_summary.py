@@ -55,23 +55,28 @@ def venue_candles(sim) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _gap(sim, k: int) -> dict[str, Any]:
+def gap_series(sim, k: int) -> np.ndarray | None:
+    """Asset ``k``'s gap between venues each snapshot minute (module docstring), a fraction;
+    ``None`` when fewer than two venues list it. A minute with a book's side empty has no mid
+    there: its gap is over the other venues (0 with fewer than two)."""
     listed = np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0)
     if listed.sum() < 2:
-        return {
-            "venues": int(listed.sum()),
-            "max_pct": None,
-            "max_minute": None,
-            "end_pct": None,
-        }
+        return None
     m = sim.mids[: sim._snaps, :, k][:, listed]
-    # a minute with a book's side empty has no mid there: its gap is over the other venues
     two = np.isfinite(m).sum(axis=1) >= 2
     gap = np.zeros(len(m))
     gap[two] = (np.nanmax(m[two], axis=1) - np.nanmin(m[two], axis=1)) / np.nanmean(m[two], axis=1)
+    return gap
+
+
+def _gap(sim, k: int) -> dict[str, Any]:
+    venues = int(np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0).sum())
+    gap = gap_series(sim, k)
+    if gap is None:
+        return {"venues": venues, "max_pct": None, "max_minute": None, "end_pct": None}
     i = int(np.argmax(gap))
     return {
-        "venues": int(listed.sum()),
+        "venues": venues,
         "max_pct": float(gap[i] * 100),
         "max_minute": i,
         "end_pct": float(np.median(gap[-END_MINUTES:]) * 100),
