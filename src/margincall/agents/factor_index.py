@@ -25,7 +25,8 @@ Example:
     >>> from types import SimpleNamespace as NS
     >>> from margincall.core.rng import RngTree
     >>> factor = NS(vol_annual=0.4, garch_alpha=0.06, garch_beta=0.93, t_dof=4.0,
-    ...             impact_bps_per_musd=0.4, impact_permanent=0.3, impact_half_life_minutes=30.0)
+    ...             impact_bps_per_musd=0.4, impact_permanent=0.3, impact_half_life_minutes=30.0,
+    ...             noise_usd_per_hour=0.0, noise_minutes=60.0)
     >>> btc = NS(symbol="BTCUSDT", start_price=73000.0, beta=1.0, idio_vol_annual=0.0,
     ...          impact_bps_per_musd=0.0)
     >>> fx = FactorIndex(factor, [btc], step_seconds=60, steps=10, tree=RngTree(1))
@@ -99,10 +100,11 @@ class FactorIndex:
 
 def _own(factor, asset):
     """The asset's own process: the factor's parameters with the asset's idiosyncratic
-    volatility and spot impact (``factor`` a pydantic model or a plain namespace)."""
+    volatility and spot impact and no noise flow (``factor`` a pydantic model or a plain namespace)."""
     own = {
         "vol_annual": float(asset.idio_vol_annual),
         "impact_bps_per_musd": float(asset.impact_bps_per_musd),
+        "noise_usd_per_hour": 0.0,  # the market's noise flow moves the factor, not each asset
     }
     if hasattr(factor, "model_copy"):
         return factor.model_copy(update=own)  # no validation: a zero volatility is allowed here

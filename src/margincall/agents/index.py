@@ -5,6 +5,13 @@ log S = log F + I. The fundamental part F is a GARCH(1,1) random walk with Stude
 The impact part I is the price impact of net spot flow (the exogenous spot/ETF schedule and
 the arbitrageur's hedges): linear in dollars, a share of it permanent, the rest decaying with a
 half-life (the spot book refilling). All draws come from one named stream of the seed.
+
+A zero-mean noise flow can be added (``noise_usd_per_hour`` > 0): the net buying and selling
+nobody schedules, an AR(1) process in USD per hour with standard deviation
+``noise_usd_per_hour`` and correlation time ``noise_minutes``. Its impact is wholly transient:
+uninformed flow moves the price while the book refills and leaves no level behind, so it adds
+hour-scale swings without moving where the day goes (the scheduled flows and the news do that).
+Its draws follow the shocks' on the same stream, so a path without noise is unchanged by it.
 """
 
 from __future__ import annotations
@@ -37,6 +44,15 @@ class IndexProcess:
         self.transient = 0.0
         self.decay = 0.5 ** (step_seconds / (params.impact_half_life_minutes * 60))
         self.price = start_price
+        sd = params.noise_usd_per_hour
+        self.noise = 0.0
+        if sd > 0:
+            self.noise_phi = math.exp(-step_seconds / (params.noise_minutes * 60))
+            self.noise_draws = (
+                rng.standard_normal(steps + 1) * sd * math.sqrt(1 - self.noise_phi**2)
+            )
+        else:
+            self.noise_draws = None
 
     def step(self, spot_flow_usd: float, jump: float = 0.0) -> float:
         """Advance one step with ``spot_flow_usd`` of net spot buying (negative: selling) and a
@@ -49,6 +65,9 @@ class IndexProcess:
         impact = self.p.impact_bps_per_musd * 1e-4 * spot_flow_usd / 1e6
         self.permanent += impact * self.p.impact_permanent
         self.transient = self.transient * self.decay + impact * (1 - self.p.impact_permanent)
+        if self.noise_draws is not None:  # the noise flow, USD per hour: transient impact only
+            self.noise = self.noise * self.noise_phi + self.noise_draws[self.i - 1]
+            self.transient += self.p.impact_bps_per_musd * 1e-4 * self.noise * self.dt / 3.6e9
         self.price = math.exp(self.log_level)
         return self.price
 

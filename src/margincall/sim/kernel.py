@@ -44,6 +44,7 @@ from margincall.agents.view import MarketView, read_only
 from margincall.core.errors import InvalidInputError
 from margincall.core.rng import RngTree
 from margincall.events.schema import EventKind
+from margincall.sim.news import News
 from margincall.sim.scenario import Scenario, check_leverage
 from margincall.venue import book as bk
 from margincall.venue.engine import Venue
@@ -180,9 +181,8 @@ class Simulation:
         sc, v = self.scenario, self.venue
         dt = sc.run.step_seconds
         interval = int(v.rulebook.funding_interval_hours * 3600)
-        shocks = sorted((s.hour * 3600, s.move) for s in sc.flow.shocks)
+        news = News(sc.flow.shocks)
         trig = int(EventKind.LIQUIDATION_TRIGGERED)
-        si = 0
         lo, hi = (
             float(v.scale.ticks_to_price(v.min_tick + 1)),
             float(v.scale.ticks_to_price(v.max_tick - 1)),
@@ -194,10 +194,7 @@ class Simulation:
             elapsed = step * dt
             hour = (elapsed - dt) / 3600
             v.advance(self.start_ns + elapsed * NS)  # 1. clock
-            jump = 0.0  # 2. exogenous flow and index
-            while si < len(shocks) and shocks[si][0] < elapsed:
-                jump = (1 + jump) * (1 + shocks[si][1]) - 1
-                si += 1
+            jump = news.jump(elapsed, dt)  # 2. exogenous flow and index
             view = self._view()  # one read-only view per step: its arrays see the live state
             flow = spot_flow_usd(sc.flow.spot, hour, dt) + self.arb.hedge(view)
             price = min(max(self.index.step(flow, jump), lo), hi)

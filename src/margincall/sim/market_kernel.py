@@ -69,6 +69,7 @@ from margincall.sim.market_population import (
     open_entrants,
     open_population,
 )
+from margincall.sim.news import News
 from margincall.venue import book as bk
 from margincall.venue import mark as mk
 from margincall.venue.book_queries import depth_ticklots
@@ -420,9 +421,8 @@ class MarketSimulation:
         invariants every that many steps (tests)."""
         sc = self.scenario
         dt = sc.run.step_seconds
-        shocks = sorted((s.hour * 3600, s.move) for s in sc.flow.shocks)
+        news = News(sc.flow.shocks)
         trig = int(EventKind.LIQUIDATION_TRIGGERED)
-        si = 0
         every = max(1, self.steps // 200)
         books = {
             (vi, j): Orders() for vi, vr in enumerate(self.venues) for j in range(len(vr.symbols))
@@ -438,10 +438,7 @@ class MarketSimulation:
                 self.venues[t.venue].pv.deposit(
                     self.arb.accounts[t.venue], Decimal(t.micros) / 10**6
                 )
-            jump = 0.0  # 2. factor and asset indices
-            while si < len(shocks) and shocks[si][0] < elapsed:
-                jump = (1 + jump) * (1 + shocks[si][1]) - 1
-                si += 1
+            jump = news.jump(elapsed, dt)  # 2. factor and asset indices
             prices = self.index.step(
                 spot_flow_usd(sc.flow.spot, hour, dt), jump, self._hedges().tolist()
             )

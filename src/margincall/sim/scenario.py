@@ -89,6 +89,10 @@ class IndexProcess(_Model):
     impact_bps_per_musd: Annotated[float, Field(ge=0)] = 0.5  # spot impact, bps per $1M net
     impact_permanent: Share = 0.5  # share of spot impact that never decays
     impact_half_life_minutes: Positive = 30.0  # decay of the transient part, minutes
+    # zero-mean noise flow (agents/index.py): its standard deviation, USD per hour (0: none),
+    # and its correlation time, minutes; its impact is transient only
+    noise_usd_per_hour: UsdOrZero = 0.0
+    noise_minutes: Positive = 60.0
 
     @model_validator(mode="after")
     def _stationary(self) -> IndexProcess:
@@ -116,10 +120,12 @@ class FlowWindow(_Model):
 
 
 class Shock(_Model):
-    """A news shock: the index jumps by ``move`` at ``hour``."""
+    """A news shock: the index moves by ``move`` at ``hour``, at once or spread evenly over the
+    ``minutes`` after it (sim/news.py)."""
 
     hour: Annotated[float, Field(ge=0)]
     move: Annotated[float, Field(gt=-0.5, lt=0.5)]  # fraction, e.g. -0.02
+    minutes: Annotated[float, Field(ge=0, le=1440)] = 0.0  # 0: a jump in one step
 
 
 class Flow(_Model):
