@@ -57,6 +57,15 @@ err = Console(stderr=True, emoji=False)
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
+def usd_text(x: float | None) -> str:
+    """Dollars for a table: ``$2.18B``, ``$9.3M``, ``-$2.0M`` (a fund that gained), ``-`` for none."""
+    if x is None:
+        return "-"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    return f"{sign}${x / 1e9:,.2f}B" if x >= 1e9 else f"{sign}${x / 1e6:,.1f}M"
+
+
 def say(message: str) -> None:
     """One ``error:`` line on stderr (newlines folded, not read as markup, not wrapped)."""
     line = "; ".join(part.strip() for part in message.splitlines() if part.strip())

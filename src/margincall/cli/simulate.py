@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from margincall.cli.common import check_new_folder, console, err, output_folder, reading
+from margincall.cli.common import (
+    check_new_folder,
+    console,
+    err,
+    output_folder,
+    reading,
+    usd_text,
+)
 from margincall.core.compile_notice import compiling_notice
 
 
@@ -249,12 +256,6 @@ def _show(summary: dict, out: Path | None, as_json: bool, tables) -> None:
     tables(summary, out)
 
 
-def _usd(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
-
-
 def _print_market(s: dict, out: Path | None) -> None:
     m = s["market"]
     table = Table(
@@ -264,14 +265,14 @@ def _print_market(s: dict, out: Path | None) -> None:
         table.add_column(col, justify="right")
     share = m["long_share"]
     table.add_row(
-        "market", _usd(m["liquidated_usd"]), f"{share:.0%}" if share is not None else "-",
+        "market", usd_text(m["liquidated_usd"]), f"{share:.0%}" if share is not None else "-",
         f"{m['traders_liquidated']:,}", "", "",
     )  # fmt: skip
     for name, v in s["by_venue"].items():
         total = v["long_usd"] + v["short_usd"]
         table.add_row(
-            name, _usd(total), f"{v['long_usd'] / total:.0%}" if total else "-",
-            f"{v['traders_liquidated']:,}", _usd(v["fund_used_usd"]), f"{v['adl_events']:,}",
+            name, usd_text(total), f"{v['long_usd'] / total:.0%}" if total else "-",
+            f"{v['traders_liquidated']:,}", usd_text(v["fund_used_usd"]), f"{v['adl_events']:,}",
         )  # fmt: skip
     console.print(table)
     assets = Table(title="by asset")
@@ -282,13 +283,13 @@ def _print_market(s: dict, out: Path | None) -> None:
         gap = "-" if g["max_pct"] is None else f"{g['max_pct']:.2f}%"
         end = "-" if g["end_pct"] is None else f"{g['end_pct']:.3f}%"
         assets.add_row(
-            sym, _usd(a["total_usd"]), f"{a['index']['low_change_pct']:+.1f}%",
+            sym, usd_text(a["total_usd"]), f"{a['index']['low_change_pct']:+.1f}%",
             f"{a['index']['end_change_pct']:+.1f}%", gap, end,
         )  # fmt: skip
     console.print(assets)
     big = m["largest_liquidation"]
     console.print(
-        f"largest liquidation {_usd(big['usd'])} ({big['venue']} {big['symbol']}); invariants "
+        f"largest liquidation {usd_text(big['usd'])} ({big['venue']} {big['symbol']}); invariants "
         f"{s['invariants']['every_venue_and_market_money']}; wall {s['wall_seconds']:.1f} s"
     )
     if out is not None:
@@ -296,11 +297,6 @@ def _print_market(s: dict, out: Path | None) -> None:
 
 
 def _print_summary(s: dict, out: Path | None) -> None:
-    def usd(x: float | None) -> str:
-        if x is None:
-            return "-"
-        return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
-
     p, liq, oi, fund = (
         s["price"],
         s["liquidations"],
@@ -318,13 +314,13 @@ def _print_summary(s: dict, out: Path | None) -> None:
     rows = [
         ("price start -> end", f"{p['start']:,.0f} -> {p['end']:,.0f}"),
         ("price low (time)", f"{p['min']:,.0f} ({p['min_ts']})"),
-        ("liquidated, long / short", f"{usd(liq['long_usd'])} / {usd(liq['short_usd'])}"),
+        ("liquidated, long / short", f"{usd_text(liq['long_usd'])} / {usd_text(liq['short_usd'])}"),
         ("long share", f"{long_share:.0%}"),
         ("accounts liquidated", f"{liq['accounts']:,}"),
-        ("largest liquidation", usd(liq["largest_usd"])),
-        ("peak hour", usd(liq["peak_hour_usd"])),
-        ("open interest", f"{usd(oi['start'])} -> {usd(oi['end'])}"),
-        ("insurance fund (min)", f"{usd(fund['end'])} ({usd(fund['min'])})"),
+        ("largest liquidation", usd_text(liq["largest_usd"])),
+        ("peak hour", usd_text(liq["peak_hour_usd"])),
+        ("open interest", f"{usd_text(oi['start'])} -> {usd_text(oi['end'])}"),
+        ("insurance fund (min)", f"{usd_text(fund['end'])} ({usd_text(fund['min'])})"),
         ("ADL events", f"{s['adl']['events']:,}"),
         (
             "funding min / max",

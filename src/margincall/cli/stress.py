@@ -19,6 +19,7 @@ from margincall.cli.common import (
     err,
     output_folder,
     reading,
+    usd_text,
 )
 from margincall.core.compile_notice import compiling_notice
 from margincall.core.errors import InvalidInputError
@@ -156,9 +157,6 @@ def stress(
 
 
 def _print_stress(r: dict, out: Path | None) -> None:
-    def usd(x: float) -> str:
-        return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
-
     a = r["assumptions"]
     several = len(a["depth_scales"]) > 1 or len(a["leverage_scales"]) > 1
     table = Table(title=f"stress: {a['source']} (reference {r['reference_price']:,.2f})")
@@ -176,16 +174,16 @@ def _print_stress(r: dict, out: Path | None) -> None:
         cells += [
             f"{row['final_move']:+.2%}",
             f"{row['price']:,.2f}",
-            usd(row["long_liquidated_usd"]),
-            usd(row["short_liquidated_usd"]),
+            usd_text(row["long_liquidated_usd"]),
+            usd_text(row["short_liquidated_usd"]),
             rounds,
         ]
         table.add_row(*cells)
     console.print(table)
     m, imp = a["map"], a["impact"]
     lines = [
-        f"map: {a['source_kind']}; long {usd(r['long_total_usd'])}, short "
-        f"{usd(r['short_total_usd'])} by liquidation price",
+        f"map: {a['source_kind']}; long {usd_text(r['long_total_usd'])}, short "
+        f"{usd_text(r['short_total_usd'])} by liquidation price",
     ]
     if "leverage" in m and "weights" in m:
         pairs = ", ".join(
