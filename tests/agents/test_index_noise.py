@@ -85,33 +85,3 @@ def test_in_a_market_only_the_factor_carries_the_noise():
     fx = FactorIndex(NOISY, assets, step_seconds=5, steps=10, tree=RngTree(1))
     assert fx.factor.noise_draws is not None
     assert all(p.noise_draws is None for p in fx.own)
-
-
-def test_feb_2026_markets_noise_gives_the_hourly_volatility_of_the_72_hours_before(real_csv):
-    """The preset's factor with no scheduled flow (its fundamental GARCH-t walk and its noise
-    flow): the annualised volatility of hourly log returns over 20 simulated days is within 15%
-    of the shared panel's over the 72 hours before 2026-02-05 00:00 (an input known before the
-    day, not a figure of the day)."""
-    from datetime import timedelta
-
-    from margincall.sim.market import load_market
-    from margincall.sources.panel import read_panel
-
-    sc = load_market("feb-2026-market")
-    panel = read_panel(real_csv)
-    before = panel.filter(
-        (panel["ts"] >= sc.run.start - timedelta(hours=72)) & (panel["ts"] < sc.run.start)
-    )
-    closes = np.log(np.concatenate([[before["open"][0]], before["close"].to_numpy()]))
-    real = np.diff(closes).std() * math.sqrt(8760)
-    per_hour = 720
-    hours = 20 * 24
-    p = IndexProcess(sc.factor, 1.0, 5.0, RngTree(1).generator("factor"), hours * per_hour)
-    log = [0.0]
-    for _ in range(hours):
-        for _ in range(per_hour):
-            p.step(0.0)
-        log.append(p.log_level)
-    simulated = np.diff(log).std() * math.sqrt(8760)
-    assert len(before) == 72
-    assert abs(simulated / real - 1) < 0.15, (simulated, real)
