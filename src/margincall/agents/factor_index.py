@@ -100,7 +100,8 @@ class FactorIndex:
 
 def _own(factor, asset):
     """The asset's own process: the factor's parameters with the asset's idiosyncratic
-    volatility and spot impact and no noise flow (``factor`` a pydantic model or a plain namespace)."""
+    volatility and spot impact and no noise flow (``factor`` a pydantic model or a plain
+    namespace)."""
     own = {
         "vol_annual": float(asset.idio_vol_annual),
         "impact_bps_per_musd": float(asset.impact_bps_per_musd),

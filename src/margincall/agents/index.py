@@ -48,6 +48,8 @@ class IndexProcess:
         self.noise = 0.0
         if sd > 0:
             self.noise_phi = math.exp(-step_seconds / (params.noise_minutes * 60))
+            # log move of one step of the flow, per USD an hour of it
+            self.noise_impact = params.impact_bps_per_musd * 1e-4 / 1e6 * step_seconds / 3600
             self.noise_draws = (
                 rng.standard_normal(steps + 1) * sd * math.sqrt(1 - self.noise_phi**2)
             )
@@ -67,7 +69,7 @@ class IndexProcess:
         self.transient = self.transient * self.decay + impact * (1 - self.p.impact_permanent)
         if self.noise_draws is not None:  # the noise flow, USD per hour: transient impact only
             self.noise = self.noise * self.noise_phi + self.noise_draws[self.i - 1]
-            self.transient += self.p.impact_bps_per_musd * 1e-4 * self.noise * self.dt / 3.6e9
+            self.transient += self.noise_impact * self.noise
         self.price = math.exp(self.log_level)
         return self.price
 

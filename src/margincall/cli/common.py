@@ -58,7 +58,8 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def usd_text(x: float | None) -> str:
-    """Dollars for a table: ``$2.18B``, ``$9.3M``, ``-$2.0M`` (a fund that gained), ``-`` for none."""
+    """Dollars for a table: ``$2.18B``, ``$9.3M``, ``-$2.0M`` (a fund that gained), ``-`` for
+    none."""
     if x is None:
         return "-"
     sign = "-" if x < 0 else ""

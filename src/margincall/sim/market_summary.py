@@ -55,11 +55,16 @@ def venue_candles(sim) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def _listed(sim, k: int) -> np.ndarray:
+    """Which venues list asset ``k``: those with a mark at every snapshot."""
+    return np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0)
+
+
 def gap_series(sim, k: int) -> np.ndarray | None:
     """Asset ``k``'s gap between venues each snapshot minute (module docstring), a fraction;
     ``None`` when fewer than two venues list it. A minute with a book's side empty has no mid
     there: its gap is over the other venues (0 with fewer than two)."""
-    listed = np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0)
+    listed = _listed(sim, k)
     if listed.sum() < 2:
         return None
     m = sim.mids[: sim._snaps, :, k][:, listed]
@@ -70,7 +75,7 @@ def gap_series(sim, k: int) -> np.ndarray | None:
 
 
 def _gap(sim, k: int) -> dict[str, Any]:
-    venues = int(np.isfinite(sim.marks[: sim._snaps, :, k]).all(axis=0).sum())
+    venues = int(_listed(sim, k).sum())
     gap = gap_series(sim, k)
     if gap is None:
         return {"venues": venues, "max_pct": None, "max_minute": None, "end_pct": None}
