@@ -284,3 +284,28 @@ def test_an_account_flat_below_zero_after_its_own_sell_is_covered_by_the_fund() 
     assert [(int(e["account"]), int(e["amount"])) for e in paid] == [(a, 104_600_000)]
     assert pv.margin(a) == (0, 0)
     pv.check_invariants()
+
+
+def test_a_conversion_of_more_than_9_2_million_dollars_does_not_overflow() -> None:
+    """R7 for a deficit whose micro-dollars times 10^6 pass int64: long 1,000 BTC from 50,000 on
+    28M USDe, BTC at 40,000 and USDe marked at 0.40 leave $10.08M to cover; the units sold
+    are ceil(deficit / rate) as Python's integers compute them (before: a negative number)."""
+    pv = PortfolioVenue(
+        "binance", {"BTCUSDT": 50_000}, insurance_fund_usd=1_000_000_000,
+        collateral_prices={"USDE": 1},
+    )  # fmt: skip
+    mm = pv.open_account(1_000_000_000, leverage=1)
+    a = pv.open_account(0, collateral={"USDE": 28_000_000}, leverage=2)
+    pv.block_trades("BTCUSDT", [a], ["1000"], 50_000, mm)
+    pv.set_index_price("BTCUSDT", 40_000)
+    pv.update_marks()
+    assert len(pv.run_liquidations()) == 0
+    events = pv.set_collateral_sources("USDE", own_book="0.4", index="1")
+    conv = [e for e in events if e["kind"] == EventKind.COLLATERAL_CONVERTED]
+    assert len(conv) == 1
+    deficit, qty, rate = int(conv[0]["amount"]), int(conv[0]["qty"]), int(conv[0]["price"])
+    assert deficit == 10_080_000 * USD and deficit * 10**6 > 2**63
+    assert rate == 380_000  # 0.40 x (1 - 0.05)
+    assert qty == -(-deficit * 10**6 // rate) == 26_526_315_789_474
+    assert int(pv.pf.converted[0]) == qty
+    pv.check_invariants()

@@ -46,7 +46,7 @@ from margincall.venue.leg_close import (
     key_leg,
 )
 from margincall.venue.liquidation import _deleverage_rest
-from margincall.venue.margin_int import PPM, mul_div_floor
+from margincall.venue.margin_int import PPM, mul_div_ceil, mul_div_floor
 from margincall.venue.params import (
     BACKSTOP_DEN,
     BACKSTOP_NUM,
@@ -356,7 +356,7 @@ def _settle_loss(s, pf, a, cash, out, bout) -> None:
         value = mul_div_floor(units, pf.price[c], PPM)
         rate = mul_div_floor(pf.price[c], PPM - pf.buffer_ppm[c], PPM)
         want = min(short, int(np.ceil(short * (value / total))) + 1)
-        sell = min(units, -(-want * PPM // max(rate, 1)))
+        sell = min(units, mul_div_ceil(want, PPM, max(rate, 1)))  # want * PPM overflows
         got = mul_div_floor(sell, rate, PPM)
         pf.coll[a, c] -= sell
         pf.converted[c] += sell
