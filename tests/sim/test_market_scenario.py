@@ -144,6 +144,48 @@ def test_bad_market_input_names_field_value_and_expected(path, value, field, tex
         assert exc.value.value == value or (value == [] and exc.value.value == [])
 
 
+def _book(venue="a", asset="USDE", **more) -> dict:
+    data = _with("populations.0.mix.collateral", {"USDT": 0.8, "BTC": 0.1, "USDE": 0.1})
+    data["stablecoin_books"] = [
+        {"venue": venue, "asset": asset, "depth_1pct_usd": 2e6, "capital_usd": 2e7} | more
+    ]
+    return data
+
+
+def test_a_stablecoin_book_parses_with_the_makers_defaults():
+    sc = parse_market(_book())
+    assert (sc.stablecoin_books[0].venue, sc.stablecoin_books[0].asset) == ("a", "USDE")
+    assert (sc.stablecoin_makers.refill_minutes, sc.stablecoin_makers.redeem_minutes) == (10, 60)
+
+
+BAD_BOOKS = [
+    ("unknown-venue", _book(venue="okx"), "stablecoin_books.0.venue", "okx", "a, h"),
+    ("settlement-asset", _book(asset="USDT"), "stablecoin_books.0.asset", "USDT",
+     "own book: USDE"),
+    ("index-priced", _book(asset="USDC"), "stablecoin_books.0.asset", "USDC", "own book: USDE"),
+    ("not-a-stablecoin", _book(asset="BTC"), "stablecoin_books.0.asset", "BTC", "own book: USDE"),
+    ("venue-without-own-book-assets", _book(venue="h"), "stablecoin_books.0.asset", "USDE",
+     "rulebook hyperliquid"),
+    ("not-deposited", _book() | {"populations": BASE["populations"]},
+     "stablecoin_books.0.asset", "USDE", "population deposits"),
+    ("duplicate", _book() | {"stablecoin_books": _book()["stablecoin_books"] * 2},
+     "stablecoin_books.1", "a/USDE", "repeated"),
+    ("zero-depth", _book(depth_1pct_usd=0), "stablecoin_books.0.depth_1pct_usd", 0,
+     "greater than 0"),
+    ("refill-zero", _book() | {"stablecoin_makers": {"refill_minutes": 0}},
+     "stablecoin_makers.refill_minutes", 0, "greater than 0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "field", "value", "text"), [c[1:] for c in BAD_BOOKS],
+                         ids=[c[0] for c in BAD_BOOKS])  # fmt: skip
+def test_bad_stablecoin_book_names_field_value_and_expected(data, field, value, text):
+    with pytest.raises(InvalidInputError) as exc:
+        parse_market(data, "m.toml")
+    assert exc.value.field == f"m.toml: {field}"
+    assert exc.value.value == value and text in exc.value.expected
+
+
 def test_a_venue_holding_more_money_than_the_engine_counts_is_refused():
     data = _with("venues.0.insurance_fund_usd", 1e12)
     data["arbitrage"] = {"capital_usd_per_venue": 1e12}
@@ -221,6 +263,7 @@ def test_oct_2025_describes_behaviour_as_feb_2026_market_does():
     feb, oct_ = load_market("feb-2026-market"), load_market("oct-2025")
     assert oct_.factor == feb.factor and oct_.arbitrage == feb.arbitrage
     assert oct_.makers == feb.makers and oct_.momentum == feb.momentum
+    assert oct_.stablecoin_makers == feb.stablecoin_makers
     assert [(a.leverage_scale, a.drives_factor) for a in oct_.assets] == [
         (a.leverage_scale, a.drives_factor) for a in feb.assets
     ]

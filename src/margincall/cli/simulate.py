@@ -287,6 +287,7 @@ def _print_market(s: dict, out: Path | None) -> None:
             f"{a['index']['end_change_pct']:+.1f}%", gap, end,
         )  # fmt: skip
     console.print(assets)
+    _print_stablecoins(s)
     big = m["largest_liquidation"]
     console.print(
         f"largest liquidation {usd_text(big['usd'])} ({big['venue']} {big['symbol']}); invariants "
@@ -294,6 +295,23 @@ def _print_market(s: dict, out: Path | None) -> None:
     )
     if out is not None:
         console.print(f"run folder: {out} (report.html, summary.json, events.parquet, ...)")
+
+
+def _print_stablecoins(s: dict) -> None:
+    """The stablecoin books' table, when the scenario has any."""
+    rows = [(v, a, x) for v, d in s["by_venue"].items() for a, x in d["stablecoins"].items()]
+    if not rows:
+        return
+    table = Table(title="stablecoin books")
+    for col in ("venue", "asset", "low", "at", "end", "converted", "desk sold"):
+        table.add_column(col, justify="right")
+    for venue, asset, x in rows:
+        p = x["price"]
+        table.add_row(
+            venue, asset, f"${p['low']:.4f}", p["low_at"] or "-", f"${p['end']:.4f}",
+            usd_text(x["converted_usd"]), usd_text(x["desk_proceeds_usd"]),
+        )  # fmt: skip
+    console.print(table)
 
 
 def _print_summary(s: dict, out: Path | None) -> None:

@@ -271,6 +271,22 @@ class CrossArbitrage(_Model):
         return self
 
 
+class StablecoinBook(_Model):
+    """A dollar stablecoin's spot book on a venue (:mod:`margincall.sim.stablecoin_book`)."""
+
+    venue: Name  # a venue whose population deposits the asset
+    asset: Name  # a collateral asset its rulebook prices from the venue's own book
+    depth_1pct_usd: Usd  # the maker's bids within 1% of the peg, USD
+    capital_usd: Usd  # the maker's dollars for its bids (its ladder goes as deep as they reach)
+
+
+class StablecoinMakers(_Model):
+    """How the makers of every ``[[stablecoin_books]]`` behave."""
+
+    refill_minutes: Positive = 10.0  # a taken top and ladder come back with this time constant
+    redeem_minutes: Positive = 60.0  # units bought are redeemed at $1 after this long
+
+
 class MarketScenario(_Model):
     """Everything a market run needs besides the seed."""
 
@@ -289,6 +305,10 @@ class MarketScenario(_Model):
     # trend followers of the whole market, shared over the books by open interest (see
     # momentum_share); none unless set
     momentum: Momentum = Momentum(accounts=0)
+    # dollar stablecoins with a spot book on a venue: the venue's desk sells the collateral it
+    # converts there, and the book's price marks it where the rulebook says so; none unless set
+    stablecoin_books: list[StablecoinBook] = Field(default_factory=list)
+    stablecoin_makers: StablecoinMakers = StablecoinMakers()
 
     @model_validator(mode="after")
     def _references(self) -> MarketScenario:
@@ -340,6 +360,7 @@ class MarketScenario(_Model):
                 "every book, its capital 100 times the venue's ±1% depth",
             )  # fmt: skip
         self._check_populations(venues)
+        self._check_stablecoin_books(venues)
         self._check_money()
         return self
 
@@ -367,6 +388,27 @@ class MarketScenario(_Model):
                         f"a dollar stablecoin ({', '.join(DOLLARS)}) or an asset whose "
                         f"perpetual ({priced_by}) is in [[assets]]: its spot index prices it",
                     )  # fmt: skip
+
+    def _check_stablecoin_books(self, venues: dict[str, MarketVenue]) -> None:
+        _unique([f"{b.venue}/{b.asset}" for b in self.stablecoin_books], "stablecoin_books",
+                "one book per venue and asset")  # fmt: skip
+        for i, b in enumerate(self.stablecoin_books):
+            where = f"stablecoin_books.{i}"
+            v = _venue(venues, b.venue, f"{where}.venue")
+            own = [a for a, c in _rulebook(v.rulebook).collateral.items()
+                   if a in DOLLARS and not c.settlement and c.price.own_book > 0]  # fmt: skip
+            if b.asset not in own:
+                raise InvalidInputError(
+                    f"{where}.asset", b.asset,
+                    f"a dollar stablecoin that rulebook {v.rulebook} takes as collateral and "
+                    f"prices from the venue's own book: {', '.join(own) or 'none'}",
+                )  # fmt: skip
+            pop = next((p for p in self.populations if p.venue == b.venue), None)
+            if pop is None or pop.mix.collateral.get(b.asset, 0) <= 0:
+                raise InvalidInputError(
+                    f"{where}.asset", b.asset,
+                    f"an asset venue {b.venue}'s population deposits (its mix.collateral)",
+                )  # fmt: skip
 
     def _check_money(self) -> None:
         for i, v in enumerate(self.venues):
@@ -402,8 +444,9 @@ class MarketScenario(_Model):
 
     def collateral_symbol(self, asset: str) -> str | None:
         """The perpetual whose asset's spot index prices collateral ``asset`` (BTC, XBT:
-        BTCUSDT); None for a dollar stablecoin, held at $1 (a market run has no stablecoin
-        books, so every price source of one reads $1)."""
+        BTCUSDT); None for a dollar stablecoin, held at $1 unless a ``[[stablecoin_books]]``
+        entry gives it a book on a venue (then that book's price is its ``own_book`` source
+        there, and its index and redemption sources read $1)."""
         if asset in DOLLARS:
             return None
         return f"{_BASES.get(asset, asset)}USDT"

@@ -16,14 +16,17 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    maker account per venue quoting every book with the scenario's ``[makers]`` scaled to the
    book, :meth:`MarketScenario.book_makers <margincall.sim.market.MarketScenario.book_makers>`:
    the stress of a book is the volatility of its asset and the loss of the whole account, so a
-   loss on one book thins the others), then the **arbitrageurs' orders**
+   loss on one book thins the others) and the makers of its stablecoin books (redemptions due,
+   refill: :mod:`margincall.sim.stablecoin_book`), then the **arbitrageurs' orders**
    (:mod:`margincall.agents.cross_arb`), then per book its **takers** in the single-venue
    kernel's order: momentum (its share of ``[momentum]``), noise, the population's stop-losses
    (a leg's stop closes that leg), the intraday entrants due; each book's batch matched as it
    arrives;
 4. **marks**: every book's premium sample, then every venue's marks by its rulebook, and its
    collateral assets priced by a spot index (BTC) marked again once that index has moved by
-   ``REMARK_MOVE``. A venue marking by Hyperliquid's rule is first handed, per instrument, the
+   ``REMARK_MOVE``; before its stablecoins' marks, the venue's desk sells in their books what
+   its conversions (R7) took in the last liquidations, and a book's price that has moved by
+   ``REMARK_MOVE`` marks its asset. A venue marking by Hyperliquid's rule is first handed, per instrument, the
    lower weighted median of the other venues' book mids of the asset as they stand after
    phase 3 (weights ``perp_mid_weight``; a book with an empty side has no mid), its perp-mid
    part (:func:`perp_mid_sources`);
@@ -70,12 +73,14 @@ from margincall.sim.market_population import (
     open_population,
 )
 from margincall.sim.news import News
+from margincall.sim.stablecoin_book import PEG, TICK_MICROS, UNIT, StablecoinBook
 from margincall.venue import book as bk
 from margincall.venue import mark as mk
 from margincall.venue.book_queries import depth_ticklots
 from margincall.venue.portfolio import PortfolioVenue
 
 NS = 1_000_000_000
+PPM = 1_000_000
 Progress = Callable[[int, int, int], None]
 NOISE_ACCOUNTS = 20  # noise traders per venue (cross accounts trading every instrument)
 # the single-venue feb-2026.toml's noise and arbitrage (calibration) per dollar of its book's
@@ -140,6 +145,14 @@ class MarketVenueRun:
             for name, price in coll.items()
             if (sym := sc.collateral_symbol(name)) is not None
         ]
+        mk = sc.stablecoin_makers
+        # the venue's stablecoin books: [asset, its place in pv.assets, book, price marked]
+        self.stablecoins = [
+            [b.asset, pv.assets.index(b.asset), StablecoinBook(
+                b.depth_1pct_usd, b.capital_usd, mk.refill_minutes * 60, mk.redeem_minutes * 60,
+            ), PEG]
+            for b in sc.stablecoin_books if b.venue == spec.name
+        ]  # fmt: skip
         self.symbols = pv.symbols
         self.listing = [sc.listing(spec.name, s) for s in prices]
         oi = sum(x.open_interest_usd for x in self.listing)
@@ -188,10 +201,23 @@ class MarketVenueRun:
         gen = tree.generator(f"momentum.{self.name}.{sym}")
         return Momentum(params, ids, float(sc.run.step_seconds), gen)
 
-    def remark_collateral(self, prices) -> None:
-        """Collateral priced by an asset's spot index marked again once the index has moved by
-        ``REMARK_MOVE`` since its last mark (every price source reads the index: a market run
-        has no spot books of its own); the venue re-evaluates every account holding it."""
+    def remark_collateral(self, prices, now_ns: int) -> None:
+        """Collateral marked again once its price has moved by ``REMARK_MOVE`` since its last
+        mark; the venue re-evaluates every account holding it. An asset priced by a spot index:
+        every price source reads the index. A stablecoin with a book on the venue: the desk
+        first sells there the units the venue's conversions took (whole units), no lower than
+        the rate its conversions pay now (the price less the conversion buffer); the rest waits.
+        The book's price is the ``own_book`` source, its index and redemption $1."""
+        pf = self.pv.pf
+        for row in self.stablecoins:
+            name, c, book, last = row
+            rate = int(pf.price[c]) * (PPM - int(pf.buffer_ppm[c])) // PPM
+            book.sell(int(pf.converted[c]) // UNIT - book.sold, now_ns, -(-rate // TICK_MICROS))
+            p = book.price_ticks()
+            if abs(p - last) >= REMARK_MOVE * last:
+                own = Decimal(p) / PEG
+                self.pv.set_collateral_sources(name, own_book=own, index=1, redemption=1)
+                row[3] = p
         for row in self.remarks:
             name, k, last = row
             p = float(prices[k])
@@ -342,6 +368,8 @@ class MarketSimulation:
         deposits plus the arbitrageurs' treasury and transfers in flight is what came in."""
         for vr in self.venues:
             vr.pv.check_invariants()
+            for row in vr.stablecoins:
+                row[2].check()
         held = sum(vr.pv.deposits for vr in self.venues) + self.arb.money_micros()
         if held != self.money_in:
             raise InvariantViolation(
@@ -464,6 +492,8 @@ class MarketSimulation:
                     if _eaten_inside(view):
                         vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
                     vr.makers[j].act(view, books[vi, j])
+                for row in vr.stablecoins:
+                    row[2].quote(now, dt)
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
                 for j, sym in enumerate(vr.symbols):
@@ -475,7 +505,7 @@ class MarketSimulation:
                 vr.pv.sample_premiums()
                 self._hand_perp_mids(vi)
                 vr.pv.update_marks()
-                vr.remark_collateral(prices)
+                vr.remark_collateral(prices, now)
             for vr, interval in zip(self.venues, intervals, strict=True):  # 5. funding
                 if elapsed % interval == 0:
                     vr.pv.settle_funding()

@@ -17,14 +17,17 @@ Hyperliquid-rule mark leans on the other venues' mids by design.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from margincall.events.schema import EventKind
 from margincall.report.candles import candles
 from margincall.report.feed import feed_totals
 from margincall.report.stats import summarize
+from margincall.sim.stablecoin_book import PEG, UNIT
 
 CALM_MINUTES = 30
 """The ±1% depth of the first minutes (after the first snapshot) is a book's calm value."""
@@ -109,6 +112,31 @@ def _reported(by_venue: dict[str, Any]) -> dict[str, float]:
     return {"liquidated_usd": long_usd + short_usd, "long_usd": long_usd, "short_usd": short_usd}
 
 
+def _utc(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stablecoins(vr, ev: np.ndarray) -> dict[str, Any]:
+    """Per stablecoin book of the venue: its price (the book's own, every step; the lowest and
+    when), what the venue's conversions took (``COLLATERAL_CONVERTED`` events) and what its desk
+    sold in the book."""
+    out = {}
+    for name, c, book, _ in vr.stablecoins:
+        conv = ev[(ev["kind"] == int(EventKind.COLLATERAL_CONVERTED)) & (ev["order_id"] == c)]
+        out[name] = {
+            "price": {
+                "low": book.low / PEG,
+                "low_at": None if book.low == PEG else _utc(book.low_ns),
+                "end": book.price_ticks() / PEG,
+            },
+            "converted_units": float(conv["qty"].sum()) / UNIT,
+            "converted_usd": float(conv["notional"].sum()) / 1e6,
+            "desk_sold_units": float(book.sold),
+            "desk_proceeds_usd": book.proceeds / 1e6,
+        }
+    return out
+
+
 def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
     """The summary of a market run (module docstring)."""
     by_venue: dict[str, Any] = {}
@@ -162,6 +190,7 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
             ),
             "adl_events": sum(p["adl"]["events"] for p in per.values()),
             "instruments": per,
+            "stablecoins": _stablecoins(vr, ev),
         }
     for k, sym in enumerate(sim.symbols):
         path = sim.index_path[: sim._snaps, k]
