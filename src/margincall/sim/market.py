@@ -65,7 +65,8 @@ MARKET_PRESETS = ("feb-2026-market", "oct-2025")
 """Market presets (run by :mod:`margincall.sim.market_kernel`)."""
 SHARE_TOLERANCE = 1e-9
 DOLLARS = ("USDT", "USDC", "USDE")
-"""Collateral assets a market run holds at $1 (:meth:`MarketScenario.collateral_symbol`)."""
+"""Dollar stablecoins: $1 in a market run unless a ``[[stablecoin_books]]`` entry gives one a
+book on a venue (:meth:`MarketScenario.collateral_symbol`)."""
 _BASES = {"XBT": "BTC"}  # a rulebook's name for an asset -> the base of its perpetual's symbol
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
