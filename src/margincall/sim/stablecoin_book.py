@@ -65,6 +65,7 @@ class StablecoinBook:
         self.sold = 0  # units the desk sold (the maker bought)
         self.proceeds = 0  # micro-dollars the desk received
         self.redeemed = 0  # units the maker redeemed at the peg
+        self.unsold = 0  # units of the last sale the bids could not take
         self.low, self.low_ns = PEG, 0  # the lowest price (ticks) and when it was first seen
         self.top = PEG  # the maker bids below this tick
         self._fill(1.0)
@@ -128,9 +129,6 @@ class StablecoinBook:
                 self.low, self.low_ns = self.top, now_ns
         self.check()
         return got
-
-    unsold = 0
-    """Units of the last :meth:`sell` the bids could not take."""
 
     def price_ticks(self) -> int:
         """The book's price: its best bid plus one tick, at most the maker's top (the last
