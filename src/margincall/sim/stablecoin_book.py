@@ -69,6 +69,7 @@ class StablecoinBook:
         self.low, self.low_ns = PEG, 0  # the lowest price (ticks) and when it was first seen
         self.top = PEG  # the maker bids below this tick
         self._fill(1.0)
+        self.full = True  # the top at the peg and every level as the dollars allow: no refill
 
     def _cap(self, levels: np.ndarray) -> np.ndarray:
         """``levels`` from the top as far as the maker's free dollars pay for them: whole
@@ -99,7 +100,10 @@ class StablecoinBook:
             _, units = self.pending.popleft()
             self.cash += units * PEG * TICK_MICROS
             self.redeemed += units
-        self._fill(-math.expm1(-dt_seconds / self.refill_seconds))
+            self.full = False
+        if not self.full:
+            self._fill(-math.expm1(-dt_seconds / self.refill_seconds))
+            self.full = self.top == PEG and np.array_equal(self.bids, self._cap(self.ladder))
         self.check()
 
     def sell(self, units: int, now_ns: int = 0, limit_ticks: int = 1) -> int:
@@ -122,6 +126,7 @@ class StablecoinBook:
         self.proceeds += got
         self.unsold = units - done
         if done:
+            self.full = False
             self.pending.append((now_ns + round(self.redeem_seconds * 1e9), done))
             self.top = int(self.ticks[np.flatnonzero(fill)[-1]])  # the last trade's price
             self.top = self.price_ticks()
