@@ -54,6 +54,12 @@ MARKET_BAD = {
         "insurance_fund_usd = 1e9\n",
         "insurance_fund_usd = 1e9\nperp_mid_weight = -3\n",
     ),
+    # a USDE book on a venue whose population deposits no USDE
+    "market_stablecoin.toml": (
+        'venue = "a"\ninstruments = ["BTCUSDT"]\n',
+        'venue = "a"\ninstruments = ["BTCUSDT"]\n[[stablecoin_books]]\nvenue = "a"\n'
+        'asset = "USDE"\ndepth_1pct_usd = 5e6\ncapital_usd = 5e7\n',
+    ),
 }
 
 SPEC = """
@@ -197,6 +203,11 @@ CASES = [
         "market-simulate-rulebook",
         ["simulate", "{d}/market_rulebook.toml"],
         ["venues.0.rulebook", "nasdaq"],
+    ),
+    (
+        "market-stablecoin-book",
+        ["simulate", "{d}/market_stablecoin.toml", "--out", "{out}"],
+        ["stablecoin_books.0.asset", "USDE", "population deposits"],
     ),
     (
         "market-simulate-accounts",
