@@ -26,10 +26,10 @@ over ``[[assets]]``. Each step of ``run.step_seconds``, for every venue in the o
    collateral assets priced by a spot index (BTC) marked again once that index has moved by
    ``REMARK_MOVE``; before its stablecoins' marks, the venue's desk sells in their books what
    its conversions (R7) took in the last liquidations, and a book's price that has moved by
-   ``REMARK_MOVE`` marks its asset. A venue marking by Hyperliquid's rule is first handed, per instrument, the
-   lower weighted median of the other venues' book mids of the asset as they stand after
-   phase 3 (weights ``perp_mid_weight``; a book with an empty side has no mid), its perp-mid
-   part (:func:`perp_mid_sources`);
+   ``REMARK_MOVE`` marks its asset. A venue marking by Hyperliquid's rule is first handed, per
+   instrument, the lower weighted median of the other venues' book mids of the asset as they
+   stand after phase 3 (weights ``perp_mid_weight``; a book with an empty side has no mid), its
+   perp-mid part (:func:`perp_mid_sources`);
 5. **funding**: at the end of each of a venue's funding intervals (its rulebook's), every
    instrument's payments (:meth:`PortfolioVenue.settle_funding`);
 6. **liquidations** per venue (:meth:`PortfolioVenue.run_liquidations`);
@@ -145,11 +145,11 @@ class MarketVenueRun:
             for name, price in coll.items()
             if (sym := sc.collateral_symbol(name)) is not None
         ]
-        mk = sc.stablecoin_makers
+        how = sc.stablecoin_makers
         # the venue's stablecoin books: [asset, its place in pv.assets, book, price marked]
         self.stablecoins = [
             [b.asset, pv.assets.index(b.asset), StablecoinBook(
-                b.depth_1pct_usd, b.capital_usd, mk.refill_minutes * 60, mk.redeem_minutes * 60,
+                b.depth_1pct_usd, b.capital_usd, how.refill_minutes * 60, how.redeem_minutes * 60,
             ), PEG]
             for b in sc.stablecoin_books if b.venue == spec.name
         ]  # fmt: skip
