@@ -54,14 +54,14 @@ def _liquidated(sim: MarketSimulation) -> int:
 def test_a_book_the_desk_cannot_move_leaves_the_event_log_unchanged(runs):
     assert len(_usde(runs["none"], EventKind.COLLATERAL_CONVERTED)) > 0  # the desk has work
     assert runs["deep"].digest() == runs["none"].digest()
-    book = runs["deep"].venues[0].stablecoins[0][2]
+    book = runs["deep"].venues[0].stablecoins[0].book
     assert book.low > PEG - 5  # under the 0.05% that marks again
 
 
 def test_the_desk_sells_every_whole_unit_converted_or_keeps_it_for_the_bids(runs):
     for name in ("deep", "thin"):
         vr = runs[name].venues[0]
-        _, c, book, _ = vr.stablecoins[0]
+        c, book = vr.stablecoins[0].place, vr.stablecoins[0].book
         converted = int(vr.pv.pf.converted[c]) // UNIT
         assert book.sold + book.unsold == converted and book.sold > 0
         assert int(_usde(runs[name], EventKind.COLLATERAL_CONVERTED)["qty"].sum()) == int(
@@ -71,7 +71,7 @@ def test_the_desk_sells_every_whole_unit_converted_or_keeps_it_for_the_bids(runs
 
 def test_a_thin_books_price_marks_the_collateral_and_the_depeg_liquidates_more(runs):
     thin = runs["thin"]
-    book = thin.venues[0].stablecoins[0][2]
+    book = thin.venues[0].stablecoins[0].book
     marks = _usde(thin, EventKind.COLLATERAL_REMARKED)
     assert book.low < 0.95 * PEG  # a depeg beyond the USDE haircut's 10%... at least 5%
     assert len(marks) >= 2 and int(marks["price"].min()) == book.low * 100
@@ -86,7 +86,7 @@ def test_the_summary_gives_each_book_its_low_and_the_desks_sales(runs):
     thin = runs["thin"]
     s = market_summary(thin, venue_candles(thin))
     x = s["by_venue"]["cex"]["stablecoins"]["USDE"]
-    book = thin.venues[0].stablecoins[0][2]
+    book = thin.venues[0].stablecoins[0].book
     assert x["price"]["low"] == book.low / PEG and x["price"]["low_at"].startswith("2026-02-05T")
     assert x["desk_sold_units"] == book.sold and x["desk_proceeds_usd"] == book.proceeds / 1e6
     assert x["converted_units"] >= x["desk_sold_units"]

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
@@ -77,10 +78,10 @@ from margincall.sim.stablecoin_book import PEG, TICK_MICROS, UNIT, StablecoinBoo
 from margincall.venue import book as bk
 from margincall.venue import mark as mk
 from margincall.venue.book_queries import depth_ticklots
+from margincall.venue.margin_int import PPM, mul_div_floor
 from margincall.venue.portfolio import PortfolioVenue
 
 NS = 1_000_000_000
-PPM = 1_000_000
 Progress = Callable[[int, int, int], None]
 NOISE_ACCOUNTS = 20  # noise traders per venue (cross accounts trading every instrument)
 # the single-venue feb-2026.toml's noise and arbitrage (calibration) per dollar of its book's
@@ -112,6 +113,17 @@ ladder's small inner levels would otherwise stay empty)."""
 def _eaten_inside(view: MarketView) -> bool:
     bid, ask = view.best_bid, view.best_ask
     return bid <= 0 or ask <= 0 or (ask - bid) > REQUOTE_SPREAD * (ask + bid) / 2
+
+
+@dataclass
+class HeldStablecoin:
+    """A venue's stablecoin with a book there: its place in the venue's collateral arrays and
+    the price (ticks) it was last marked at."""
+
+    asset: str
+    place: int
+    book: StablecoinBook
+    marked: int = PEG
 
 
 class MarketVenueRun:
@@ -146,11 +158,10 @@ class MarketVenueRun:
             if (sym := sc.collateral_symbol(name)) is not None
         ]
         how = sc.stablecoin_makers
-        # the venue's stablecoin books: [asset, its place in pv.assets, book, price marked]
         self.stablecoins = [
-            [b.asset, pv.assets.index(b.asset), StablecoinBook(
+            HeldStablecoin(b.asset, pv.assets.index(b.asset), StablecoinBook(
                 b.depth_1pct_usd, b.capital_usd, how.refill_minutes * 60, how.redeem_minutes * 60,
-            ), PEG]
+            ))
             for b in sc.stablecoin_books if b.venue == spec.name
         ]  # fmt: skip
         self.symbols = pv.symbols
@@ -209,15 +220,16 @@ class MarketVenueRun:
         the rate its conversions pay now (the price less the conversion buffer); the rest waits.
         The book's price is the ``own_book`` source, its index and redemption $1."""
         pf = self.pv.pf
-        for row in self.stablecoins:
-            name, c, book, last = row
-            rate = int(pf.price[c]) * (PPM - int(pf.buffer_ppm[c])) // PPM
+        for held in self.stablecoins:
+            c, book = held.place, held.book
+            # the rate the venue's conversions pay (portfolio_pass._settle_loss's)
+            rate = mul_div_floor(int(pf.price[c]), PPM - int(pf.buffer_ppm[c]), PPM)
             book.sell(int(pf.converted[c]) // UNIT - book.sold, now_ns, -(-rate // TICK_MICROS))
             p = book.price_ticks()
-            if abs(p - last) >= REMARK_MOVE * last:
+            if abs(p - held.marked) >= REMARK_MOVE * held.marked:
                 own = Decimal(p) / PEG
-                self.pv.set_collateral_sources(name, own_book=own, index=1, redemption=1)
-                row[3] = p
+                self.pv.set_collateral_sources(held.asset, own_book=own, index=1, redemption=1)
+                held.marked = p
         for row in self.remarks:
             name, k, last = row
             p = float(prices[k])
@@ -368,8 +380,8 @@ class MarketSimulation:
         deposits plus the arbitrageurs' treasury and transfers in flight is what came in."""
         for vr in self.venues:
             vr.pv.check_invariants()
-            for row in vr.stablecoins:
-                row[2].check()
+            for held in vr.stablecoins:
+                held.book.check()
         held = sum(vr.pv.deposits for vr in self.venues) + self.arb.money_micros()
         if held != self.money_in:
             raise InvariantViolation(
@@ -492,8 +504,8 @@ class MarketSimulation:
                     if _eaten_inside(view):
                         vr.makers[j].centre[:] = 0.0  # the inner levels were taken: re-quote
                     vr.makers[j].act(view, books[vi, j])
-                for row in vr.stablecoins:
-                    row[2].quote(now, dt)
+                for held in vr.stablecoins:
+                    held.book.quote(now, dt)
             self._arb_orders(books)
             for vi, vr in enumerate(self.venues):
                 for j, sym in enumerate(vr.symbols):

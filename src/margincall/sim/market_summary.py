@@ -121,9 +121,12 @@ def _stablecoins(vr, ev: np.ndarray) -> dict[str, Any]:
     when), what the venue's conversions took (``COLLATERAL_CONVERTED`` events) and what its desk
     sold in the book."""
     out = {}
-    for name, c, book, _ in vr.stablecoins:
-        conv = ev[(ev["kind"] == int(EventKind.COLLATERAL_CONVERTED)) & (ev["order_id"] == c)]
-        out[name] = {
+    for held in vr.stablecoins:
+        book = held.book
+        conv = ev[
+            (ev["kind"] == int(EventKind.COLLATERAL_CONVERTED)) & (ev["order_id"] == held.place)
+        ]
+        out[held.asset] = {
             "price": {
                 "low": book.low / PEG,
                 "low_at": None if book.low == PEG else _utc(book.low_ns),

@@ -19,7 +19,7 @@ Example:
     >>> b = StablecoinBook(depth_1pct_usd=1e6, capital_usd=2e6, refill_seconds=600,
     ...                    redeem_seconds=3600)
     >>> b.price_ticks(), b.sell(500_000), b.price_ticks()  # half the top 1% sold
-    (10000, 498750000000, 9950)
+    (10000, 498727082500, 9950)
 """
 
 from __future__ import annotations
@@ -101,10 +101,10 @@ class StablecoinBook:
             self.cash += units * PEG * TICK_MICROS
             self.redeemed += units
             self.full = False
-        if not self.full:
+        if not self.full:  # a full book is left as it is (nothing to refill or check)
             self._fill(-math.expm1(-dt_seconds / self.refill_seconds))
             self.full = self.top == PEG and np.array_equal(self.bids, self._cap(self.ladder))
-        self.check()
+            self.check()
 
     def sell(self, units: int, now_ns: int = 0, limit_ticks: int = 1) -> int:
         """A sell of ``units`` whole units walking the bids from the top down to
@@ -128,8 +128,8 @@ class StablecoinBook:
         if done:
             self.full = False
             self.pending.append((now_ns + round(self.redeem_seconds * 1e9), done))
-            self.top = int(self.ticks[np.flatnonzero(fill)[-1]])  # the last trade's price
-            self.top = self.price_ticks()
+            self.top = int(self.ticks[np.flatnonzero(fill)[-1]])  # the last trade's price...
+            self.top = self.price_ticks()  # ...or the best bid above it plus one tick
             if self.top < self.low:
                 self.low, self.low_ns = self.top, now_ns
         self.check()
