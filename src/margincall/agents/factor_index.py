@@ -26,7 +26,7 @@ Example:
     >>> from margincall.core.rng import RngTree
     >>> factor = NS(vol_annual=0.4, garch_alpha=0.06, garch_beta=0.93, t_dof=4.0,
     ...             impact_bps_per_musd=0.4, impact_permanent=0.3, impact_half_life_minutes=30.0,
-    ...             noise_usd_per_hour=0.0, noise_minutes=60.0)
+    ...             noise_usd_per_hour=0.0, noise_minutes=60.0, impact_crossover_bps=0.0)
     >>> btc = NS(symbol="BTCUSDT", start_price=73000.0, beta=1.0, idio_vol_annual=0.0,
     ...          impact_bps_per_musd=0.0)
     >>> fx = FactorIndex(factor, [btc], step_seconds=60, steps=10, tree=RngTree(1))

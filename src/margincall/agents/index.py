@@ -12,6 +12,15 @@ nobody schedules, an AR(1) process in USD per hour with standard deviation
 uninformed flow moves the price while the book refills and leaves no level behind, so it adds
 hour-scale swings without moving where the day goes (the scheduled flows and the news do that).
 Its draws follow the shocks' on the same stream, so a path without noise is unchanged by it.
+
+The transient impact can be concave (``impact_crossover_bps`` > 0): linear up to that many basis
+points and growing as the square root beyond, ``sign(T) sqrt(c |T|)`` for a linear transient
+``T`` past the crossover ``c`` (continuous, with the same slope at ``c``). It is the
+square-root law of metaorder impact (Donier and Bonart on Bitcoin; the linear regime for small
+flows, cascade-models.md §2.1) applied to the flow the spot book has not yet absorbed: a flow ten
+times larger moves the price about three times as far, not ten. The permanent part stays linear
+in the flow (what the flow told the market stays told). At 0 the transient part is linear
+throughout, as before.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ class IndexProcess:
         self.transient = 0.0
         self.decay = 0.5 ** (step_seconds / (params.impact_half_life_minutes * 60))
         self.price = start_price
+        self.crossover = params.impact_crossover_bps * 1e-4
         sd = params.noise_usd_per_hour
         self.noise = 0.0
         if sd > 0:
@@ -76,4 +86,13 @@ class IndexProcess:
     @property
     def log_level(self) -> float:
         """log of the price: the fundamental part plus the permanent and transient impact."""
-        return self.log_f + self.permanent + self.transient
+        return self.log_f + self.permanent + self.transient_impact
+
+    @property
+    def transient_impact(self) -> float:
+        """The transient part's log move: ``transient`` itself, or past the crossover its
+        square-root law."""
+        t, c = self.transient, self.crossover
+        if c <= 0 or abs(t) <= c:
+            return t
+        return math.copysign(math.sqrt(c * abs(t)), t)

@@ -93,6 +93,8 @@ class IndexProcess(_Model):
     # and its correlation time, minutes; its impact is transient only
     noise_usd_per_hour: UsdOrZero = 0.0
     noise_minutes: Positive = 60.0
+    # transient impact linear up to this many bps, square-root beyond (agents/index.py; 0: linear)
+    impact_crossover_bps: Annotated[float, Field(ge=0)] = 0.0
 
     @model_validator(mode="after")
     def _stationary(self) -> IndexProcess:
