@@ -96,6 +96,50 @@ def test_the_intraday_entrants_open_their_legs_when_due(run):
     assert opened >= 0.9 * due  # a market order in a book a crash thinned may find nothing
 
 
+def test_trend_following_entrants_open_on_the_side_of_the_last_hours_move():
+    """Every retail entrant drawn long but following the trend (intraday_trend_share 1): in the
+    first hour there is no hour-long move yet, so they buy; after it, each opens on the side of
+    its book's mark against the mark an hour (720 steps of 5 s) before its entry, which the
+    test rebuilds from the mark events."""
+    data = _data()
+    data["cohorts"]["retail"] |= {"intraday_long_share": 1.0, "intraday_trend_share": 1.0}
+    data["cohorts"]["capital"] |= {"intraday_share": 0.0}
+    sim = MarketSimulation(parse_market(data), 1, accounts=1200)
+    sim.run(check_every=0)
+    window = 3600 // 5
+    sells = buys_late = 0
+    for vr in sim.venues:
+        ev = _records(vr)
+        start = int(ev["ts_ns"].min())
+        for j, ent in enumerate(vr.entrants):
+            assert ent.chase is not None and ent.chase.all() and (ent.side == 1).all()
+            marks = ev[(ev["kind"] == EventKind.MARK_PRICE_UPDATED) & (ev["instrument"] == j)]
+            fills = ev[(ev["kind"] == EventKind.ORDER_FILLED) & (ev["instrument"] == j)
+                       & (ev["liquidity"] == 2)]  # fmt: skip
+            for a, step in zip(ent.ids, ent.step, strict=True):
+                mine = fills[fills["account"] == a]
+                if len(mine) == 0:
+                    continue
+                side = int(mine["side"][0])
+                if step <= window:
+                    assert side == 1  # no hour-long move yet: the drawn side
+                    continue
+                now = _mark_at(marks, int(mine["ts_ns"][0]))
+                then = _mark_at(marks, int(mine["ts_ns"][0]) - window * 5 * 10**9)
+                if now != then:
+                    assert side == (1 if now > then else -1), (vr.name, j, a)
+                sells += side == -1
+                buys_late += side == 1
+    assert sells > 10  # the crash: most entrants of the second hour sell
+
+
+def _mark_at(marks, ts: int) -> int:
+    """The mark in force before anything at ``ts`` (the kernel reads the mark of the step
+    before its agents act)."""
+    i = int(np.searchsorted(marks["ts_ns"], ts, side="left")) - 1
+    return int(marks["price"][max(i, 0)])
+
+
 def test_momentum_trades_each_book_within_its_share(run):
     sc = run.scenario
     total = 0

@@ -16,7 +16,8 @@ setting is its drawn leverage rounded up and fitted to the venue's maximum
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -164,17 +165,26 @@ def open_population(scenario, venue, desk: int, rng_tree) -> Cohorts:
     return cohorts
 
 
+TREND_SECONDS = 3600
+"""The move a trend-following entrant follows: the book's mark over the last hour."""
+
+
 @dataclass
 class Entrants:
     """Accounts that open their position during the run, with a market order at a drawn
     time: dip buyers and breakdown sellers, the fresh leverage a bounce or the next leg liquidates.
-    Sorted by entry step."""
+    Sorted by entry step. ``chase`` marks those who, instead of their drawn side, open on the
+    side of the mark's move over the last `TREND_SECONDS` (``window`` steps): short after a
+    fall, long after a rise (none before an hour has passed, or on no move)."""
 
     ids: np.ndarray
     side: np.ndarray
     lots: np.ndarray
     step: np.ndarray  # kernel step of the entry (1-based)
+    chase: np.ndarray | None = None
+    window: int = 1
     next: int = 0
+    marks: deque = field(default_factory=deque)
 
     def due(self, step: int) -> slice:
         """The entrants whose entry step has come (each once)."""
@@ -182,6 +192,26 @@ class Entrants:
         sl = slice(self.next, j)
         self.next = j
         return sl
+
+    def orders(self, step: int, mark: int) -> tuple[slice, np.ndarray]:
+        """Each step, with the book's ``mark`` (ticks): the entrants due and their sides.
+
+        Example (a window of 2 steps; both drawn long, the first one a trend follower):
+            >>> one = np.array([1, 1])
+            >>> e = Entrants(np.array([7, 8]), one, one, np.array([3, 4]),
+            ...              np.array([True, False]), window=2)
+            >>> [e.orders(s, m)[1].tolist() for s, m in ((1, 100), (2, 95), (3, 90), (4, 92))]
+            [[], [], [-1], [1]]
+        """
+        self.marks.append(mark)
+        if len(self.marks) > self.window + 1:
+            self.marks.popleft()
+        sl = self.due(step)
+        side = self.side[sl]
+        move = mark - self.marks[0] if len(self.marks) > self.window else 0
+        if self.chase is not None and move and sl.stop > sl.start:
+            side = np.where(self.chase[sl], 1 if move > 0 else -1, side)
+        return sl, side
 
 
 def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
@@ -196,8 +226,17 @@ def open_entrants(scenario, venue, n_cap: int, rng_tree) -> Entrants:
         empty = np.empty(0, np.int64)
         return Entrants(empty, empty, empty, empty)
     ids = venue.open_accounts(d["deposit"], isolated=d["isolated"], leverage=d["setting"])
-    order = np.argsort(d["step"], kind="stable")
-    return Entrants(ids[order], d["side"][order], d["lots"][order], d["step"][order])
+    return sorted_entrants(ids, d, run.step_seconds)
+
+
+def sorted_entrants(ids: np.ndarray, d: dict, step_seconds: float) -> Entrants:
+    """The :class:`Entrants` of :func:`draw_entrants`' draws ``d`` (opened as accounts ``ids``),
+    sorted by entry step."""
+    o = np.argsort(d["step"], kind="stable")
+    chase = d["chase"]
+    return Entrants(ids[o], d["side"][o], d["lots"][o], d["step"][o],
+                    None if chase is None else chase[o],
+                    max(1, round(TREND_SECONDS / step_seconds)))  # fmt: skip
 
 
 def draw_entrants(pop, counts, open_interest: float, start: float, steps: int, venue, rng_tree):
@@ -205,8 +244,9 @@ def draw_entrants(pop, counts, open_interest: float, start: float, steps: int, v
     each on one instrument of ``venue`` (a :class:`~margincall.venue.engine.Venue`: its
     instrument, scale and lot value) holding ``open_interest``: as many per cohort as
     ``intraday_share`` of its accounts, each as large as the cohort's average, opening at a
-    step drawn in ``[1, steps]`` (streams ``population.<cohort>.intraday``). Returns arrays:
-    deposit (micro-dollars), isolated, setting (leverage), side, lots, step."""
+    step drawn in ``[1, steps]`` (streams ``population.<cohort>.intraday``), ``intraday_trend_share``
+    of them following the trend (:class:`Entrants`). Returns arrays: deposit (micro-dollars),
+    isolated, setting (leverage), side, lots, step, chase (``None`` when no cohort follows)."""
     tick, lot = float(venue.scale.tick_size), float(venue.scale.lot_size)
     parts = []
     for k, (c, m) in enumerate(((pop.retail, counts[0]), (pop.capital, counts[1]))):
@@ -220,17 +260,21 @@ def draw_entrants(pop, counts, open_interest: float, start: float, steps: int, v
         lev, _ = _margin_terms(d, venue.instrument)
         side = np.where(rng.random(e) < c.intraday_long_share, 1, -1)
         step = rng.integers(1, steps + 1, e)
-        parts.append((d["notional"], lev, side, step, d["isolated"]))
+        chase = rng.random(e) < c.intraday_trend_share
+        parts.append((d["notional"], lev, side, step, d["isolated"], chase))
     if not parts:
         empty = np.empty(0, np.int64)
         return dict(deposit=empty, isolated=np.empty(0, bool), setting=empty, side=empty,
-                    lots=empty, step=empty)  # fmt: skip
-    notional, lev, side, step, iso = (np.concatenate([p[i] for p in parts]) for i in range(5))
+                    lots=empty, step=empty, chase=None)  # fmt: skip
+    notional, lev, side, step, iso, chase = (
+        np.concatenate([p[i] for p in parts]) for i in range(6)
+    )
     lots = np.maximum(np.round(notional / start / lot).astype(np.int64), 1)
     setting = np.clip(np.ceil(lev).astype(np.int64), 1, max_leverage(venue.instrument))
     value = lots * round(start / tick) * venue.k
     deposit = np.maximum((value / lev).astype(np.int64), -(-value // setting)) + value // 500
-    return dict(deposit=deposit, isolated=iso, setting=setting, side=side, lots=lots, step=step)
+    return dict(deposit=deposit, isolated=iso, setting=setting, side=side, lots=lots, step=step,
+                chase=chase if chase.any() else None)  # fmt: skip
 
 
 class StopBook:

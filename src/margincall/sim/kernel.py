@@ -209,9 +209,9 @@ class Simulation:
             stop_orders(view, self.stops, orders)
             ent = self.cohorts.entrants
             if ent is not None and len(ent.ids):
-                due = ent.due(step)
+                due, side = ent.orders(step, view.mark)
                 if due.stop > due.start:
-                    orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
+                    orders.extend_market(ent.ids[due], side, ent.lots[due], False)
             v.submit_orders(**orders.arrays(), cancel_first=orders.cancel_first)
             v.sample_premium()  # 4. mark
             v.update_mark()

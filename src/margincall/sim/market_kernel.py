@@ -248,9 +248,9 @@ class MarketVenueRun:
         stop_orders(view, self.stops[j], orders)
         ent = self.entrants[j]
         if ent is not None:
-            due = ent.due(step)
+            due, side = ent.orders(step, view.mark)
             if due.stop > due.start:
-                orders.extend_market(ent.ids[due], ent.side[due], ent.lots[due], False)
+                orders.extend_market(ent.ids[due], side, ent.lots[due], False)
 
     def view(self, j: int, step_seconds: float) -> MarketView:
         v = self.pv.legs[j]

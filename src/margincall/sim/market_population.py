@@ -38,11 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from margincall.agents.population import (
-    Entrants,
     _balanced_scale,
     _margin_terms,
     draw_cohort,
     draw_entrants,
+    sorted_entrants,
     tier_terms,
 )
 from margincall.core import libm
@@ -327,8 +327,7 @@ def open_entrants(sc, pop, pv, legs: Legs, tree: RngTree, steps: int) -> list:
         if len(d["deposit"]) == 0:
             continue
         ids = pv.open_accounts(d["deposit"], leverage=d["setting"])
-        order = np.argsort(d["step"], kind="stable")
-        out[j] = Entrants(ids[order], d["side"][order], d["lots"][order], d["step"][order])
+        out[j] = sorted_entrants(ids, d, sc.run.step_seconds)
     return out
 
 

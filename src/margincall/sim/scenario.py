@@ -180,6 +180,7 @@ class Cohort(_Model):
     entry_drift: Annotated[float, Field(gt=-0.5, lt=0.5)] = 0.0  # price change over those days
     intraday_share: Share = 0.0  # extra accounts (share of the cohort's) opening during the run
     intraday_long_share: Share = 0.5  # of those, the share that open long (market orders)
+    intraday_trend_share: Share = 0.0  # of those, the share that open on the last hour's move
 
     @model_validator(mode="after")
     def _ranges(self) -> Cohort:
