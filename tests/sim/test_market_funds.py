@@ -113,3 +113,28 @@ def test_the_hyperliquid_vault_takes_over_and_keeps_its_own_balance(crash):
     assert dex.pv.rulebook.name == "hyperliquid"
     for sym in dex.symbols:  # the vault holds what it took, its balance its own
         assert float(dex.pv.fund_usd(sym)) > 0
+
+
+def test_the_summary_gives_each_fund_the_sum_of_its_members_rows(crash):
+    """Hyperliquid's vault is one fund over both instruments, the Binance-rule venue's BTCUSDT and
+    ETHUSDT funds their own (R9): each fund's balance in the summary is the sum of its
+    instruments' rows, a vault row may go below zero while the vault's balance does not."""
+    from margincall.sim.market_summary import market_summary, venue_candles
+
+    summary = market_summary(crash, venue_candles(crash))
+    for vr in crash.venues:
+        venue = summary["by_venue"][vr.name]
+        funds, rows = venue["insurance_funds"], venue["instruments"]
+        assert sorted(funds) == sorted(set(vr.pv.fund_ids))
+        for fund, f in funds.items():
+            members = [s for s, i in zip(vr.symbols, vr.pv.fund_ids, strict=True) if i == fund]
+            assert f["instruments"] == members
+            assert f["end_usd"] == pytest.approx(
+                sum(rows[s]["insurance_fund_usd"]["end"] for s in members), abs=1e-6
+            )
+            assert f["start_usd"] == sum(rows[s]["insurance_fund_usd"]["start"] for s in members)
+            assert f["end_usd"] >= 0
+    vault = summary["by_venue"][crash.venues[1].name]["insurance_funds"]
+    assert list(vault) == ["backstop"]
+    assert vault["backstop"]["instruments"] == ["BTCUSDT", "ETHUSDT"]
+    assert vault["backstop"]["end_usd"] == float(crash.venues[1].pv.fund_usd("BTCUSDT"))

@@ -12,6 +12,11 @@ summed. The gap between venues is measured on their book mids, the prices traded
 arbitrageurs close, each snapshot minute: ``(highest - lowest) / mean`` over the venues listing the
 asset; its value at the end is the median over the last `END_MINUTES`. Not on marks: a
 Hyperliquid-rule mark leans on the other venues' mids by design.
+
+Each instrument's ``insurance_fund_usd`` is its row of its fund (venue/portfolio_funds.py): where
+instruments share a fund (Hyperliquid's vault, Binance's fund for the smaller contracts), a row
+goes below zero when it paid with the other members' money. Each venue's ``insurance_funds``
+gives every fund's balance, the sum of its members' rows, which does not.
 """
 
 from __future__ import annotations
@@ -140,6 +145,19 @@ def _stablecoins(vr, ev: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def _funds(pv, per: dict[str, Any]) -> dict[str, Any]:
+    """A venue's insurance funds by id: the instruments sharing each (``per``: the instruments'
+    figures, in the venue's order), its balance at the start (the sum of their rows) and at the
+    end (``PortfolioVenue.fund_usd``, the same sum, exact)."""
+    out: dict[str, Any] = {}
+    for fund, (sym, p) in zip(pv.fund_ids, per.items(), strict=True):
+        f = out.setdefault(fund, {"instruments": [], "start_usd": 0.0})
+        f["instruments"].append(sym)
+        f["start_usd"] += p["insurance_fund_usd"]["start"]
+        f["end_usd"] = float(pv.fund_usd(sym))
+    return out
+
+
 def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
     """The summary of a market run (module docstring)."""
     by_venue: dict[str, Any] = {}
@@ -192,6 +210,7 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
                 for p in per.values()
             ),
             "adl_events": sum(p["adl"]["events"] for p in per.values()),
+            "insurance_funds": _funds(vr.pv, per),
             "instruments": per,
             "stablecoins": _stablecoins(vr, ev),
         }
