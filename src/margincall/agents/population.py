@@ -184,7 +184,10 @@ class Entrants:
     chase: np.ndarray | None = None
     window: int = 1
     next: int = 0
-    marks: deque = field(default_factory=deque)
+    marks: deque = field(init=False)  # the last ``window + 1`` marks, kept while some chase
+
+    def __post_init__(self) -> None:
+        self.marks = deque(maxlen=self.window + 1)
 
     def due(self, step: int) -> slice:
         """The entrants whose entry step has come (each once)."""
@@ -203,13 +206,13 @@ class Entrants:
             >>> [e.orders(s, m)[1].tolist() for s, m in ((1, 100), (2, 95), (3, 90), (4, 92))]
             [[], [], [-1], [1]]
         """
-        self.marks.append(mark)
-        if len(self.marks) > self.window + 1:
-            self.marks.popleft()
         sl = self.due(step)
         side = self.side[sl]
+        if self.chase is None:
+            return sl, side
+        self.marks.append(mark)
         move = mark - self.marks[0] if len(self.marks) > self.window else 0
-        if self.chase is not None and move and sl.stop > sl.start:
+        if move and sl.stop > sl.start:
             side = np.where(self.chase[sl], 1 if move > 0 else -1, side)
         return sl, side
 

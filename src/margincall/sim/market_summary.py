@@ -151,10 +151,10 @@ def _funds(pv, per: dict[str, Any]) -> dict[str, Any]:
     end (``PortfolioVenue.fund_usd``, the same sum, exact)."""
     out: dict[str, Any] = {}
     for fund, (sym, p) in zip(pv.fund_ids, per.items(), strict=True):
-        f = out.setdefault(fund, {"instruments": [], "start_usd": 0.0})
-        f["instruments"].append(sym)
-        f["start_usd"] += p["insurance_fund_usd"]["start"]
-        f["end_usd"] = float(pv.fund_usd(sym))
+        if fund not in out:
+            out[fund] = {"instruments": [], "start_usd": 0.0, "end_usd": float(pv.fund_usd(sym))}
+        out[fund]["instruments"].append(sym)
+        out[fund]["start_usd"] += p["insurance_fund_usd"]["start"]
     return out
 
 
