@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from margincall.core.errors import InvariantViolation
+from margincall.report.candles import candles
+from margincall.report.feed import feed_totals
+from margincall.report.stats import summarize
 from margincall.sim.market import load_market
 from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
-from margincall.sim.market_summary import gap_series, market_summary, venue_candles
+from margincall.sim.market_summary import gap_series, leg_events, market_summary, venue_candles
 from margincall.venue import mark as mk
 
 TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
@@ -90,6 +93,22 @@ def test_the_btc_gap_between_venues_opens_in_the_shock_and_closes_after(two_venu
     assert np.nanmedian(gap[minute < 29]) < 0.0005  # calm: the books agree
     assert np.nanmax(gap[shock]) > 0.003  # the shock: apart by more than 0.3%
     assert np.nanmedian(gap[-10:]) < 0.0005  # an hour later: together again
+
+
+def test_the_reports_read_the_same_from_the_legs_filtered_events(two_venues):
+    """``leg_events`` leaves out only rows that the candles, the summary and the feed never read."""
+    sim = two_venues
+    for vr in sim.venues:
+        ev = vr.pv.log.records()
+        for j, leg in enumerate(vr.pv.legs):
+            whole, mine = ev[ev["instrument"] == j], leg_events(ev, j)
+            assert 0 < len(mine) < len(whole) / 2
+            grid = (float(leg.scale.tick_size), float(leg.scale.lot_size))
+            bars = candles(whole, *grid, sim.start_ns, sim.end_ns)
+            assert candles(mine, *grid, sim.start_ns, sim.end_ns).equals(bars)
+            meta = {"freq_s": 60}
+            assert summarize(mine, bars, meta) == summarize(whole, bars, meta)
+            assert feed_totals(mine, 1, sim.start_ns, 2) == feed_totals(whole, 1, sim.start_ns, 2)
 
 
 def test_the_event_logs_are_unchanged(two_venues):

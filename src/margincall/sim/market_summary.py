@@ -55,8 +55,8 @@ _UNREAD_KINDS = np.array(
 def leg_events(records: np.ndarray, j: int) -> np.ndarray:
     """Instrument ``j``'s events that its candles and summary read: all but the orders' own
     lifecycle and the maker side of book trades (both read the taker side), about two thirds of
-    a log. A copy of the whole leg's events cost the 1,000,000-account market run about 1 GB at
-    its peak."""
+    a log. With the whole leg's events copied, the 1,000,000-account market run peaked at
+    7,065 MiB; with these, 6,641 MiB."""
     kind = records["kind"]
     keep = records["instrument"] == j
     keep &= ~np.isin(kind, _UNREAD_KINDS)
