@@ -17,6 +17,7 @@ from margincall.events.schema import EventKind
 from margincall.formulas.portfolio import Leg, hyperliquid_classify, leg_maintenance
 from margincall.sim.market import parse_market
 from margincall.sim.market_kernel import MarketSimulation
+from margincall.sim.market_summary import market_summary, venue_candles
 
 TWO = Path(__file__).parent / "data" / "two-venue-market.toml"
 
@@ -119,8 +120,6 @@ def test_the_summary_gives_each_fund_the_sum_of_its_members_rows(crash):
     """Hyperliquid's vault is one fund over both instruments, the Binance-rule venue's BTCUSDT and
     ETHUSDT funds their own (R9): each fund's balance in the summary is the sum of its
     instruments' rows, a vault row may go below zero while the vault's balance does not."""
-    from margincall.sim.market_summary import market_summary, venue_candles
-
     summary = market_summary(crash, venue_candles(crash))
     for vr in crash.venues:
         venue = summary["by_venue"][vr.name]
