@@ -74,13 +74,17 @@ def draw_cohort(c, n: int, gross_usd: float, start: float, rng: np.random.Genera
     return {
         "side": np.where(rng.random(n) < c.long_share, 1, -1),
         "notional": size / size.sum() * gross_usd if n else size,
-        "leverage": c.leverage_min
-        * libm.power(c.leverage_max / c.leverage_min, libm.power(u, c.leverage_shape)),
+        "leverage": _leverage(c, u, c.leverage_shape),
         # entries over the last entry_days, along the drift (older entries at the older price)
         "entry": start * libm.exp(-math.log1p(c.entry_drift) * tau + noise),
         "stop": np.where(has_stop, dist, 0.0),
         "isolated": rng.random(n) < c.isolated_share,
     }
+
+
+def _leverage(c, u: np.ndarray, shape: float) -> np.ndarray:
+    """Cohort ``c``'s leverage law at uniforms ``u``: ``min·(max/min)^(u^shape)``."""
+    return c.leverage_min * libm.power(c.leverage_max / c.leverage_min, libm.power(u, shape))
 
 
 def _margin_terms(d: dict, instrument) -> tuple[np.ndarray, np.ndarray]:
@@ -260,10 +264,13 @@ def draw_entrants(pop, counts, open_interest: float, start: float, steps: int, v
         gross = 2 * open_interest * c.share_of_open_interest * e / max(m, 1)
         d = draw_cohort(c, e, gross, start, rng)
         d["entry"] = np.full(e, start)
-        lev, _ = _margin_terms(d, venue.instrument)
         side = np.where(rng.random(e) < c.intraday_long_share, 1, -1)
         step = rng.integers(1, steps + 1, e)
         chase = rng.random(e) < c.intraday_trend_share
+        if c.intraday_trend_leverage_shape is not None:  # the chasers' own leverage law
+            chased = _leverage(c, rng.random(e), c.intraday_trend_leverage_shape)
+            d["leverage"] = np.where(chase, chased, d["leverage"])
+        lev, _ = _margin_terms(d, venue.instrument)
         parts.append((d["notional"], lev, side, step, d["isolated"], chase))
     if not parts:
         empty = np.empty(0, np.int64)

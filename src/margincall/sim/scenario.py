@@ -181,6 +181,8 @@ class Cohort(_Model):
     intraday_share: Share = 0.0  # extra accounts (share of the cohort's) opening during the run
     intraday_long_share: Share = 0.5  # of those, the share that open long (market orders)
     intraday_trend_share: Share = 0.0  # of those, the share that open on the last hour's move
+    # their leverage law's shape (as leverage_shape, same min and max); None: the cohort's
+    intraday_trend_leverage_shape: Positive | None = None
 
     @model_validator(mode="after")
     def _ranges(self) -> Cohort:
