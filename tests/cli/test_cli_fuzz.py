@@ -65,7 +65,8 @@ def toml(tables: dict) -> str:
     lines = []
     for name, body in tables.items():
         lines.append(f"[{name}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+        # TOML has no null: a field at None (an optional field's default) is left out
+        lines += [f"{k} = {toml_value(v)}" for k, v in body.items() if v is not None]
     return "\n".join(lines) + "\n"
 
 
