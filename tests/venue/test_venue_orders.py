@@ -430,6 +430,31 @@ def test_an_isolated_loss_never_reaches_the_wallet_beyond_the_isolated_margin():
     assert v.acc.wallet[mm] > 0
 
 
+@pytest.mark.parametrize("fund_usd", [1_000_000, 0])
+def test_a_resting_close_filled_past_bankruptcy_is_covered_by_the_fund_or_recorded(fund_usd):
+    # the mark has not caught up with the index: the isolated long is not liquidated, and its
+    # own resting reduce-only sell is filled by a buyer 800 USD below its entry
+    v = Venue("binance", "BTCUSDT", price=60_000, insurance_fund_usd=fund_usd)
+    mm = v.open_account(10_000_000)
+    iso = v.open_account(10_000, isolated=True, leverage=10)
+    v.submit_order(mm, "sell", "0.1", 60_000)
+    v.submit_order(iso, "buy", "0.1", 60_000)
+    margin = int(v.acc.iso_margin[iso])  # 597 USD
+    v.set_index_price(52_000)
+    v.submit_order(iso, "sell", "0.1", 52_000, reduce_only=True)
+    ev = v.submit_order(mm, "buy", "0.1", 52_000)
+    maker_fee = 5_200 * USD * 200 // 1_000_000  # 0.02%
+    loss = 800 * USD + maker_fee - margin
+    assert v.acc.pos[iso] == 0
+    assert v.acc.iso_margin[iso] == (0 if fund_usd else -loss)  # an empty fund pays nothing
+    assert v.acc.wallet[iso] == 9_400 * USD
+    kind = K.INSURANCE_FUND_PAID if fund_usd else K.BANKRUPTCY_UNCOVERED
+    covered = of(ev, kind)
+    assert covered["account"].tolist() == [iso]
+    assert covered["amount"].tolist() == [loss]
+    v.check_invariants()
+
+
 def test_an_isolated_account_gets_its_margin_back_when_it_closes_in_profit():
     v = binance()
     mm = v.open_account(10_000_000)

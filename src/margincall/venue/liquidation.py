@@ -174,10 +174,11 @@ def _waterfall_room(s) -> tuple[int, int]:
     """``(events, book records)`` that :func:`_waterfall` can write for one account at most:
     the trigger; the cancels of the account's orders; up to ``tiers + 1`` forced orders, whose
     fills together consume each resting order once, plus one partial fill, acceptance and expiry
-    each; two events per book record; a fee per order; the takeover and the fund's cover."""
+    each; two events per cancel and four per fill record (:func:`settle`); a fee per order; the
+    takeover and the fund's cover."""
     resting = bk.submit_room(s.book)  # resting orders + 3
     orders = s.tiers.floor.shape[0] + 1
-    return 4 * resting + 7 * orders + 5, resting
+    return 6 * resting + 9 * orders + 5, resting
 
 
 @no_refcount

@@ -46,7 +46,8 @@ R_MAX_LEVERAGE = int(RejectReason.MAX_LEVERAGE)
 @no_refcount
 def settle(s, taker_kind):
     """Turn the book's waiting records (``meta[BOOK_N]``) into venue events, booking every
-    trade; two events of room per record. Returns ``(filled_lots, filled_ticklots)`` of the
+    trade; four events of room per record (a fill's two, and two for the fund's cover of a
+    maker the fill leaves flat below zero). Returns ``(filled_lots, filled_ticklots)`` of the
     taker order.
 
     The taker pays the venue's taker fee, except on a liquidation's forced order
@@ -75,6 +76,9 @@ def settle(s, taker_kind):
                 price,
                 qty,
             )
+            if maker != INSURANCE_FUND and s.acc.pos[maker] == 0 and collateral(s.acc, maker) < 0:
+                # a resting close filled past bankruptcy (the mark had not caught up)
+                cover_loss(s, maker)
             filled += qty
             ticklots += qty * price
         else:
@@ -138,9 +142,10 @@ def margin_shortfall(s, a, side, price, qty) -> tuple:
 @njit(cache=True, inline="always")
 def order_room(s) -> tuple[int, int]:
     """``(events, book records)`` one order can write at most: the book's records (at most
-    ``bk.submit_room``), two events per record, two for a loss the fund covers."""
+    ``bk.submit_room``), four events per record (:func:`settle`), two for a loss the fund
+    covers."""
     room = bk.submit_room(s.book)
-    return 2 * room + 2, room
+    return 4 * room + 2, room
 
 
 @njit(cache=True, inline="always")
@@ -250,7 +255,7 @@ def bad_batch_column(sides, tifs, prices):
 def settle_records(s):
     """:func:`settle` called from Python: the book records ``bout[:meta[BOOK_N]]`` that a book
     kernel wrote. Returns ``(out, bout)``."""
-    s = borrow_state(make_room(s, 2 * s.meta[BOOK_N], 0))
+    s = borrow_state(make_room(s, 4 * s.meta[BOOK_N], 0))
     settle(s, K_FILLED)
     return s.out, s.bout
 
