@@ -11,8 +11,8 @@ import pytest
 
 from margincall.agents import factor_index
 from margincall.agents.factor_index import FactorIndex
-from margincall.agents.index import SECONDS_PER_YEAR
 from margincall.core.rng import RngTree
+from margincall.core.units import SECONDS_PER_YEAR
 from margincall.sim.market import Asset
 from margincall.sim.scenario import IndexProcess
 

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-SECONDS_PER_YEAR = 365.25 * 24 * 3600
+from margincall.core.units import SECONDS_PER_YEAR
 
 
 class IndexProcess:

@@ -24,10 +24,10 @@ import math
 import numpy as np
 from numba import njit
 
-from margincall.agents.index import SECONDS_PER_YEAR
 from margincall.agents.orders import Orders
 from margincall.agents.view import MarketView, equity_usd
 from margincall.core import libm
+from margincall.core.units import SECONDS_PER_YEAR
 
 
 class Makers:

@@ -26,6 +26,9 @@ from margincall.core.errors import InvalidInputError
 MICROS_PER_USD = 1_000_000
 """Micro-dollars in one dollar."""
 
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
+"""Seconds in a year: what annualised volatilities are per."""
+
 Rounding = Literal["exact", "down", "up", "nearest"]
 _MODES = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}
 
