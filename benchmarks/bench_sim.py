@@ -55,8 +55,8 @@ def market_line() -> list[dict]:
     (the simulation, its candles and summary; no run folder), compiled first on a small run."""
     sc = load_market("feb-2026-market")
     small = sc.model_copy(update={"run": sc.run.model_copy(update={"hours": 0.2})})
-    simulate_market(small, 1, accounts=2_000)
-    sim, summary, _ = simulate_market(sc, 1, accounts=MARKET_ACCOUNTS)
+    simulate_market(small, 1, accounts=2_000, reports_only=True)
+    sim, summary, _ = simulate_market(sc, 1, accounts=MARKET_ACCOUNTS, reports_only=True)
     wall = summary["wall_seconds"]
     events = sum(len(vr.pv.log) for vr in sim.venues)
     return [

@@ -12,7 +12,7 @@ import pytest
 from margincall.core.errors import InvalidInputError
 from margincall.events import log as log_module
 from margincall.events.log import EventLog, digest, read_parquet, to_arrow, write_parquet
-from margincall.events.schema import EVENT_DTYPE, EventKind
+from margincall.events.schema import EVENT_DTYPE, ORDER_LIFECYCLE, EventKind, order_detail
 
 META = {"tick_size": "0.1", "lot_size": "0.001", "rulebook": "binance"}
 
@@ -133,6 +133,27 @@ def test_the_digest_is_the_same_whether_records_are_kept_or_only_hashed():
     assert hashed.digest() == digest(kept.records()) == kept.digest() == digest(rec)
     assert len(hashed) == len(kept) == 1000
     assert kept.records().tobytes() == rec.tobytes()
+
+
+def test_a_log_for_reports_keeps_all_but_the_orders_bookkeeping_and_hashes_everything():
+    """reports_only: every record counted and hashed, only those not order detail kept (the
+    lifecycle kinds and maker-side fills), in order; ``since`` counts kept records."""
+    rec = _records(1000, seed=5)
+    rec["liquidity"] = np.arange(1000) % 3
+    lean, full = EventLog(keep=True, reports_only=True), EventLog(keep=True)
+    for lo, hi, owned in [(0, 1, False), (1, 300, True), (300, 301, False), (301, 1000, False)]:
+        lean.extend(rec[lo:hi].copy(), owned=owned)
+        full.extend(rec[lo:hi].copy(), owned=owned)
+    want = rec[~order_detail(rec)]
+    assert 0 < len(want) < len(rec)
+    assert lean.digest() == full.digest() == digest(rec)
+    assert len(lean) == 1000 and lean.kept == len(want) and full.kept == 1000
+    assert lean.records().tobytes() == want.tobytes()
+    assert np.concatenate(lean.since(len(want) - 5)).tobytes() == want[-5:].tobytes()
+    lifecycle = {int(k) for k in ORDER_LIFECYCLE}
+    kind, liq = want["kind"], want["liquidity"]
+    assert not set(kind.tolist()) & lifecycle
+    assert not np.any((kind == EventKind.ORDER_FILLED) & (liq == 1))
 
 
 def test_records_handed_over_are_hashed_in_order_by_the_worker(monkeypatch):

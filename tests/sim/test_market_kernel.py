@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from margincall.core.errors import InvariantViolation
+from margincall.events.schema import order_detail
 from margincall.report.candles import candles
 from margincall.report.feed import feed_totals
 from margincall.report.stats import summarize
 from margincall.sim.market import load_market
 from margincall.sim.market_kernel import MarketSimulation, scaled_accounts
+from margincall.sim.market_run import simulate_market
 from margincall.sim.market_summary import gap_series, leg_events, market_summary, venue_candles
 from margincall.venue import mark as mk
 
@@ -109,6 +111,23 @@ def test_the_reports_read_the_same_from_the_legs_filtered_events(two_venues):
             meta = {"freq_s": 60}
             assert summarize(mine, bars, meta) == summarize(whole, bars, meta)
             assert feed_totals(mine, 1, sim.start_ns, 2) == feed_totals(whole, 1, sim.start_ns, 2)
+
+
+def test_a_run_that_keeps_only_what_reports_read_reports_the_same():
+    """``reports_only`` (a run with no events file): each venue's log keeps exactly its records
+    less the orders' bookkeeping, counts and hashes them all, and the candles, the summary and
+    the digest are those of the run that keeps everything."""
+    sc = load_market(TWO)
+    whole, summary, bars = simulate_market(sc, 3, accounts=2000)
+    lean, lean_summary, lean_bars = simulate_market(sc, 3, accounts=2000, reports_only=True)
+    assert lean.digest() == whole.digest()
+    assert lean_bars.equals(bars)
+    assert {**lean_summary, "wall_seconds": 0} == {**summary, "wall_seconds": 0}
+    for a, b in zip(whole.venues, lean.venues, strict=True):
+        full = a.pv.log.records()
+        assert len(b.pv.log) == len(a.pv.log) == len(full)
+        assert np.array_equal(b.pv.log.records(), full[~order_detail(full)])
+        assert b.pv.log.kept < len(full) / 2
 
 
 def test_the_event_logs_are_unchanged(two_venues):

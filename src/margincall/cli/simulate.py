@@ -241,7 +241,7 @@ def _simulate_market(sc, seed, hours, accounts, rulebook, out, force, as_json) -
         if out is not None:
             summary = write_market_run(out, sc, seed, accounts=accounts, force=force)
         else:
-            summary = simulate_market(sc, seed, accounts)[1]
+            summary = simulate_market(sc, seed, accounts, reports_only=True)[1]
     _show(summary, out, as_json, _print_market)
 
 

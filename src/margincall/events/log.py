@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from margincall.core.errors import InvalidInputError
-from margincall.events.schema import EVENT_DTYPE, EventKind
+from margincall.events.schema import EVENT_DTYPE, EventKind, order_detail
 
 _KIND_NAMES = {int(k): k.name.lower() for k in EventKind}
 _FIELDS: tuple[str, ...] = tuple(EVENT_DTYPE.names or ())
@@ -79,10 +79,15 @@ class EventLog:
     Args:
         keep: keep every record (``True``) or only count and hash them (``False``), which is
             what very large runs and benchmarks use: the digest is the same either way.
+        reports_only: with ``keep``, keep only the records a run's candles and summary read,
+            leaving out the orders' bookkeeping (:func:`~margincall.events.schema.order_detail`,
+            more than half of a market run's records); every record is still counted and hashed.
     """
 
-    def __init__(self, keep: bool = True) -> None:
+    def __init__(self, keep: bool = True, reports_only: bool = False) -> None:
         self.keep = keep
+        self.reports_only = reports_only
+        self.kept = 0  # records kept (all of them unless reports_only)
         self._chunks: list[np.ndarray] = []
         self._joined = 0  # chunks before this one are joins of JOIN_BYTES or more
         self._loose = 0  # bytes in the chunks after them
@@ -103,10 +108,13 @@ class EventLog:
             return
         records = np.ascontiguousarray(records)
         self.count += len(records)
-        if self.keep and not owned:
+        if self.keep and not owned and not self.reports_only:  # (reports_only: a copy below)
             records, owned = records.copy(), True
         self._update(records, owned)
-        if self.keep:
+        if self.keep and self.reports_only:
+            records = records[~order_detail(records)]
+        if self.keep and len(records):
+            self.kept += len(records)
             self._chunks.append(records)
             self._loose += records.nbytes
             if self._loose >= JOIN_BYTES:
@@ -115,7 +123,7 @@ class EventLog:
                 self._loose = 0
 
     def records(self) -> np.ndarray:
-        """All records as one array (only when ``keep`` is set)."""
+        """The kept records as one array (only when ``keep`` is set)."""
         if not self.keep:
             raise InvalidInputError("keep", False, "an EventLog created with keep=True")
         if not self._chunks:
@@ -125,13 +133,13 @@ class EventLog:
             self._joined, self._loose = 1, 0
         return self._chunks[0]
 
-    def since(self, count: int) -> list[np.ndarray]:
-        """The records after the first ``count`` (only when ``keep`` is set), as the chunks
-        that hold them (views, in order)."""
+    def since(self, kept: int) -> list[np.ndarray]:
+        """The records kept after the first ``kept`` of them (only when ``keep`` is set; a
+        position in :attr:`kept`), as the chunks that hold them (views, in order)."""
         if not self.keep:
             raise InvalidInputError("keep", False, "an EventLog created with keep=True")
         out: list[np.ndarray] = []
-        left = self.count - count
+        left = self.kept - kept
         for chunk in reversed(self._chunks):
             if left <= 0:
                 break

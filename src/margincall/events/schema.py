@@ -96,3 +96,33 @@ class RejectReason(IntEnum):
     BOOK_FULL = 15
     AMEND_NOT_SMALLER = 16
     ACCOUNT_LIQUIDATING = 17
+
+
+ORDER_LIFECYCLE = (
+    EventKind.ORDER_ACCEPTED,
+    EventKind.ORDER_REJECTED,
+    EventKind.ORDER_CANCELLED,
+    EventKind.ORDER_EXPIRED,
+    EventKind.ORDER_AMENDED,
+)
+"""The orders' own lifecycle: what happened to an order, not to a position or to money."""
+
+_LIFECYCLE_KIND = np.zeros(1 << 16, bool)
+_LIFECYCLE_KIND[[int(k) for k in ORDER_LIFECYCLE]] = True
+
+
+def order_detail(records: np.ndarray) -> np.ndarray:
+    """Mask of ``records`` (``EVENT_DTYPE``) that only an order book's bookkeeping needs: the
+    orders' lifecycle and the maker side of book trades (every trade's taker side names the
+    maker as its counterparty). Candles and summaries read none of them.
+
+    Example:
+        >>> r = np.zeros(3, EVENT_DTYPE)
+        >>> r["kind"] = [EventKind.ORDER_ACCEPTED, EventKind.ORDER_FILLED, EventKind.ORDER_FILLED]
+        >>> r["liquidity"] = [0, 1, 2]
+        >>> order_detail(r).tolist()
+        [True, True, False]
+    """
+    kind = records["kind"]
+    maker_fill = (kind == EventKind.ORDER_FILLED) & (records["liquidity"] == 1)  # 1: maker
+    return _LIFECYCLE_KIND[kind.astype(np.uint16)] | maker_fill

@@ -129,7 +129,11 @@ class HeldStablecoin:
 class MarketVenueRun:
     """One venue of the market and its agents."""
 
-    def __init__(self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, keep: bool):
+    def __init__(
+        self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, keep: tuple[bool, bool]
+    ):
+        """``keep``: keep the venue's events, and of those only what reports read
+        (:class:`~margincall.events.log.EventLog`)."""
         spec = sc.venues[vi]
         self.name = spec.name
         rb = sc.rulebook(spec.name)  # with the venue's fees
@@ -149,7 +153,8 @@ class MarketVenueRun:
         self.pv = pv = PortfolioVenue(
             rb, prices, capacity=accounts + extra,
             insurance_fund_usd=spec.insurance_fund_usd / len(funds), collateral_prices=coll,
-            seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), keep_events=keep,
+            seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0),
+            keep_events=keep[0], reports_only=keep[1],
         )  # fmt: skip
         # collateral priced by an asset's spot index: (asset, the index's place, price marked)
         self.remarks = [
@@ -330,6 +335,7 @@ class MarketSimulation:
         *,
         accounts: int | None = None,
         keep_events: bool = True,
+        reports_only: bool = False,
     ) -> None:
         self.scenario, self.seed = sc, seed
         tree = RngTree(seed)
@@ -341,7 +347,8 @@ class MarketSimulation:
         )
         self.venues: list[MarketVenueRun] = []
         for vi, spec in enumerate(sc.venues):
-            vr = MarketVenueRun(sc, vi, per_pop.get(spec.name, 0), tree, keep_events)
+            keep = (keep_events, reports_only)
+            vr = MarketVenueRun(sc, vi, per_pop.get(spec.name, 0), tree, keep)
             vr.pv.advance(self.start_ns)
             self.venues.append(vr)
         arb_ids = [vr.pv.open_account(0, leverage=1) for vr in self.venues]

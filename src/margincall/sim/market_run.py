@@ -37,11 +37,18 @@ from margincall.sim.run_folder import check_out_dir, git_revision
 
 
 def simulate_market(
-    sc: MarketScenario, seed: int, accounts: int | None = None, progress: Progress | None = None
+    sc: MarketScenario,
+    seed: int,
+    accounts: int | None = None,
+    progress: Progress | None = None,
+    *,
+    reports_only: bool = False,
 ) -> tuple[MarketSimulation, dict[str, Any], Any]:
-    """Run ``sc``; returns the simulation, its summary and its candles."""
+    """Run ``sc``; returns the simulation, its summary and its candles. ``reports_only``: the
+    venues keep only the events the candles and summary read (no events file to write; the
+    digest, candles and summary are the same)."""
     t0 = time.perf_counter()
-    sim = MarketSimulation(sc, seed, accounts=accounts)
+    sim = MarketSimulation(sc, seed, accounts=accounts, reports_only=reports_only)
     sim.run(progress)
     bars = venue_candles(sim)
     summary: dict[str, Any] = {

@@ -109,6 +109,7 @@ class PortfolioVenue:
         seed: the venue's seed (an integer or a seed tree), one child per instrument.
         price_window: each instrument's book accepts prices in this range of its start price.
         keep_events: keep the event log in memory (else only count and hash it).
+        reports_only: keep only the events reports read (:class:`~margincall.events.log.EventLog`).
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class PortfolioVenue:
         seed: int | RngTree = 0,
         price_window: tuple[float, float] = (0.25, 4.0),
         keep_events: bool = True,
+        reports_only: bool = False,
     ) -> None:
         self.rulebook = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         if not 1 <= len(prices) <= PM.MAX_INSTRUMENTS:
@@ -130,7 +132,7 @@ class PortfolioVenue:
             )
         tree = seed if isinstance(seed, RngTree) else RngTree(seed).child("venue")
         self.symbols = tuple(prices)
-        self.log = EventLog(keep=keep_events)
+        self.log = EventLog(keep=keep_events, reports_only=reports_only)
         self.legs: list[Venue] = []
         self.fund_ids = tuple(self.rulebook.fund_for(sym) for sym in self.symbols)
         for j, sym in enumerate(self.symbols):
@@ -190,7 +192,7 @@ class PortfolioVenue:
         self._bout = np.zeros(1 << 10, BOOK_EVENT_DTYPE)
         self._h = make_handle(self._legs(), self.pf)  # the kernels' one argument for both
         self._tallies = [PositionTally(v.acc.pos) for v in self.legs if keep_events]
-        self._tallied = self.log.count  # the events the tallies have seen
+        self._tallied = self.log.kept  # the kept events the tallies have seen
         self._sync()
 
     # ---- one log, one sequence --------------------------------------------------------------
@@ -492,7 +494,7 @@ class PortfolioVenue:
         if self.log.keep:  # the accounts named since the last snapshot counted again
             ids = named_accounts(self.log.since(self._tallied))
             stats = [t.update(self.legs[j].acc.pos, ids) for j, t in enumerate(self._tallies)]
-            self._tallied = self.log.count
+            self._tallied = self.log.kept
         return join_records([self._on(j, v.snapshot, stats[j]) for j, v in enumerate(self.legs)])
 
     # ---- funding ------------------------------------------------------------------------------
