@@ -129,11 +129,9 @@ class HeldStablecoin:
 class MarketVenueRun:
     """One venue of the market and its agents."""
 
-    def __init__(
-        self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, keep: tuple[bool, bool]
-    ):
-        """``keep``: keep the venue's events, and of those only what reports read
-        (:class:`~margincall.events.log.EventLog`)."""
+    def __init__(self, sc: MarketScenario, vi: int, accounts: int, tree: RngTree, log: dict):
+        """``log``: the venue's ``keep_events`` and ``reports_only``
+        (:class:`~margincall.venue.portfolio.PortfolioVenue`)."""
         spec = sc.venues[vi]
         self.name = spec.name
         rb = sc.rulebook(spec.name)  # with the venue's fees
@@ -153,8 +151,7 @@ class MarketVenueRun:
         self.pv = pv = PortfolioVenue(
             rb, prices, capacity=accounts + extra,
             insurance_fund_usd=spec.insurance_fund_usd / len(funds), collateral_prices=coll,
-            seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0),
-            keep_events=keep[0], reports_only=keep[1],
+            seed=tree.child(f"venue.{spec.name}"), price_window=(0.3, 2.0), **log,
         )  # fmt: skip
         # collateral priced by an asset's spot index: (asset, the index's place, price marked)
         self.remarks = [
@@ -346,9 +343,9 @@ class MarketSimulation:
             zip((p.venue for p in sc.populations), scaled_accounts(sc, accounts), strict=True)
         )
         self.venues: list[MarketVenueRun] = []
+        log = {"keep_events": keep_events, "reports_only": reports_only}
         for vi, spec in enumerate(sc.venues):
-            keep = (keep_events, reports_only)
-            vr = MarketVenueRun(sc, vi, per_pop.get(spec.name, 0), tree, keep)
+            vr = MarketVenueRun(sc, vi, per_pop.get(spec.name, 0), tree, log)
             vr.pv.advance(self.start_ns)
             self.venues.append(vr)
         arb_ids = [vr.pv.open_account(0, leverage=1) for vr in self.venues]
