@@ -112,7 +112,8 @@ class EventLog:
             records, owned = records.copy(), True
         self._update(records, owned)
         if self.keep and self.reports_only:
-            records = records[~order_detail(records)]
+            # take: several times faster than a boolean index on a record array
+            records = records.take(np.flatnonzero(~order_detail(records)))
         if self.keep and len(records):
             self.kept += len(records)
             self._chunks.append(records)

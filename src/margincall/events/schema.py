@@ -12,6 +12,9 @@ from enum import IntEnum
 
 import numpy as np
 
+MAKER = 1  # ``liquidity`` of a fill event: the resting side
+TAKER = 2  # ``liquidity`` of a fill event: the side that crossed the book
+
 EVENT_DTYPE = np.dtype(
     [
         ("ts_ns", "<i8"),  # simulated time, nanoseconds since the Unix epoch
@@ -124,5 +127,5 @@ def order_detail(records: np.ndarray) -> np.ndarray:
         [True, True, False]
     """
     kind = records["kind"]
-    maker_fill = (kind == EventKind.ORDER_FILLED) & (records["liquidity"] == 1)  # 1: maker
-    return _LIFECYCLE_KIND[kind.astype(np.uint16)] | maker_fill
+    maker_fill = (kind == EventKind.ORDER_FILLED) & (records["liquidity"] == MAKER)
+    return _LIFECYCLE_KIND[kind.view(np.uint16)] | maker_fill

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from margincall.core.errors import InvalidInputError
-from margincall.events.schema import EVENT_DTYPE, EventKind
+from margincall.events.schema import EVENT_DTYPE, TAKER, EventKind
 
 _NS = 1_000_000_000
 
@@ -26,8 +26,6 @@ FORCED_CLOSE_KINDS = (
     EventKind.ADL_EXECUTED,
 )
 """Kinds whose taker side (``liquidity == 2``) is the liquidated account's forced close."""
-
-TAKER = 2
 
 _USED_FIELDS = ("ts_ns", "seq", "kind", "liquidity", "side", "price", "qty", "notional", "amount")
 _TAKER_KINDS = np.array(sorted({int(k) for k in BOOK_TRADE_KINDS + FORCED_CLOSE_KINDS}), np.int16)

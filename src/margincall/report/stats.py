@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from margincall.events.schema import EventKind
-from margincall.report.candles import FORCED_CLOSE_KINDS, TAKER, taker_mask
+from margincall.events.schema import TAKER, EventKind
+from margincall.report.candles import FORCED_CLOSE_KINDS, taker_mask
 
 _NS = 1_000_000_000
 _HOUR_NS = 3600 * _NS

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from margincall.events.schema import EventKind
+from margincall.events.schema import MAKER, TAKER, EventKind
 from margincall.venue import liq_index
 from margincall.venue.accounts import (
     EXISTS,
@@ -50,8 +50,6 @@ NO_ORDER = np.int64(-1)
 NO_FEE = np.int64(0)
 K_IF_PAID = int(EventKind.INSURANCE_FUND_PAID)
 K_UNCOVERED = int(EventKind.BANKRUPTCY_UNCOVERED)
-MAKER = 1  # liquidity of a fill event
-TAKER = 2
 
 
 @njit(cache=True, inline="always")

@@ -237,7 +237,7 @@ def _read_series(
 ) -> dict[str, Any]:
     """The bars of ``candles`` as columns of numbers (anything else becomes null) and the ADL
     events of ``events``; of a market run, of the (venue, symbol) ``pair`` only."""
-    from margincall.events.schema import EventKind
+    from margincall.events.schema import TAKER, EventKind
 
     bars = pl.read_parquet(candles) if pair is None else pair_candles(candles.parent, *pair)
     if not isinstance(bars.schema.get("ts"), pl.Datetime):
@@ -251,7 +251,7 @@ def _read_series(
             out[col] = clean(bars[col].cast(pl.Float64, strict=False).to_list())
     adl: dict[str, list] = {"ts": [], "price": [], "notional_usd": []}
     if events is not None:
-        adl_rows = (pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == 2)
+        adl_rows = (pl.col("kind") == int(EventKind.ADL_EXECUTED)) & (pl.col("liquidity") == TAKER)
         if pair is not None:
             adl_rows &= (pl.col("venue").cast(pl.String) == pair[0]) & (
                 pl.col("symbol").cast(pl.String) == pair[1]
