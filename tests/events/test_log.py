@@ -176,6 +176,48 @@ def test_records_handed_over_are_hashed_in_order_by_the_worker(monkeypatch):
         assert len(log) == 2000
 
 
+class _LazyPool:
+    """A hashing worker that is busy until asked for a result: each job runs then, in order."""
+
+    def __init__(self) -> None:
+        self.jobs: list[_LazyJob] = []
+
+    def submit(self, fn, data):
+        self.jobs.append(_LazyJob(self, fn, data))
+        return self.jobs[-1]
+
+
+class _LazyJob:
+    def __init__(self, pool: _LazyPool, fn, data) -> None:
+        self.pool, self.fn, self.data, self.ran = pool, fn, data, False
+
+    def done(self) -> bool:
+        return self.ran
+
+    def result(self) -> None:
+        for job in self.pool.jobs[: self.pool.jobs.index(self) + 1]:  # the worker's order
+            if not job.ran:
+                job.fn(job.data)
+                job.ran = True
+
+
+def test_small_records_behind_the_workers_are_held_and_handed_over_together(monkeypatch):
+    """While the worker has records of a log, small ones are held, not handed over one by one
+    (each hand-over costs the caller), and handed over together once they reach
+    HASH_AHEAD_BYTES; the digest is that of every record in order."""
+    monkeypatch.setattr(log_module, "HASH_AHEAD_BYTES", 1000)
+    pool = _LazyPool()
+    monkeypatch.setattr(log_module, "_hasher", lambda: pool)
+    rec = _records(100, seed=5)
+    log = EventLog(keep=False)
+    log.extend(rec[:20].copy(), owned=True)  # large: handed over, the worker stays busy
+    for i in range(20, 100):  # small, lent or owned: held behind it
+        log.extend(rec[i : i + 1], owned=bool(i % 2))
+    per_batch = -(-1000 // EVENT_DTYPE.itemsize)  # records held before a hand-over
+    assert len(pool.jobs) == 1 + 80 // per_batch
+    assert log.digest() == digest(rec)
+
+
 def test_the_digest_sees_every_byte_and_the_order():
     rec = _records(20)
     changed = rec.copy()
