@@ -102,8 +102,9 @@ def test_the_reports_read_the_same_from_the_legs_filtered_events(two_venues):
     sim = two_venues
     for vr in sim.venues:
         ev = vr.pv.log.records()
-        for j, leg in enumerate(vr.pv.legs):
-            whole, mine = ev[ev["instrument"] == j], leg_events(ev, j)
+        legs = leg_events(vr.pv.log, len(vr.pv.legs))
+        for j, (leg, mine) in enumerate(zip(vr.pv.legs, legs, strict=True)):
+            whole = ev[ev["instrument"] == j]
             assert 0 < len(mine) < len(whole) / 2
             grid = (float(leg.scale.tick_size), float(leg.scale.lot_size))
             bars = candles(whole, *grid, sim.start_ns, sim.end_ns)

@@ -22,6 +22,7 @@ gives every fund's balance, the sum of its members' rows, which does not.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,26 +44,31 @@ END_MINUTES = 10
 mids differ by a few basis points of book noise (the presets' arbitrageurs act beyond 2 bps)."""
 
 
-def leg_events(records: np.ndarray, j: int) -> np.ndarray:
-    """Instrument ``j``'s events that its candles and summary read: all but the orders' own
-    bookkeeping (:func:`~margincall.events.schema.order_detail`: their lifecycle and the maker
-    side of book trades; both read the taker side), fewer than half of a log's records. With
-    the whole leg's events copied, the 1,000,000-account market run peaked at 7,065 MiB; with
-    these, 6,641 MiB."""
-    keep = (records["instrument"] == j) & ~order_detail(records)
-    # take: several times faster than a boolean index on a record array
-    return records.take(np.flatnonzero(keep))
+def leg_events(log, n: int) -> Iterator[np.ndarray]:
+    """Per instrument ``0 .. n-1`` of a venue's event ``log``, in turn, the events its candles
+    and summary read: all but the orders' bookkeeping
+    (:func:`~margincall.events.schema.order_detail`: their lifecycle and the maker side of book
+    trades; both read the taker side), fewer than half of a log's records. The mask is taken
+    once per log, not per instrument, and not at all when the log kept nothing else
+    (``reports_only``); one instrument's copy at a time: with the whole leg's events copied, the
+    1,000,000-account market run peaked at 7,065 MiB; with these, 6,641 MiB."""
+    records = log.records()
+    # indices, then take: several times faster than a boolean index on a record array
+    rows = np.arange(len(records)) if log.reports_only else np.flatnonzero(~order_detail(records))
+    instrument = records["instrument"][rows]
+    for j in range(n):
+        yield records.take(rows[instrument == j])
 
 
 def venue_candles(sim) -> pl.DataFrame:
     """1-minute candles of every venue and instrument, long format with ``venue``, ``symbol``."""
     frames = []
     for vr in sim.venues:
-        ev = vr.pv.log.records()
-        for j, sym in enumerate(vr.symbols):
+        legs = leg_events(vr.pv.log, len(vr.symbols))
+        for j, (sym, mine) in enumerate(zip(vr.symbols, legs, strict=True)):
             leg = vr.pv.legs[j]
             bars = candles(
-                leg_events(ev, j), float(leg.scale.tick_size), float(leg.scale.lot_size),
+                mine, float(leg.scale.tick_size), float(leg.scale.lot_size),
                 sim.start_ns, sim.end_ns,
             )  # fmt: skip
             frames.append(bars.with_columns(venue=pl.lit(vr.name), symbol=pl.lit(sym)))
@@ -175,9 +181,9 @@ def market_summary(sim, bars: pl.DataFrame) -> dict[str, Any]:
     for vi, vr in enumerate(sim.venues):
         ev = vr.pv.log.records()
         per: dict[str, Any] = {}
-        for j, sym in enumerate(vr.symbols):
+        legs = leg_events(vr.pv.log, len(vr.symbols))
+        for j, (sym, mine) in enumerate(zip(vr.symbols, legs, strict=True)):
             b = bars.filter((pl.col("venue") == vr.name) & (pl.col("symbol") == sym))
-            mine = leg_events(ev, j)
             s = summarize(mine, b.drop("venue", "symbol"), {"freq_s": 60})
             liq = s["liquidations"]
             leg = vr.pv.legs[j]
